@@ -1,0 +1,30 @@
+"""Seeds: one ``SeedSequence`` tree, spawned in the driver (DESIGN.md, Randomness)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["SeedLike", "as_seed_sequence", "replicate_seeds"]
+
+SeedLike = int | np.random.SeedSequence | None
+
+
+def as_seed_sequence(seed: SeedLike, name: str = "seed") -> np.random.SeedSequence:
+    """Validate ``seed`` and return it as a ``SeedSequence``."""
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if seed is None or (isinstance(seed, int | np.integer) and not isinstance(seed, bool)):
+        if seed is not None and seed < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {seed}")
+        return np.random.SeedSequence(None if seed is None else int(seed))
+    raise TypeError(f"{name} must be an int, a numpy.random.SeedSequence or None, got {seed!r}")
+
+
+def replicate_seeds(seed: SeedLike, n_replicates: int | None) -> list[np.random.SeedSequence]:
+    """One seed per replicate: ``seed`` itself for one stream, else ``R`` spawned children.
+
+    A single stream uses the seed directly so that ``seed=0`` draws exactly what
+    ``numpy.random.default_rng(0)`` draws (the seed notebook's generator).
+    """
+    root = as_seed_sequence(seed)
+    return [root] if n_replicates is None else root.spawn(n_replicates)

@@ -1,0 +1,131 @@
+"""Input validation shared by every public entry point.
+
+Errors name the argument, what was given and what is allowed (STYLE.md rule 10). Inner loops do
+not call these: they trust what the boundary has checked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "as_float_array",
+    "check_choice",
+    "check_finite",
+    "check_int",
+    "check_real",
+]
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
+    """Return ``value`` as ``int`` or raise naming ``name``.
+
+    >>> check_int("horizon", 5, minimum=1)
+    5
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an integer, got {_describe(value)}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_real(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    exclusive_minimum: bool = False,
+    maximum: float | None = None,
+    allow_inf: bool = False,
+) -> float:
+    """Return ``value`` as ``float`` or raise naming ``name`` and the allowed range.
+
+    >>> check_real("noise_level", 2, minimum=0.0)
+    2.0
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+    out = float(value)
+    if math.isnan(out) or (math.isinf(out) and not allow_inf):
+        raise ValueError(f"{name} must be finite, got {out}")
+    if minimum is not None:
+        if exclusive_minimum and not out > minimum:
+            raise ValueError(f"{name} must be > {minimum}, got {out}")
+        if not exclusive_minimum and not out >= minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {out}")
+    if maximum is not None and not out <= maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {out}")
+    return out
+
+
+def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``.
+
+    >>> check_choice("model", "base", ["base", "pair_int"])
+    'base'
+    """
+    allowed = list(choices)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def check_finite(name: str, array: np.ndarray) -> None:
+    """Raise if ``array`` holds NaN or inf, naming the first offending position."""
+    bad = ~np.isfinite(array)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} must be finite, got {array[where]} at index {where if len(where) != 1 else where[0]}"
+        )
+
+
+def as_float_array(
+    name: str,
+    value: Any,
+    *,
+    shape: tuple[int | None, ...] | None = None,
+    ndim: Iterable[int] | None = None,
+    finite: bool = True,
+) -> np.ndarray:
+    """Convert ``value`` to a float64 array and check its shape and finiteness.
+
+    ``shape`` entries of ``None`` match any length; ``ndim`` lists the allowed ranks.
+
+    >>> as_float_array("x", [1, 2], shape=(2,))
+    array([1., 2.])
+    """
+    if isinstance(value, Mapping) or isinstance(value, str):
+        raise TypeError(f"{name} must be array-like of numbers, got {_describe(value)}")
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array-like of numbers, got {_describe(value)}") from exc
+    if ndim is not None:
+        allowed = tuple(ndim)
+        if array.ndim not in allowed:
+            raise ValueError(
+                f"{name} must have {' or '.join(map(str, allowed))} dimensions, got shape {array.shape}"
+            )
+    if shape is not None:
+        ok = array.ndim == len(shape) and all(
+            want is None or want == got for want, got in zip(shape, array.shape, strict=True)
+        )
+        if not ok:
+            want_text = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+            raise ValueError(f"{name} must have shape {want_text}, got {array.shape}")
+    if finite:
+        check_finite(name, array)
+    return array

@@ -1,0 +1,171 @@
+"""The seed study's data generator as a streaming environment."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import numpy as np
+
+from regretlab._random import SeedLike, replicate_seeds
+from regretlab._validation import check_int, check_real
+from regretlab.features import InteractionFeatures
+
+__all__ = ["InteractionStream", "Observations"]
+
+
+class Observations(NamedTuple):
+    """Raw inputs ``x`` ``(..., x_dim)``, targets ``y`` and noise-free means ``mean`` ``(...)``.
+
+    One step has no row axis; a block has the rows on the axis after the replicate axis.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    mean: np.ndarray
+
+
+class InteractionStream:
+    """Linear data with pairwise interactions, drawn exactly as the seed notebook draws them.
+
+    ``y = bias + x'w_main + interaction_scale * (x_i x_j)'w_pair + noise_level * N(0, 1)`` with
+    inputs, bias and weights uniform on [-1, 1]. Per replicate, one generator makes the draws in
+    the notebook's order: all ``horizon x x_dim`` inputs, then the bias, then the weights, then
+    ``horizon`` noise values. The stream still makes them one block at a time: the weights'
+    position in the generator's output is reached with ``PCG64.advance`` (a uniform double costs
+    exactly one 64-bit output), so nothing of size ``horizon`` is held in memory.
+
+    Parameters
+    ----------
+    x_dim, noise_level, interaction_scale
+        As in the seed's ``gen_data``.
+    horizon
+        Number of observations (the seed's ``n``); part of the draw order, hence required.
+    n_replicates
+        ``None`` for one stream (arrays without the replicate axis), else ``R`` replicates each
+        with its own child of ``seed``.
+    seed
+        ``seed=0`` with ``n_replicates=None`` reproduces ``numpy.random.default_rng(0)`` in the
+        notebook.
+    block_size
+        Observations generated per block while streaming.
+
+    Examples
+    --------
+    >>> env = InteractionStream(x_dim=2, horizon=3, seed=0)
+    >>> env.features.names
+    ('1', 'x0', 'x1', 'x0 x1')
+    >>> env.true_weights.shape
+    (4,)
+    >>> [step.x.shape for step in env]
+    [(2,), (2,), (2,)]
+    >>> env.take(3).y.shape
+    (3,)
+    >>> InteractionStream(horizon=5, n_replicates=4, seed=1).take(5).x.shape
+    (4, 5, 6)
+    """
+
+    def __init__(
+        self,
+        *,
+        x_dim: int = 6,
+        noise_level: float = 2.0,
+        interaction_scale: float = 0.01,
+        horizon: int = 100_000,
+        n_replicates: int | None = None,
+        seed: SeedLike = None,
+        block_size: int = 4096,
+    ) -> None:
+        self.x_dim = x_dim
+        self.noise_level = noise_level
+        self.interaction_scale = interaction_scale
+        self.horizon = horizon
+        self.n_replicates = n_replicates
+        self.seed = seed
+        self.block_size = block_size
+        check_int("x_dim", x_dim, minimum=1)
+        check_real("noise_level", noise_level, minimum=0.0)
+        check_real("interaction_scale", interaction_scale)
+        check_int("horizon", horizon, minimum=1)
+        if n_replicates is not None:
+            check_int("n_replicates", n_replicates, minimum=1)
+        check_int("block_size", block_size, minimum=1)
+        self.features = InteractionFeatures(x_dim)
+        self._x_start: list[np.random.PCG64] = []
+        self._noise_start: list[np.random.PCG64] = []
+        weights = []
+        for child in replicate_seeds(seed, n_replicates):
+            bits = np.random.PCG64(child)
+            self._x_start.append(copy.deepcopy(bits))
+            bits.advance(horizon * x_dim)
+            gen = np.random.Generator(bits)
+            bias = gen.uniform(-1, 1, size=1)
+            w = gen.uniform(-1, 1, size=self.features.n_features - 1)
+            w[x_dim:] = interaction_scale * w[x_dim:]
+            weights.append(np.concatenate([bias, w]))
+            self._noise_start.append(copy.deepcopy(bits))
+        stacked = np.stack(weights)
+        self._weights = stacked if n_replicates is not None else stacked[0]
+
+    @property
+    def true_weights(self) -> np.ndarray:
+        """Weights of the design ``features.transform(x)``: bias first, ``(..., p)``."""
+        return self._weights.copy()
+
+    def take(self, stop: int, start: int = 0) -> Observations:
+        """Observations ``start .. stop - 1`` as blocks ``(..., stop - start, ...)``."""
+        check_int("stop", stop, minimum=0)
+        check_int("start", start, minimum=0)
+        if not start <= stop <= self.horizon:
+            raise ValueError(
+                f"need 0 <= start <= stop <= horizon={self.horizon}, got start={start}, stop={stop}"
+            )
+        xs, noises = [], []
+        for x_bits, noise_bits in zip(self._x_start, self._noise_start, strict=True):
+            x_gen = np.random.Generator(copy.deepcopy(x_bits).advance(start * self.x_dim))
+            noise_gen = np.random.Generator(copy.deepcopy(noise_bits))
+            # Normal draws use a variable number of 64-bit outputs, so the noise of earlier
+            # rows is drawn and dropped, a block at a time, rather than skipped.
+            for done in range(0, start, self.block_size):
+                noise_gen.standard_normal(min(self.block_size, start - done))
+            xs.append(x_gen.uniform(-1, 1, size=(stop - start, self.x_dim)))
+            noises.append(noise_gen.standard_normal(stop - start))
+        return self._observe(np.stack(xs), np.stack(noises))
+
+    def _observe(self, x: np.ndarray, noise: np.ndarray) -> Observations:
+        design = self.features.transform(x)
+        mean = np.einsum("r...p,rp->r...", design, np.atleast_2d(self._weights))
+        y = mean + self.noise_level * noise
+        if self.n_replicates is None:
+            return Observations(x[0], y[0], mean[0])
+        return Observations(x, y, mean)
+
+    def blocks(self, block_size: int | None = None) -> Iterator[Observations]:
+        """Consecutive blocks of up to ``block_size`` observations, from the start."""
+        size = (
+            self.block_size
+            if block_size is None
+            else check_int("block_size", block_size, minimum=1)
+        )
+        x_gens = [np.random.Generator(copy.deepcopy(b)) for b in self._x_start]
+        noise_gens = [np.random.Generator(copy.deepcopy(b)) for b in self._noise_start]
+        for start in range(0, self.horizon, size):
+            m = min(size, self.horizon - start)
+            x = np.stack([g.uniform(-1, 1, size=(m, self.x_dim)) for g in x_gens])
+            noise = np.stack([g.standard_normal(m) for g in noise_gens])
+            yield self._observe(x, noise)
+
+    def __iter__(self) -> Iterator[Observations]:
+        """One observation per step, ``horizon`` steps."""
+        axis = 0 if self.n_replicates is None else 1
+        for block in self.blocks():
+            for i in range(block.y.shape[axis]):
+                yield Observations(*(np.take(a, i, axis=axis) for a in block))
+
+    def __repr__(self) -> str:
+        return (
+            f"InteractionStream(x_dim={self.x_dim}, noise_level={self.noise_level}, "
+            f"interaction_scale={self.interaction_scale}, horizon={self.horizon}, "
+            f"n_replicates={self.n_replicates})"
+        )

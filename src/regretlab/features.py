@@ -1,0 +1,101 @@
+"""Design maps with named feature groups.
+
+A design column belongs to exactly one group (``intercept``, ``main``, ``pairwise``, ...); a
+learner's prior variance is set per group. Every map works on one input ``(n_inputs,)`` or on
+any stack of them ``(..., n_inputs)``, such as ``R`` replicates or a block of observations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from regretlab._validation import as_float_array, check_int
+
+__all__ = ["InteractionFeatures", "group_indices"]
+
+
+def group_indices(groups: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Column indices of each group, in order of first appearance.
+
+    >>> group_indices(("intercept", "main", "main", "pairwise"))
+    {'intercept': array([0]), 'main': array([1, 2]), 'pairwise': array([3])}
+    """
+    labels = np.asarray(groups)
+    return {name: np.flatnonzero(labels == name) for name in dict.fromkeys(groups)}
+
+
+class InteractionFeatures:
+    """Main effects and all pairwise products, optionally after an intercept column.
+
+    The main and pairwise columns are in the order of scikit-learn's
+    ``PolynomialFeatures(degree=2, interaction_only=True, include_bias=False)``: ``x0 .. x{d-1}``
+    then ``x0 x1, x0 x2, .., x{d-2} x{d-1}``. The intercept, when present, comes first.
+
+    Parameters
+    ----------
+    x_dim
+        Number of raw inputs (main effects), as in the seed study.
+    intercept
+        Prepend a column of ones in group ``intercept``.
+
+    Examples
+    --------
+    >>> fm = InteractionFeatures(x_dim=3)
+    >>> fm.names
+    ('1', 'x0', 'x1', 'x2', 'x0 x1', 'x0 x2', 'x1 x2')
+    >>> fm.groups
+    ('intercept', 'main', 'main', 'main', 'pairwise', 'pairwise', 'pairwise')
+    >>> fm.transform([1.0, 2.0, 3.0])
+    array([1., 1., 2., 3., 2., 3., 6.])
+    >>> fm.transform([[1.0, 2.0, 3.0], [0.0, 1.0, -1.0]]).shape
+    (2, 7)
+    """
+
+    def __init__(self, x_dim: int, *, intercept: bool = True) -> None:
+        self.x_dim = x_dim
+        self.intercept = intercept
+        check_int("x_dim", x_dim, minimum=1)
+        if not isinstance(intercept, bool):
+            raise TypeError(f"intercept must be a bool, got {intercept!r}")
+        self._left, self._right = np.triu_indices(x_dim, k=1)
+
+    @property
+    def n_inputs(self) -> int:
+        return self.x_dim
+
+    @property
+    def n_features(self) -> int:
+        return int(self.intercept) + self.x_dim + len(self._left)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return (
+            ("intercept",) * self.intercept
+            + ("main",) * self.x_dim
+            + ("pairwise",) * len(self._left)
+        )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        main = tuple(f"x{i}" for i in range(self.x_dim))
+        pairs = tuple(f"x{i} x{j}" for i, j in zip(self._left, self._right, strict=True))
+        return ("1",) * self.intercept + main + pairs
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Design rows for ``x`` of shape ``(..., x_dim)``."""
+        x = as_float_array("x", x, finite=False)
+        if x.ndim == 0 or x.shape[-1] != self.x_dim:
+            raise ValueError(f"x must have shape (..., {self.x_dim}), got {x.shape}")
+        return self._transform(x)
+
+    def _transform(self, x: np.ndarray) -> np.ndarray:
+        out = np.empty((*x.shape[:-1], self.n_features))
+        start = int(self.intercept)
+        if self.intercept:
+            out[..., 0] = 1.0
+        out[..., start : start + self.x_dim] = x
+        np.multiply(x[..., self._left], x[..., self._right], out=out[..., start + self.x_dim :])
+        return out
+
+    def __repr__(self) -> str:
+        return f"InteractionFeatures(x_dim={self.x_dim}, intercept={self.intercept})"

@@ -1,0 +1,15 @@
+"""Online learners and the batch reference fits they are checked against."""
+
+from __future__ import annotations
+
+from regretlab.learners.bayes import BayesianLinearRegression
+from regretlab.learners.reference import GaussianPosteriorMean, LeastSquares, Ridge
+from regretlab.learners.stats import SufficientStats
+
+__all__ = [
+    "BayesianLinearRegression",
+    "GaussianPosteriorMean",
+    "LeastSquares",
+    "Ridge",
+    "SufficientStats",
+]

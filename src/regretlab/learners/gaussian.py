@@ -1,0 +1,171 @@
+"""Conjugate Gaussian linear regression with a diagonal, grouped prior: the pure math.
+
+Notation follows Bishop (2006), *Pattern Recognition and Machine Learning*, section 3.3:
+prior ``w ~ N(0, diag(prior_variance))``, noise precision ``beta`` (``noise_precision``), and the
+posterior ``N(m_N, S_N)`` with precision ``S_N^{-1} = diag(1 / prior_variance) + beta X'X``
+(eq. 3.51) and mean ``m_N = beta S_N X'y`` (eq. 3.50). Every function takes leading batch axes.
+
+Two prior values are limits rather than numbers: ``0`` switches a column off exactly (its weight
+is 0 and its variance 0) and ``inf`` is a flat prior. A flat prior that the data do not yet
+determine has no proper posterior; its mean is then the minimum-norm solution and its covariance
+the pseudo-inverse of the precision (``GaussianPosterior.proper`` is ``False``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import scipy.linalg
+
+from regretlab.learners.stats import SufficientStats
+
+__all__ = [
+    "GaussianPosterior",
+    "posterior",
+    "predictive",
+    "rank_one_update",
+    "sample",
+]
+
+
+class GaussianPosterior(NamedTuple):
+    """``mean`` ``(..., p)``, ``covariance`` ``(..., p, p)``; ``proper`` is a Python bool."""
+
+    mean: np.ndarray
+    covariance: np.ndarray
+    proper: bool
+
+
+def _precision_system(
+    stats: SufficientStats, prior_variance: np.ndarray, noise_precision: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Posterior precision and ``beta X'y`` with switched-off columns decoupled."""
+    beta = np.asarray(noise_precision, dtype=float)[..., None]
+    off = prior_variance == 0.0
+    with np.errstate(divide="ignore"):
+        prior_precision = np.where(off, 1.0, 1.0 / prior_variance)
+    precision = beta[..., None] * stats.xtx
+    rhs = beta * stats.xty
+    if off.any():
+        keep = ~off
+        precision = precision * (keep[..., :, None] & keep[..., None, :])
+        rhs = np.where(off, 0.0, rhs)
+    p = prior_variance.shape[-1]
+    diagonal = np.einsum("...ii->...i", precision)
+    precision[..., np.arange(p), np.arange(p)] = diagonal + prior_precision
+    return precision, rhs, off
+
+
+def posterior(
+    stats: SufficientStats,
+    prior_variance: np.ndarray,
+    noise_precision: float | np.ndarray,
+    *,
+    with_covariance: bool = True,
+) -> GaussianPosterior:
+    """Posterior of the weights given statistics, per-column prior variances and noise precision.
+
+    ``prior_variance`` has shape ``(..., p)`` (broadcast against the statistics' batch axes).
+    Solved by Cholesky factorisation of the precision (Bishop eq. 3.51); no matrix is inverted.
+    ``with_covariance=False`` skips the covariance (returned as an empty array) for mean-only
+    fits such as the convergence study.
+
+    >>> from regretlab.learners.stats import from_rows
+    >>> x = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]]); y = np.array([1.0, 2.0, 3.0])
+    >>> post = posterior(from_rows(x, y), np.array([np.inf, np.inf]), 1.0)
+    >>> post.mean
+    array([1., 1.])
+    >>> posterior(from_rows(x, y), np.array([np.inf, 0.0]), 1.0).mean
+    array([2., 0.])
+    """
+    prior_variance = np.broadcast_to(np.asarray(prior_variance, dtype=float), stats.xty.shape)
+    precision, rhs, off = _precision_system(stats, prior_variance, noise_precision)
+    p = rhs.shape[-1]
+    eye = np.broadcast_to(np.eye(p), precision.shape)
+    try:
+        factor = np.linalg.cholesky(precision)
+    except np.linalg.LinAlgError:
+        if not np.isinf(prior_variance).any():
+            raise
+        return _pseudo_posterior(precision, rhs, off)
+    mean = scipy.linalg.cho_solve((factor, True), rhs[..., None])[..., 0]
+    if not with_covariance:
+        return GaussianPosterior(mean, np.empty(0), True)
+    covariance = scipy.linalg.cho_solve((factor, True), eye)
+    if off.any():
+        covariance = covariance * ~(off[..., :, None] | off[..., None, :])
+    return GaussianPosterior(mean, covariance, True)
+
+
+def _pseudo_posterior(precision: np.ndarray, rhs: np.ndarray, off: np.ndarray) -> GaussianPosterior:
+    """Minimum-norm mean and pseudo-inverse covariance of a singular (flat-prior) precision."""
+    values, vectors = np.linalg.eigh(precision)
+    tol = values[..., -1:] * values.shape[-1] * np.finfo(float).eps * 16
+    inv_values = np.where(values > tol, 1.0 / np.where(values > tol, values, 1.0), 0.0)
+    scaled = vectors * inv_values[..., None, :]
+    covariance = scaled @ np.swapaxes(vectors, -1, -2)
+    mean = (covariance @ rhs[..., None])[..., 0]
+    if off.any():
+        covariance = covariance * ~(off[..., :, None] | off[..., None, :])
+        mean = np.where(off, 0.0, mean)
+    return GaussianPosterior(mean, covariance, False)
+
+
+def predictive(post: GaussianPosterior, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predictive mean ``x'm_N`` and epistemic variance ``x'S_N x`` (Bishop eq. 3.58-3.59).
+
+    ``x`` is ``(..., p)`` with the posterior's batch axes first; extra axes between them and
+    ``p`` (such as one row per action) are broadcast. Add ``1 / beta`` for the noise.
+    """
+    extra = x.ndim - post.mean.ndim
+    mean = post.mean.reshape(post.mean.shape[:-1] + (1,) * extra + post.mean.shape[-1:])
+    cov = post.covariance.reshape(
+        post.covariance.shape[:-2] + (1,) * extra + post.covariance.shape[-2:]
+    )
+    loc = np.einsum("...p,...p->...", x, mean)
+    var = np.einsum("...p,...p->...", (cov @ x[..., None])[..., 0], x)
+    return loc, np.maximum(var, 0.0)
+
+
+def rank_one_update(
+    post: GaussianPosterior, x: np.ndarray, y: np.ndarray, noise_precision: float | np.ndarray
+) -> tuple[GaussianPosterior, np.ndarray]:
+    """Sherman-Morrison update of the posterior by one row per batch item (Bishop eq. 3.50-3.51).
+
+    Returns the updated posterior (the input arrays are modified in place and returned) and
+    ``q = beta x'S x``, the factor by which the update shrinks the variance along ``x``: the
+    relative rounding error of the update grows like ``q * eps``, so callers refresh from the
+    statistics instead when ``q`` is large.
+    """
+    mean, cov, _ = post
+    beta = np.asarray(noise_precision, dtype=float)
+    sx = (cov @ x[..., None])[..., 0]
+    q = beta * np.einsum("...p,...p->...", x, sx)
+    gain = sx * (beta / (1.0 + q))[..., None]
+    resid = y - np.einsum("...p,...p->...", x, mean)
+    mean += gain * resid[..., None]
+    cov -= gain[..., :, None] * sx[..., None, :]
+    return post, q
+
+
+def sample(
+    post: GaussianPosterior, rng: np.random.Generator, size: int | None = None
+) -> np.ndarray:
+    """Draw weights from the posterior, ``(..., p)`` or ``(size, ..., p)``.
+
+    The covariance is scaled to unit diagonal before its Cholesky factor is taken, so variances
+    from 1e-30 to 1e10 in one matrix (the seed's priors) factor without trouble; switched-off
+    columns (variance 0) are drawn as exactly 0.
+    """
+    cov = post.covariance
+    scale = np.sqrt(np.maximum(np.einsum("...ii->...i", cov), 0.0))
+    live = scale > 0
+    inv = np.where(live, 1.0 / np.where(live, scale, 1.0), 0.0)
+    corr = cov * inv[..., :, None] * inv[..., None, :]
+    p = scale.shape[-1]
+    corr[..., np.arange(p), np.arange(p)] = 1.0
+    factor = np.linalg.cholesky(corr + np.eye(p) * 1e-12) * scale[..., :, None]
+    shape = post.mean.shape if size is None else (size, *post.mean.shape)
+    z = rng.standard_normal(shape)
+    return post.mean + (factor @ z[..., None])[..., 0]
