@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from regretlab.learners.bayes import BayesianLinearRegression
+from regretlab.learners.nig import NormalInverseGammaRegression
 from regretlab.learners.reference import GaussianPosteriorMean, LeastSquares, Ridge
 from regretlab.learners.stats import SufficientStats
 
@@ -10,6 +11,7 @@ __all__ = [
     "BayesianLinearRegression",
     "GaussianPosteriorMean",
     "LeastSquares",
+    "NormalInverseGammaRegression",
     "Ridge",
     "SufficientStats",
 ]

@@ -20,6 +20,8 @@ __all__ = ["BayesianLinearRegression"]
 # exact statistics instead. This happens while wide priors meet their first data.
 _MAX_SHRINK = 1e3
 
+_STATE_KEYS = ("xtx", "xty", "yty", "n", "prior_variance")
+
 
 class BayesianLinearRegression:
     """Conjugate Gaussian linear regression; one zero-mean prior variance per feature group.
@@ -42,6 +44,12 @@ class BayesianLinearRegression:
         exactly, ``inf`` is a flat prior.
     noise_precision
         Known noise precision ``beta = 1 / sigma^2``.
+    forgetting
+        Discount ``gamma`` in (0, 1] applied to the data statistics at every step, for drifting
+        streams: the posterior is that of the data weighted ``gamma^age`` under the undiscounted
+        prior, which keeps a floor under the precision of directions the data stop exciting.
+        With ``gamma < 1`` the posterior is re-solved (O(p^3)) whenever it is read after new
+        data, since discounting is not a rank-one change.
     n_replicates
         ``None`` for one stream (``x`` of shape ``(p,)``), or ``R`` independent models updated
         in lockstep (``x`` of shape ``(R, p)``).
@@ -52,7 +60,9 @@ class BayesianLinearRegression:
     -----
     Symbols follow Bishop (2006), section 3.3; see :mod:`regretlab.learners.gaussian`. The
     seed notebook's ``BayesLinearRegressor`` is this model with ``noise_precision=1`` and the
-    intercept's prior variance left at 1.
+    intercept's prior variance left at 1. Its ``inc_alpha`` (random-walk inflation of the
+    covariance) has no sufficient-statistics form, which would make prior changes inexact, so
+    drift is handled by ``forgetting`` instead.
 
     Examples
     --------
@@ -78,12 +88,14 @@ class BayesianLinearRegression:
         groups: Any,
         prior_variance: float | Mapping[str, Any] = 1.0,
         noise_precision: float = 1.0,
+        forgetting: float = 1.0,
         n_replicates: int | None = None,
         refresh_every: int = 1024,
     ) -> None:
         self.groups = groups
         self.prior_variance = prior_variance
         self.noise_precision = noise_precision
+        self.forgetting = forgetting
         self.n_replicates = n_replicates
         self.refresh_every = refresh_every
         self._labels = check_groups(groups)
@@ -91,13 +103,20 @@ class BayesianLinearRegression:
         self._beta = check_real(
             "noise_precision", noise_precision, minimum=0.0, exclusive_minimum=True
         )
+        self._gamma = check_real(
+            "forgetting", forgetting, minimum=0.0, exclusive_minimum=True, maximum=1.0
+        )
         if n_replicates is not None:
             check_int("n_replicates", n_replicates, minimum=1)
         check_int("refresh_every", refresh_every, minimum=1)
         self._batch: tuple[int, ...] = () if n_replicates is None else (n_replicates,)
         self._prior = self._prior_columns(
             column_values(
-                "prior_variance", prior_variance, self._labels, default=1.0, batch_shape=self._batch
+                "prior_variance",
+                prior_variance,
+                self._labels,
+                default=1.0,
+                batch_shape=self._batch,
             )
         )
         p = len(self._labels)
@@ -157,10 +176,10 @@ class BayesianLinearRegression:
         return self
 
     def learn_many(self, x: Any, y: Any) -> BayesianLinearRegression:
-        """Update with a block of rows: ``x`` ``(..., m, p)``, ``y`` ``(..., m)``."""
+        """Update with a block of rows in order: ``x`` ``(..., m, p)``, ``y`` ``(..., m)``."""
         x, y = self._check_xy(x, y, rows=True)
         self._fold()
-        self._stats = stats.combine(self._stats, stats.from_rows(x, y))
+        self._stats = self._discounted_sum(self._stats, x, y)
         self._post = None
         return self
 
@@ -178,36 +197,59 @@ class BayesianLinearRegression:
             check_finite("y", y)
         return x, y
 
+    def _discounted_sum(
+        self, base: stats.SufficientStats, x: np.ndarray, y: np.ndarray
+    ) -> stats.SufficientStats:
+        """``gamma^m * base`` plus rows weighted ``gamma^(m - 1 - i)``: the order matters."""
+        m = y.shape[-1]
+        if self._gamma == 1.0:
+            return stats.combine(base, stats.from_rows(x, y))
+        weight = np.sqrt(self._gamma ** np.arange(m - 1, -1, -1.0))
+        block = stats.from_rows(x * weight[:, None], y * weight)
+        block = block._replace(n=np.full_like(base.n, weight @ weight))
+        decay = self._gamma**m
+        return stats.combine(stats.SufficientStats(*(decay * s for s in base)), block)
+
     def _fold(self) -> None:
         """Move buffered rows into the statistics."""
         m = self._n_buf
         if m == 0:
             return
-        block = stats.from_rows(
-            np.moveaxis(self._buf_x[:m], 0, -2), np.moveaxis(self._buf_y[:m], 0, -1)
-        )
-        self._stats = stats.combine(self._stats, block)
+        rows = np.moveaxis(self._buf_x[:m], 0, -2), np.moveaxis(self._buf_y[:m], 0, -1)
+        self._stats = self._discounted_sum(self._stats, *rows)
         if self._n_applied < m:
             self._post = None
         self._n_buf = self._n_applied = 0
 
     # -- the posterior ------------------------------------------------------------------------
+    def _solve(self) -> gaussian.GaussianPosterior:
+        """The posterior from the statistics alone."""
+        return gaussian.posterior(self._stats, self._prior, self._beta)
+
+    def _update(self, post: gaussian.GaussianPosterior, x: np.ndarray, y: np.ndarray) -> float:
+        """Apply one row to the cached posterior; return the largest variance shrink factor."""
+        shrink, _ = gaussian.rank_one_update(post, x, y, self._beta)
+        return float(np.max(shrink))
+
     def _refresh(self) -> gaussian.GaussianPosterior:
         self._fold()
-        self._post = gaussian.posterior(self._stats, self._prior, self._beta)
+        self._post = self._solve()
         self._n_updates = 0
         return self._post
 
     def _sync(self) -> gaussian.GaussianPosterior:
         post = self._post
-        pending = self._n_applied < self._n_buf
-        if post is None or (pending and (not post.proper or self._n_updates >= self.refresh_every)):
+        if self._n_applied == self._n_buf and post is not None:
+            return post
+        if (
+            post is None
+            or not post.proper
+            or self._gamma < 1.0
+            or self._n_updates >= self.refresh_every
+        ):
             return self._refresh()
         for i in range(self._n_applied, self._n_buf):
-            post, shrink = gaussian.rank_one_update(
-                post, self._buf_x[i], self._buf_y[i], self._beta
-            )
-            if np.max(shrink) > _MAX_SHRINK:
+            if self._update(post, self._buf_x[i], self._buf_y[i]) > _MAX_SHRINK:
                 return self._refresh()
         self._n_updates += self._n_buf - self._n_applied
         self._n_applied = self._n_buf
@@ -215,7 +257,7 @@ class BayesianLinearRegression:
 
     @property
     def posterior(self) -> gaussian.GaussianPosterior:
-        """The current posterior ``(mean, covariance, proper)``; arrays are copies."""
+        """The current Gaussian posterior ``(mean, covariance, proper)``; arrays are copies."""
         mean, cov, proper = self._sync()
         return gaussian.GaussianPosterior(mean.copy(), cov.copy(), proper)
 
@@ -232,13 +274,14 @@ class BayesianLinearRegression:
     @property
     def sd(self) -> np.ndarray:
         """Posterior standard deviation of every weight, ``(..., p)``."""
-        cov = self._sync().covariance
-        return np.sqrt(np.maximum(np.einsum("...ii->...i", cov), 0.0))
+        return np.sqrt(np.maximum(np.einsum("...ii->...i", self.covariance), 0.0))
 
     @property
     def n_seen(self) -> np.ndarray:
-        """Observations learned so far (per replicate)."""
-        return self._stats.n + self._n_buf
+        """Observations learned so far (per replicate; discounted when ``forgetting < 1``)."""
+        if self._gamma == 1.0:
+            return self._stats.n + self._n_buf
+        return self.stats.n
 
     @property
     def stats(self) -> stats.SufficientStats:
@@ -246,12 +289,7 @@ class BayesianLinearRegression:
         self._fold()
         return stats.SufficientStats(*(a.copy() for a in self._stats))
 
-    def predict_one(self, x: Any, *, return_sd: bool = False, include_noise: bool = True) -> Any:
-        """Predictive mean for ``x`` ``(..., [K,] p)``; with ``return_sd`` also its sd.
-
-        The sd includes the noise (``1 / noise_precision``) unless ``include_noise=False``,
-        which gives the sd of the mean ``x'w`` alone (what UCB and Thompson sampling use).
-        """
+    def _check_x(self, x: Any) -> np.ndarray:
         x = np.asarray(x, dtype=float)
         nb = len(self._batch)
         if x.ndim < nb + 1 or x.shape[:nb] != self._batch or x.shape[-1] != self.n_features:
@@ -259,15 +297,30 @@ class BayesianLinearRegression:
                 f"x must have shape {(*self._batch, self.n_features)} (optionally with action "
                 f"axes before the last), got {x.shape}"
             )
-        loc, var = gaussian.predictive(self._sync(), x)
+        return x
+
+    def _noise_variance(self) -> np.ndarray | float:
+        return 1.0 / self._beta
+
+    def predict_one(self, x: Any, *, return_sd: bool = False, include_noise: bool = True) -> Any:
+        """Predictive mean for ``x`` ``(..., [K,] p)``; with ``return_sd`` also its sd.
+
+        The sd includes the noise unless ``include_noise=False``, which gives the posterior sd
+        of the mean ``x'w`` alone (what UCB and Thompson sampling use).
+        """
+        x = self._check_x(x)
+        post = self._sync()
+        loc, var = gaussian.predictive(post, x)
         if not np.all(np.isfinite(loc)):
             check_finite("x", x)
         if not return_sd:
             return loc if loc.ndim else float(loc)
-        if include_noise:
-            var = var + 1.0 / self._beta
+        var = self._scale_variance(var, x.ndim - len(self._batch) - 1, include_noise)
         sd = np.sqrt(var)
         return (loc, sd) if loc.ndim else (float(loc), float(sd))
+
+    def _scale_variance(self, var: np.ndarray, extra: int, include_noise: bool) -> np.ndarray:
+        return var + 1.0 / self._beta if include_noise else var
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         """Weights drawn from the posterior with the caller's generator."""
@@ -275,19 +328,49 @@ class BayesianLinearRegression:
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         return gaussian.sample(self._sync(), rng, size)
 
+    # -- persistence --------------------------------------------------------------------------
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Everything learned, as plain arrays (for ``numpy.savez``; no pickle needed)."""
+        current = self.stats
+        return {**current._asdict(), "prior_variance": self._prior.copy()}
+
+    def set_state(self, state: Mapping[str, np.ndarray]) -> BayesianLinearRegression:
+        """Restore what :meth:`get_state` returned (shapes must match this model)."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a mapping of arrays, got {type(state).__name__}")
+        missing = [k for k in _STATE_KEYS if k not in state]
+        if missing:
+            raise ValueError(f"state is missing {missing}; expected keys {list(_STATE_KEYS)}")
+        template = {**self._stats._asdict(), "prior_variance": self._prior}
+        arrays = {}
+        for key in _STATE_KEYS:
+            array = np.asarray(state[key], dtype=float)
+            if array.shape != template[key].shape:
+                raise ValueError(
+                    f"state[{key!r}] must have shape {template[key].shape}, got {array.shape}"
+                )
+            arrays[key] = array.copy()
+        self._prior = arrays.pop("prior_variance")
+        self._stats = stats.SufficientStats(**arrays)
+        self._n_buf = self._n_applied = 0
+        self._post = None
+        return self
+
     def clone(self) -> BayesianLinearRegression:
         """A new, untrained model with the same constructor arguments."""
-        return type(self)(
-            groups=self.groups,
-            prior_variance=self.prior_variance,
-            noise_precision=self.noise_precision,
-            n_replicates=self.n_replicates,
-            refresh_every=self.refresh_every,
-        )
+        return type(self)(**self._params())
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "groups": self.groups,
+            "prior_variance": self.prior_variance,
+            "noise_precision": self.noise_precision,
+            "forgetting": self.forgetting,
+            "n_replicates": self.n_replicates,
+            "refresh_every": self.refresh_every,
+        }
 
     def __repr__(self) -> str:
-        return (
-            f"BayesianLinearRegression(n_features={self.n_features}, "
-            f"prior_variance={self.prior_variance!r}, noise_precision={self.noise_precision!r}, "
-            f"n_replicates={self.n_replicates!r})"
-        )
+        shown = {k: v for k, v in self._params().items() if k != "groups"}
+        args = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+        return f"{type(self).__name__}(n_features={self.n_features}, {args})"

@@ -130,13 +130,13 @@ def predictive(post: GaussianPosterior, x: np.ndarray) -> tuple[np.ndarray, np.n
 
 def rank_one_update(
     post: GaussianPosterior, x: np.ndarray, y: np.ndarray, noise_precision: float | np.ndarray
-) -> tuple[GaussianPosterior, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Sherman-Morrison update of the posterior by one row per batch item (Bishop eq. 3.50-3.51).
 
-    Returns the updated posterior (the input arrays are modified in place and returned) and
-    ``q = beta x'S x``, the factor by which the update shrinks the variance along ``x``: the
-    relative rounding error of the update grows like ``q * eps``, so callers refresh from the
-    statistics instead when ``q`` is large.
+    The posterior's arrays are updated in place. Returns ``q = beta x'S x``, the factor by which
+    the update shrinks the variance along ``x`` (the relative rounding error of the update grows
+    like ``q * eps``, so callers refresh from the statistics instead when ``q`` is large), and
+    the prior-predictive residual ``y - x'm``.
     """
     mean, cov, _ = post
     beta = np.asarray(noise_precision, dtype=float)
@@ -146,7 +146,7 @@ def rank_one_update(
     resid = y - np.einsum("...p,...p->...", x, mean)
     mean += gain * resid[..., None]
     cov -= gain[..., :, None] * sx[..., None, :]
-    return post, q
+    return q, resid
 
 
 def sample(
