@@ -22,6 +22,12 @@ _MAX_SHRINK = 1e3
 
 _STATE_KEYS = ("xtx", "xty", "yty", "n", "prior_variance")
 
+# With many replicates, rewriting every (p, p) covariance at every step costs several memory
+# passes; instead up to this many rank-one corrections wait as columns and are absorbed with one
+# batched product (see gaussian.rank_one_update). One stream updates in place.
+_DEFERRED_COLUMNS = 16
+_MIN_BATCH_TO_DEFER = 8
+
 
 class BayesianLinearRegression:
     """Conjugate Gaussian linear regression; one zero-mean prior variance per feature group.
@@ -130,6 +136,9 @@ class BayesianLinearRegression:
         self._n_applied = 0
         self._post: gaussian.GaussianPosterior | None = None
         self._n_updates = 0
+        defer = math.prod(self._batch) >= _MIN_BATCH_TO_DEFER
+        self._factors = np.empty((*self._batch, p, _DEFERRED_COLUMNS)) if defer else None
+        self._n_factors = 0
 
     # -- configuration ------------------------------------------------------------------------
     def _prior_columns(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -187,12 +196,18 @@ class BayesianLinearRegression:
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         lead = (*self._batch, x.shape[-2]) if rows and x.ndim >= 2 else self._batch
-        if x.shape != (*lead, self.n_features):
+        if x.shape != (*lead, len(self._labels)):
             raise ValueError(f"x must have shape {(*lead, self.n_features)}, got {x.shape}")
         if y.shape != lead:
             raise ValueError(f"y must have shape {lead}, got {y.shape}")
-        # One reduction checks both for NaN and inf; the precise message comes only on failure.
-        if not math.isfinite(float(np.dot(x.ravel(), x.ravel())) + float(np.sum(y))):
+        # Sums of squares are non-finite exactly when an entry is NaN or inf (or overflows, which
+        # check_finite then lets through): two cheap reductions on the hot path, and the precise
+        # message only on failure.
+        xs = x.reshape(-1)
+        total = float(xs @ xs) + (
+            float(y) ** 2 if y.ndim == 0 else float(y.reshape(-1) @ y.reshape(-1))
+        )
+        if not math.isfinite(total):
             check_finite("x", x)
             check_finite("y", y)
         return x, y
@@ -228,16 +243,42 @@ class BayesianLinearRegression:
 
     def _update(self, post: gaussian.GaussianPosterior, x: np.ndarray, y: np.ndarray) -> float:
         """Apply one row to the cached posterior; return the largest variance shrink factor."""
-        shrink, _ = gaussian.rank_one_update(post, x, y, self._beta)
-        return float(np.max(shrink))
+        shrink, resid = gaussian.rank_one_update(
+            post, x, y, self._beta, self._factors, self._n_factors
+        )
+        if self._factors is not None:
+            self._n_factors += 1
+            if self._n_factors == _DEFERRED_COLUMNS:
+                self._absorb(post)
+        self._observe_residual(shrink, resid)
+        return float(shrink.max())
+
+    def _observe_residual(self, shrink: np.ndarray, resid: np.ndarray) -> None:
+        """Hook for models that learn from the one-step-ahead residuals (noise estimates)."""
+
+    def _absorb(self, post: gaussian.GaussianPosterior) -> None:
+        if self._factors is not None:
+            gaussian.absorb(post.covariance, self._factors, self._n_factors)
+        self._n_factors = 0
+
+    def _pending_factors(self) -> np.ndarray | None:
+        return None if self._factors is None else self._factors[..., : self._n_factors]
 
     def _refresh(self) -> gaussian.GaussianPosterior:
         self._fold()
         self._post = self._solve()
         self._n_updates = 0
+        self._n_factors = 0
         return self._post
 
-    def _sync(self) -> gaussian.GaussianPosterior:
+    def _sync(self, full: bool = False) -> gaussian.GaussianPosterior:
+        """The posterior of everything learned; ``full`` also absorbs deferred corrections."""
+        post = self._apply_pending()
+        if full and self._n_factors:
+            self._absorb(post)
+        return post
+
+    def _apply_pending(self) -> gaussian.GaussianPosterior:
         post = self._post
         if self._n_applied == self._n_buf and post is not None:
             return post
@@ -258,7 +299,7 @@ class BayesianLinearRegression:
     @property
     def posterior(self) -> gaussian.GaussianPosterior:
         """The current Gaussian posterior ``(mean, covariance, proper)``; arrays are copies."""
-        mean, cov, proper = self._sync()
+        mean, cov, proper = self._sync(full=True)
         return gaussian.GaussianPosterior(mean.copy(), cov.copy(), proper)
 
     @property
@@ -269,7 +310,7 @@ class BayesianLinearRegression:
     @property
     def covariance(self) -> np.ndarray:
         """Posterior covariance of the weights, ``(..., p, p)``."""
-        return self._sync().covariance.copy()
+        return self._sync(full=True).covariance.copy()
 
     @property
     def sd(self) -> np.ndarray:
@@ -310,11 +351,18 @@ class BayesianLinearRegression:
         """
         x = self._check_x(x)
         post = self._sync()
-        loc, var = gaussian.predictive(post, x)
-        if not np.all(np.isfinite(loc)):
-            check_finite("x", x)
         if not return_sd:
-            return loc if loc.ndim else float(loc)
+            loc = gaussian.predictive_mean(post, x)
+            if loc.ndim == 0:
+                if not math.isfinite(loc):
+                    check_finite("x", x)
+                return float(loc)
+            if not math.isfinite(float(loc.sum())):
+                check_finite("x", x)
+            return loc
+        loc, var = gaussian.predictive(post, x, self._pending_factors())
+        if not math.isfinite(float(loc.sum())):
+            check_finite("x", x)
         var = self._scale_variance(var, x.ndim - len(self._batch) - 1, include_noise)
         sd = np.sqrt(var)
         return (loc, sd) if loc.ndim else (float(loc), float(sd))
@@ -326,7 +374,7 @@ class BayesianLinearRegression:
         """Weights drawn from the posterior with the caller's generator."""
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        return gaussian.sample(self._sync(), rng, size)
+        return gaussian.sample(self._sync(full=True), rng, size)
 
     # -- persistence --------------------------------------------------------------------------
     def get_state(self) -> dict[str, np.ndarray]:
@@ -358,9 +406,10 @@ class BayesianLinearRegression:
 
     def clone(self) -> BayesianLinearRegression:
         """A new, untrained model with the same constructor arguments."""
-        return type(self)(**self._params())
+        return type(self)(**self.get_params())
 
-    def _params(self) -> dict[str, Any]:
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments, as given."""
         return {
             "groups": self.groups,
             "prior_variance": self.prior_variance,
@@ -371,6 +420,6 @@ class BayesianLinearRegression:
         }
 
     def __repr__(self) -> str:
-        shown = {k: v for k, v in self._params().items() if k != "groups"}
+        shown = {k: v for k, v in self.get_params().items() if k != "groups"}
         args = ", ".join(f"{k}={v!r}" for k, v in shown.items())
         return f"{type(self).__name__}(n_features={self.n_features}, {args})"

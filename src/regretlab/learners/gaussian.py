@@ -17,16 +17,23 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
+from scipy.linalg.blas import dger as _dger
 
 from regretlab.learners.stats import SufficientStats
 
 __all__ = [
     "GaussianPosterior",
+    "absorb",
     "posterior",
     "predictive",
     "rank_one_update",
     "sample",
 ]
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Inner product over the last axis; plain ``@`` for vectors, which is several times faster."""
+    return a @ b if a.ndim == 1 else np.einsum("...p,...p->...", a, b)
 
 
 class GaussianPosterior(NamedTuple):
@@ -112,11 +119,24 @@ def _pseudo_posterior(precision: np.ndarray, rhs: np.ndarray, off: np.ndarray) -
     return GaussianPosterior(mean, covariance, False)
 
 
-def predictive(post: GaussianPosterior, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def predictive_mean(post: GaussianPosterior, x: np.ndarray) -> np.ndarray:
+    """Predictive mean ``x'm_N`` for ``x`` ``(..., [K,] p)`` (see :func:`predictive`)."""
+    extra = x.ndim - post.mean.ndim
+    if extra == 0:
+        return _dot(x, post.mean)
+    mean = post.mean.reshape(post.mean.shape[:-1] + (1,) * extra + post.mean.shape[-1:])
+    return np.einsum("...p,...p->...", x, mean)
+
+
+def predictive(
+    post: GaussianPosterior, x: np.ndarray, factors: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Predictive mean ``x'm_N`` and epistemic variance ``x'S_N x`` (Bishop eq. 3.58-3.59).
 
     ``x`` is ``(..., p)`` with the posterior's batch axes first; extra axes between them and
     ``p`` (such as one row per action) are broadcast. Add ``1 / beta`` for the noise.
+    ``factors`` ``(..., p, k)`` are pending corrections: the covariance is
+    ``post.covariance - factors @ factors'`` (see :func:`rank_one_update`).
     """
     extra = x.ndim - post.mean.ndim
     mean = post.mean.reshape(post.mean.shape[:-1] + (1,) * extra + post.mean.shape[-1:])
@@ -125,28 +145,73 @@ def predictive(post: GaussianPosterior, x: np.ndarray) -> tuple[np.ndarray, np.n
     )
     loc = np.einsum("...p,...p->...", x, mean)
     var = np.einsum("...p,...p->...", (cov @ x[..., None])[..., 0], x)
+    if factors is not None and factors.shape[-1]:
+        f = factors.reshape(factors.shape[:-2] + (1,) * extra + factors.shape[-2:])
+        var = var - np.einsum("...k,...k->...", *(2 * [np.einsum("...pk,...p->...k", f, x)]))
     return loc, np.maximum(var, 0.0)
 
 
 def rank_one_update(
-    post: GaussianPosterior, x: np.ndarray, y: np.ndarray, noise_precision: float | np.ndarray
+    post: GaussianPosterior,
+    x: np.ndarray,
+    y: np.ndarray,
+    noise_precision: float | np.ndarray,
+    factors: np.ndarray | None = None,
+    n_factors: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sherman-Morrison update of the posterior by one row per batch item (Bishop eq. 3.50-3.51).
 
-    The posterior's arrays are updated in place. Returns ``q = beta x'S x``, the factor by which
-    the update shrinks the variance along ``x`` (the relative rounding error of the update grows
-    like ``q * eps``, so callers refresh from the statistics instead when ``q`` is large), and
-    the prior-predictive residual ``y - x'm``.
+    The mean is updated in place. Without ``factors`` the covariance is too; with them the
+    covariance is ``post.covariance - F F'`` for the first ``n_factors`` columns ``F`` of
+    ``factors`` ``(..., p, K)``, and this update's column ``sqrt(beta / (1 + q)) S x`` is written
+    at index ``n_factors`` instead of touching the ``p x p`` matrix: one pass that reads the
+    covariance instead of several that rewrite it, with :func:`absorb` folding the columns in
+    every ``K`` updates.
+
+    Returns ``q = beta x'S x``, the factor by which the update shrinks the variance along ``x``
+    (the relative rounding error of the update grows like ``q * eps``, so callers refresh from
+    the statistics instead when ``q`` is large), and the residual ``y - x'm`` before the update.
     """
     mean, cov, _ = post
+    if x.ndim == 1 and factors is None and isinstance(noise_precision, float | int):
+        # One stream: the same algebra on Python floats, free of 0-d array overhead (the
+        # per-step cost of a single stream is dominated by call overhead, not arithmetic).
+        sx = cov @ x
+        q = float(noise_precision) * float(x @ sx)
+        c = float(noise_precision) / (1.0 + q)
+        resid = float(y) - float(x @ mean)
+        mean += (c * resid) * sx
+        # BLAS rank-one update in place, one call instead of an outer product and a
+        # subtraction; the update is symmetric, so a C-ordered matrix is updated through its
+        # Fortran-ordered transpose.
+        if cov.flags.f_contiguous:
+            _dger(-c, sx, sx, a=cov, overwrite_a=1)
+        elif cov.flags.c_contiguous:
+            _dger(-c, sx, sx, a=cov.T, overwrite_a=1)
+        else:
+            cov -= np.outer(c * sx, sx)
+        return np.float64(q), np.float64(resid)
     beta = np.asarray(noise_precision, dtype=float)
     sx = (cov @ x[..., None])[..., 0]
-    q = beta * np.einsum("...p,...p->...", x, sx)
+    if n_factors:
+        used = factors[..., :n_factors]
+        sx -= np.einsum("...pk,...k->...p", used, np.einsum("...pk,...p->...k", used, x))
+    q = beta * _dot(x, sx)
     gain = sx * (beta / (1.0 + q))[..., None]
-    resid = y - np.einsum("...p,...p->...", x, mean)
+    resid = y - _dot(x, mean)
     mean += gain * resid[..., None]
-    cov -= gain[..., :, None] * sx[..., None, :]
+    if factors is None:
+        cov -= gain[..., :, None] * sx[..., None, :]
+    else:
+        factors[..., n_factors] = sx * np.sqrt(beta / (1.0 + q))[..., None]
     return q, resid
+
+
+def absorb(covariance: np.ndarray, factors: np.ndarray, n_factors: int) -> None:
+    """``covariance -= F F'`` in place for the first ``n_factors`` columns of ``factors``."""
+    if n_factors:
+        used = factors[..., :n_factors]
+        covariance -= used @ np.swapaxes(used, -1, -2)
 
 
 def sample(

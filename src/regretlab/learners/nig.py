@@ -87,10 +87,8 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
         self._rate = self._b0 + 0.5 * np.maximum(self._stats.yty - fitted, 0.0)
         return post
 
-    def _update(self, post: gaussian.GaussianPosterior, x: np.ndarray, y: np.ndarray) -> float:
-        shrink, resid = gaussian.rank_one_update(post, x, y, 1.0)
+    def _observe_residual(self, shrink: np.ndarray, resid: np.ndarray) -> None:
         self._rate = self._rate + 0.5 * resid**2 / (1.0 + shrink)
-        return float(np.max(shrink))
 
     @property
     def noise_posterior(self) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +107,7 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
     @property
     def covariance(self) -> np.ndarray:
         """Covariance of the weights' Student-t marginal, ``b_N / (a_N - 1) V_N``."""
-        cov = self._sync().covariance
+        cov = self._sync(full=True).covariance
         return cov * self.noise_variance[..., None, None]
 
     def _noise_variance(self) -> np.ndarray:
@@ -128,7 +126,7 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
         """Draw ``sigma^2`` from its posterior, then the weights given it (one joint draw)."""
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        post = self._sync()
+        post = self._sync(full=True)
         shape, rate = self.noise_posterior
         out_shape = self._batch if size is None else (size, *self._batch)
         variance = 1.0 / rng.gamma(np.broadcast_to(shape, out_shape), 1.0 / rate)
@@ -136,7 +134,7 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
         draw = gaussian.sample(centred, rng, size)
         return post.mean + np.sqrt(variance)[..., None] * draw
 
-    def _params(self) -> dict[str, Any]:
-        params = super()._params()
+    def get_params(self) -> dict[str, Any]:
+        params = super().get_params()
         del params["noise_precision"]
         return {**params, "noise_shape": self.noise_shape, "noise_scale": self.noise_scale}

@@ -1,0 +1,246 @@
+"""The time loop: prequential prediction streams, all agents and replicates in lockstep.
+
+At every step each agent predicts, then learns the observation (prequential or "test then
+train" evaluation). All agents see the same inputs and the same noise (common random numbers),
+so differences between them are paired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from regretlab._validation import check_int
+
+__all__ = ["Agent", "PrequentialResult", "log_checkpoints", "run_prequential"]
+
+
+@dataclass(frozen=True)
+class Agent:
+    """What a simulation runs: a feature map and a learner (a fresh clone is used per run).
+
+    Parameters
+    ----------
+    name
+        Label of the agent in result tables.
+    learner
+        Anything with ``learn_one``, ``predict_one`` and ``clone``; its ``n_replicates`` must
+        match the environment's.
+    features
+        Feature map applied to the environment's raw inputs; ``None`` uses the environment's own
+        ``features``.
+    """
+
+    name: str
+    learner: Any
+    features: Any = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"Agent name must be a non-empty string, got {self.name!r}")
+        for method in ("learn_one", "predict_one", "clone"):
+            if not callable(getattr(self.learner, method, None)):
+                raise TypeError(
+                    f"Agent {self.name!r}: learner must have a {method}() method, "
+                    f"got {type(self.learner).__name__}"
+                )
+
+
+class PrequentialResult(NamedTuple):
+    """``regret``: one row per agent x replicate x checkpoint; ``coefficients``: trajectories."""
+
+    regret: pd.DataFrame
+    coefficients: pd.DataFrame | None
+
+
+def log_checkpoints(horizon: int, n: int = 60) -> np.ndarray:
+    """About ``n`` log-spaced steps in ``1 .. horizon``, always including ``horizon``.
+
+    >>> log_checkpoints(1000, n=7)
+    array([   1,    3,   10,   32,  100,  316, 1000])
+    """
+    check_int("horizon", horizon, minimum=1)
+    check_int("n", n, minimum=1)
+    steps = np.unique(np.round(np.geomspace(1, horizon, n)).astype(int))
+    return np.union1d(steps, [horizon])
+
+
+def _coefficients(learner: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Posterior mean and sd where the learner has them, else its weights, else nothing."""
+    if hasattr(learner, "mean") and hasattr(learner, "sd"):
+        return learner.mean, learner.sd
+    weights = getattr(learner, "weights", None)
+    return None if weights is None else (np.asarray(weights), None)
+
+
+def run_prequential(
+    env: Any,
+    agents: list[Agent] | tuple[Agent, ...],
+    *,
+    checkpoints: np.ndarray | None = None,
+    track_coefficients: bool = False,
+    environment: str | None = None,
+    progress: bool = False,
+) -> PrequentialResult:
+    """Predict, then learn, one step at a time for every agent over every replicate.
+
+    Records at each checkpoint the cumulative expected regret ``sum_t (yhat_t - mean_t)^2`` and
+    the realised excess loss ``sum_t [(yhat_t - y_t)^2 - (mean_t - y_t)^2]``, and optionally the
+    coefficient trajectories (posterior mean and sd, or weights) against the true weights.
+
+    Parameters
+    ----------
+    env
+        A prediction stream with ``blocks()``, ``horizon``, ``n_replicates`` and, for
+        coefficient tracking, ``true_weights``.
+    agents
+        The agents; names must be unique.
+    checkpoints
+        Steps (1-based) at which to record; default :func:`log_checkpoints`.
+    track_coefficients
+        Also record coefficient trajectories where the design is the environment's own.
+    environment
+        Label for the ``environment`` column; default the environment's ``repr``.
+    progress
+        Show a progress bar.
+
+    Examples
+    --------
+    >>> from regretlab.environments import InteractionStream
+    >>> from regretlab.learners import BayesianLinearRegression
+    >>> env = InteractionStream(x_dim=2, horizon=100, n_replicates=4, seed=0)
+    >>> agent = Agent("bayes", BayesianLinearRegression(groups=env.features, n_replicates=4))
+    >>> result = run_prequential(env, [agent], checkpoints=[10, 100])
+    >>> result.regret[["agent", "replicate", "step"]].shape
+    (8, 3)
+    """
+    if not agents:
+        raise ValueError("agents must name at least one Agent, got none")
+    names = [a.name for a in agents]
+    if len(set(names)) != len(names):
+        raise ValueError(f"agent names must be unique, got {names}")
+    horizon = env.horizon
+    steps = log_checkpoints(horizon) if checkpoints is None else np.asarray(checkpoints, int)
+    if (
+        steps.ndim != 1
+        or len(steps) == 0
+        or steps[0] < 1
+        or steps[-1] > horizon
+        or np.any(np.diff(steps) <= 0)
+    ):
+        raise ValueError(
+            f"checkpoints must be increasing steps in [1, {horizon}], got {np.asarray(checkpoints)}"
+        )
+    batch = () if env.n_replicates is None else (env.n_replicates,)
+    learners = []
+    for agent in agents:
+        if getattr(agent.learner, "n_replicates", env.n_replicates) != env.n_replicates:
+            raise ValueError(
+                f"agent {agent.name!r}: learner.n_replicates={agent.learner.n_replicates} does "
+                f"not match the environment's n_replicates={env.n_replicates}"
+            )
+        learners.append(agent.learner.clone())
+    maps = [env.features if a.features is None else a.features for a in agents]
+    label = repr(env) if environment is None else environment
+
+    expected = np.zeros((len(agents), *batch))
+    excess = np.zeros((len(agents), *batch))
+    records: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+    coef_records: list[tuple[int, int, np.ndarray, np.ndarray | None]] = []
+    next_check = 0
+    t = 0
+    bar = tqdm(total=horizon, disable=not progress, desc=label, leave=False)
+    for block in env.blocks():
+        # Observations first in every array, so each step reads contiguous (R, p) rows.
+        x = np.moveaxis(block.x, -2, 0)
+        y = np.moveaxis(block.y, -1, 0)
+        mean = np.moveaxis(block.mean, -1, 0)
+        designs = [fm.transform(x) for fm in maps]
+        for i in range(len(y)):
+            t += 1
+            for a, learner in enumerate(learners):
+                yhat = learner.predict_one(designs[a][i])
+                learner.learn_one(designs[a][i], y[i])
+                expected[a] += (yhat - mean[i]) ** 2
+                excess[a] += (yhat - y[i]) ** 2 - (mean[i] - y[i]) ** 2
+            if next_check < len(steps) and t == steps[next_check]:
+                next_check += 1
+                for a, learner in enumerate(learners):
+                    records.append((a, t, expected[a].copy(), excess[a].copy()))
+                    if track_coefficients and agents[a].features is None:
+                        coef = _coefficients(learner)
+                        if coef is not None:
+                            coef_records.append((a, t, *coef))
+        bar.update(len(y))
+    bar.close()
+    regret = _regret_table(records, names, label, batch)
+    coefficients = (
+        _coefficient_table(coef_records, names, label, env, batch) if track_coefficients else None
+    )
+    return PrequentialResult(regret, coefficients)
+
+
+def _replicate_ids(batch: tuple[int, ...]) -> np.ndarray:
+    return np.arange(batch[0]) if batch else np.zeros(1, dtype=int)
+
+
+def _regret_table(
+    records: list[tuple[int, int, np.ndarray, np.ndarray]],
+    names: list[str],
+    label: str,
+    batch: tuple[int, ...],
+) -> pd.DataFrame:
+    reps = _replicate_ids(batch)
+    frames = [
+        pd.DataFrame(
+            {
+                "environment": label,
+                "agent": names[a],
+                "replicate": reps,
+                "step": t,
+                "expected_regret": np.atleast_1d(exp),
+                "excess_loss": np.atleast_1d(exc),
+            }
+        )
+        for a, t, exp, exc in records
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _coefficient_table(
+    records: list[tuple[int, int, np.ndarray, np.ndarray | None]],
+    names: list[str],
+    label: str,
+    env: Any,
+    batch: tuple[int, ...],
+) -> pd.DataFrame:
+    reps = _replicate_ids(batch)
+    features = env.features
+    truth = np.atleast_2d(env.true_weights)
+    p = features.n_features
+    frames = []
+    for a, t, est, sd in records:
+        est = np.atleast_2d(est)
+        sd_values = np.full_like(est, np.nan) if sd is None else np.atleast_2d(sd)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "environment": label,
+                    "agent": names[a],
+                    "replicate": np.repeat(reps, p),
+                    "step": t,
+                    "feature": np.tile(features.names, len(reps)),
+                    "group": np.tile(features.groups, len(reps)),
+                    "estimate": est.ravel(),
+                    "sd": sd_values.ravel(),
+                    "truth": truth.ravel(),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
