@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "as_float_array",
+    "float_array",
     "check_choice",
     "check_finite",
     "check_int",
@@ -90,6 +91,19 @@ def check_finite(name: str, array: np.ndarray) -> None:
         raise ValueError(
             f"{name} must be finite, got {array[where]} at index {where if len(where) != 1 else where[0]}"
         )
+
+
+def float_array(name: str, value: Any) -> np.ndarray:
+    """``np.asarray(value, dtype=float)``, with a ``TypeError`` naming ``name`` on failure.
+
+    The cheap conversion for hot paths; shapes and finiteness are the caller's to check.
+    """
+    if isinstance(value, np.ndarray) and value.dtype == np.float64:
+        return value
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array-like of numbers, got {_describe(value)}") from exc
 
 
 def as_float_array(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from regretlab.learners.bayes import BayesianLinearRegression
 from regretlab.learners.nig import NormalInverseGammaRegression
 from regretlab.learners.reference import GaussianPosteriorMean, LeastSquares, Ridge
+from regretlab.learners.sgd import SGDLinearRegression
 from regretlab.learners.stats import SufficientStats
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "LeastSquares",
     "NormalInverseGammaRegression",
     "Ridge",
+    "SGDLinearRegression",
     "SufficientStats",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_finite, check_int, check_real
+from regretlab._validation import check_finite, check_int, check_real, float_array
 from regretlab.features import group_indices
 from regretlab.learners import gaussian, stats
 from regretlab.learners._grouping import check_groups, column_values, group_value
@@ -193,9 +193,14 @@ class BayesianLinearRegression:
         return self
 
     def _check_xy(self, x: Any, y: Any, *, rows: bool) -> tuple[np.ndarray, np.ndarray]:
-        x = np.asarray(x, dtype=float)
-        y = np.asarray(y, dtype=float)
-        lead = (*self._batch, x.shape[-2]) if rows and x.ndim >= 2 else self._batch
+        x = float_array("x", x)
+        y = float_array("y", y)
+        n_batch = len(self._batch)
+        lead = (
+            (*self._batch, x.shape[n_batch] if x.ndim > n_batch + 1 else -1)
+            if rows
+            else self._batch
+        )
         if x.shape != (*lead, len(self._labels)):
             raise ValueError(f"x must have shape {(*lead, self.n_features)}, got {x.shape}")
         if y.shape != lead:
@@ -251,7 +256,7 @@ class BayesianLinearRegression:
             if self._n_factors == _DEFERRED_COLUMNS:
                 self._absorb(post)
         self._observe_residual(shrink, resid)
-        return float(shrink.max())
+        return shrink if isinstance(shrink, float) else float(shrink.max())
 
     def _observe_residual(self, shrink: np.ndarray, resid: np.ndarray) -> None:
         """Hook for models that learn from the one-step-ahead residuals (noise estimates)."""
@@ -331,7 +336,7 @@ class BayesianLinearRegression:
         return stats.SufficientStats(*(a.copy() for a in self._stats))
 
     def _check_x(self, x: Any) -> np.ndarray:
-        x = np.asarray(x, dtype=float)
+        x = float_array("x", x)
         nb = len(self._batch)
         if x.ndim < nb + 1 or x.shape[:nb] != self._batch or x.shape[-1] != self.n_features:
             raise ValueError(

@@ -1,0 +1,164 @@
+"""Generic checks every learner must pass (river's ``checks``, scikit-learn's ``check_*``).
+
+Each ``check_*`` function takes an *unfitted* learner built for one stream (``n_replicates=None``)
+with ``get_params()``, ``clone()``, ``learn_one``, ``predict_one``, ``get_state`` and
+``set_state``, runs it on a small seeded stream and raises ``AssertionError`` with a message on
+failure. :func:`learner_checks` lists them; the test suite runs them over every exported learner.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check_bad_input",
+    "check_batched_equals_single",
+    "check_clone_is_independent",
+    "check_inputs_not_mutated",
+    "check_predict_before_learn",
+    "check_same_seed_same_output",
+    "check_state_round_trip",
+    "learner_checks",
+]
+
+_STEPS = 60
+
+
+def _stream(n_features: int, seed: int, batch: tuple[int, ...] = ()) -> Iterator[tuple]:
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=n_features)
+    for _ in range(_STEPS):
+        x = rng.uniform(-1, 1, size=(*batch, n_features))
+        yield x, x @ w + 0.1 * rng.normal(size=batch)
+
+
+def _with_replicates(learner: Any, n_replicates: int | None) -> Any:
+    return type(learner)(**{**learner.get_params(), "n_replicates": n_replicates})
+
+
+def _n_features(learner: Any) -> int:
+    return int(learner.n_features)
+
+
+def _trajectory(learner: Any, seed: int = 0) -> np.ndarray:
+    out = []
+    for x, y in _stream(_n_features(learner), seed):
+        out.append(learner.predict_one(x))
+        learner.learn_one(x, y)
+    return np.asarray(out, dtype=float)
+
+
+def check_predict_before_learn(learner: Any) -> None:
+    """A prediction before any data is finite."""
+    model = learner.clone()
+    value = model.predict_one(np.zeros(_n_features(model)))
+    assert np.all(np.isfinite(value)), f"{model!r} predicts {value} before learning"
+
+
+def check_inputs_not_mutated(learner: Any) -> None:
+    """``learn_one`` and ``predict_one`` leave their arguments as they were."""
+    model = learner.clone()
+    for x, y in _stream(_n_features(model), 1):
+        x0, y0 = x.copy(), np.copy(y)
+        model.predict_one(x)
+        model.learn_one(x, y)
+        assert np.array_equal(x, x0) and np.array_equal(y, y0), f"{model!r} mutated its input"
+
+
+def check_same_seed_same_output(learner: Any) -> None:
+    """Two clones on the same stream give identical predictions."""
+    a, b = _trajectory(learner.clone()), _trajectory(learner.clone())
+    assert np.array_equal(a, b), f"{learner!r}: two clones disagree on the same stream"
+
+
+def check_batched_equals_single(learner: Any, n_replicates: int = 3) -> None:
+    """``R`` replicates in lockstep equal ``R`` separate single-stream models."""
+    batched = _with_replicates(learner, n_replicates)
+    singles = [learner.clone() for _ in range(n_replicates)]
+    stream = list(_stream(_n_features(learner), 2, (n_replicates,)))
+    for x, y in stream:
+        together = np.asarray(batched.predict_one(x))
+        apart = np.array([m.predict_one(x[r]) for r, m in enumerate(singles)])
+        np.testing.assert_allclose(together, apart, rtol=1e-10, atol=1e-12,
+                                   err_msg=f"{learner!r}: batched != separate")
+        batched.learn_one(x, y)
+        for r, m in enumerate(singles):
+            m.learn_one(x[r], y[r])
+
+
+def check_clone_is_independent(learner: Any) -> None:
+    """Training a clone leaves the original untouched, and a clone starts untrained."""
+    original = learner.clone()
+    before = _trajectory(learner.clone())
+    trained = original.clone()
+    _trajectory(trained, seed=5)
+    after = _trajectory(original)
+    assert np.array_equal(before, after), f"{learner!r}: training a clone changed the original"
+    fresh = trained.clone()
+    assert np.array_equal(_trajectory(fresh), before), f"{learner!r}: clone() kept learned state"
+
+
+def check_state_round_trip(learner: Any) -> None:
+    """State saved with ``numpy.savez`` loads with ``allow_pickle=False`` and continues alike."""
+    model = learner.clone()
+    stream = list(_stream(_n_features(model), 3))
+    for x, y in stream[:30]:
+        model.learn_one(x, y)
+    buffer = io.BytesIO()
+    np.savez(buffer, **model.get_state())
+    buffer.seek(0)
+    with np.load(buffer, allow_pickle=False) as saved:
+        restored = learner.clone().set_state(dict(saved))
+    for x, y in stream[30:]:
+        a, b = model.predict_one(x), restored.predict_one(x)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12,
+                                   err_msg=f"{learner!r}: restored model predicts differently")
+        model.learn_one(x, y)
+        restored.learn_one(x, y)
+
+
+def check_bad_input(learner: Any) -> None:
+    """Wrong shapes and NaN/inf raise ``ValueError``/``TypeError`` naming the argument, and the
+    model's predictions are unchanged afterwards."""
+    model = learner.clone()
+    p = _n_features(model)
+    stream = list(_stream(p, 4))
+    for x, y in stream[:10]:
+        model.learn_one(x, y)
+    probe = stream[10][0]
+    before = model.predict_one(probe)
+    bad_cases: list[tuple[str, Callable[[], Any]]] = [
+        ("x", lambda: model.learn_one(np.zeros(p + 1), 0.0)),
+        ("x", lambda: model.learn_one(np.full(p, np.nan), 0.0)),
+        ("x", lambda: model.learn_one(np.r_[np.inf, np.zeros(p - 1)], 0.0)),
+        ("y", lambda: model.learn_one(np.zeros(p), np.nan)),
+        ("y", lambda: model.learn_one(np.zeros(p), np.inf)),
+        ("y", lambda: model.learn_one(np.zeros(p), np.zeros(2))),
+        ("x", lambda: model.predict_one(np.zeros(p + 1))),
+    ]
+    for name, call in bad_cases:
+        try:
+            call()
+        except (ValueError, TypeError) as exc:
+            assert name in str(exc), f"{learner!r}: error does not name {name!r}: {exc}"
+        else:
+            raise AssertionError(f"{learner!r}: bad {name} was accepted")
+    after = model.predict_one(probe)
+    assert np.array_equal(before, after), f"{learner!r}: a rejected input changed the model"
+
+
+def learner_checks() -> list[Callable[[Any], None]]:
+    """Every check that applies to a learner."""
+    return [
+        check_predict_before_learn,
+        check_inputs_not_mutated,
+        check_same_seed_same_output,
+        check_batched_equals_single,
+        check_clone_is_independent,
+        check_state_round_trip,
+        check_bad_input,
+    ]
