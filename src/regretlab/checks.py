@@ -83,8 +83,9 @@ def check_batched_equals_single(learner: Any, n_replicates: int = 3) -> None:
     for x, y in stream:
         together = np.asarray(batched.predict_one(x))
         apart = np.array([m.predict_one(x[r]) for r, m in enumerate(singles)])
-        np.testing.assert_allclose(together, apart, rtol=1e-10, atol=1e-12,
-                                   err_msg=f"{learner!r}: batched != separate")
+        np.testing.assert_allclose(
+            together, apart, rtol=1e-10, atol=1e-12, err_msg=f"{learner!r}: batched != separate"
+        )
         batched.learn_one(x, y)
         for r, m in enumerate(singles):
             m.learn_one(x[r], y[r])
@@ -115,8 +116,13 @@ def check_state_round_trip(learner: Any) -> None:
         restored = learner.clone().set_state(dict(saved))
     for x, y in stream[30:]:
         a, b = model.predict_one(x), restored.predict_one(x)
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12,
-                                   err_msg=f"{learner!r}: restored model predicts differently")
+        np.testing.assert_allclose(
+            a,
+            b,
+            rtol=1e-12,
+            atol=1e-12,
+            err_msg=f"{learner!r}: restored model predicts differently",
+        )
         model.learn_one(x, y)
         restored.learn_one(x, y)
 

@@ -391,16 +391,20 @@ class SGDLinearRegression:
 
     def clone(self) -> SGDLinearRegression:
         """A new, untrained model with the same constructor arguments."""
-        return type(self)(
-            groups=self.groups,
-            l2=self.l2,
-            learning_rate=self.learning_rate,
-            schedule=self.schedule,
-            power_t=self.power_t,
-            average=self.average,
-            epsilon=self.epsilon,
-            n_replicates=self.n_replicates,
-        )
+        return type(self)(**self.get_params())
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments, as given."""
+        return {
+            "groups": self.groups,
+            "l2": self.l2,
+            "learning_rate": self.learning_rate,
+            "schedule": self.schedule,
+            "power_t": self.power_t,
+            "average": self.average,
+            "epsilon": self.epsilon,
+            "n_replicates": self.n_replicates,
+        }
 
     def __repr__(self) -> str:
         return (

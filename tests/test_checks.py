@@ -1,0 +1,54 @@
+"""Every exported learner passes every generic check (a new learner is tested by being exported)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from regretlab import checks, learners
+
+GROUPS = ("intercept", "main", "main", "main", "pairwise", "pairwise")
+
+
+def _river_factory():
+    from river import linear_model
+
+    return linear_model.LinearRegression()
+
+
+# Constructor arguments beyond ``groups`` for learners that need them, and extra variants worth
+# checking (a switched-off group, forgetting, a penalised group, an adaptive schedule).
+EXAMPLES: dict[str, list[dict]] = {
+    "BayesianLinearRegression": [
+        {},
+        {"prior_variance": {"pairwise": 0.0, "main": 10.0}, "noise_precision": 4.0},
+        {"forgetting": 0.98},
+    ],
+    "NormalInverseGammaRegression": [{}, {"forgetting": 0.99, "noise_shape": 2.0}],
+    "SGDLinearRegression": [
+        {"l2": {"pairwise": 0.1}},
+        {"schedule": "adagrad", "learning_rate": 0.1, "average": 10},
+    ],
+    "RiverRegressor": [{"factory": _river_factory}],
+}
+
+
+def _learner_classes():
+    for name in learners.__all__:
+        obj = getattr(learners, name)
+        if inspect.isclass(obj) and hasattr(obj, "learn_one"):
+            yield name, obj
+
+
+def _cases():
+    for name, cls in _learner_classes():
+        for i, extra in enumerate(EXAMPLES.get(name, [None])):
+            for check in checks.learner_checks():
+                yield pytest.param(cls, extra, check, id=f"{name}[{i}]-{check.__name__}")
+
+
+@pytest.mark.parametrize(("cls", "extra", "check"), list(_cases()))
+def test_learner_check(cls, extra, check):
+    assert extra is not None, f"add an example for {cls.__name__} to EXAMPLES in {__file__}"
+    check(cls(groups=GROUPS, **extra))
