@@ -36,6 +36,12 @@ def _stream(n_features: int, seed: int, batch: tuple[int, ...] = ()) -> Iterator
         yield x, x @ w + 0.1 * rng.normal(size=batch)
 
 
+def _require(condition: bool, message: str) -> None:
+    # Checks raise explicitly rather than with ``assert``, which ``python -O`` strips.
+    if not condition:
+        raise AssertionError(message)
+
+
 def _with_replicates(learner: Any, n_replicates: int | None) -> Any:
     return type(learner)(**{**learner.get_params(), "n_replicates": n_replicates})
 
@@ -56,7 +62,7 @@ def check_predict_before_learn(learner: Any) -> None:
     """A prediction before any data is finite."""
     model = learner.clone()
     value = model.predict_one(np.zeros(_n_features(model)))
-    assert np.all(np.isfinite(value)), f"{model!r} predicts {value} before learning"
+    _require(np.all(np.isfinite(value)), f"{model!r} predicts {value} before learning")
 
 
 def check_inputs_not_mutated(learner: Any) -> None:
@@ -66,13 +72,14 @@ def check_inputs_not_mutated(learner: Any) -> None:
         x0, y0 = x.copy(), np.copy(y)
         model.predict_one(x)
         model.learn_one(x, y)
-        assert np.array_equal(x, x0) and np.array_equal(y, y0), f"{model!r} mutated its input"
+        _require(np.array_equal(x, x0), f"{model!r} mutated its input x")
+        _require(np.array_equal(y, y0), f"{model!r} mutated its input y")
 
 
 def check_same_seed_same_output(learner: Any) -> None:
     """Two clones on the same stream give identical predictions."""
     a, b = _trajectory(learner.clone()), _trajectory(learner.clone())
-    assert np.array_equal(a, b), f"{learner!r}: two clones disagree on the same stream"
+    _require(np.array_equal(a, b), f"{learner!r}: two clones disagree on the same stream")
 
 
 def check_batched_equals_single(learner: Any, n_replicates: int = 3) -> None:
@@ -98,9 +105,9 @@ def check_clone_is_independent(learner: Any) -> None:
     trained = original.clone()
     _trajectory(trained, seed=5)
     after = _trajectory(original)
-    assert np.array_equal(before, after), f"{learner!r}: training a clone changed the original"
+    _require(np.array_equal(before, after), f"{learner!r}: training a clone changed the original")
     fresh = trained.clone()
-    assert np.array_equal(_trajectory(fresh), before), f"{learner!r}: clone() kept learned state"
+    _require(np.array_equal(_trajectory(fresh), before), f"{learner!r}: clone() kept learned state")
 
 
 def check_state_round_trip(learner: Any) -> None:
@@ -150,11 +157,11 @@ def check_bad_input(learner: Any) -> None:
         try:
             call()
         except (ValueError, TypeError) as exc:
-            assert name in str(exc), f"{learner!r}: error does not name {name!r}: {exc}"
+            _require(name in str(exc), f"{learner!r}: error does not name {name!r}: {exc}")
         else:
             raise AssertionError(f"{learner!r}: bad {name} was accepted")
     after = model.predict_one(probe)
-    assert np.array_equal(before, after), f"{learner!r}: a rejected input changed the model"
+    _require(np.array_equal(before, after), f"{learner!r}: a rejected input changed the model")
 
 
 def learner_checks() -> list[Callable[[Any], None]]:
