@@ -190,7 +190,7 @@ def rank_one_update(
             _dger(-c, sx, sx, a=cov.T, overwrite_a=1)
         else:
             cov -= np.outer(c * sx, sx)
-        return np.float64(q), np.float64(resid)
+        return q, resid  # type: ignore[return-value]
     beta = np.asarray(noise_precision, dtype=float)
     sx = (cov @ x[..., None])[..., 0]
     if n_factors:
