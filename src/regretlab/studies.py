@@ -38,6 +38,16 @@ def seed_data_sizes(n_train: int, n_points: int = 20) -> np.ndarray:
     return np.unique(np.clip(sizes, 1, n_train))
 
 
+def _check_sizes(data_sizes: Iterable[int]) -> np.ndarray:
+    if isinstance(data_sizes, str) or not isinstance(data_sizes, Iterable):
+        raise TypeError(f"data_sizes must be a sequence of integers, got {data_sizes!r}")
+    values = list(data_sizes)
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int | np.integer)]
+    if bad:
+        raise TypeError(f"data_sizes must hold integers, got {bad[0]!r}")
+    return np.asarray(values, dtype=int)
+
+
 def _split_points(sizes: np.ndarray, start: int, stop: int) -> Iterable[tuple[int, int, bool]]:
     """Sub-ranges of ``[start, stop)`` cut at the sizes inside it; flag = a size ends there."""
     cuts = [int(s) for s in sizes if start < s <= stop]
@@ -94,7 +104,7 @@ def convergence_study(
     n_train = env.horizon // 2
     if n_train < 1 or env.horizon - n_train < 1:
         raise ValueError(f"env.horizon must be >= 2 to split train and test, got {env.horizon}")
-    sizes = seed_data_sizes(n_train) if data_sizes is None else np.asarray(list(data_sizes))
+    sizes = seed_data_sizes(n_train) if data_sizes is None else _check_sizes(data_sizes)
     if sizes.ndim != 1 or len(sizes) == 0 or np.any(np.diff(sizes) <= 0):
         raise ValueError(f"data_sizes must be increasing, got {sizes.tolist()}")
     if sizes[0] < 1 + skip_first_row or sizes[-1] > n_train:
@@ -130,7 +140,9 @@ def convergence_study(
 
     # Data sizes on the axis after the replicates: (..., S, p, p).
     axis = len(batch)
-    prefix = ss.SufficientStats(*(np.stack(parts, axis=axis) for parts in zip(*snapshots)))
+    prefix = ss.SufficientStats(
+        *(np.stack(parts, axis=axis) for parts in zip(*snapshots, strict=True))
+    )
     frames = []
     for name, fit in models.items():
         coef = fit.coef(prefix, features.groups)

@@ -36,6 +36,8 @@ def group_value(
         raise ValueError(f"{label} must not be NaN, got {value!r}")
     if (array < 0).any():
         raise ValueError(f"{label} must be >= 0, got {array[array < 0].flat[0]}")
+    if array.ndim > 0 and batch_shape == ():
+        raise ValueError(f"{label} must be a scalar here, got shape {array.shape}")
     if array.ndim > 0 and batch_shape is not None and array.shape != batch_shape:
         raise ValueError(
             f"{label} must be a scalar or have shape {batch_shape} (one per replicate), "

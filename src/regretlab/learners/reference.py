@@ -109,6 +109,10 @@ class LeastSquares:
     groups: tuple[str, ...] | None = None
     rcond: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.rcond is not None:
+            check_real("rcond", self.rcond, minimum=0.0, maximum=1.0)
+
     def coef(self, stats: SufficientStats, groups: Sequence[str]) -> np.ndarray:
         labels = check_groups(groups)
         active = _active_columns(labels, self.groups)
@@ -184,7 +188,11 @@ class GaussianPosteriorMean:
         beta = check_real(
             "noise_precision", self.noise_precision, minimum=0.0, exclusive_minimum=True
         )
-        values = column_values("prior_variance", self.prior_variance, labels, default=1.0)
+        # A batch fit takes one prior for the whole batch: per-replicate values belong to the
+        # online learner, whose replicate axis is known.
+        values = column_values(
+            "prior_variance", self.prior_variance, labels, default=1.0, batch_shape=()
+        )
         columns = np.empty(len(labels))
         for group, value in values.items():
             columns[np.asarray(labels) == group] = value
