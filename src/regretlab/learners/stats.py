@@ -7,6 +7,7 @@ posterior under any prior is recomputed from the same four numbers.
 
 from __future__ import annotations
 
+import itertools
 from typing import NamedTuple
 
 import numpy as np
@@ -74,6 +75,6 @@ def prefix(x: np.ndarray, y: np.ndarray, stops: np.ndarray, start: int = 0) -> S
     edges = np.concatenate([[start], np.asarray(stops, dtype=int)])
     if np.any(np.diff(edges) < 0):
         raise ValueError(f"stops must be increasing and >= start={start}, got {list(stops)}")
-    blocks = [from_rows(x[..., a:b, :], y[..., a:b]) for a, b in zip(edges[:-1], edges[1:])]
+    blocks = [from_rows(x[..., a:b, :], y[..., a:b]) for a, b in itertools.pairwise(edges)]
     stacked = [np.stack(parts, axis=y.ndim - 1) for parts in zip(*blocks, strict=True)]
     return SufficientStats(*(np.cumsum(s, axis=y.ndim - 1) for s in stacked))
