@@ -165,8 +165,11 @@ def run_prequential(
         for i in range(len(y)):
             t += 1
             for a, learner in enumerate(learners):
-                yhat = learner.predict_one(designs[a][i])
-                learner.learn_one(designs[a][i], y[i])
+                try:
+                    yhat = learner.predict_one(designs[a][i])
+                    learner.learn_one(designs[a][i], y[i])
+                except (ValueError, TypeError) as exc:
+                    raise type(exc)(f"step {t}, agent {names[a]!r}: {exc}") from exc
                 expected[a] += (yhat - mean[i]) ** 2
                 excess[a] += (yhat - y[i]) ** 2 - (mean[i] - y[i]) ** 2
             if next_check < len(steps) and t == steps[next_check]:
