@@ -5,6 +5,7 @@ from __future__ import annotations
 from regretlab.learners.bayes import BayesianLinearRegression
 from regretlab.learners.nig import NormalInverseGammaRegression
 from regretlab.learners.reference import GaussianPosteriorMean, LeastSquares, Ridge
+from regretlab.learners.river import RiverRegressor
 from regretlab.learners.sgd import SGDLinearRegression
 from regretlab.learners.stats import SufficientStats
 
@@ -14,6 +15,7 @@ __all__ = [
     "LeastSquares",
     "NormalInverseGammaRegression",
     "Ridge",
+    "RiverRegressor",
     "SGDLinearRegression",
     "SufficientStats",
 ]
