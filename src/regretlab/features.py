@@ -37,6 +37,9 @@ class InteractionFeatures:
         Number of raw inputs (main effects), as in the seed study.
     intercept
         Prepend a column of ones in group ``intercept``.
+    pairwise
+        Include the pairwise products (group ``pairwise``); without them the map is the plain
+        linear design ``[1, x]``.
 
     Examples
     --------
@@ -49,15 +52,23 @@ class InteractionFeatures:
     array([1., 1., 2., 3., 2., 3., 6.])
     >>> fm.transform([[1.0, 2.0, 3.0], [0.0, 1.0, -1.0]]).shape
     (2, 7)
+    >>> InteractionFeatures(x_dim=3, pairwise=False).names
+    ('1', 'x0', 'x1', 'x2')
     """
 
-    def __init__(self, x_dim: int, *, intercept: bool = True) -> None:
+    def __init__(self, x_dim: int, *, intercept: bool = True, pairwise: bool = True) -> None:
         self.x_dim = x_dim
         self.intercept = intercept
+        self.pairwise = pairwise
         check_int("x_dim", x_dim, minimum=1)
-        if not isinstance(intercept, bool):
-            raise TypeError(f"intercept must be a bool, got {intercept!r}")
-        self._left, self._right = np.triu_indices(x_dim, k=1)
+        for name, flag in (("intercept", intercept), ("pairwise", pairwise)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {flag!r}")
+        self._left, self._right = (
+            np.triu_indices(x_dim, k=1)
+            if pairwise
+            else (np.zeros(0, dtype=int), np.zeros(0, dtype=int))
+        )
 
     @property
     def n_inputs(self) -> int:
@@ -98,4 +109,7 @@ class InteractionFeatures:
         return out
 
     def __repr__(self) -> str:
-        return f"InteractionFeatures(x_dim={self.x_dim}, intercept={self.intercept})"
+        return (
+            f"InteractionFeatures(x_dim={self.x_dim}, intercept={self.intercept}, "
+            f"pairwise={self.pairwise})"
+        )
