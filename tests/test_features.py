@@ -128,5 +128,5 @@ def test_numpy_integer_x_dim_is_accepted():
 
 def test_repr():
     assert repr(InteractionFeatures(3, intercept=False)) == (
-        "InteractionFeatures(x_dim=3, intercept=False)"
+        "InteractionFeatures(x_dim=3, intercept=False, pairwise=True)"
     )
