@@ -31,6 +31,10 @@ EXAMPLES: dict[str, list[dict]] = {
         {"schedule": "adagrad", "learning_rate": 0.1, "average": 10},
     ],
     "RiverRegressor": [{"factory": _river_factory}],
+    "DisjointBayesianLinearRegression": [
+        {"n_actions": 3},
+        {"n_actions": 2, "prior_variance": {"pairwise": 0.0}, "noise_precision": 3.0},
+    ],
 }
 
 

@@ -42,6 +42,15 @@ def _require(condition: bool, message: str) -> None:
         raise AssertionError(message)
 
 
+def _learn(model: Any, x: np.ndarray, y: Any, step: int) -> None:
+    """``learn_one``; per-action learners (with ``n_actions``) get a deterministic action."""
+    k = getattr(model, "n_actions", None)
+    if k is None:
+        model.learn_one(x, y)
+    else:
+        model.learn_one(x, y, action=np.full(np.shape(y), step % k))
+
+
 def _with_replicates(learner: Any, n_replicates: int | None) -> Any:
     return type(learner)(**{**learner.get_params(), "n_replicates": n_replicates})
 
@@ -52,9 +61,9 @@ def _n_features(learner: Any) -> int:
 
 def _trajectory(learner: Any, seed: int = 0) -> np.ndarray:
     out = []
-    for x, y in _stream(_n_features(learner), seed):
+    for t, (x, y) in enumerate(_stream(_n_features(learner), seed)):
         out.append(learner.predict_one(x))
-        learner.learn_one(x, y)
+        _learn(learner, x, y, t)
     return np.asarray(out, dtype=float)
 
 
@@ -68,10 +77,10 @@ def check_predict_before_learn(learner: Any) -> None:
 def check_inputs_not_mutated(learner: Any) -> None:
     """``learn_one`` and ``predict_one`` leave their arguments as they were."""
     model = learner.clone()
-    for x, y in _stream(_n_features(model), 1):
+    for t, (x, y) in enumerate(_stream(_n_features(model), 1)):
         x0, y0 = x.copy(), np.copy(y)
         model.predict_one(x)
-        model.learn_one(x, y)
+        _learn(model, x, y, t)
         _require(np.array_equal(x, x0), f"{model!r} mutated its input x")
         _require(np.array_equal(y, y0), f"{model!r} mutated its input y")
 
@@ -87,15 +96,15 @@ def check_batched_equals_single(learner: Any, n_replicates: int = 3) -> None:
     batched = _with_replicates(learner, n_replicates)
     singles = [learner.clone() for _ in range(n_replicates)]
     stream = list(_stream(_n_features(learner), 2, (n_replicates,)))
-    for x, y in stream:
+    for t, (x, y) in enumerate(stream):
         together = np.asarray(batched.predict_one(x))
         apart = np.array([m.predict_one(x[r]) for r, m in enumerate(singles)])
         np.testing.assert_allclose(
             together, apart, rtol=1e-10, atol=1e-12, err_msg=f"{learner!r}: batched != separate"
         )
-        batched.learn_one(x, y)
+        _learn(batched, x, y, t)
         for r, m in enumerate(singles):
-            m.learn_one(x[r], y[r])
+            _learn(m, x[r], y[r], t)
 
 
 def check_clone_is_independent(learner: Any) -> None:
@@ -114,14 +123,14 @@ def check_state_round_trip(learner: Any) -> None:
     """State saved with ``numpy.savez`` loads with ``allow_pickle=False`` and continues alike."""
     model = learner.clone()
     stream = list(_stream(_n_features(model), 3))
-    for x, y in stream[:30]:
-        model.learn_one(x, y)
+    for t, (x, y) in enumerate(stream[:30]):
+        _learn(model, x, y, t)
     buffer = io.BytesIO()
     np.savez(buffer, **model.get_state())
     buffer.seek(0)
     with np.load(buffer, allow_pickle=False) as saved:
         restored = learner.clone().set_state(dict(saved))
-    for x, y in stream[30:]:
+    for t, (x, y) in enumerate(stream[30:]):
         a, b = model.predict_one(x), restored.predict_one(x)
         np.testing.assert_allclose(
             a,
@@ -130,8 +139,8 @@ def check_state_round_trip(learner: Any) -> None:
             atol=1e-12,
             err_msg=f"{learner!r}: restored model predicts differently",
         )
-        model.learn_one(x, y)
-        restored.learn_one(x, y)
+        _learn(model, x, y, t)
+        _learn(restored, x, y, t)
 
 
 def check_bad_input(learner: Any) -> None:
@@ -140,17 +149,17 @@ def check_bad_input(learner: Any) -> None:
     model = learner.clone()
     p = _n_features(model)
     stream = list(_stream(p, 4))
-    for x, y in stream[:10]:
-        model.learn_one(x, y)
+    for t, (x, y) in enumerate(stream[:10]):
+        _learn(model, x, y, t)
     probe = stream[10][0]
     before = model.predict_one(probe)
     bad_cases: list[tuple[str, Callable[[], Any]]] = [
-        ("x", lambda: model.learn_one(np.zeros(p + 1), 0.0)),
-        ("x", lambda: model.learn_one(np.full(p, np.nan), 0.0)),
-        ("x", lambda: model.learn_one(np.r_[np.inf, np.zeros(p - 1)], 0.0)),
-        ("y", lambda: model.learn_one(np.zeros(p), np.nan)),
-        ("y", lambda: model.learn_one(np.zeros(p), np.inf)),
-        ("y", lambda: model.learn_one(np.zeros(p), np.zeros(2))),
+        ("x", lambda: _learn(model, np.zeros(p + 1), 0.0, 0)),
+        ("x", lambda: _learn(model, np.full(p, np.nan), 0.0, 0)),
+        ("x", lambda: _learn(model, np.r_[np.inf, np.zeros(p - 1)], 0.0, 0)),
+        ("y", lambda: _learn(model, np.zeros(p), np.nan, 0)),
+        ("y", lambda: _learn(model, np.zeros(p), np.inf, 0)),
+        ("y", lambda: _learn(model, np.zeros(p), np.zeros(2), 0)),
         ("x", lambda: model.predict_one(np.zeros(p + 1))),
     ]
     for name, call in bad_cases:

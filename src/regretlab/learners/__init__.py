@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from regretlab.learners.bayes import BayesianLinearRegression
+from regretlab.learners.disjoint import DisjointBayesianLinearRegression
 from regretlab.learners.nig import NormalInverseGammaRegression
 from regretlab.learners.reference import GaussianPosteriorMean, LeastSquares, Ridge
 from regretlab.learners.river import RiverRegressor
@@ -11,6 +12,7 @@ from regretlab.learners.stats import SufficientStats
 
 __all__ = [
     "BayesianLinearRegression",
+    "DisjointBayesianLinearRegression",
     "GaussianPosteriorMean",
     "LeastSquares",
     "NormalInverseGammaRegression",

@@ -28,6 +28,7 @@ __all__ = [
     "predictive",
     "rank_one_update",
     "sample",
+    "sampling_factor",
 ]
 
 
@@ -214,23 +215,28 @@ def absorb(covariance: np.ndarray, factors: np.ndarray, n_factors: int) -> None:
         covariance -= used @ np.swapaxes(used, -1, -2)
 
 
-def sample(
-    post: GaussianPosterior, rng: np.random.Generator, size: int | None = None
-) -> np.ndarray:
-    """Draw weights from the posterior, ``(..., p)`` or ``(size, ..., p)``.
+def sampling_factor(covariance: np.ndarray) -> np.ndarray:
+    """A matrix ``F`` with ``F F' = covariance`` (up to 1e-12 relative), ``(..., p, p)``.
 
     The covariance is scaled to unit diagonal before its Cholesky factor is taken, so variances
     from 1e-30 to 1e10 in one matrix (the seed's priors) factor without trouble; switched-off
-    columns (variance 0) are drawn as exactly 0.
+    columns (variance 0) get zero rows, so their draws are exactly 0.
     """
-    cov = post.covariance
-    scale = np.sqrt(np.maximum(np.einsum("...ii->...i", cov), 0.0))
+    scale = np.sqrt(np.maximum(np.einsum("...ii->...i", covariance), 0.0))
     live = scale > 0
     inv = np.where(live, 1.0 / np.where(live, scale, 1.0), 0.0)
-    corr = cov * inv[..., :, None] * inv[..., None, :]
+    corr = covariance * inv[..., :, None] * inv[..., None, :]
     p = scale.shape[-1]
-    corr[..., np.arange(p), np.arange(p)] = 1.0
-    factor = np.linalg.cholesky(corr + np.eye(p) * 1e-12) * scale[..., :, None]
+    corr[..., np.arange(p), np.arange(p)] = 1.0 + 1e-12
+    return np.linalg.cholesky(corr) * scale[..., :, None]
+
+
+def sample(
+    post: GaussianPosterior, rng: np.random.Generator, size: int | None = None
+) -> np.ndarray:
+    """Draw weights from the posterior, ``(..., p)`` or ``(size, ..., p)``; see
+    :func:`sampling_factor`."""
+    factor = sampling_factor(post.covariance)
     shape = post.mean.shape if size is None else (size, *post.mean.shape)
     z = rng.standard_normal(shape)
     return post.mean + (factor @ z[..., None])[..., 0]
