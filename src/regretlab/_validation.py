@@ -14,11 +14,11 @@ import numpy as np
 
 __all__ = [
     "as_float_array",
-    "float_array",
     "check_choice",
     "check_finite",
     "check_int",
     "check_real",
+    "float_array",
 ]
 
 
@@ -88,9 +88,8 @@ def check_finite(name: str, array: np.ndarray) -> None:
     bad = ~np.isfinite(array)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"{name} must be finite, got {array[where]} at index {where if len(where) != 1 else where[0]}"
-        )
+        index = where if len(where) != 1 else where[0]
+        raise ValueError(f"{name} must be finite, got {array[where]} at index {index}")
 
 
 def float_array(name: str, value: Any) -> np.ndarray:
@@ -121,7 +120,7 @@ def as_float_array(
     >>> as_float_array("x", [1, 2], shape=(2,))
     array([1., 2.])
     """
-    if isinstance(value, Mapping) or isinstance(value, str):
+    if isinstance(value, Mapping | str):
         raise TypeError(f"{name} must be array-like of numbers, got {_describe(value)}")
     try:
         array = np.asarray(value, dtype=float)
@@ -130,9 +129,8 @@ def as_float_array(
     if ndim is not None:
         allowed = tuple(ndim)
         if array.ndim not in allowed:
-            raise ValueError(
-                f"{name} must have {' or '.join(map(str, allowed))} dimensions, got shape {array.shape}"
-            )
+            ranks = " or ".join(map(str, allowed))
+            raise ValueError(f"{name} must have {ranks} dimensions, got shape {array.shape}")
     if shape is not None:
         ok = array.ndim == len(shape) and all(
             want is None or want == got for want, got in zip(shape, array.shape, strict=True)
