@@ -1,0 +1,242 @@
+"""Exploration policies: turn a learner's predictions or posterior into actions.
+
+Every policy has ``select(model, designs, rng, *, step, means=None) -> Choice`` where
+``designs`` is ``(..., K, p)`` (one design row per action, replicates first) and ``rng`` is the
+policy's own generator. Ties are broken uniformly at random with that generator. Where it is
+cheap, the probability with which the chosen action was picked is returned for logging
+(propensities for off-policy evaluation).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from regretlab._validation import check_real
+
+__all__ = [
+    "Choice",
+    "EpsilonGreedy",
+    "Greedy",
+    "LinUCB",
+    "Oracle",
+    "Random",
+    "ThompsonSampling",
+    "argmax_random_ties",
+]
+
+
+class Choice(NamedTuple):
+    """Chosen ``actions`` ``(...)`` and, where known, the ``probability`` of each choice."""
+
+    actions: np.ndarray
+    probability: np.ndarray | None
+
+
+def _ties(scores: np.ndarray) -> np.ndarray:
+    return scores == scores.max(axis=-1, keepdims=True)
+
+
+def argmax_random_ties(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Index of the largest score along the last axis, ties broken uniformly at random.
+
+    >>> argmax_random_ties(np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]]), np.random.default_rng(0))
+    array([1, 0])
+    """
+    ties = _ties(scores)
+    # A uniform key per tied entry (0 elsewhere): the largest key is a uniform pick among ties.
+    keys = rng.random(scores.shape) * ties
+    return np.argmax(keys, axis=-1)
+
+
+class Greedy:
+    """Pick the action with the highest predicted reward.
+
+    Examples
+    --------
+    >>> from regretlab.learners import BayesianLinearRegression
+    >>> model = BayesianLinearRegression(groups=("main",)).learn_one(np.array([1.0]), 2.0)
+    >>> Greedy().select(model, np.array([[0.0], [1.0]]), np.random.default_rng(0), step=1)
+    Choice(actions=np.int64(1), probability=np.float64(1.0))
+    """
+
+    def select(
+        self,
+        model: Any,
+        designs: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        step: int,
+        means: np.ndarray | None = None,
+    ) -> Choice:
+        scores = np.asarray(model.predict_one(designs))
+        actions = argmax_random_ties(scores, rng)
+        return Choice(actions, 1.0 / _ties(scores).sum(axis=-1))
+
+    def __repr__(self) -> str:
+        return "Greedy()"
+
+
+class EpsilonGreedy:
+    """With probability ``epsilon_t`` a uniform random action, else the greedy one.
+
+    ``epsilon_t = min(1, epsilon * step ** -decay)``: ``decay=0`` keeps it constant, ``decay=1``
+    gives the classic ``c / t`` schedule (Auer, Cesa-Bianchi & Fischer 2002).
+
+    Examples
+    --------
+    >>> EpsilonGreedy(epsilon=0.5, decay=1.0).epsilon_at(5)
+    0.1
+    """
+
+    def __init__(self, epsilon: float = 0.1, *, decay: float = 0.0) -> None:
+        self.epsilon = epsilon
+        self.decay = decay
+        check_real("epsilon", epsilon, minimum=0.0)
+        check_real("decay", decay, minimum=0.0)
+
+    def epsilon_at(self, step: int) -> float:
+        return min(1.0, self.epsilon * float(step) ** -self.decay)
+
+    def select(
+        self,
+        model: Any,
+        designs: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        step: int,
+        means: np.ndarray | None = None,
+    ) -> Choice:
+        scores = np.asarray(model.predict_one(designs))
+        eps = self.epsilon_at(step)
+        ties = _ties(scores)
+        greedy = argmax_random_ties(scores, rng)
+        k = scores.shape[-1]
+        explore = rng.random(scores.shape[:-1]) < eps
+        uniform = rng.integers(0, k, size=scores.shape[:-1])
+        actions = np.where(explore, uniform, greedy)
+        chosen_tied = np.take_along_axis(ties, actions[..., None], axis=-1)[..., 0]
+        probability = eps / k + (1.0 - eps) * chosen_tied / ties.sum(axis=-1)
+        return Choice(actions, probability)
+
+    def __repr__(self) -> str:
+        return f"EpsilonGreedy(epsilon={self.epsilon}, decay={self.decay})"
+
+
+class LinUCB:
+    """Optimism: pick the largest ``mean + alpha * sd`` of the predicted mean reward.
+
+    ``sd`` is the posterior sd of ``x'w`` (without the noise), as in Li et al. (2010), whose
+    ``sqrt(x'A^{-1}x)`` is this sd for a unit-variance prior and unit noise precision.
+
+    Examples
+    --------
+    >>> from regretlab.learners import BayesianLinearRegression
+    >>> model = BayesianLinearRegression(groups=("main", "main"))
+    >>> model = model.learn_one(np.array([1.0, 0.0]), 1.0)
+    >>> LinUCB(alpha=2.0).select(model, np.eye(2), np.random.default_rng(0), step=2).actions
+    np.int64(1)
+    """
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+        check_real("alpha", alpha, minimum=0.0)
+
+    def select(
+        self,
+        model: Any,
+        designs: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        step: int,
+        means: np.ndarray | None = None,
+    ) -> Choice:
+        loc, sd = model.predict_one(designs, return_sd=True, include_noise=False)
+        scores = np.asarray(loc) + self.alpha * np.asarray(sd)
+        return Choice(argmax_random_ties(scores, rng), None)
+
+    def __repr__(self) -> str:
+        return f"LinUCB(alpha={self.alpha})"
+
+
+class ThompsonSampling:
+    """Draw the weights from the posterior, then act greedily on the draw.
+
+    One draw per replicate per step from a shared model; independent draws per action from a
+    per-action model (its ``sample`` returns one weight vector per action).
+
+    Examples
+    --------
+    >>> from regretlab.learners import DisjointBayesianLinearRegression
+    >>> model = DisjointBayesianLinearRegression(groups=("main",), n_actions=3)
+    >>> ThompsonSampling().select(model, np.ones((3, 1)), np.random.default_rng(0), step=1)
+    Choice(actions=np.int64(2), probability=None)
+    """
+
+    def select(
+        self,
+        model: Any,
+        designs: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        step: int,
+        means: np.ndarray | None = None,
+    ) -> Choice:
+        weights = model.sample(rng)
+        if weights.ndim == designs.ndim:  # one draw per action
+            scores = np.einsum("...kp,...kp->...k", designs, weights)
+        else:
+            scores = np.einsum("...kp,...p->...k", designs, weights)
+        return Choice(argmax_random_ties(scores, rng), None)
+
+    def __repr__(self) -> str:
+        return "ThompsonSampling()"
+
+
+class Random:
+    """A uniform random action; needs no model.
+
+    >>> Random().select(None, np.zeros((2, 4, 1)), np.random.default_rng(0), step=1).probability
+    array([0.25, 0.25])
+    """
+
+    def select(
+        self,
+        model: Any,
+        designs: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        step: int,
+        means: np.ndarray | None = None,
+    ) -> Choice:
+        lead, k = designs.shape[:-2], designs.shape[-2]
+        return Choice(rng.integers(0, k, size=lead), np.full(lead, 1.0 / k))
+
+    def __repr__(self) -> str:
+        return "Random()"
+
+
+class Oracle:
+    """The best action under the true expected rewards (``means``); zero pseudo-regret.
+
+    >>> Oracle().select(None, np.zeros((3, 1)), np.random.default_rng(0), step=1,
+    ...                 means=np.array([0.1, 0.7, 0.2])).actions
+    np.int64(1)
+    """
+
+    def select(
+        self,
+        model: Any,
+        designs: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        step: int,
+        means: np.ndarray | None = None,
+    ) -> Choice:
+        if means is None:
+            raise ValueError("Oracle needs the expected rewards: means must not be None")
+        return Choice(argmax_random_ties(np.asarray(means), rng), None)
+
+    def __repr__(self) -> str:
+        return "Oracle()"
