@@ -1,4 +1,4 @@
-"""The time loop: prequential prediction streams, all agents and replicates in lockstep.
+"""Prequential prediction streams: all agents and replicates in lockstep.
 
 At every step each agent predicts, then learns the observation (prequential or "test then
 train" evaluation). All agents see the same inputs and the same noise (common random numbers),
@@ -7,49 +7,15 @@ so differences between them are paired.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from regretlab._validation import check_int
+from regretlab.simulate.agents import Agent, check_checkpoints, prepare_agents, replicate_ids
 
-__all__ = ["Agent", "PrequentialResult", "log_checkpoints", "run_prequential"]
-
-
-@dataclass(frozen=True)
-class Agent:
-    """What a simulation runs: a feature map and a learner (a fresh clone is used per run).
-
-    Parameters
-    ----------
-    name
-        Label of the agent in result tables.
-    learner
-        Anything with ``learn_one``, ``predict_one`` and ``clone``; its ``n_replicates`` must
-        match the environment's.
-    features
-        Feature map applied to the environment's raw inputs; ``None`` uses the environment's own
-        ``features``.
-    """
-
-    name: str
-    learner: Any
-    features: Any = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise TypeError(f"Agent name must be a non-empty string, got {self.name!r}")
-        for method in ("learn_one", "predict_one", "clone"):
-            if not callable(getattr(self.learner, method, None)):
-                raise TypeError(
-                    f"Agent {self.name!r}: learner must have a {method}() method, "
-                    f"got {type(self.learner).__name__}"
-                )
+__all__ = ["PrequentialResult", "run_prequential"]
 
 
 class PrequentialResult(NamedTuple):
@@ -57,18 +23,6 @@ class PrequentialResult(NamedTuple):
 
     regret: pd.DataFrame
     coefficients: pd.DataFrame | None
-
-
-def log_checkpoints(horizon: int, n: int = 60) -> np.ndarray:
-    """About ``n`` log-spaced steps in ``1 .. horizon``, always including ``horizon``.
-
-    >>> log_checkpoints(1000, n=7)
-    array([   1,    3,   10,   32,  100,  316, 1000])
-    """
-    check_int("horizon", horizon, minimum=1)
-    check_int("n", n, minimum=1)
-    steps = np.unique(np.round(np.geomspace(1, horizon, n)).astype(int))
-    return np.union1d(steps, [horizon])
 
 
 def _coefficients(learner: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
@@ -120,33 +74,10 @@ def run_prequential(
     >>> result.regret[["agent", "replicate", "step"]].shape
     (8, 3)
     """
-    if not agents:
-        raise ValueError("agents must name at least one Agent, got none")
-    names = [a.name for a in agents]
-    if len(set(names)) != len(names):
-        raise ValueError(f"agent names must be unique, got {names}")
+    names, learners, maps = prepare_agents(agents, env)
     horizon = env.horizon
-    steps = log_checkpoints(horizon) if checkpoints is None else np.asarray(checkpoints, int)
-    if (
-        steps.ndim != 1
-        or len(steps) == 0
-        or steps[0] < 1
-        or steps[-1] > horizon
-        or np.any(np.diff(steps) <= 0)
-    ):
-        raise ValueError(
-            f"checkpoints must be increasing steps in [1, {horizon}], got {np.asarray(checkpoints)}"
-        )
+    steps = check_checkpoints(checkpoints, horizon)
     batch = () if env.n_replicates is None else (env.n_replicates,)
-    learners = []
-    for agent in agents:
-        if getattr(agent.learner, "n_replicates", env.n_replicates) != env.n_replicates:
-            raise ValueError(
-                f"agent {agent.name!r}: learner.n_replicates={agent.learner.n_replicates} does "
-                f"not match the environment's n_replicates={env.n_replicates}"
-            )
-        learners.append(agent.learner.clone())
-    maps = [env.features if a.features is None else a.features for a in agents]
     label = repr(env) if environment is None else environment
 
     expected = np.zeros((len(agents), *batch))
@@ -189,17 +120,13 @@ def run_prequential(
     return PrequentialResult(regret, coefficients)
 
 
-def _replicate_ids(batch: tuple[int, ...]) -> np.ndarray:
-    return np.arange(batch[0]) if batch else np.zeros(1, dtype=int)
-
-
 def _regret_table(
     records: list[tuple[int, int, np.ndarray, np.ndarray]],
     names: list[str],
     label: str,
     batch: tuple[int, ...],
 ) -> pd.DataFrame:
-    reps = _replicate_ids(batch)
+    reps = replicate_ids(batch)
     frames = [
         pd.DataFrame(
             {
@@ -223,7 +150,7 @@ def _coefficient_table(
     env: Any,
     batch: tuple[int, ...],
 ) -> pd.DataFrame:
-    reps = _replicate_ids(batch)
+    reps = replicate_ids(batch)
     features = env.features
     truth = np.atleast_2d(env.true_weights)
     p = features.n_features

@@ -1,0 +1,8 @@
+"""The time loops: prequential prediction streams and bandit runs, lockstep over replicates."""
+
+from __future__ import annotations
+
+from regretlab.simulate.agents import Agent, log_checkpoints
+from regretlab.simulate.prequential import PrequentialResult, run_prequential
+
+__all__ = ["Agent", "PrequentialResult", "log_checkpoints", "run_prequential"]
