@@ -27,9 +27,15 @@ class DisjointBayesianLinearRegression:
     Each action ``a`` has its own weights ``w_a`` with the grouped prior of
     :class:`~regretlab.learners.BayesianLinearRegression`; a step updates only the chosen
     action's model (Li et al. 2010, "disjoint linear models"). Sufficient statistics are kept
-    per model, so a prior change is exact. Sampling factors are cached and recomputed only for
-    the models that changed since the last draw, which is what makes Thompson sampling over
-    ``R x K`` models cost one small Cholesky per replicate per step.
+    per model, so a prior change is exact: ``X'X``, ``X'y`` and ``y'y`` as blocks of one
+    augmented matrix ``[X y]'[X y]``, which a step updates with one gather and one scatter.
+
+    A step gathers the chosen models (one flat index per replicate), applies the
+    Sherman-Morrison update of :func:`regretlab.learners.gaussian.rank_one_update` and scatters
+    them back; every ``refresh_every`` steps all posteriors are re-solved from the statistics.
+    Predictive variances ``x'S x`` are computed as ``vec(S) . vec(x x')``, one product per
+    action instead of a matrix-vector product, so scoring all ``R x K`` models (LinUCB, and
+    Thompson sampling, which draws each action's score from its marginal) stays cheap.
 
     Parameters
     ----------
@@ -88,17 +94,29 @@ class DisjointBayesianLinearRegression:
         self._prior = np.empty((r, n_actions, p))
         for group, value in values.items():
             self._prior[..., self._columns[group]] = np.reshape(value, (-1, 1, 1))
-        self._stats = stats.empty((r, n_actions), p)
-        self._rows = np.arange(r)
+        self._augmented = np.zeros((r, n_actions, p + 1, p + 1))
+        self._n = np.zeros((r, n_actions))
+        self._offsets = np.arange(r) * n_actions
         self._solve_all()
 
     # -- internals: arrays always carry (R, K) axes; a single stream has R = 1 --------------------
+    @property
+    def _stats(self) -> stats.SufficientStats:
+        """Views of the statistics inside the augmented matrix."""
+        p = self.n_features
+        aug = self._augmented
+        return stats.SufficientStats(aug[..., :p, :p], aug[..., :p, p], aug[..., p, p], self._n)
+
     def _solve_all(self) -> None:
         post = gaussian.posterior(self._stats, self._prior, self._beta)
-        self._mean, self._cov, self._proper = post.mean, post.covariance, post.proper
-        self._factor = np.empty_like(self._cov)
-        self._factor_ok = np.zeros(self._mean.shape[:2], dtype=bool)
+        self._mean = np.ascontiguousarray(post.mean)
+        self._cov = np.ascontiguousarray(post.covariance)
+        self._proper = post.proper
         self._n_updates = 0
+
+    def _flat(self, array: np.ndarray) -> np.ndarray:
+        """View with the (replicate, action) axes merged, for one-index gathers."""
+        return array.reshape(array.shape[0] * array.shape[1], -1)
 
     def _lift(self, array: np.ndarray) -> np.ndarray:
         return array if self._batch else array[None]
@@ -148,24 +166,29 @@ class DisjointBayesianLinearRegression:
             check_finite("x", x)
             check_finite("y", y)
         x, y, act = self._lift(x), self._lift(y), self._lift(act)
-        at = (self._rows, act)
-        xtx, xty, yty, n = self._stats
-        xtx[at] += x[:, :, None] * x[:, None, :]
-        xty[at] += x * y[:, None]
-        yty[at] += y * y
+        # Gather, update, scatter: ``a[i] += b`` with an index array is much slower in numpy.
+        at = self._offsets + act
+        z = np.concatenate([x, y[:, None]], axis=1)
+        aug = self._flat(self._augmented)
+        block = aug[at]
+        block += np.einsum("ri,rj->rij", z, z).reshape(len(at), -1)
+        aug[at] = block
+        n = self._n.reshape(-1)
         n[at] += 1.0
-        self._factor_ok[at] = False
         self._n_updates += 1
         if not self._proper or self._n_updates >= self.refresh_every:
             self._solve_all()
             return self
-        chosen = gaussian.GaussianPosterior(self._mean[at], self._cov[at], True)
+        p = self.n_features
+        chosen = gaussian.GaussianPosterior(
+            self._flat(self._mean)[at], self._flat(self._cov)[at].reshape(-1, p, p), True
+        )
         shrink, _ = gaussian.rank_one_update(chosen, x, y, self._beta)
         if shrink.max() > _MAX_SHRINK:
-            picked = stats.SufficientStats(*(s[at] for s in self._stats))
-            chosen = gaussian.posterior(picked, self._prior[at], self._beta)
-        self._mean[at] = chosen.mean
-        self._cov[at] = chosen.covariance
+            self._solve_all()
+            return self
+        self._flat(self._mean)[at] = chosen.mean
+        self._flat(self._cov)[at] = chosen.covariance.reshape(len(at), -1)
         return self
 
     # -- reading the posterior ----------------------------------------------------------------
@@ -174,7 +197,7 @@ class DisjointBayesianLinearRegression:
         x = float_array("x", x)
         p, k = self.n_features, self.n_actions
         if x.shape == (*self._batch, p):
-            return np.broadcast_to(self._lift(x)[:, None, :], (len(self._rows), k, p))
+            return np.broadcast_to(self._lift(x)[:, None, :], (len(self._offsets), k, p))
         if x.shape == (*self._batch, k, p):
             return self._lift(x)
         raise ValueError(
@@ -189,7 +212,14 @@ class DisjointBayesianLinearRegression:
             check_finite("x", designs)
         if not return_sd:
             return self._drop(loc)
-        var = np.einsum("rkp,rkpq,rkq->rk", designs, self._cov, designs)
+        r, k, p = designs.shape
+        cov = self._cov.reshape(r, k, p * p)
+        if designs.strides[1] == 0:  # one row for every action: build x x' once
+            outer = np.einsum("ri,rj->rij", designs[:, 0], designs[:, 0]).reshape(r, p * p)
+            var = np.einsum("rkz,rz->rk", cov, outer)
+        else:
+            outer = np.einsum("rki,rkj->rkij", designs, designs).reshape(r, k, p * p)
+            var = np.einsum("rkz,rkz->rk", cov, outer)
         var = np.maximum(var, 0.0) + (1.0 / self._beta if include_noise else 0.0)
         return self._drop(loc), self._drop(np.sqrt(var))
 
@@ -197,13 +227,10 @@ class DisjointBayesianLinearRegression:
         """Independent draws of every action's weights, ``(..., K, p)`` (or ``(size, ...)``)."""
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        stale = ~self._factor_ok
-        if stale.any():
-            self._factor[stale] = gaussian.sampling_factor(self._cov[stale])
-            self._factor_ok[stale] = True
+        factor = gaussian.sampling_factor(self._cov)
         shape = self._mean.shape if size is None else (size, *self._mean.shape)
         z = rng.standard_normal(shape)
-        draws = self._mean + np.einsum("rkpq,...rkq->...rkp", self._factor, z)
+        draws = self._mean + np.einsum("rkpq,...rkq->...rkp", factor, z)
         return draws if self._batch else draws[..., 0, :, :]
 
     @property
@@ -224,7 +251,7 @@ class DisjointBayesianLinearRegression:
     @property
     def n_seen(self) -> np.ndarray:
         """Observations per action, ``(..., K)``."""
-        return self._drop(self._stats.n.copy())
+        return self._drop(self._n.copy())
 
     # -- persistence --------------------------------------------------------------------------
     def get_state(self) -> dict[str, np.ndarray]:
@@ -251,7 +278,11 @@ class DisjointBayesianLinearRegression:
                 )
             arrays[key] = array.copy()
         self._prior = arrays.pop("prior_variance")
-        self._stats = stats.SufficientStats(**arrays)
+        p = self.n_features
+        self._augmented[..., :p, :p] = arrays["xtx"]
+        self._augmented[..., :p, p] = self._augmented[..., p, :p] = arrays["xty"]
+        self._augmented[..., p, p] = arrays["yty"]
+        self._n[...] = arrays["n"]
         self._solve_all()
         return self
 

@@ -202,7 +202,7 @@ def rank_one_update(
     resid = y - _dot(x, mean)
     mean += gain * resid[..., None]
     if factors is None:
-        cov -= gain[..., :, None] * sx[..., None, :]
+        cov -= np.einsum("...p,...q->...pq", gain, sx)  # faster than a broadcast product
     else:
         factors[..., n_factors] = sx * np.sqrt(beta / (1.0 + q))[..., None]
     return q, resid
