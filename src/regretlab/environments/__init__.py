@@ -1,7 +1,18 @@
-"""Environments that know their truth: prediction streams and (later) bandits."""
+"""Environments that know their truth: prediction streams, bandits and drift wrappers."""
 
 from __future__ import annotations
 
+from regretlab.environments.bandits import BanditStep, LinearBandit
+from regretlab.environments.drift import AbruptChange, InteractionOnset
 from regretlab.environments.interactions import InteractionStream, Observations
+from regretlab.environments.supervised import SupervisedBandit
 
-__all__ = ["InteractionStream", "Observations"]
+__all__ = [
+    "AbruptChange",
+    "BanditStep",
+    "InteractionOnset",
+    "InteractionStream",
+    "LinearBandit",
+    "Observations",
+    "SupervisedBandit",
+]
