@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from regretlab import checks, learners
+from regretlab import checks, learners, policies
 
 GROUPS = ("intercept", "main", "main", "main", "pairwise", "pairwise")
 
@@ -56,3 +56,23 @@ def _cases():
 def test_learner_check(cls, extra, check):
     assert extra is not None, f"add an example for {cls.__name__} to EXAMPLES in {__file__}"
     check(cls(groups=GROUPS, **extra))
+
+
+POLICY_EXAMPLES: dict[str, list[dict]] = {
+    "EpsilonGreedy": [{"epsilon": 0.2}, {"epsilon": 1.0, "decay": 1.0}],
+    "LinUCB": [{"alpha": 2.0}],
+}
+
+
+def _policy_cases():
+    for name in policies.__all__:
+        obj = getattr(policies, name)
+        if inspect.isclass(obj) and hasattr(obj, "select"):
+            for i, kwargs in enumerate(POLICY_EXAMPLES.get(name, [{}])):
+                for check in checks.policy_checks():
+                    yield pytest.param(obj, kwargs, check, id=f"{name}[{i}]-{check.__name__}")
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "check"), list(_policy_cases()))
+def test_policy_check(cls, kwargs, check):
+    check(cls(**kwargs))

@@ -15,14 +15,17 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "check_actions_are_valid",
     "check_bad_input",
     "check_batched_equals_single",
     "check_clone_is_independent",
     "check_inputs_not_mutated",
+    "check_policy_same_seed_same_actions",
     "check_predict_before_learn",
     "check_same_seed_same_output",
     "check_state_round_trip",
     "learner_checks",
+    "policy_checks",
 ]
 
 _STEPS = 60
@@ -184,3 +187,67 @@ def learner_checks() -> list[Callable[[Any], None]]:
         check_state_round_trip,
         check_bad_input,
     ]
+
+
+# -- policies ---------------------------------------------------------------------------------
+def _policy_fixture(n_replicates: int = 6, n_actions: int = 4, seed: int = 7) -> tuple:
+    """A trained per-action model, a trained shared model, their designs and true means."""
+    from regretlab.learners import BayesianLinearRegression, DisjointBayesianLinearRegression
+
+    rng = np.random.default_rng(seed)
+    p = 3
+    per_action = DisjointBayesianLinearRegression(
+        groups=("intercept", "main", "main"), n_actions=n_actions, n_replicates=n_replicates
+    )
+    shared = BayesianLinearRegression(groups=("main",) * (p * n_actions), n_replicates=n_replicates)
+    w = rng.normal(size=(n_actions, p))
+    for _ in range(20):
+        x = np.c_[np.ones(n_replicates), rng.uniform(-1, 1, size=(n_replicates, p - 1))]
+        a = rng.integers(0, n_actions, size=n_replicates)
+        y = np.einsum("rp,rp->r", x, w[a]) + 0.1 * rng.normal(size=n_replicates)
+        per_action.learn_one(x, y, action=a)
+        block = np.zeros((n_replicates, n_actions, p))
+        block[np.arange(n_replicates), a] = x
+        shared.learn_one(block.reshape(n_replicates, -1), y)
+    x = np.c_[np.ones(n_replicates), rng.uniform(-1, 1, size=(n_replicates, p - 1))]
+    rows = np.broadcast_to(x[:, None, :], (n_replicates, n_actions, p))
+    shared_rows = np.zeros((n_replicates, n_actions, n_actions, p))
+    shared_rows[:, np.arange(n_actions), np.arange(n_actions)] = rows
+    shared_rows = shared_rows.reshape(n_replicates, n_actions, -1)
+    means = np.einsum("rkp,kp->rk", rows, w)
+    return [(per_action, rows), (shared, shared_rows)], means
+
+
+def check_policy_same_seed_same_actions(policy: Any) -> None:
+    """Two generators with the same seed give the same actions."""
+    cases, means = _policy_fixture()
+    for model, rows in cases:
+        a = policy.select(model, rows, np.random.default_rng(3), step=5, means=means)
+        b = policy.select(model, rows, np.random.default_rng(3), step=5, means=means)
+        _require(np.array_equal(a.actions, b.actions), f"{policy!r}: same seed, other actions")
+
+
+def check_actions_are_valid(policy: Any) -> None:
+    """Actions are integers in ``[0, K)`` of the replicate shape; probabilities lie in (0, 1]."""
+    cases, means = _policy_fixture()
+    for model, rows in cases:
+        for step in (1, 2, 50):
+            choice = policy.select(model, rows, np.random.default_rng(step), step=step, means=means)
+            actions = np.asarray(choice.actions)
+            _require(actions.shape == rows.shape[:-2], f"{policy!r}: actions {actions.shape}")
+            _require(np.issubdtype(actions.dtype, np.integer), f"{policy!r}: non-integer actions")
+            _require(
+                bool(np.all((actions >= 0) & (actions < rows.shape[-2]))),
+                f"{policy!r}: action out of range: {actions}",
+            )
+            if choice.probability is not None:
+                prob = np.asarray(choice.probability)
+                _require(
+                    bool(np.all((prob > 0) & (prob <= 1))),
+                    f"{policy!r}: probabilities outside (0, 1]: {prob}",
+                )
+
+
+def policy_checks() -> list[Callable[[Any], None]]:
+    """Every check that applies to a policy."""
+    return [check_policy_same_seed_same_actions, check_actions_are_valid]

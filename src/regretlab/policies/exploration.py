@@ -112,6 +112,8 @@ class EpsilonGreedy:
         eps = self.epsilon_at(step)
         ties = _ties(scores)
         greedy = argmax_random_ties(scores, rng)
+        if eps == 0.0:  # exactly Greedy, drawing nothing more from the generator
+            return Choice(greedy, 1.0 / ties.sum(axis=-1))
         k = scores.shape[-1]
         explore = rng.random(scores.shape[:-1]) < eps
         uniform = rng.integers(0, k, size=scores.shape[:-1])

@@ -178,11 +178,10 @@ def _step_table(log: list[dict[str, Any]], label: str, reps: np.ndarray) -> pd.D
                 "agent": row["agent"],
                 "replicate": reps,
                 "step": row["step"],
-                "action": row["action"],
-                "reward": row["reward"],
-                "best_mean": row["best_mean"],
-                "chosen_mean": row["chosen_mean"],
-                "probability": row["probability"],
+                **{
+                    key: np.broadcast_to(row[key], reps.shape)
+                    for key in ("action", "reward", "best_mean", "chosen_mean", "probability")
+                },
             }
         )
         for row in log
