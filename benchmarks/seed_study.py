@@ -40,12 +40,12 @@ from tqdm import tqdm
 from _timing import machine_note
 from regretlab.learners import GaussianPosteriorMean, LeastSquares, Ridge
 from regretlab.plots import save_figure
+from regretlab.seed_report import write_seed_study
 from regretlab.seed_study import (
     SeedExperiment,
     experiment_seeds,
     run_seed_study,
     seed_experiments,
-    write_seed_study,
 )
 
 try:
