@@ -121,9 +121,12 @@ def convergence_study(
     snapshots: list[ss.SufficientStats] = []
     test = ss.empty(batch, p)
     offset = 0
+    buffer: np.ndarray | None = None
     for block in env.blocks(rows):
         m = block.y.shape[-1]
-        design = features.transform(block.x)
+        if buffer is None or buffer.shape[:-1] != block.x.shape[:-1]:
+            buffer = np.empty((*block.x.shape[:-1], p))
+        design = features.transform(block.x, out=buffer)
         for lo, hi, is_stop in _split_points(sizes, offset, offset + m):
             a, b = lo - offset, hi - offset
             if hi <= n_train:
