@@ -8,7 +8,13 @@ import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
-from regretlab.plots import plot_convergence, save_figure
+from regretlab.plots import (
+    plot_coefficients,
+    plot_convergence,
+    plot_paired_difference,
+    plot_regret,
+    save_figure,
+)
 
 
 def _table() -> pd.DataFrame:
@@ -53,3 +59,50 @@ def test_save_figure_keeps_the_old_file_when_saving_fails(tmp_path):
         save_figure(Figure(), target, format="not-a-format")
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figure.png", "reference"]
+
+
+def _regret_table():
+    rows = []
+    for agent, slope in (("a", 1.0), ("b", 2.0)):
+        for rep in range(3):
+            for step in (1, 10, 100):
+                rows.append(
+                    {
+                        "agent": agent,
+                        "replicate": rep,
+                        "step": step,
+                        "expected_regret": slope * np.log1p(step) + 0.1 * rep,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_regret_and_paired_difference_plots():
+    table = _regret_table()
+    ax = plot_regret(table, ax=Figure().subplots(), title="t")
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+    ax = plot_paired_difference(table, "a", "b", ax=Figure().subplots())
+    # Paired by replicate, the 0.1 * rep offsets cancel: the difference is exact.
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), -np.log1p([1, 10, 100]))
+    with pytest.raises(ValueError, match="agent 'c'"):
+        plot_paired_difference(table, "a", "c")
+    with pytest.raises(ValueError, match="missing"):
+        plot_regret(table, "pseudo_regret")
+
+
+def test_coefficient_plot_errors():
+    table = pd.DataFrame(
+        {
+            "agent": "b",
+            "replicate": 0,
+            "step": [1, 10],
+            "feature": "x0",
+            "estimate": [0.1, 0.9],
+            "sd": [1.0, 0.1],
+            "truth": 1.0,
+        }
+    )
+    with pytest.raises(ValueError, match="no coefficients"):
+        plot_coefficients(table, agent="zzz")
+    with pytest.raises(ValueError, match="features"):
+        plot_coefficients(table, agent="b", features=["x9"])
