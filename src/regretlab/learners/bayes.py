@@ -127,9 +127,9 @@ class BayesianLinearRegression:
         )
         p = len(self._labels)
         self._stats = stats.empty(self._batch, p)
-        # Rows wait in a buffer and are folded into the statistics in blocks of about 256k
+        # Rows wait in a buffer and are folded into the statistics in blocks of about 1M
         # numbers: one matrix product per block instead of one outer product per row.
-        self._block = int(np.clip(2**18 // (max(1, math.prod(self._batch)) * p), 8, 256))
+        self._block = int(np.clip(2**20 // (max(1, math.prod(self._batch)) * p), 8, 256))
         self._buf_x = np.empty((self._block, *self._batch, p))
         self._buf_y = np.empty((self._block, *self._batch))
         self._n_buf = 0
@@ -137,7 +137,7 @@ class BayesianLinearRegression:
         self._post: gaussian.GaussianPosterior | None = None
         self._n_updates = 0
         defer = math.prod(self._batch) >= _MIN_BATCH_TO_DEFER
-        self._factors = np.empty((*self._batch, p, _DEFERRED_COLUMNS)) if defer else None
+        self._factors = np.empty((*self._batch, _DEFERRED_COLUMNS, p)) if defer else None
         self._n_factors = 0
 
     # -- configuration ------------------------------------------------------------------------
@@ -188,7 +188,7 @@ class BayesianLinearRegression:
         """Update with a block of rows in order: ``x`` ``(..., m, p)``, ``y`` ``(..., m)``."""
         x, y = self._check_xy(x, y, rows=True)
         self._fold()
-        self._stats = self._discounted_sum(self._stats, x, y)
+        self._accumulate(x, y)
         self._post = None
         return self
 
@@ -217,18 +217,22 @@ class BayesianLinearRegression:
             check_finite("y", y)
         return x, y
 
-    def _discounted_sum(
-        self, base: stats.SufficientStats, x: np.ndarray, y: np.ndarray
-    ) -> stats.SufficientStats:
-        """``gamma^m * base`` plus rows weighted ``gamma^(m - 1 - i)``: the order matters."""
+    def _accumulate(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Add rows to the statistics in place; with forgetting, older rows weigh less.
+
+        The statistics become ``gamma^m * old`` plus row ``i`` weighted ``gamma^(m - 1 - i)``.
+        """
         m = y.shape[-1]
         if self._gamma == 1.0:
-            return stats.combine(base, stats.from_rows(x, y))
-        weight = np.sqrt(self._gamma ** np.arange(m - 1, -1, -1.0))
-        block = stats.from_rows(x * weight[:, None], y * weight)
-        block = block._replace(n=np.full_like(base.n, weight @ weight))
-        decay = self._gamma**m
-        return stats.combine(stats.SufficientStats(*(decay * s for s in base)), block)
+            block = stats.from_rows(x, y)
+        else:
+            weight = np.sqrt(self._gamma ** np.arange(m - 1, -1, -1.0))
+            block = stats.from_rows(x * weight[:, None], y * weight)
+            block = block._replace(n=np.full_like(self._stats.n, weight @ weight))
+            for total in self._stats:
+                total *= self._gamma**m
+        for total, part in zip(self._stats, block, strict=True):
+            total += part
 
     def _fold(self) -> None:
         """Move buffered rows into the statistics."""
@@ -236,7 +240,7 @@ class BayesianLinearRegression:
         if m == 0:
             return
         rows = np.moveaxis(self._buf_x[:m], 0, -2), np.moveaxis(self._buf_y[:m], 0, -1)
-        self._stats = self._discounted_sum(self._stats, *rows)
+        self._accumulate(*rows)
         if self._n_applied < m:
             self._post = None
         self._n_buf = self._n_applied = 0
@@ -267,7 +271,7 @@ class BayesianLinearRegression:
         self._n_factors = 0
 
     def _pending_factors(self) -> np.ndarray | None:
-        return None if self._factors is None else self._factors[..., : self._n_factors]
+        return None if self._factors is None else self._factors[..., : self._n_factors, :]
 
     def _refresh(self) -> gaussian.GaussianPosterior:
         self._fold()

@@ -147,8 +147,8 @@ def predictive(
 
     ``x`` is ``(..., p)`` with the posterior's batch axes first; extra axes between them and
     ``p`` (such as one row per action) are broadcast. Add ``1 / beta`` for the noise.
-    ``factors`` ``(..., p, k)`` are pending corrections: the covariance is
-    ``post.covariance - factors @ factors'`` (see :func:`rank_one_update`).
+    ``factors`` ``(..., k, p)`` are pending corrections, one row each: the covariance is
+    ``post.covariance - factors' @ factors`` (see :func:`rank_one_update`).
     """
     extra = x.ndim - post.mean.ndim
     mean = post.mean.reshape(post.mean.shape[:-1] + (1,) * extra + post.mean.shape[-1:])
@@ -157,9 +157,10 @@ def predictive(
     )
     loc = np.einsum("...p,...p->...", x, mean)
     var = np.einsum("...p,...p->...", (cov @ x[..., None])[..., 0], x)
-    if factors is not None and factors.shape[-1]:
+    if factors is not None and factors.shape[-2]:
         f = factors.reshape(factors.shape[:-2] + (1,) * extra + factors.shape[-2:])
-        var = var - np.einsum("...k,...k->...", *(2 * [np.einsum("...pk,...p->...k", f, x)]))
+        fx = np.einsum("...kp,...p->...k", f, x)
+        var = var - np.einsum("...k,...k->...", fx, fx)
     return loc, np.maximum(var, 0.0)
 
 
@@ -174,8 +175,8 @@ def rank_one_update(
     """Sherman-Morrison update of the posterior by one row per batch item (Bishop eq. 3.50-3.51).
 
     The mean is updated in place. Without ``factors`` the covariance is too; with them the
-    covariance is ``post.covariance - F F'`` for the first ``n_factors`` columns ``F`` of
-    ``factors`` ``(..., p, K)``, and this update's column ``sqrt(beta / (1 + q)) S x`` is written
+    covariance is ``post.covariance - F'F`` for the first ``n_factors`` rows ``F`` of
+    ``factors`` ``(..., K, p)``, and this update's row ``sqrt(beta / (1 + q)) S x`` is written
     at index ``n_factors`` instead of touching the ``p x p`` matrix: one pass that reads the
     covariance instead of several that rewrite it, with :func:`absorb` folding the columns in
     every ``K`` updates.
@@ -206,8 +207,9 @@ def rank_one_update(
     beta = np.asarray(noise_precision, dtype=float)
     sx = (cov @ x[..., None])[..., 0]
     if n_factors:
-        used = factors[..., :n_factors]
-        sx -= np.einsum("...pk,...k->...p", used, np.einsum("...pk,...p->...k", used, x))
+        # Rows in (K, p) layout: both products run along contiguous memory.
+        used = factors[..., :n_factors, :]
+        sx -= np.einsum("...kp,...k->...p", used, np.einsum("...kp,...p->...k", used, x))
     q = beta * _dot(x, sx)
     gain = sx * (beta / (1.0 + q))[..., None]
     resid = y - _dot(x, mean)
@@ -215,15 +217,15 @@ def rank_one_update(
     if factors is None:
         cov -= np.einsum("...p,...q->...pq", gain, sx)  # faster than a broadcast product
     else:
-        factors[..., n_factors] = sx * np.sqrt(beta / (1.0 + q))[..., None]
+        factors[..., n_factors, :] = sx * np.sqrt(beta / (1.0 + q))[..., None]
     return q, resid
 
 
 def absorb(covariance: np.ndarray, factors: np.ndarray, n_factors: int) -> None:
-    """``covariance -= F F'`` in place for the first ``n_factors`` columns of ``factors``."""
+    """``covariance -= F'F`` in place for the first ``n_factors`` rows of ``factors``."""
     if n_factors:
-        used = factors[..., :n_factors]
-        covariance -= used @ np.swapaxes(used, -1, -2)
+        used = factors[..., :n_factors, :]
+        covariance -= np.swapaxes(used, -1, -2) @ used
 
 
 def sampling_factor(covariance: np.ndarray) -> np.ndarray:
