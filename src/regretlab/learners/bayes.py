@@ -169,6 +169,60 @@ class BayesianLinearRegression:
         self._post = None
         return self
 
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """Column indices of every feature group."""
+        return {g: idx.copy() for g, idx in self._columns.items()}
+
+    def _candidate_prior(self, candidates: Mapping[str, Any] | None) -> np.ndarray:
+        """The current per-column prior with some groups replaced by candidate values.
+
+        Each candidate value is a scalar, a 1-D grid ``(G,)``, or ``(G, R)``; the result is
+        ``(G, ..., p)`` (or the current prior when ``candidates`` is empty).
+        """
+        if not candidates:
+            return self._prior
+        grids = {}
+        for group, value in candidates.items():
+            self._check_group(group)
+            array = np.asarray(value, dtype=float)
+            if np.isnan(array).any() or (array < 0).any():
+                raise ValueError(f"candidates[{group!r}] must be >= 0, got {array}")
+            grids[group] = (
+                array.reshape(array.shape[:1] + (1,) * len(self._batch))
+                if (array.ndim == 1)
+                else array
+            )
+        size = max(1 if a.ndim == 0 else a.shape[0] for a in grids.values())
+        prior = np.broadcast_to(self._prior, (size, *self._prior.shape)).copy()
+        for group, array in grids.items():
+            prior[..., self._columns[group]] = np.asarray(array)[..., None]
+        return prior
+
+    def log_evidence(self, candidates: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Exact log marginal likelihood of everything learned, per replicate.
+
+        With ``candidates`` (``{group: values}``, a grid ``(G,)`` or ``(G, R)`` per group) it is
+        evaluated for each candidate prior instead, ``(G, ...)``: the sufficient statistics are
+        shared, so a grid costs one factorisation per candidate and no refit. The current
+        posterior is not changed.
+        """
+        return self._log_evidence(self._candidate_prior(candidates))
+
+    def _log_evidence(self, prior_variance: np.ndarray) -> np.ndarray:
+        return gaussian.log_evidence(self.stats, prior_variance, self._beta)
+
+    def log_predictive(self, x: Any, y: Any) -> np.ndarray:
+        """Log density of ``y`` under the posterior predictive at ``x`` (before learning it)."""
+        x = self._check_x(x)
+        y = float_array("y", y)
+        loc, var = gaussian.predictive(self._sync(), x, self._pending_factors())
+        return self._log_predictive(loc, var, y)
+
+    def _log_predictive(self, loc: np.ndarray, var: np.ndarray, y: np.ndarray) -> np.ndarray:
+        total = var + 1.0 / self._beta
+        return -0.5 * (np.log(2 * np.pi * total) + (y - loc) ** 2 / total)
+
     def _check_group(self, group: str) -> None:
         if group not in self._columns:
             raise ValueError(f"group must be one of {list(self._columns)}, got {group!r}")

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from scipy.special import gammaln
 
 from regretlab._validation import check_real
 from regretlab.learners import gaussian
@@ -89,6 +90,34 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
 
     def _observe_residual(self, shrink: np.ndarray, resid: np.ndarray) -> None:
         self._rate = self._rate + 0.5 * resid**2 / (1.0 + shrink)
+
+    def _log_evidence(self, prior_variance: np.ndarray) -> np.ndarray:
+        """Murphy (2007) eq. 95: ``log p(y)`` with the noise variance integrated out."""
+        data = self.stats
+        log_det, log_prior, fit = gaussian.evidence_terms(data, prior_variance, 1.0)
+        n = np.broadcast_to(data.n, fit.shape)
+        shape = self._a0 + 0.5 * n
+        rate = self._b0 + 0.5 * fit
+        return (
+            -0.5 * n * np.log(2 * np.pi)
+            - 0.5 * (log_prior + log_det)
+            + self._a0 * np.log(self._b0)
+            - shape * np.log(rate)
+            + gammaln(shape)
+            - gammaln(self._a0)
+        )
+
+    def _log_predictive(self, loc: np.ndarray, var: np.ndarray, y: np.ndarray) -> np.ndarray:
+        shape, rate = self.noise_posterior
+        scale2 = rate / shape * (1.0 + var)
+        dof = 2.0 * shape
+        z2 = (y - loc) ** 2 / scale2
+        return (
+            gammaln(0.5 * (dof + 1))
+            - gammaln(0.5 * dof)
+            - 0.5 * np.log(dof * np.pi * scale2)
+            - 0.5 * (dof + 1) * np.log1p(z2 / dof)
+        )
 
     @property
     def noise_posterior(self) -> tuple[np.ndarray, np.ndarray]:
