@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SeedLike", "as_seed_sequence", "replicate_seeds"]
+__all__ = ["SeedLike", "as_seed_sequence", "children", "replicate_seeds"]
 
 SeedLike = int | np.random.SeedSequence | None
 
@@ -20,6 +20,30 @@ def as_seed_sequence(seed: SeedLike, name: str = "seed") -> np.random.SeedSequen
     raise TypeError(f"{name} must be an int, a numpy.random.SeedSequence or None, got {seed!r}")
 
 
+def children(seed: SeedLike, n: int) -> list[np.random.SeedSequence]:
+    """The first ``n`` children of ``seed``, without advancing it.
+
+    ``SeedSequence.spawn`` counts the children it has handed out, so spawning twice from one
+    object gives different children. Deriving child ``i`` from the parent's entropy and
+    spawn key (what ``spawn`` does for its ``i``-th child) keeps "same seed, same results"
+    true however often a seed object is reused.
+
+    >>> root = np.random.SeedSequence(7)
+    >>> [c.spawn_key for c in children(root, 2)] == [c.spawn_key for c in children(root, 2)]
+    True
+    >>> spawned = np.random.SeedSequence(7).spawn(1)[0]
+    >>> bool(children(root, 1)[0].generate_state(1)[0] == spawned.generate_state(1)[0])
+    True
+    """
+    root = as_seed_sequence(seed)
+    return [
+        np.random.SeedSequence(
+            root.entropy, spawn_key=(*root.spawn_key, i), pool_size=root.pool_size
+        )
+        for i in range(n)
+    ]
+
+
 def replicate_seeds(seed: SeedLike, n_replicates: int | None) -> list[np.random.SeedSequence]:
     """One seed per replicate: ``seed`` itself for one stream, else ``R`` spawned children.
 
@@ -27,4 +51,4 @@ def replicate_seeds(seed: SeedLike, n_replicates: int | None) -> list[np.random.
     ``numpy.random.default_rng(0)`` draws (the seed notebook's generator).
     """
     root = as_seed_sequence(seed)
-    return [root] if n_replicates is None else root.spawn(n_replicates)
+    return [root] if n_replicates is None else children(root, n_replicates)

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from regretlab._random import SeedLike, as_seed_sequence
+from regretlab._random import SeedLike, as_seed_sequence, children
 from regretlab._validation import check_int, check_real
 from regretlab.environments.interactions import InteractionStream
 from regretlab.learners.reference import BatchFit, GaussianPosteriorMean, LeastSquares, Ridge
@@ -314,19 +314,18 @@ def experiment_seeds(
     """The seed of each experiment: child ``k`` of ``SeedSequence(seed)`` for the ``k``-th.
 
     An experiment with ``n_replicates=None`` (one stream) uses ``seed`` itself instead, so that
-    ``seed=0`` draws what the notebook's ``default_rng(0)`` drew. Every call returns new
-    objects (spawning advances a ``SeedSequence``); with an int ``seed`` the result is the same
-    each time. The seeds depend on each experiment's position in ``experiments``.
+    ``seed=0`` draws what the notebook's ``default_rng(0)`` drew. The children are
+    derived without advancing ``seed`` (see :func:`regretlab._random.children`), so a reused
+    ``SeedSequence`` gives the same seeds each time. The seeds depend on each experiment's position in ``experiments``.
 
     >>> seeds = experiment_seeds(seed_experiments(2)[:3], seed=0)
     >>> [s.spawn_key for s in seeds]
     [(), (1,), (2,)]
     """
     root = as_seed_sequence(seed)
-    children = root.spawn(len(experiments))
     return [
         root if exp.n_replicates is None else child
-        for exp, child in zip(experiments, children, strict=True)
+        for exp, child in zip(experiments, children(root, len(experiments)), strict=True)
     ]
 
 

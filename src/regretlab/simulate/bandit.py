@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from regretlab._random import SeedLike, as_seed_sequence
+from regretlab._random import SeedLike, children
 from regretlab.simulate.agents import Agent, check_checkpoints, prepare_agents, replicate_ids
 
 __all__ = ["BanditResult", "run_bandit"]
@@ -94,7 +94,7 @@ def run_bandit(
     if missing:
         raise ValueError(f"bandit agents need a policy; agents without one: {missing}")
     steps = check_checkpoints(checkpoints, env.horizon)
-    rngs = [np.random.default_rng(s) for s in as_seed_sequence(seed).spawn(len(agents))]
+    rngs = [np.random.default_rng(s) for s in children(seed, len(agents))]
     batch = () if env.n_replicates is None else (env.n_replicates,)
     k = env.n_actions
     label = repr(env) if environment is None else environment

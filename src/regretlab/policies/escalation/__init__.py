@@ -1,0 +1,26 @@
+"""Complexity escalation: schedulers that loosen group priors when the data supports it.
+
+Rule-based: :class:`Fixed`, :class:`DataSchedule`, :class:`UncertaintyTrigger`. Evidence-based:
+:class:`EvidenceSwitch`, :class:`EmpiricalBayes`. Candidate sets (learners in their own right):
+:class:`ModelAveraging`, :class:`ChampionChallenger`. Every prior change is an :class:`Event`.
+"""
+
+from __future__ import annotations
+
+from regretlab.policies.escalation.base import Event, Scheduler, apply_prior
+from regretlab.policies.escalation.candidates import ChampionChallenger, ModelAveraging
+from regretlab.policies.escalation.evidence import EmpiricalBayes, EvidenceSwitch
+from regretlab.policies.escalation.schedules import DataSchedule, Fixed, UncertaintyTrigger
+
+__all__ = [
+    "ChampionChallenger",
+    "DataSchedule",
+    "EmpiricalBayes",
+    "Event",
+    "EvidenceSwitch",
+    "Fixed",
+    "ModelAveraging",
+    "Scheduler",
+    "UncertaintyTrigger",
+    "apply_prior",
+]

@@ -1,0 +1,379 @@
+"""Learners made of candidates: one group's prior variance on a grid, all run side by side.
+
+The candidates are the replicates of one inner learner, ``G x R`` of them (candidate-major), so
+they see the same data and differ only in that group's prior. :class:`ModelAveraging` weights
+their predictions by running evidence; :class:`ChampionChallenger` predicts with one and
+promotes another when its progressive loss is better by a confidence margin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from regretlab._validation import check_finite, check_real, float_array
+from regretlab.policies.escalation.base import Event
+from regretlab.policies.escalation.evidence import LADDER, _grid
+
+__all__ = ["ChampionChallenger", "ModelAveraging"]
+
+
+class _Candidates:
+    """Shared machinery: the inner learner, tiling inputs over candidates, state, events."""
+
+    def __init__(self, *, learner: Any, group: str, grid: Sequence[float]) -> None:
+        self.learner = learner
+        self.group = group
+        self.grid = grid
+        self._grid = _grid("grid", grid)
+        for method in ("get_params", "set_prior_variance", "log_predictive"):
+            if not callable(getattr(learner, method, None)):
+                raise TypeError(
+                    f"learner must be a grouped-prior Bayesian learner with {method}(), "
+                    f"got {type(learner).__name__}"
+                )
+        if group not in learner.columns:
+            raise ValueError(f"group must be one of {list(learner.columns)}, got {group!r}")
+        self.n_replicates = learner.n_replicates
+        self._r = 1 if self.n_replicates is None else self.n_replicates
+        self._g = len(self._grid)
+        params = learner.get_params()
+        prior = params.get("prior_variance", 1.0)
+        if isinstance(prior, Mapping):  # per-replicate values repeat for every candidate
+            prior = {k: np.tile(v, self._g) if np.ndim(v) == 1 else v for k, v in prior.items()}
+        self._inner = type(learner)(
+            **{**params, "prior_variance": prior, "n_replicates": self._g * self._r}
+        )
+        self._inner.set_prior_variance(group, np.repeat(self._grid, self._r))
+        self._step = 0
+        self._events: list[Event] = []
+
+    @property
+    def n_features(self) -> int:
+        return int(self.learner.n_features)
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        return self.learner.columns
+
+    def _lead(self) -> tuple[int, ...]:
+        return () if self.n_replicates is None else (self.n_replicates,)
+
+    def _tile(self, array: np.ndarray) -> np.ndarray:
+        """``(..., rest)`` per replicate -> ``(G * R, rest)`` for the inner learner."""
+        block = array if self.n_replicates is not None else array[None]
+        return np.broadcast_to(block, (self._g, *block.shape)).reshape(
+            self._g * self._r, *block.shape[1:]
+        )
+
+    def _split(self, array: np.ndarray) -> np.ndarray:
+        """Inner ``(G * R, ...)`` -> ``(G, R, ...)``."""
+        return np.asarray(array).reshape(self._g, self._r, *np.shape(array)[1:])
+
+    def _drop(self, array: np.ndarray) -> Any:
+        out = array if self.n_replicates is not None else array[0]
+        return float(out) if np.ndim(out) == 0 else out
+
+    def _check_xy(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        x, y = float_array("x", x), float_array("y", y)
+        lead = self._lead()
+        if x.shape != (*lead, self.n_features):
+            raise ValueError(f"x must have shape {(*lead, self.n_features)}, got {x.shape}")
+        if y.shape != lead:
+            raise ValueError(f"y must have shape {lead}, got {y.shape}")
+        check_finite("x", x)
+        check_finite("y", y)
+        return x, y
+
+    def _check_x(self, x: Any) -> np.ndarray:
+        x = float_array("x", x)
+        lead = self._lead()
+        if x.shape[: len(lead)] != lead or x.ndim < len(lead) + 1 or x.shape[-1] != self.n_features:
+            raise ValueError(
+                f"x must have shape {(*lead, self.n_features)} (optionally with "
+                f"action axes before the last), got {x.shape}"
+            )
+        return x
+
+    def _record(self, old: np.ndarray, new: np.ndarray) -> None:
+        for r in np.flatnonzero(old != new):
+            self._events.append(
+                Event(
+                    int(r),
+                    self._step,
+                    self.group,
+                    float(self._grid[old[r]]),
+                    float(self._grid[new[r]]),
+                )
+            )
+
+    def pop_events(self) -> list[Event]:
+        """Changes of the leading candidate since the last call (for escalation timelines)."""
+        events, self._events = self._events, []
+        return events
+
+    def get_params(self) -> dict[str, Any]:
+        return {"learner": self.learner, "group": self.group, "grid": self.grid}
+
+    def clone(self) -> Any:
+        return type(self)(**self.get_params())
+
+
+class ModelAveraging(_Candidates):
+    """Bayesian model averaging over a grid of ``group``'s prior variance (0 included).
+
+    Each candidate's weight is its running evidence ``sum_t log p(y_t | y_<t)`` (the chain rule
+    makes this the exact marginal likelihood) under a uniform prior over the grid; predictions,
+    the posterior mean and sd, and posterior draws (a candidate drawn by weight, then its
+    weights) are those of the mixture. One inner learner holds all candidates, so the grid costs
+    one rank-one update per candidate per step.
+
+    Parameters
+    ----------
+    learner
+        A grouped-prior Bayesian learner (known or learned noise); its other settings are kept.
+    group
+        The group whose variance is averaged over.
+    grid
+        Candidate variances.
+
+    Examples
+    --------
+    >>> from regretlab.learners import NormalInverseGammaRegression
+    >>> base = NormalInverseGammaRegression(groups=("main", "pairwise"))
+    >>> bma = ModelAveraging(learner=base, grid=(0.0, 1.0))
+    >>> rng = np.random.default_rng(0)
+    >>> for _ in range(300):
+    ...     x = rng.uniform(-1, 1, 2)
+    ...     bma = bma.learn_one(x, x[0] + 0.1 * rng.normal())
+    >>> bma.weights.round(2)
+    array([0.91, 0.09])
+    """
+
+    def __init__(
+        self, *, learner: Any, group: str = "pairwise", grid: Sequence[float] = LADDER
+    ) -> None:
+        super().__init__(learner=learner, group=group, grid=grid)
+        self._log_weight = np.zeros((self._g, self._r))
+        self._leader = np.zeros(self._r, dtype=int)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Posterior probability of every candidate, ``(G, ...)``."""
+        w = np.exp(self._log_weight - self._log_weight.max(axis=0))
+        w /= w.sum(axis=0)
+        return w if self.n_replicates is not None else w[:, 0]
+
+    def learn_one(self, x: Any, y: Any) -> ModelAveraging:
+        x, y = self._check_xy(x, y)
+        xs, ys = self._tile(x), self._tile(np.asarray(y))
+        self._log_weight += self._split(self._inner.log_predictive(xs, ys))
+        self._inner.learn_one(xs, ys)
+        self._step += 1
+        leader = np.argmax(self._log_weight, axis=0)
+        self._record(self._leader, leader)
+        self._leader = leader
+        return self
+
+    def _mixture(self, x: np.ndarray, include_noise: bool) -> tuple[np.ndarray, np.ndarray]:
+        loc, sd = self._inner.predict_one(
+            self._tile(x), return_sd=True, include_noise=include_noise
+        )
+        loc, sd = self._split(loc), self._split(sd)
+        w = np.exp(self._log_weight - self._log_weight.max(axis=0))
+        w = (w / w.sum(axis=0)).reshape(w.shape + (1,) * (loc.ndim - 2))
+        mean = (w * loc).sum(axis=0)
+        var = (w * (sd**2 + loc**2)).sum(axis=0) - mean**2
+        return mean, np.sqrt(np.maximum(var, 0.0))
+
+    def predict_one(self, x: Any, *, return_sd: bool = False, include_noise: bool = True) -> Any:
+        """The mixture's predictive mean (and sd) for ``x`` ``(..., [K,] p)``."""
+        x = self._check_x(x)
+        if not return_sd:
+            loc = self._split(self._inner.predict_one(self._tile(x)))
+            w = self.weights if self.n_replicates is not None else self.weights[:, None]
+            return self._drop((w.reshape(w.shape + (1,) * (loc.ndim - 2)) * loc).sum(axis=0))
+        mean, sd = self._mixture(x, include_noise)
+        return self._drop(mean), self._drop(sd)
+
+    @property
+    def mean(self) -> np.ndarray:
+        w = self.weights if self.n_replicates is not None else self.weights[:, None]
+        return self._drop((w[..., None] * self._split(self._inner.mean)).sum(axis=0))
+
+    @property
+    def sd(self) -> np.ndarray:
+        w = self.weights if self.n_replicates is not None else self.weights[:, None]
+        means, sds = self._split(self._inner.mean), self._split(self._inner.sd)
+        mix = (w[..., None] * means).sum(axis=0)
+        var = (w[..., None] * (sds**2 + means**2)).sum(axis=0) - mix**2
+        return self._drop(np.sqrt(np.maximum(var, 0.0)))
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        """A candidate drawn by weight per replicate, then weights from its posterior."""
+        if size is not None:
+            raise ValueError("ModelAveraging.sample draws one vector per replicate; size=None")
+        w = self.weights if self.n_replicates is not None else self.weights[:, None]
+        pick = (rng.random(self._r) > np.cumsum(w, axis=0)).sum(axis=0)
+        pick = np.minimum(pick, self._g - 1)
+        draws = self._split(self._inner.sample(rng))
+        return self._drop(draws[pick, np.arange(self._r)])
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {
+            **self._inner.get_state(),
+            "log_weight": self._log_weight.copy(),
+            "step": np.asarray(self._step),
+        }
+
+    def set_state(self, state: Mapping[str, np.ndarray]) -> ModelAveraging:
+        inner = {k: v for k, v in state.items() if k not in ("log_weight", "step")}
+        log_weight = np.asarray(state["log_weight"], dtype=float)
+        if log_weight.shape != self._log_weight.shape:
+            raise ValueError(
+                f"state['log_weight'] must have shape {self._log_weight.shape}, "
+                f"got {log_weight.shape}"
+            )
+        self._inner.set_state(inner)
+        self._log_weight = log_weight.copy()
+        self._step = int(state["step"])
+        self._leader = np.argmax(self._log_weight, axis=0)
+        return self
+
+    def __repr__(self) -> str:
+        return f"ModelAveraging(group={self.group!r}, grid={tuple(self.grid)})"
+
+
+class ChampionChallenger(_Candidates):
+    """Candidates side by side; the champion predicts, a challenger replaces it on evidence of loss.
+
+    After each step every candidate's squared prediction error is compared with the champion's.
+    A challenger is promoted when the mean of its paired loss differences since the champion was
+    crowned is above ``margin`` standard errors (a sequential z test, after ``min_steps``
+    paired steps): the champion/challenger idea of Vowpal Wabbit's ``--automl`` and FLAML's
+    ChaCha, on progressive validation loss. The first champion is ``grid[start]``.
+
+    >>> from regretlab.learners import BayesianLinearRegression
+    >>> base = BayesianLinearRegression(groups=("main", "pairwise"), noise_precision=100.0)
+    >>> cc = ChampionChallenger(learner=base, grid=(0.0, 1.0))
+    >>> rng = np.random.default_rng(0)
+    >>> for _ in range(400):
+    ...     x = rng.uniform(-1, 1, 2)
+    ...     cc = cc.learn_one(x, x[0] + 2 * x[1] + 0.1 * rng.normal())
+    >>> float(cc.grid[int(cc.champion)])
+    1.0
+    """
+
+    def __init__(
+        self,
+        *,
+        learner: Any,
+        group: str = "pairwise",
+        grid: Sequence[float] = LADDER,
+        margin: float = 2.0,
+        min_steps: int = 30,
+        start: int = 0,
+    ) -> None:
+        super().__init__(learner=learner, group=group, grid=grid)
+        self.margin = margin
+        self.min_steps = min_steps
+        self.start = start
+        check_real("margin", margin, minimum=0.0)
+        if not 0 <= start < self._g:
+            raise ValueError(f"start must index grid (0 .. {self._g - 1}), got {start}")
+        self._champion = np.full(self._r, start)
+        self._sum = np.zeros((self._g, self._r))
+        self._sum_sq = np.zeros((self._g, self._r))
+        self._count = np.zeros(self._r)
+
+    @property
+    def champion(self) -> np.ndarray:
+        """Index into ``grid`` of each replicate's champion."""
+        return self._drop(self._champion.copy())
+
+    def learn_one(self, x: Any, y: Any) -> ChampionChallenger:
+        x, y = self._check_xy(x, y)
+        xs, ys = self._tile(x), self._tile(np.asarray(y))
+        loss = (self._split(self._inner.predict_one(xs)) - self._split(ys)) ** 2
+        self._inner.learn_one(xs, ys)
+        self._step += 1
+        reps = np.arange(self._r)
+        gain = loss[self._champion, reps] - loss  # > 0 where a challenger did better
+        self._sum += gain
+        self._sum_sq += gain**2
+        self._count += 1
+        n = self._count
+        mean = self._sum / n
+        var = np.maximum(self._sum_sq / n - mean**2, 1e-300)
+        z = mean / np.sqrt(var / n)
+        z[self._champion, reps] = -np.inf
+        best = np.argmax(z, axis=0)
+        promote = (n >= self.min_steps) & (z[best, reps] > self.margin)
+        if promote.any():
+            new = np.where(promote, best, self._champion)
+            self._record(self._champion, new)
+            self._champion = new
+            self._sum[:, promote] = self._sum_sq[:, promote] = 0.0
+            self._count[promote] = 0.0
+        return self
+
+    def _pick(self, values: np.ndarray) -> np.ndarray:
+        return self._split(values)[self._champion, np.arange(self._r)]
+
+    def predict_one(self, x: Any, *, return_sd: bool = False, include_noise: bool = True) -> Any:
+        x = self._check_x(x)
+        if not return_sd:
+            return self._drop(self._pick(self._inner.predict_one(self._tile(x))))
+        loc, sd = self._inner.predict_one(
+            self._tile(x), return_sd=True, include_noise=include_noise
+        )
+        return self._drop(self._pick(loc)), self._drop(self._pick(sd))
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self._drop(self._pick(self._inner.mean))
+
+    @property
+    def sd(self) -> np.ndarray:
+        return self._drop(self._pick(self._inner.sd))
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        if size is not None:
+            raise ValueError("ChampionChallenger.sample draws one vector per replicate; size=None")
+        return self._drop(self._pick(self._inner.sample(rng)))
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {
+            **self._inner.get_state(),
+            "champion": self._champion.copy(),
+            "loss_sum": self._sum.copy(),
+            "loss_sum_sq": self._sum_sq.copy(),
+            "count": self._count.copy(),
+            "step": np.asarray(self._step),
+        }
+
+    def set_state(self, state: Mapping[str, np.ndarray]) -> ChampionChallenger:
+        own = ("champion", "loss_sum", "loss_sum_sq", "count", "step")
+        self._inner.set_state({k: v for k, v in state.items() if k not in own})
+        self._champion = np.asarray(state["champion"], dtype=int).copy()
+        self._sum = np.asarray(state["loss_sum"], dtype=float).copy()
+        self._sum_sq = np.asarray(state["loss_sum_sq"], dtype=float).copy()
+        self._count = np.asarray(state["count"], dtype=float).copy()
+        self._step = int(state["step"])
+        return self
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            **super().get_params(),
+            "margin": self.margin,
+            "min_steps": self.min_steps,
+            "start": self.start,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"ChampionChallenger(group={self.group!r}, grid={tuple(self.grid)}, "
+            f"margin={self.margin})"
+        )
