@@ -314,9 +314,10 @@ def experiment_seeds(
     """The seed of each experiment: child ``k`` of ``SeedSequence(seed)`` for the ``k``-th.
 
     An experiment with ``n_replicates=None`` (one stream) uses ``seed`` itself instead, so that
-    ``seed=0`` draws what the notebook's ``default_rng(0)`` drew. The children are
-    derived without advancing ``seed`` (see :func:`regretlab._random.children`), so a reused
-    ``SeedSequence`` gives the same seeds each time. The seeds depend on each experiment's position in ``experiments``.
+    ``seed=0`` draws what the notebook's ``default_rng(0)`` drew. The children are derived
+    without advancing ``seed`` (see :func:`regretlab._random.children`), so a reused
+    ``SeedSequence`` gives the same seeds each time. The seeds depend on each experiment's
+    position in ``experiments``.
 
     >>> seeds = experiment_seeds(seed_experiments(2)[:3], seed=0)
     >>> [s.spawn_key for s in seeds]
