@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from regretlab._validation import check_int
 
 __all__ = [
     "Agent",
+    "EventLog",
     "check_checkpoints",
     "log_checkpoints",
     "prepare_agents",
@@ -35,12 +37,16 @@ class Agent:
         axis (such as ``InteractionFeatures(context_dim, pairwise=False)``).
     policy
         For bandits: an object with ``select(model, designs, rng, *, step, means)``.
+    scheduler
+        Changes the learner's group prior variances during the run (complexity escalation):
+        ``update(model, step) -> events``, called after every step's learning.
     """
 
     name: str
     learner: Any = None
     features: Any = None
     policy: Any = None
+    scheduler: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -49,6 +55,11 @@ class Agent:
             raise TypeError(
                 f"Agent {self.name!r}: policy must have a select() method, "
                 f"got {type(self.policy).__name__}"
+            )
+        if self.scheduler is not None and not callable(getattr(self.scheduler, "update", None)):
+            raise TypeError(
+                f"Agent {self.name!r}: scheduler must have an update() method, "
+                f"got {type(self.scheduler).__name__}"
             )
         if self.learner is None and self.policy is not None:
             return  # policies such as Random and Oracle need no model
@@ -93,8 +104,8 @@ def replicate_ids(batch: tuple[int, ...]) -> np.ndarray:
     return np.arange(batch[0]) if batch else np.zeros(1, dtype=int)
 
 
-def prepare_agents(agents: Any, env: Any) -> tuple[list[str], list[Any], list[Any]]:
-    """Validate the agents against ``env``; return names, fresh learner clones and maps."""
+def prepare_agents(agents: Any, env: Any) -> tuple[list[str], list[Any], list[Any], list[Any]]:
+    """Validate the agents against ``env``; return names, fresh learners, maps, schedulers."""
     if not agents:
         raise ValueError("agents must name at least one Agent, got none")
     if not all(isinstance(a, Agent) for a in agents):
@@ -114,4 +125,28 @@ def prepare_agents(agents: Any, env: Any) -> tuple[list[str], list[Any], list[An
             )
         learners.append(agent.learner.clone())
     maps = [env.features if a.features is None else a.features for a in agents]
-    return names, learners, maps
+    schedulers = [None if a.scheduler is None else a.scheduler.clone() for a in agents]
+    return names, learners, maps, schedulers
+
+
+class EventLog:
+    """Collects prior changes (scheduler events, and a candidate learner's own) per agent."""
+
+    def __init__(self, names: list[str], label: str) -> None:
+        self._names, self._label = names, label
+        self._rows: list[tuple] = []
+
+    def after_step(self, a: int, learner: Any, scheduler: Any, step: int) -> None:
+        """Run agent ``a``'s scheduler for ``step`` and keep every change it reports."""
+        events = [] if scheduler is None else scheduler.update(learner, step)
+        pop = getattr(learner, "pop_events", None)
+        if pop is not None:
+            events = [*events, *pop()]
+        self._rows.extend((self._names[a], *e) for e in events)
+
+    def table(self) -> pd.DataFrame:
+        """Columns ``environment, agent, replicate, step, group, old, new``."""
+        columns = ["agent", "replicate", "step", "group", "old", "new"]
+        table = pd.DataFrame(self._rows, columns=columns)
+        table.insert(0, "environment", self._label)
+        return table

@@ -14,16 +14,24 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from regretlab._random import SeedLike, children
-from regretlab.simulate.agents import Agent, check_checkpoints, prepare_agents, replicate_ids
+from regretlab.simulate.agents import (
+    Agent,
+    EventLog,
+    check_checkpoints,
+    prepare_agents,
+    replicate_ids,
+)
 
 __all__ = ["BanditResult", "run_bandit"]
 
 
 class BanditResult(NamedTuple):
-    """``regret``: one row per agent x replicate x checkpoint; ``steps``: optional per-step log."""
+    """``regret``: one row per agent x replicate x checkpoint; ``steps``: optional per-step log;
+    ``events``: every prior change (agent, replicate, step, group, old, new)."""
 
     regret: pd.DataFrame
     steps: pd.DataFrame | None
+    events: pd.DataFrame
 
 
 def _design_rows(design: np.ndarray, context: np.ndarray, n_actions: int) -> np.ndarray:
@@ -89,7 +97,7 @@ def run_bandit(
     >>> result.regret.columns.tolist()[:4]
     ['environment', 'agent', 'replicate', 'step']
     """
-    names, learners, maps = prepare_agents(agents, env)
+    names, learners, maps, schedulers = prepare_agents(agents, env)
     missing = [a.name for a in agents if a.policy is None]
     if missing:
         raise ValueError(f"bandit agents need a policy; agents without one: {missing}")
@@ -98,6 +106,7 @@ def run_bandit(
     batch = () if env.n_replicates is None else (env.n_replicates,)
     k = env.n_actions
     label = repr(env) if environment is None else environment
+    events = EventLog(names, label)
     # Environment blocks of about 4 MB; designs are made per step, never held for a block.
     block = max(1, 2**19 // (max(1, math.prod(batch)) * (2 * k + env.context_dim)))
     replicates = np.arange(batch[0]) if batch else None
@@ -124,6 +133,7 @@ def run_bandit(
                     reward = rewards[i][index]
                     if learners[a] is not None:
                         _learn(learners[a], rows, index, reward)
+                        events.after_step(a, learners[a], schedulers[a], t)
                 except (ValueError, TypeError) as exc:
                     raise type(exc)(f"step {t}, agent {names[a]!r}: {exc}") from exc
                 mean = means[i][index]
@@ -167,7 +177,8 @@ def run_bandit(
         ],
         ignore_index=True,
     )
-    return BanditResult(regret, _step_table(log, label, reps) if log_steps else None)
+    steps_table = _step_table(log, label, reps) if log_steps else None
+    return BanditResult(regret, steps_table, events.table())
 
 
 def _step_table(log: list[dict[str, Any]], label: str, reps: np.ndarray) -> pd.DataFrame:

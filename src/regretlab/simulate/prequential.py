@@ -13,16 +13,24 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from regretlab.simulate.agents import Agent, check_checkpoints, prepare_agents, replicate_ids
+from regretlab.simulate.agents import (
+    Agent,
+    EventLog,
+    check_checkpoints,
+    prepare_agents,
+    replicate_ids,
+)
 
 __all__ = ["PrequentialResult", "run_prequential"]
 
 
 class PrequentialResult(NamedTuple):
-    """``regret``: one row per agent x replicate x checkpoint; ``coefficients``: trajectories."""
+    """``regret``: one row per agent x replicate x checkpoint; ``coefficients``: trajectories;
+    ``events``: every prior change (agent, replicate, step, group, old, new)."""
 
     regret: pd.DataFrame
     coefficients: pd.DataFrame | None
+    events: pd.DataFrame
 
 
 def _coefficients(learner: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
@@ -74,11 +82,12 @@ def run_prequential(
     >>> result.regret[["agent", "replicate", "step"]].shape
     (8, 3)
     """
-    names, learners, maps = prepare_agents(agents, env)
+    names, learners, maps, schedulers = prepare_agents(agents, env)
     horizon = env.horizon
     steps = check_checkpoints(checkpoints, horizon)
     batch = () if env.n_replicates is None else (env.n_replicates,)
     label = repr(env) if environment is None else environment
+    log = EventLog(names, label)
 
     expected = np.zeros((len(agents), *batch))
     excess = np.zeros((len(agents), *batch))
@@ -101,6 +110,7 @@ def run_prequential(
                     learner.learn_one(designs[a][i], y[i])
                 except (ValueError, TypeError) as exc:
                     raise type(exc)(f"step {t}, agent {names[a]!r}: {exc}") from exc
+                log.after_step(a, learner, schedulers[a], t)
                 expected[a] += (yhat - mean[i]) ** 2
                 excess[a] += (yhat - y[i]) ** 2 - (mean[i] - y[i]) ** 2
             if next_check < len(steps) and t == steps[next_check]:
@@ -117,7 +127,7 @@ def run_prequential(
     coefficients = (
         _coefficient_table(coef_records, names, label, env, batch) if track_coefficients else None
     )
-    return PrequentialResult(regret, coefficients)
+    return PrequentialResult(regret, coefficients, log.table())
 
 
 def _regret_table(
