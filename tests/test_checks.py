@@ -7,6 +7,7 @@ import inspect
 import pytest
 
 from regretlab import checks, learners, policies
+from regretlab.policies import escalation
 
 GROUPS = ("intercept", "main", "main", "main", "pairwise", "pairwise")
 
@@ -31,6 +32,8 @@ EXAMPLES: dict[str, list[dict]] = {
         {"schedule": "adagrad", "learning_rate": 0.1, "average": 10},
     ],
     "RiverRegressor": [{"factory": _river_factory}],
+    "ModelAveraging": [{"grid": (0.0, 0.1, 1.0)}],
+    "ChampionChallenger": [{"grid": (0.0, 1.0), "min_steps": 5}],
     "DisjointBayesianLinearRegression": [
         {"n_actions": 3},
         {"n_actions": 2, "prior_variance": {"pairwise": 0.0}, "noise_precision": 3.0},
@@ -39,10 +42,11 @@ EXAMPLES: dict[str, list[dict]] = {
 
 
 def _learner_classes():
-    for name in learners.__all__:
-        obj = getattr(learners, name)
-        if inspect.isclass(obj) and hasattr(obj, "learn_one"):
-            yield name, obj
+    for module in (learners, escalation):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) and hasattr(obj, "learn_one"):
+                yield name, obj
 
 
 def _cases():
@@ -55,7 +59,11 @@ def _cases():
 @pytest.mark.parametrize(("cls", "extra", "check"), list(_cases()))
 def test_learner_check(cls, extra, check):
     assert extra is not None, f"add an example for {cls.__name__} to EXAMPLES in {__file__}"
-    check(cls(groups=GROUPS, **extra))
+    if issubclass(cls, (escalation.ModelAveraging, escalation.ChampionChallenger)):
+        base = learners.NormalInverseGammaRegression(groups=GROUPS)
+        check(cls(learner=base, **extra))
+    else:
+        check(cls(groups=GROUPS, **extra))
 
 
 POLICY_EXAMPLES: dict[str, list[dict]] = {
@@ -75,4 +83,28 @@ def _policy_cases():
 
 @pytest.mark.parametrize(("cls", "kwargs", "check"), list(_policy_cases()))
 def test_policy_check(cls, kwargs, check):
+    check(cls(**kwargs))
+
+
+SCHEDULER_EXAMPLES: dict[str, list[dict]] = {
+    "Fixed": [{"prior_variance": {"pairwise": 1.0}}],
+    "DataSchedule": [{"group": "pairwise", "schedule": lambda t: min(1.0, t / 60), "every": 20}],
+    "UncertaintyTrigger": [{"threshold": 0.3, "ladder": (0.1, 1.0), "every": 5}],
+    "EvidenceSwitch": [{"every": 10}, {"every": 5, "jump": False}],
+    "EmpiricalBayes": [{"every": 15}],
+}
+
+
+def _scheduler_cases():
+    for name in escalation.__all__:
+        obj = getattr(escalation, name)
+        if inspect.isclass(obj) and hasattr(obj, "update") and name != "Scheduler":
+            for i, kwargs in enumerate(SCHEDULER_EXAMPLES.get(name, [None])):
+                for check in checks.scheduler_checks():
+                    yield pytest.param(obj, kwargs, check, id=f"{name}[{i}]-{check.__name__}")
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "check"), list(_scheduler_cases()))
+def test_scheduler_check(cls, kwargs, check):
+    assert kwargs is not None, f"add an example for {cls.__name__} to SCHEDULER_EXAMPLES"
     check(cls(**kwargs))

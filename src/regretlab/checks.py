@@ -23,9 +23,12 @@ __all__ = [
     "check_policy_same_seed_same_actions",
     "check_predict_before_learn",
     "check_same_seed_same_output",
+    "check_scheduler_changes_are_exact",
+    "check_scheduler_is_deterministic",
     "check_state_round_trip",
     "learner_checks",
     "policy_checks",
+    "scheduler_checks",
 ]
 
 _STEPS = 60
@@ -55,7 +58,13 @@ def _learn(model: Any, x: np.ndarray, y: Any, step: int) -> None:
 
 
 def _with_replicates(learner: Any, n_replicates: int | None) -> Any:
-    return type(learner)(**{**learner.get_params(), "n_replicates": n_replicates})
+    """The same learner for ``n_replicates``; a wrapper passes it on to its inner learner."""
+    params = learner.get_params()
+    if "n_replicates" not in params and "learner" in params:
+        return type(learner)(
+            **{**params, "learner": _with_replicates(params["learner"], n_replicates)}
+        )
+    return type(learner)(**{**params, "n_replicates": n_replicates})
 
 
 def _n_features(learner: Any) -> int:
@@ -251,3 +260,58 @@ def check_actions_are_valid(policy: Any) -> None:
 def policy_checks() -> list[Callable[[Any], None]]:
     """Every check that applies to a policy."""
     return [check_policy_same_seed_same_actions, check_actions_are_valid]
+
+
+# -- schedulers -------------------------------------------------------------------------------
+def _scheduler_run(scheduler: Any, seed: int = 11, steps: int = 120) -> tuple[Any, list, list]:
+    """Run ``scheduler`` on a grouped Bayesian learner over a stream with interactions."""
+    from regretlab.environments import InteractionStream
+    from regretlab.learners import BayesianLinearRegression
+
+    env = InteractionStream(
+        x_dim=3, interaction_scale=2.0, noise_level=0.2, horizon=steps, n_replicates=3, seed=seed
+    )
+    model = BayesianLinearRegression(
+        groups=env.features, n_replicates=3, noise_precision=25.0, prior_variance={"pairwise": 0.0}
+    )
+    obs = env.take(steps)
+    design = env.features.transform(obs.x)
+    events, rows = [], []
+    for t in range(steps):
+        model.learn_one(design[:, t], obs.y[:, t])
+        rows.append(t)
+        events += scheduler.update(model, t + 1)
+    return model, events, [design, obs.y]
+
+
+def check_scheduler_changes_are_exact(scheduler: Any) -> None:
+    """After a scheduler's changes the posterior equals a fresh fit with the final prior."""
+    from regretlab.learners import BayesianLinearRegression
+
+    model, events, (design, y) = _scheduler_run(scheduler.clone())
+    prior = {g: model.get_prior_variance(g) for g in model.columns}
+    fresh = BayesianLinearRegression(
+        groups=model.groups, n_replicates=3, noise_precision=25.0, prior_variance=prior
+    ).learn_many(design, y)
+    np.testing.assert_allclose(
+        model.mean,
+        fresh.mean,
+        rtol=1e-8,
+        atol=1e-10,
+        err_msg=f"{scheduler!r}: posterior after changes != fresh fit",
+    )
+    for event in events:
+        _require(event.old != event.new, f"{scheduler!r}: an event that changes nothing")
+        _require(event.new >= 0.0, f"{scheduler!r}: a negative variance {event}")
+
+
+def check_scheduler_is_deterministic(scheduler: Any) -> None:
+    """Two clones on the same stream make the same changes; a clone starts afresh."""
+    first = _scheduler_run(scheduler.clone())[1]
+    second = _scheduler_run(scheduler.clone())[1]
+    _require(first == second, f"{scheduler!r}: two clones made different changes")
+
+
+def scheduler_checks() -> list[Callable[[Any], None]]:
+    """Every check that applies to a scheduler."""
+    return [check_scheduler_changes_are_exact, check_scheduler_is_deterministic]

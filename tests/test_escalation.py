@@ -1,0 +1,188 @@
+"""Escalation: schedulers read the data (or do not), change priors exactly, and are recorded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from regretlab.environments import InteractionStream
+from regretlab.learners import BayesianLinearRegression, NormalInverseGammaRegression
+from regretlab.policies.escalation import (
+    ChampionChallenger,
+    EmpiricalBayes,
+    EvidenceSwitch,
+    Fixed,
+    ModelAveraging,
+    UncertaintyTrigger,
+    apply_prior,
+)
+from regretlab.simulate import Agent, run_prequential
+
+R = 20
+
+
+def _run(scale, agents_for, noise=0.3, horizon=600, seed=4):
+    env = InteractionStream(
+        x_dim=4,
+        interaction_scale=scale,
+        noise_level=noise,
+        horizon=horizon,
+        n_replicates=R,
+        seed=seed,
+    )
+    return env, run_prequential(env, agents_for(env), checkpoints=[horizon])
+
+
+def _main_only(env, noise=0.3):
+    return BayesianLinearRegression(
+        groups=env.features,
+        n_replicates=env.n_replicates,
+        noise_precision=1 / noise**2,
+        prior_variance={"main": 10.0, "pairwise": 0.0},
+    )
+
+
+def test_evidence_switch_escalates_with_interactions_and_rarely_without():
+    def agents(env):
+        return [Agent("s", _main_only(env), scheduler=EvidenceSwitch(every=10))]
+
+    _, strong = _run(1.0, agents)
+    _, none = _run(0.0, agents)
+    escalated = strong.events[strong.events.new > 0].replicate.nunique()
+    false = none.events[none.events.new > 0].replicate.nunique()
+    # Strong interactions (weights ~ U(-1, 1), noise sd 0.3) are unmistakable after a few
+    # dozen steps: every replicate escalates. Without them, Ville's inequality bounds the chance
+    # of ever escalating by 1/20 per replicate: 20 replicates expect at most 1; 3 allows slack.
+    assert escalated == R
+    assert false <= 3
+    first = strong.events[strong.events.new > 0].groupby("replicate").step.min()
+    assert first.median() <= 100
+
+
+def test_empirical_bayes_learns_a_small_variance_without_interactions():
+    def agents(env):
+        return [Agent("eb", _main_only(env), scheduler=EmpiricalBayes(every=10))]
+
+    _, none = _run(0.0, agents)
+    _, strong = _run(1.0, agents)
+    final = none.events.sort_values("step").groupby("replicate").new.last()
+    final = final.reindex(range(R), fill_value=0.0)
+    # The maximum-likelihood variance of a null component is 0 or small (a boundary estimate);
+    # weights ~ U(-1, 1) have variance 1/3, so escalation to that scale is unmistakable.
+    assert np.median(final) < 1e-2
+    strong_final = strong.events.sort_values("step").groupby("replicate").new.last()
+    assert np.median(strong_final) > 0.05
+
+
+def test_uncertainty_trigger_is_a_clock_with_known_noise():
+    """DESIGN.md: with known noise the posterior sd ignores y, so the trigger fires on a schedule
+    set by the design alone: the same steps whatever the interactions."""
+
+    def agents(env):
+        trigger = UncertaintyTrigger(threshold=0.1, ladder=(1.0,), every=5)
+        return [Agent("t", _main_only(env), scheduler=trigger)]
+
+    _, strong = _run(1.0, agents)
+    _, none = _run(0.0, agents)
+    steps_strong = strong.events.sort_values("replicate").step.to_numpy()
+    steps_none = none.events.sort_values("replicate").step.to_numpy()
+    assert len(steps_strong) == R
+    np.testing.assert_array_equal(steps_strong, steps_none)
+
+
+def test_empirical_bayes_estimates_the_interaction_variance():
+    env = InteractionStream(
+        x_dim=6, interaction_scale=1.0, noise_level=0.3, horizon=3000, n_replicates=R, seed=8
+    )
+    obs = env.take(3000)
+    model = _main_only(env).learn_many(env.features.transform(obs.x), obs.y)
+    EmpiricalBayes(every=1).update(model, step=3000)
+    estimate = model.get_prior_variance("pairwise")
+    truth = (env.true_weights[:, 7:] ** 2).mean(axis=1)
+    # Type-II maximum likelihood of a variance from 15 well-determined weights: its relative
+    # error is about sqrt(2 / 15) = 0.37 per replicate, and the grid refinement adds little.
+    ratio = estimate / truth
+    assert np.median(ratio) == pytest.approx(1.0, abs=0.25)
+
+
+def test_model_averaging_weights_follow_the_evidence():
+    def agents(env):
+        base = NormalInverseGammaRegression(
+            groups=env.features, n_replicates=R, prior_variance={"main": 100.0, "pairwise": 0.0}
+        )
+        return [Agent("bma", ModelAveraging(learner=base, grid=(0.0, 0.01, 1.0, 100.0)))]
+
+    for scale, favoured in ((0.0, 0), (1.0, 2)):
+        env = InteractionStream(
+            x_dim=4, interaction_scale=scale, noise_level=0.3, horizon=600, n_replicates=R, seed=4
+        )
+        bma = agents(env)[0].learner.clone()
+        obs = env.take(600)
+        design = env.features.transform(obs.x)
+        for t in range(600):
+            bma.learn_one(design[:, t], obs.y[:, t])
+        # Relative to the noise (variance 0.09), weights ~ U(-1, 1) have variance ~3.7.
+        assert np.mean(np.argmax(bma.weights, axis=0) == favoured) >= 0.8 if scale else True
+        if not scale:
+            assert np.mean(bma.weights[0] > 0.3) >= 0.8
+        probe = design[:, 0]
+        per = bma._split(bma._inner.predict_one(bma._tile(probe)))
+        np.testing.assert_allclose(bma.predict_one(probe), (bma.weights * per).sum(axis=0))
+
+
+def test_champion_challenger_promotes_on_interactions():
+    def agents(env):
+        base = _main_only(env)
+        return [Agent("cc", ChampionChallenger(learner=base, grid=(0.0, 1.0)))]
+
+    _, strong = _run(1.0, agents)
+    assert strong.events.replicate.nunique() == R
+    assert (strong.events.new == 1.0).all()
+
+
+def test_fixed_and_apply_prior_report_changes_only():
+    env = InteractionStream(x_dim=2, horizon=10, n_replicates=3, seed=0)
+    model = _main_only(env)
+    assert apply_prior(model, "pairwise", 0.0, step=1) == []
+    events = apply_prior(model, "pairwise", np.array([0.0, 2.0, 0.0]), step=5)
+    assert [(e.replicate, e.step, e.old, e.new) for e in events] == [(1, 5, 0.0, 2.0)]
+    fixed = Fixed({"pairwise": 3.0})
+    assert len(fixed.update(model, 1)) == 3
+    assert fixed.update(model, 2) == []
+    with pytest.raises(ValueError, match="group"):
+        apply_prior(model, "nope", 1.0, step=1)
+
+
+def test_scheduler_events_reach_the_result_table():
+    def agents(env):
+        return [Agent("switch", _main_only(env), scheduler=EvidenceSwitch(every=10))]
+
+    _, result = _run(1.0, agents)
+    assert list(result.events.columns) == [
+        "environment",
+        "agent",
+        "replicate",
+        "step",
+        "group",
+        "old",
+        "new",
+    ]
+    assert (result.events.group == "pairwise").all()
+    assert (result.events.step % 10 == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: EvidenceSwitch(ladder=(-1.0, 1.0)), "ladder"),
+        (lambda: EvidenceSwitch(threshold=0.5), "threshold"),
+        (lambda: EmpiricalBayes(groups="pairwise"), "groups"),
+        (lambda: EmpiricalBayes(grid=(0.0, 1.0)), "grid"),
+        (lambda: UncertaintyTrigger(statistic="median"), "statistic"),
+        (lambda: UncertaintyTrigger(every=0), "every"),
+        (lambda: ModelAveraging(learner=object()), "learner"),
+    ],
+)
+def test_bad_parameters(make, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        make()
