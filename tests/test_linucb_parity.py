@@ -132,6 +132,21 @@ def test_our_linucb_differs_from_river_only_by_the_noise_term(stream):
     assert 0.8 * untied < agree < untied
 
 
+@pytest.mark.parametrize(("river_alpha", "river_beta"), [(1.0, 1.0), (4.0, 2.0)])
+def test_linucb_with_noise_chooses_rivers_actions(stream, river_alpha, river_beta):
+    """``LinUCB(alpha=1, include_noise=True)`` with prior_variance = 1/alpha and
+    noise_precision = beta chooses river's arm at every step (ties only among unpulled arms,
+    where river's own random pick is among ours)."""
+    policy, rng = LinUCB(alpha=1.0, include_noise=True), np.random.default_rng(0)
+    for t, arm, ours, x in _run_against_river(stream, river_alpha, river_beta):
+        designs = np.broadcast_to(x, (K, x.size))
+        choice = int(policy.select(ours, designs, rng, step=t + 1).actions)
+        tied = _tied(_river_rule(ours, x))
+        assert arm in tied and choice in tied, f"step {t + 1}"
+        if len(tied) == 1:
+            assert choice == arm, f"step {t + 1}"
+
+
 def test_our_linucb_matches_mabwiser_linucb(stream):
     """MABWiser's LinUCB(alpha=1, l2_lambda=1) with the intercept column is ours exactly."""
     mab_module = pytest.importorskip("mabwiser.mab")

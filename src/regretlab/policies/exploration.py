@@ -130,7 +130,9 @@ class LinUCB:
     """Optimism: pick the largest ``mean + alpha * sd`` of the predicted mean reward.
 
     ``sd`` is the posterior sd of ``x'w`` (without the noise), as in Li et al. (2010), whose
-    ``sqrt(x'A^{-1}x)`` is this sd for a unit-variance prior and unit noise precision.
+    ``sqrt(x'A^{-1}x)`` is this sd for a unit-variance prior and unit noise precision. With
+    ``include_noise=True`` the sd is the predictive one, ``sqrt(1 / beta + x'S x)``: river's
+    ``bandit.LinUCBDisjoint`` ranks actions by exactly this with ``alpha=1``.
 
     Examples
     --------
@@ -141,8 +143,9 @@ class LinUCB:
     np.int64(1)
     """
 
-    def __init__(self, alpha: float = 1.0) -> None:
+    def __init__(self, alpha: float = 1.0, *, include_noise: bool = False) -> None:
         self.alpha = alpha
+        self.include_noise = include_noise
         check_real("alpha", alpha, minimum=0.0)
 
     def select(
@@ -154,12 +157,12 @@ class LinUCB:
         step: int,
         means: np.ndarray | None = None,
     ) -> Choice:
-        loc, sd = model.predict_one(designs, return_sd=True, include_noise=False)
+        loc, sd = model.predict_one(designs, return_sd=True, include_noise=self.include_noise)
         scores = np.asarray(loc) + self.alpha * np.asarray(sd)
         return Choice(argmax_random_ties(scores, rng), None)
 
     def __repr__(self) -> str:
-        return f"LinUCB(alpha={self.alpha})"
+        return f"LinUCB(alpha={self.alpha}, include_noise={self.include_noise})"
 
 
 class ThompsonSampling:
