@@ -17,6 +17,7 @@ from regretlab.policies.escalation.base import Event, apply_prior, check_every
 
 __all__ = ["EmpiricalBayes", "EvidenceSwitch"]
 
+# Switched off, then one value per decade: the default candidates of an escalated group.
 LADDER = (0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 
 
