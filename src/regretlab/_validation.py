@@ -18,6 +18,7 @@ __all__ = [
     "check_finite",
     "check_int",
     "check_real",
+    "check_state",
     "float_array",
 ]
 
@@ -141,3 +142,22 @@ def as_float_array(
     if finite:
         check_finite(name, array)
     return array
+
+
+def check_state(state: Any, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Validate a saved learner state against the expected keys and shapes; return copies.
+
+    Everything is checked before anything is returned, so a caller that restores only after
+    this call never ends half-restored.
+
+    >>> check_state({"n": [1.0, 2.0]}, {"n": (2,)})["n"]
+    array([1., 2.])
+    """
+    if not isinstance(state, Mapping):
+        raise TypeError(f"state must be a mapping of arrays, got {type(state).__name__}")
+    if set(state) != set(shapes):
+        raise ValueError(f"state must have exactly the keys {list(shapes)}, got {sorted(state)}")
+    return {
+        key: as_float_array(f"state[{key!r}]", state[key], shape=shape).copy()
+        for key, shape in shapes.items()
+    }

@@ -8,7 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_finite, check_int, check_real, float_array
+from regretlab._validation import (
+    check_finite,
+    check_int,
+    check_real,
+    check_state,
+    float_array,
+)
 from regretlab.features import group_indices
 from regretlab.learners import gaussian, stats
 from regretlab.learners._grouping import check_groups, column_values, group_value
@@ -263,20 +269,8 @@ class DisjointBayesianLinearRegression:
 
     def set_state(self, state: Mapping[str, np.ndarray]) -> DisjointBayesianLinearRegression:
         """Restore what :meth:`get_state` returned."""
-        if not isinstance(state, Mapping):
-            raise TypeError(f"state must be a mapping of arrays, got {type(state).__name__}")
-        missing = [k for k in _STATE_KEYS if k not in state]
-        if missing:
-            raise ValueError(f"state is missing {missing}; expected keys {list(_STATE_KEYS)}")
         template = self.get_state()
-        arrays = {}
-        for key in _STATE_KEYS:
-            array = np.asarray(state[key], dtype=float)
-            if array.shape != template[key].shape:
-                raise ValueError(
-                    f"state[{key!r}] must have shape {template[key].shape}, got {array.shape}"
-                )
-            arrays[key] = array.copy()
+        arrays = check_state(state, {k: template[k].shape for k in _STATE_KEYS})
         self._prior = arrays.pop("prior_variance")
         p = self.n_features
         self._augmented[..., :p, :p] = arrays["xtx"]

@@ -50,6 +50,7 @@ from regretlab._validation import (
     check_finite,
     check_int,
     check_real,
+    check_state,
 )
 from regretlab.features import group_indices
 from regretlab.learners._grouping import check_groups, column_values
@@ -369,23 +370,14 @@ class SGDLinearRegression:
 
     def set_state(self, state: Mapping[str, Any]) -> SGDLinearRegression:
         """Restore a state from :meth:`get_state` (checked in full before anything changes)."""
-        if not isinstance(state, Mapping):
-            raise TypeError(f"state must be a mapping of arrays, got {type(state).__name__}")
-        expected = SGDState._fields
-        if set(state) != set(expected):
-            raise ValueError(
-                f"state must have exactly the keys {list(expected)}, got {sorted(state)}"
-            )
         shapes = {name: np.shape(value) for name, value in self._state._asdict().items()}
-        arrays = {}
-        for name in expected:
-            label = f"state[{name!r}]"
-            array = as_float_array(label, state[name], shape=shapes[name])
-            if name in ("sum_sq_grad", "n") and (array < 0).any():
-                raise ValueError(f"{label} must be >= 0, got {array[array < 0].flat[0]}")
-            if name == "n" and (array != np.round(array)).any():
-                raise ValueError(f"{label} must hold whole numbers, got {array}")
-            arrays[name] = array.copy()
+        arrays = check_state(state, shapes)
+        for name in ("sum_sq_grad", "n"):
+            if (arrays[name] < 0).any():
+                bad = arrays[name][arrays[name] < 0].flat[0]
+                raise ValueError(f"state[{name!r}] must be >= 0, got {bad}")
+        if (arrays["n"] != np.round(arrays["n"])).any():
+            raise ValueError(f"state['n'] must hold whole numbers, got {arrays['n']}")
         self._state = SGDState(**arrays)
         return self
 

@@ -107,7 +107,8 @@ def run_bandit(
     k = env.n_actions
     label = repr(env) if environment is None else environment
     events = EventLog(names, label)
-    # Environment blocks of about 16 MB (fewer per-replicate generator calls); designs are made per step, never held for a block.
+    # Environment blocks of about 16 MB (fewer per-replicate generator calls); designs are
+    # made per step, never held for a block.
     block = max(1, 2**21 // (max(1, math.prod(batch)) * (2 * k + env.context_dim)))
     replicates = np.arange(batch[0]) if batch else None
 
