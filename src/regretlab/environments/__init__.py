@@ -5,6 +5,7 @@ from __future__ import annotations
 from regretlab.environments.bandits import BanditStep, LinearBandit
 from regretlab.environments.drift import AbruptChange, InteractionOnset
 from regretlab.environments.interactions import InteractionStream, Observations
+from regretlab.environments.multilevel import MultilevelStream
 from regretlab.environments.supervised import SupervisedBandit
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "InteractionOnset",
     "InteractionStream",
     "LinearBandit",
+    "MultilevelStream",
     "Observations",
     "SupervisedBandit",
 ]

@@ -10,5 +10,6 @@ from __future__ import annotations
 from regretlab.features.actions import ActionFeatures
 from regretlab.features.groups import group_indices
 from regretlab.features.interactions import InteractionFeatures
+from regretlab.features.levels import LevelFeatures
 
-__all__ = ["ActionFeatures", "InteractionFeatures", "group_indices"]
+__all__ = ["ActionFeatures", "InteractionFeatures", "LevelFeatures", "group_indices"]
