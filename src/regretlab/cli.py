@@ -1,12 +1,21 @@
 """The ``regretlab`` command line. The only module that prints.
 
-``regretlab demo`` runs every experiment of the seed notebook (:mod:`regretlab.seed_study`) and
-writes per experiment a CSV, a Parquet table and a PNG, plus ``summary.md``, into one folder.
+- ``regretlab demo`` runs every experiment of the seed notebook (:mod:`regretlab.seed_study`) and
+  writes per experiment a CSV, a Parquet table and a PNG, plus ``summary.md``, into one folder;
+  then a small bandit escalation sweep with its report into ``bandit_escalation/`` beside them.
+- ``regretlab run EXPERIMENT.toml`` runs a sweep (:mod:`regretlab.sweep`) on a process pool, in
+  this process, or on dask.distributed, and resumes an interrupted one.
+- ``regretlab report DIR`` writes a sweep's tables, figures and ``report.md``
+  (:mod:`regretlab.report`).
+
+Nothing heavy is imported at the top: spawned pool workers import the script that started
+them, and must be able to pin their BLAS threads before numpy loads.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,11 +45,14 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
-        help="run the seed notebook's convergence study and write tables, figures and a summary",
+        help="run the seed notebook's convergence study and a small bandit escalation sweep",
         description=(
             "Run every experiment of the seed notebook (test MSE against training size for "
             "main-effects, interaction, ridge and Bayesian models) and write <experiment>.csv, "
-            "<experiment>.parquet, <experiment>.png and summary.md into --out."
+            "<experiment>.parquet, <experiment>.png and summary.md into --out; then a small "
+            "bandit escalation sweep (Thompson sampling with the context x action group off, "
+            "on, or escalated; min(N, 20) replicates) with its report into "
+            "--out/bandit_escalation."
         ),
     )
     demo.add_argument(
@@ -64,16 +76,154 @@ def _parser() -> argparse.ArgumentParser:
         help="root seed; 0 reproduces the notebook's first table (default: 0)",
     )
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    demo.set_defaults(parser=demo)
+    demo.set_defaults(parser=demo, handler=_demo)
+    _run_parser(commands)
+    report = commands.add_parser(
+        "report",
+        help="write a sweep's summary tables, figures and report.md",
+        description=(
+            "Read the finished tasks of a sweep folder (written by regretlab run) and write "
+            "report.md plus report/ (final regret with 95% intervals, paired differences "
+            "against a reference agent, ranks; regret, convergence, escalation and "
+            "coefficient figures) into it."
+        ),
+    )
+    report.add_argument("dir", type=Path, metavar="DIR", help="the sweep's output folder")
+    report.add_argument(
+        "--reference",
+        metavar="AGENT",
+        help="agent the paired differences subtract (default: the experiment's reference)",
+    )
+    report.set_defaults(parser=report, handler=_report, out=None)
     return parser
+
+
+def _run_parser(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run (or resume) a sweep described by an experiment file",
+        description=(
+            "Run every environment x agent x replicate of EXPERIMENT.toml and store one "
+            "Parquet file per task in --out, with a manifest of finished tasks: rerunning the "
+            "same command resumes an interrupted sweep. See examples/*.toml."
+        ),
+    )
+    run.add_argument("experiment", type=Path, metavar="EXPERIMENT.toml")
+    run.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="output folder (default: ./regretlab-out/<experiment name>)",
+    )
+    where = run.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=_count(0),
+        metavar="N",
+        help="process-pool workers (default: one per core); 0 runs in this process",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="address of a running dask scheduler, such as tcp://10.0.0.5:8786",
+    )
+    where.add_argument(
+        "--dask-local",
+        type=_count(1),
+        metavar="N",
+        help="start a dask LocalCluster of N worker processes on 127.0.0.1",
+    )
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.set_defaults(parser=run, handler=_run)
+
+
+# The demo's bandit escalation sweep (examples/bandit_escalation.toml, trimmed): replicates,
+# chunk size and seed come from the demo's options.
+_DEMO_BANDIT = """
+name = "demo-bandit-escalation"
+description = "Thompson sampling with the context x action group off, on, or escalated"
+horizon = 1000
+checkpoints = 25
+reference = "main_effects"
+
+[environments.shared]
+type = "LinearBandit"
+n_actions = 4
+context_dim = 3
+interaction_scale = 0.0
+
+[environments.personal]
+type = "LinearBandit"
+n_actions = 4
+context_dim = 3
+interaction_scale = 1.0
+
+[agents.main_effects]
+learner = { type = "BayesianLinearRegression", prior_variance = { "context:action" = 0.0 } }
+policy = { type = "ThompsonSampling" }
+
+[agents.full_model]
+learner = { type = "BayesianLinearRegression" }
+policy = { type = "ThompsonSampling" }
+
+[agents.evidence_switch]
+learner = { type = "BayesianLinearRegression", prior_variance = { "context:action" = 0.0 } }
+policy = { type = "ThompsonSampling" }
+scheduler = { type = "EvidenceSwitch", group = "context:action", every = 10 }
+
+[agents.model_averaging]
+policy = { type = "ThompsonSampling" }
+
+[agents.model_averaging.learner]
+type = "ModelAveraging"
+group = "context:action"
+grid = [0.0, 0.1, 1.0]
+learner = { type = "BayesianLinearRegression" }
+"""
+_DEMO_BANDIT_MAX_REPLICATES = 20
+
+
+def _demo_bandit(args: argparse.Namespace) -> tuple[Path, int]:
+    """Run the demo's bandit sweep in this process into ``--out/bandit_escalation``; report it."""
+    import json
+    import shutil
+    import tomllib
+
+    from regretlab.experiment import parse_experiment
+    from regretlab.report import write_report
+    from regretlab.storage import SweepFolderError, SweepStore
+    from regretlab.sweep import run_sweep
+
+    replicates = min(args.replicates, _DEMO_BANDIT_MAX_REPLICATES)
+    raw = tomllib.loads(_DEMO_BANDIT)
+    raw.update(seed=args.seed, replicates=replicates, chunk_size=min(replicates, 10))
+    experiment = parse_experiment(raw)
+    folder = args.out / "bandit_escalation"
+    try:
+        SweepStore(folder).check(experiment)
+    except SweepFolderError:
+        # The demo's own sweep from a run with another --seed or --replicates: start afresh.
+        meta = folder / "metadata.json"
+        if not meta.exists() or json.loads(meta.read_text())["experiment_name"] != experiment.name:
+            raise
+        shutil.rmtree(folder)
+    run_sweep(experiment, folder, progress=not args.no_progress)
+    write_report(folder)
+    return folder, replicates
 
 
 def _demo(args: argparse.Namespace) -> int:
     from regretlab.seed_study import run_seed_study, seed_experiments
+    from regretlab.storage import SweepFolderError
 
     experiments = seed_experiments(n_replicates=args.replicates)
     out = args.out
-    run_seed_study(experiments, seed=args.seed, out_dir=out, progress=not args.no_progress)
+    try:
+        run_seed_study(experiments, seed=args.seed, out_dir=out, progress=not args.no_progress)
+        bandit, bandit_replicates = _demo_bandit(args)
+    except (OSError, SweepFolderError) as exc:
+        print(f"regretlab demo: cannot write to --out {str(out)!r}: {exc}", file=sys.stderr)
+        return 1
     where = out.resolve()
     names = ", ".join(exp.name for exp in experiments)
     print(
@@ -83,7 +233,101 @@ def _demo(args: argparse.Namespace) -> int:
         f"  tables:  <experiment>.csv and <experiment>.parquet "
         f"(columns model, data_size, replicate, mse)\n"
         f"  figures: <experiment>.png (test MSE against training size, log-log)\n"
-        f"  experiments: {names}"
+        f"  experiments: {names}\n"
+        f"  bandit escalation sweep ({bandit_replicates} replicates, Thompson sampling with "
+        f"and without escalation): {bandit.resolve() / 'report.md'}"
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from regretlab.executors import BLAS_VARIABLES
+
+    # Before numpy loads: tasks run in this process match pool workers' single BLAS thread.
+    for name in BLAS_VARIABLES:
+        os.environ.setdefault(name, "1")
+    from regretlab.executors import open_executor
+    from regretlab.experiment import ExperimentError, load_experiment
+    from regretlab.storage import SweepFolderError, SweepStore
+    from regretlab.sweep import plan_tasks, run_sweep
+
+    try:
+        experiment = load_experiment(args.experiment)
+        out = Path("regretlab-out") / experiment.name if args.out is None else args.out
+        resuming = SweepStore(out).check(experiment)
+    except (ExperimentError, SweepFolderError) as exc:
+        print(f"regretlab run: error: {exc}", file=sys.stderr)
+        return 2
+    tasks = plan_tasks(experiment)
+    finished = SweepStore(out).finished() if resuming else {}
+    n_tasks, pending = len(tasks), sum(t.id not in finished for t in tasks)
+    where = {"workers": args.workers, "scheduler": args.scheduler, "dask_local": args.dask_local}
+    if pending == 0:
+        where = {"workers": 0}  # nothing to run: start no workers and no cluster
+    try:
+        with open_executor(**where) as info:
+            print(
+                f"regretlab run: {experiment.name}: {pending} of {n_tasks} tasks to run "
+                f"on {info.description} -> {out.resolve()}",
+                file=sys.stderr,
+            )
+            summary = run_sweep(
+                experiment,
+                out,
+                executor=info.executor,
+                max_pending=info.capacity,
+                progress=not args.no_progress,
+            )
+    except KeyboardInterrupt:
+        print(
+            f"regretlab run: interrupted; finished tasks are kept in {out}: run the same "
+            "command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    except OSError as exc:
+        print(f"regretlab run: error: {exc}", file=sys.stderr)
+        return 1
+    for failure in summary.failures:
+        print(
+            f"regretlab run: task {failure.task.id} failed ({failure.task.describe()}): "
+            f"{failure.error}",
+            file=sys.stderr,
+        )
+    print(
+        f"regretlab run: {summary.n_done} tasks run, {summary.n_skipped} already done, "
+        f"{len(summary.failures)} failed, {summary.n_not_run} not run "
+        f"({summary.seconds:.1f} s); results in {out.resolve()}"
+    )
+    if not summary.complete:
+        print(
+            "  unfinished: see failures.json; run the same command again to retry",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"  next: regretlab report {out}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from regretlab.experiment import ExperimentError
+    from regretlab.report import write_report
+    from regretlab.storage import SweepFolderError
+
+    try:
+        written = write_report(args.dir, reference=args.reference)
+    except (SweepFolderError, ExperimentError, ValueError) as exc:
+        print(f"regretlab report: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"regretlab report: cannot write to {str(args.dir)!r}: {exc}", file=sys.stderr)
+        return 1
+    root = args.dir.resolve()
+    print(
+        f"regretlab report: {len(written)} files written\n"
+        f"  report:  {root / 'report.md'}\n"
+        f"  tables:  {root / 'report'}/final_regret.csv, paired_differences.csv, ranks.csv\n"
+        f"  figures: {root / 'report'}/*.png"
     )
     return 0
 
@@ -98,15 +342,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            parser.error("a command is required (available: demo)")
-        if args.out.exists() and not args.out.is_dir():
+            parser.error("a command is required (available: demo, run, report)")
+        if args.out is not None and args.out.exists() and not args.out.is_dir():
             args.parser.error(
                 f"argument --out: {str(args.out)!r} is an existing file, not a folder"
             )
     except SystemExit as exc:  # argparse has printed the usage and the message
         return exc.code if isinstance(exc.code, int) else 2
-    try:
-        return _demo(args)
-    except OSError as exc:
-        print(f"regretlab demo: cannot write to --out {str(args.out)!r}: {exc}", file=sys.stderr)
-        return 1
+    return args.handler(args)

@@ -1,0 +1,369 @@
+"""Experiment files: a sweep described in TOML, parsed into frozen dataclasses and validated.
+
+An experiment names environments and agents by their registry names
+(:mod:`regretlab.registry`) with their parameters, plus the shared settings of the sweep::
+
+    name = "escalation"            # optional; default: the file's stem
+    seed = 7                       # root of the seed tree
+    horizon = 2000                 # steps per replicate
+    replicates = 40                # per environment
+    chunk_size = 10                # replicates per task (optional, default min(replicates, 10))
+    checkpoints = 30               # log-spaced count, or explicit steps [10, 100, 2000]
+    track_coefficients = true      # prediction streams only (optional)
+    reference = "main_effects"     # agent that paired differences are taken against (optional)
+
+    [environments.weak]
+    type = "InteractionStream"
+    x_dim = 4
+    interaction_scale = 0.1
+    drift = [{type = "InteractionOnset", at_step = 500, groups = ["pairwise"]}]  # optional
+
+    [agents.main_effects]
+    learner = {type = "BayesianLinearRegression", prior_variance = {pairwise = 0.0}}
+    # features = {...}, policy = {...} (bandits), scheduler = {...}
+
+Every value is checked before any work starts; the first problem raises one
+:class:`ExperimentError` that names the key, the value and what is allowed. Sizes, seeds and
+feature groups are filled in by the sweep, never written in the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from regretlab import registry
+from regretlab._experiment_checks import agent_context, check_roles, trial
+from regretlab._random import SeedLike, children
+from regretlab._validation import _describe
+from regretlab.registry import Component, ExperimentError, parse_component
+from regretlab.registry import fail as _fail
+from regretlab.simulate import Agent, log_checkpoints
+
+__all__ = [
+    "AgentSpec",
+    "EnvironmentSpec",
+    "Experiment",
+    "ExperimentError",
+    "load_experiment",
+    "parse_experiment",
+]
+
+_REQUIRED = ("seed", "horizon", "replicates", "environments", "agents")
+_OPTIONAL = (
+    "name",
+    "description",
+    "chunk_size",
+    "checkpoints",
+    "track_coefficients",
+    "reference",
+)
+_AGENT_KEYS = ("features", "learner", "policy", "scheduler")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """A named environment: its registry component and the drift wrappers around it."""
+
+    name: str
+    source: Component
+    drift: tuple[Component, ...] = ()
+
+    @property
+    def stream(self) -> str:
+        """``"prequential"`` (a prediction stream) or ``"bandit"``."""
+        return str(registry.entry("environment", self.source.type).stream)
+
+    def to_python(self) -> dict[str, Any]:
+        return {**self.source.to_python(), "drift": [d.to_python() for d in self.drift]}
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """A named agent: optional feature map, learner, policy and scheduler components."""
+
+    name: str
+    features: Component | None = None
+    learner: Component | None = None
+    policy: Component | None = None
+    scheduler: Component | None = None
+
+    def build(self, env: Any, *, seed: SeedLike = None) -> Agent:
+        """A fresh :class:`~regretlab.simulate.Agent` sized for ``env``."""
+        fmap = None if self.features is None else registry.build(self.features, {"env": env})
+        context = agent_context(env, fmap, seed)
+        made = {
+            key: None if part is None else registry.build(part, context)
+            for key, part in (
+                ("learner", self.learner),
+                ("policy", self.policy),
+                ("scheduler", self.scheduler),
+            )
+        }
+        return Agent(self.name, features=fmap, **made)
+
+    def to_python(self) -> dict[str, Any]:
+        return {
+            key: getattr(self, key).to_python()
+            for key in _AGENT_KEYS
+            if getattr(self, key) is not None
+        }
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated sweep: environments x agents x replicates, with its seed and checkpoints.
+
+    Examples
+    --------
+    >>> exp = parse_experiment({
+    ...     "seed": 1, "horizon": 50, "replicates": 4, "chunk_size": 2, "checkpoints": [10, 50],
+    ...     "environments": {"easy": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"bayes": {"learner": {"type": "BayesianLinearRegression"}}},
+    ... })
+    >>> exp.stream, exp.n_chunks, exp.checkpoints, exp.reference
+    ('prequential', 2, (10, 50), 'bayes')
+    >>> parse_experiment(exp.to_dict()) == exp
+    True
+    """
+
+    name: str
+    seed: int
+    horizon: int
+    replicates: int
+    chunk_size: int
+    checkpoints: tuple[int, ...]
+    environments: tuple[EnvironmentSpec, ...]
+    agents: tuple[AgentSpec, ...]
+    reference: str
+    track_coefficients: bool = False
+    description: str = ""
+
+    @property
+    def stream(self) -> str:
+        """``"prequential"`` or ``"bandit"``: the kind of every environment."""
+        return self.environments[0].stream
+
+    @property
+    def n_chunks(self) -> int:
+        """Tasks per environment: ``ceil(replicates / chunk_size)``."""
+        return -(-self.replicates // self.chunk_size)
+
+    def environment(self, name: str) -> EnvironmentSpec:
+        for spec in self.environments:
+            if spec.name == name:
+                return spec
+        raise KeyError(
+            f"no environment {name!r}; environments: {[e.name for e in self.environments]}"
+        )
+
+    def build_environment(
+        self,
+        name: str,
+        *,
+        n_replicates: int,
+        seed: SeedLike,
+        horizon: int | None = None,
+        drift: bool = True,
+    ) -> Any:
+        """Environment ``name``: child 0 of ``seed`` seeds the base, child ``1 + i`` drift ``i``."""
+        spec = self.environment(name)
+        base, *wrappers = children(seed, 1 + len(spec.drift))
+        context = {
+            "horizon": self.horizon if horizon is None else horizon,
+            "n_replicates": n_replicates,
+            "seed": base,
+        }
+        env = registry.build(spec.source, context)
+        if drift:
+            for part, part_seed in zip(spec.drift, wrappers, strict=True):
+                env = registry.build(part, {"env": env, "seed": part_seed})
+        return env
+
+    def build_agents(self, env: Any, *, seed: SeedLike = None) -> list[Agent]:
+        """Every agent sized for ``env``; agent ``i``'s learner seed is child ``i`` of ``seed``."""
+        seeds = children(seed, len(self.agents))
+        return [spec.build(env, seed=s) for spec, s in zip(self.agents, seeds, strict=True)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved experiment (every default filled in), in the file's own schema."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "seed": self.seed,
+            "horizon": self.horizon,
+            "replicates": self.replicates,
+            "chunk_size": self.chunk_size,
+            "checkpoints": list(self.checkpoints),
+            "track_coefficients": self.track_coefficients,
+            "reference": self.reference,
+            "environments": {e.name: e.to_python() for e in self.environments},
+            "agents": {a.name: a.to_python() for a in self.agents},
+        }
+
+    def digest(self) -> str:
+        """SHA-256 of the resolved experiment's canonical JSON: what a results folder holds."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_experiment(path: str | Path, *, check: bool = True) -> Experiment:
+    """Read and validate an experiment file (TOML; ``.json`` for a saved resolved experiment).
+
+    Raises :class:`ExperimentError` prefixed with the file's path for the first problem found.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ExperimentError(f"{path}: cannot read the experiment file: {exc}") from None
+    try:
+        raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ExperimentError(f"{path}: not a valid experiment file: {exc}") from None
+    try:
+        return parse_experiment(raw, default_name=path.stem, check=check)
+    except ExperimentError as exc:
+        raise ExperimentError(f"{path}: {exc}") from None
+
+
+def parse_experiment(
+    raw: Mapping[str, Any], *, default_name: str = "experiment", check: bool = True
+) -> Experiment:
+    """Validate a parsed experiment file and resolve its defaults.
+
+    With ``check`` every environment and agent is also built and run for two steps, so a bad
+    parameter value or an agent that cannot act in an environment fails here.
+    """
+    if not isinstance(raw, Mapping):
+        raise ExperimentError(f"an experiment must be a table, got {_describe(raw)}")
+    for key in raw:
+        if key not in _REQUIRED + _OPTIONAL:
+            raise _fail(key, f"unknown key; allowed: {sorted(_REQUIRED + _OPTIONAL)}")
+    for key in _REQUIRED:
+        if key not in raw:
+            raise ExperimentError(
+                f"missing required key {key!r}; every experiment sets {list(_REQUIRED)}"
+            )
+    name = _name("name", raw.get("name", default_name))
+    seed = _int("seed", raw["seed"], 0)
+    horizon = _int("horizon", raw["horizon"], 1)
+    replicates = _int("replicates", raw["replicates"], 1)
+    chunk_size = _int("chunk_size", raw.get("chunk_size", min(replicates, 10)), 1)
+    if chunk_size > replicates:
+        raise _fail("chunk_size", f"must be <= replicates ({replicates}), got {chunk_size}")
+    envs = tuple(
+        _environment(key, value) for key, value in _named_tables("environments", raw).items()
+    )
+    agents = tuple(_agent(key, value) for key, value in _named_tables("agents", raw).items())
+    streams = {e.stream for e in envs}
+    if len(streams) > 1:
+        kinds = {e.name: e.stream for e in envs}
+        raise _fail("environments", f"mix prediction streams and bandits ({kinds}); use one kind")
+    stream = envs[0].stream
+    for agent in agents:
+        check_roles(agent, stream)
+    track = raw.get("track_coefficients", False)
+    if not isinstance(track, bool):
+        raise _fail("track_coefficients", f"must be true or false, got {_describe(track)}")
+    if track and stream == "bandit":
+        raise _fail("track_coefficients", "only prediction streams track coefficients")
+    reference = raw.get("reference", agents[0].name)
+    if reference not in [a.name for a in agents]:
+        raise _fail(
+            "reference", f"unknown agent {reference!r}; choose one of {[a.name for a in agents]}"
+        )
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise _fail("description", f"must be a string, got {_describe(description)}")
+    exp = Experiment(
+        name=name,
+        seed=seed,
+        horizon=horizon,
+        replicates=replicates,
+        chunk_size=chunk_size,
+        checkpoints=_checkpoints(raw.get("checkpoints", 60), horizon),
+        environments=envs,
+        agents=agents,
+        reference=reference,
+        track_coefficients=track,
+        description=description,
+    )
+    if check:
+        trial(exp)
+    return exp
+
+
+def _int(key: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(key, f"must be an integer >= {minimum}, got {_describe(value)}")
+    if value < minimum:
+        raise _fail(key, f"must be an integer >= {minimum}, got {value}")
+    return value
+
+
+def _name(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise _fail(key, f"must be a name of letters, digits, '_' and '-', got {_describe(value)}")
+    return value
+
+
+def _checkpoints(value: Any, horizon: int) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return tuple(int(s) for s in log_checkpoints(horizon, _int("checkpoints", value, 1)))
+    ok = isinstance(value, list | tuple) and len(value) > 0
+    ok = ok and all(isinstance(s, int) and not isinstance(s, bool) for s in value)
+    ok = ok and value[0] >= 1 and value[-1] <= horizon
+    ok = ok and all(b > a for a, b in itertools.pairwise(value))
+    if not ok:
+        raise _fail(
+            "checkpoints",
+            f"must be a count of log-spaced steps or increasing steps in [1, {horizon}], "
+            f"got {_describe(value)}",
+        )
+    return tuple(value)
+
+
+def _named_tables(key: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    tables = raw[key]
+    if not isinstance(tables, Mapping) or not tables:
+        raise _fail(key, f"must hold at least one [{key}.NAME] table, got {_describe(tables)}")
+    for name in tables:
+        _name(f"{key}.{name}", name)
+    return dict(tables)
+
+
+def _environment(name: str, raw: Any) -> EnvironmentSpec:
+    key = f"environments.{name}"
+    if not isinstance(raw, Mapping):
+        raise _fail(key, f"must be a table with a 'type' key, got {_describe(raw)}")
+    drift = raw.get("drift", [])
+    if not isinstance(drift, list | tuple):
+        raise _fail(f"{key}.drift", f"must be an array of tables, got {_describe(drift)}")
+    source = parse_component({k: v for k, v in raw.items() if k != "drift"}, "environment", key)
+    wrappers = tuple(parse_component(d, "drift", f"{key}.drift[{i}]") for i, d in enumerate(drift))
+    return EnvironmentSpec(name, source, wrappers)
+
+
+def _agent(name: str, raw: Any) -> AgentSpec:
+    key = f"agents.{name}"
+    if not isinstance(raw, Mapping):
+        raise _fail(key, f"must be a table of {list(_AGENT_KEYS)}, got {_describe(raw)}")
+    for part in raw:
+        if part not in _AGENT_KEYS:
+            raise _fail(f"{key}.{part}", f"unknown key; allowed: {list(_AGENT_KEYS)}")
+    parts = {
+        part: parse_component(raw[part], part, f"{key}.{part}")
+        if raw.get(part) is not None
+        else None
+        for part in _AGENT_KEYS
+    }
+    return AgentSpec(name, **parts)

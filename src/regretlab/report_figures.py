@@ -1,0 +1,165 @@
+"""Figures of a sweep report: regret, paired differences, convergence, escalation, coefficients.
+
+Each ``*_figure`` function draws one environment on a bare :class:`matplotlib.figure.Figure`
+(no pyplot, no GUI backend) and returns it; :mod:`regretlab.report` saves them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from regretlab.plots import plot_coefficients, plot_convergence, plot_regret
+from regretlab.results import summarise
+
+__all__ = [
+    "coefficients_figure",
+    "convergence_figure",
+    "escalation_figure",
+    "escalation_timeline",
+    "paired_figure",
+    "regret_figure",
+]
+
+
+def _figure(width: float = 7.0, height: float = 4.5) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def regret_figure(regret: pd.DataFrame, metric: str, title: str) -> Figure:
+    """Cumulative ``metric`` per agent against step, mean and 95% band (log x)."""
+    fig = _figure()
+    plot_regret(regret, metric, ax=fig.subplots(), title=title)
+    return fig
+
+
+def paired_figure(regret: pd.DataFrame, metric: str, reference: str, title: str) -> Figure:
+    """Every agent minus ``reference``, paired by replicate, mean and 95% band (log x)."""
+    wide = regret.pivot_table(index=["replicate", "step"], columns="agent", values=metric)
+    fig = _figure()
+    ax = fig.subplots()
+    others = [a for a in dict.fromkeys(regret["agent"]) if a != reference]
+    for i, agent in enumerate(others):
+        diff = (wide[agent] - wide[reference]).rename("difference").reset_index()
+        stats = summarise(diff, ["step"], "difference").sort_values("step")
+        ax.plot(stats["step"], stats["mean"], color=f"C{i}", label=f"{agent} - {reference}")
+        ax.fill_between(
+            stats["step"], stats["lower"], stats["upper"], color=f"C{i}", alpha=0.18, linewidth=0
+        )
+    ax.axhline(0.0, color="0.3", linewidth=1.0)
+    ax.set_xscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"paired difference in {metric.replace('_', ' ')} (95% band)")
+    ax.grid(True, alpha=0.4)
+    ax.legend(fontsize="small")
+    ax.set_title(title)
+    return fig
+
+
+def convergence_figure(regret: pd.DataFrame, metric: str, title: str) -> Figure:
+    """Average regret per step (cumulative / step) on log-log axes: how fast each agent learns.
+
+    For a prediction stream this is the running mean squared error against the true mean, the
+    prequential counterpart of the seed study's convergence curves.
+    """
+    rate = pd.DataFrame(
+        {
+            "model": regret["agent"],
+            "data_size": regret["step"],
+            "replicate": regret["replicate"],
+            "mse": regret[metric] / regret["step"],
+        }
+    )
+    fig = _figure()
+    ax = plot_convergence(rate, ax=fig.subplots(), title=title)
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"{metric.replace('_', ' ')} per step (mean, 95% band)")
+    legend = ax.get_legend()
+    if legend is not None:
+        legend.set_title("agent")
+    return fig
+
+
+def escalation_timeline(
+    events: pd.DataFrame, steps: np.ndarray, replicates: np.ndarray
+) -> pd.DataFrame:
+    """Per agent, group and step: the share of replicates whose prior variance is looser than
+    at its first change, and the mean number of changes so far.
+
+    >>> ev = pd.DataFrame({"agent": "a", "replicate": [0, 0, 1], "step": [2, 5, 4],
+    ...                    "group": "g", "old": [0.0, 1.0, 0.0], "new": [1.0, 0.0, 1.0]})
+    >>> escalation_timeline(ev, np.array([1, 3, 5]), np.array([0, 1]))[["step", "loosened"]]
+       step  loosened
+    0     1       0.0
+    1     3       0.5
+    2     5       0.5
+    """
+    rows = []
+    for (agent, group), part in events.groupby(["agent", "group"], sort=False):
+        part = part.sort_values("step", kind="stable")
+        loosened = np.zeros((len(steps), len(replicates)))
+        changes = np.zeros((len(steps), len(replicates)))
+        for j, rep in enumerate(replicates):
+            mine = part[part["replicate"] == rep]
+            if mine.empty:
+                continue
+            start = mine["old"].iloc[0]
+            at = np.searchsorted(mine["step"].to_numpy(), steps, side="right")
+            current = np.concatenate([[start], mine["new"].to_numpy()])[at]
+            loosened[:, j] = current > start
+            changes[:, j] = at
+        rows.append(
+            pd.DataFrame(
+                {
+                    "agent": agent,
+                    "group": group,
+                    "step": steps,
+                    "loosened": loosened.mean(axis=1),
+                    "changes": changes.mean(axis=1),
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def escalation_figure(
+    events: pd.DataFrame, steps: np.ndarray, replicates: np.ndarray, title: str
+) -> Figure:
+    """Escalation timelines: when each agent loosened each group's prior, over replicates."""
+    timeline = escalation_timeline(events, steps, replicates)
+    fig = _figure(11.0, 4.5)
+    left, right = fig.subplots(1, 2)
+    for i, ((agent, group), part) in enumerate(timeline.groupby(["agent", "group"], sort=False)):
+        label = f"{agent}: {group}"
+        left.step(part["step"], part["loosened"], where="post", label=label, color=f"C{i}")
+        right.step(part["step"], part["changes"], where="post", label=label, color=f"C{i}")
+    left.set_ylabel("share of replicates with a looser prior than at first")
+    left.set_ylim(-0.02, 1.02)
+    right.set_ylabel("prior changes per replicate so far (mean)")
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_xlabel("step")
+        ax.grid(True, alpha=0.4)
+    left.legend(fontsize="small", title="agent: group", title_fontsize="small")
+    fig.suptitle(title)
+    return fig
+
+
+def coefficients_figure(coefficients: pd.DataFrame, agents: list[str], title: str) -> Figure:
+    """Replicate 0's coefficient estimates with 95% bands against the truth, one panel per agent."""
+    agents = [a for a in agents if (coefficients["agent"] == a).any()]
+    ncols = min(3, len(agents))
+    nrows = -(-len(agents) // ncols)
+    fig = _figure(4.6 * ncols, 3.6 * nrows)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    replicate = int(coefficients["replicate"].min())
+    for ax, agent in zip(axes, agents, strict=False):
+        plot_coefficients(coefficients, agent=agent, replicate=replicate, ax=ax, title=agent)
+        legend = ax.get_legend()
+        if legend is not None and ax is not axes[0]:
+            legend.remove()
+    for ax in axes[len(agents) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"{title} (replicate {replicate}; truth dashed)")
+    return fig

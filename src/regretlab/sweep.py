@@ -1,0 +1,346 @@
+"""Sweeps: environments x agents x replicates, split into tasks, run on any executor, resumable.
+
+A **task** is one environment x one replicate chunk (``chunk_size`` replicates, fixed by the
+experiment, never by the number of workers) with every agent: the agents of a replicate face
+the same draws (common random numbers), so their differences are paired.
+
+The **seed tree** is derived in the driver before anything is sent anywhere::
+
+    SeedSequence(seed)
+    └── environment e                   children(root, n_environments)[e]
+        └── chunk c                     children(environment, n_chunks)[c]
+            ├── environment draws       children(chunk, 3)[0]  (base, then one per drift)
+            ├── policies                children(chunk, 3)[1]  (one per agent, in run_bandit)
+            └── learners                children(chunk, 3)[2]  (one per agent)
+
+:func:`regretlab._random.children` derives child ``i`` without advancing its parent, so the tree
+is the same on every run: a task's rows depend on the experiment alone, whatever the executor,
+the number of workers, the order tasks finish in, or whether the sweep was resumed.
+
+Results go to a folder managed by :class:`~regretlab.storage.SweepStore`: one Parquet file per
+task and table, a manifest of finished tasks, metadata. A rerun skips what the manifest names.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import os
+import sys
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from regretlab._random import children
+from regretlab.executors import InProcessExecutor
+from regretlab.experiment import Experiment
+from regretlab.storage import SweepStore
+
+__all__ = [
+    "SweepSummary",
+    "Task",
+    "TaskFailure",
+    "TaskOutput",
+    "execute_task",
+    "plan_tasks",
+    "run_sweep",
+    "run_task",
+]
+
+logger = logging.getLogger(__name__)
+
+_EVENT_DTYPES = {
+    "environment": str,
+    "agent": str,
+    "replicate": np.int64,
+    "step": np.int64,
+    "group": str,
+    "old": np.float64,
+    "new": np.float64,
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """One environment x replicate chunk, with its seeds (derived in the driver)."""
+
+    index: int
+    environment: str
+    chunk: int
+    start: int
+    stop: int
+    environment_seed: np.random.SeedSequence = field(repr=False)
+    policy_seed: np.random.SeedSequence = field(repr=False)
+    learner_seed: np.random.SeedSequence = field(repr=False)
+
+    @property
+    def id(self) -> str:
+        """File stem and manifest key: ``<environment>-<chunk, 5 digits>``."""
+        return f"{self.environment}-{self.chunk:05d}"
+
+    def describe(self) -> dict[str, Any]:
+        """The task's parameters, as reported with a failure and stored in the manifest."""
+        seed = self.environment_seed
+        return {
+            "environment": self.environment,
+            "chunk": self.chunk,
+            "replicates": [self.start, self.stop],
+            "seed_entropy": int(seed.entropy),  # type: ignore[arg-type]
+            "spawn_key": list(seed.spawn_key[:-1]),
+        }
+
+
+def plan_tasks(experiment: Experiment) -> list[Task]:
+    """Every task of ``experiment`` in a fixed order (environment-major), with its seeds.
+
+    >>> from regretlab.experiment import parse_experiment
+    >>> exp = parse_experiment({"seed": 3, "horizon": 20, "replicates": 5, "chunk_size": 2,
+    ...     "environments": {"a": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"b": {"learner": {"type": "BayesianLinearRegression"}}}})
+    >>> [(t.id, t.start, t.stop) for t in plan_tasks(exp)]
+    [('a-00000', 0, 2), ('a-00001', 2, 4), ('a-00002', 4, 5)]
+    >>> plan_tasks(exp)[1].describe()["spawn_key"]
+    [0, 1]
+    """
+    tasks = []
+    root = np.random.SeedSequence(experiment.seed)
+    envs = experiment.environments
+    for e, (spec, env_seed) in enumerate(zip(envs, children(root, len(envs)), strict=True)):
+        for c, chunk_seed in enumerate(children(env_seed, experiment.n_chunks)):
+            start = c * experiment.chunk_size
+            stop = min(start + experiment.chunk_size, experiment.replicates)
+            env_part, policy_part, learner_part = children(chunk_seed, 3)
+            tasks.append(
+                Task(
+                    index=e * experiment.n_chunks + c,
+                    environment=spec.name,
+                    chunk=c,
+                    start=start,
+                    stop=stop,
+                    environment_seed=env_part,
+                    policy_seed=policy_part,
+                    learner_seed=learner_part,
+                )
+            )
+    return tasks
+
+
+def run_task(experiment: Experiment, task: Task) -> dict[str, pd.DataFrame]:
+    """Run one task: ``regret`` and ``events`` (and ``coefficients``) with global replicates."""
+    from regretlab.simulate import run_bandit, run_prequential
+
+    env = experiment.build_environment(
+        task.environment, n_replicates=task.stop - task.start, seed=task.environment_seed
+    )
+    agents = experiment.build_agents(env, seed=task.learner_seed)
+    checkpoints = np.asarray(experiment.checkpoints)
+    if experiment.stream == "prequential":
+        result = run_prequential(
+            env,
+            agents,
+            checkpoints=checkpoints,
+            track_coefficients=experiment.track_coefficients,
+            environment=task.environment,
+        )
+        tables = {"regret": result.regret, "events": result.events}
+        if experiment.track_coefficients:
+            tables["coefficients"] = result.coefficients
+    else:
+        outcome = run_bandit(
+            env,
+            agents,
+            seed=task.policy_seed,
+            checkpoints=checkpoints,
+            environment=task.environment,
+        )
+        tables = {"regret": outcome.regret, "events": outcome.events}
+    tables["events"] = tables["events"].astype(_EVENT_DTYPES)
+    for table in tables.values():
+        if "replicate" in table:
+            table["replicate"] = table["replicate"].astype(np.int64) + task.start
+    return tables
+
+
+@dataclass(frozen=True)
+class TaskOutput:
+    """A finished task's tables and its run time in the worker."""
+
+    task_id: str
+    tables: dict[str, pd.DataFrame]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """A task that raised (or whose worker died): its parameters, the error and traceback."""
+
+    task: Task
+    error: str
+    traceback: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "task": self.task.id,
+            **self.task.describe(),
+            "error": self.error,
+            "traceback": self.traceback,
+        }
+
+
+def execute_task(experiment: Experiment, task: Task) -> TaskOutput | TaskFailure:
+    """:func:`run_task` in a worker; an exception comes back as a :class:`TaskFailure`."""
+    start = time.perf_counter()
+    try:
+        tables = run_task(experiment, task)
+    except Exception as exc:
+        return TaskFailure(task, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    return TaskOutput(task.id, tables, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What a call to :func:`run_sweep` did."""
+
+    out_dir: Path
+    n_tasks: int
+    n_skipped: int
+    n_done: int
+    failures: tuple[TaskFailure, ...]
+    n_not_run: int
+    seconds: float
+
+    @property
+    def complete(self) -> bool:
+        """Every task of the experiment is finished (now or by an earlier run)."""
+        return self.n_skipped + self.n_done == self.n_tasks
+
+
+def _outcome(future: cf.Future, task: Task) -> TaskOutput | TaskFailure:
+    try:
+        return future.result()
+    except Exception as exc:  # the executor failed, not the task: a dead worker, a lost cluster
+        return TaskFailure(task, f"{type(exc).__name__}: {exc} (the worker running it failed)")
+
+
+def run_sweep(
+    experiment: Experiment,
+    out_dir: str | os.PathLike[str],
+    *,
+    executor: cf.Executor | None = None,
+    max_pending: int = 64,
+    progress: bool = False,
+) -> SweepSummary:
+    """Run every unfinished task of ``experiment`` on ``executor`` and store it in ``out_dir``.
+
+    Parameters
+    ----------
+    experiment
+        From :func:`~regretlab.experiment.load_experiment`.
+    out_dir
+        Results folder: created if missing; an earlier run of the same experiment is resumed;
+        a folder of another experiment is refused (:class:`~regretlab.storage.SweepFolderError`)
+        before anything is written.
+    executor
+        Any :class:`concurrent.futures.Executor` (see :func:`regretlab.executors.open_executor`);
+        ``None`` runs in this process. The caller owns it and shuts it down.
+    max_pending
+        Tasks submitted ahead of the finished ones (bounds the driver's memory).
+    progress
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    A :class:`SweepSummary`. A task that raises is logged with its parameters, listed in
+    ``failures`` (and ``failures.json``) and left unfinished for the next run; the others go on.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from regretlab.experiment import parse_experiment
+    >>> from regretlab.storage import load_sweep
+    >>> exp = parse_experiment({"seed": 3, "horizon": 20, "replicates": 4, "chunk_size": 2,
+    ...     "checkpoints": [10, 20],
+    ...     "environments": {"a": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"b": {"learner": {"type": "BayesianLinearRegression"}}}})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     first = run_sweep(exp, tmp)
+    ...     again = run_sweep(exp, tmp)
+    ...     rows = len(load_sweep(tmp).regret)
+    >>> first.n_done, again.n_skipped, again.n_done, rows
+    (2, 2, 0, 8)
+    """
+    started = time.perf_counter()
+    store = SweepStore(out_dir)
+    tasks = plan_tasks(experiment)
+    store.prepare(experiment, len(tasks))
+    finished = store.finished()
+    todo = deque(t for t in tasks if t.id not in finished)
+    n_skipped = len(tasks) - len(todo)
+    if n_skipped:
+        logger.info("%s: %d of %d tasks already finished", store.root, n_skipped, len(tasks))
+    executor = InProcessExecutor() if executor is None else executor
+    running: dict[cf.Future, Task] = {}
+    failures: list[TaskFailure] = []
+    n_done = 0
+    bar = tqdm(
+        total=len(tasks),
+        initial=n_skipped,
+        desc=experiment.name,
+        unit="task",
+        disable=not progress,
+        file=sys.stderr,
+    )
+    stopped = False
+    try:
+        while running or (todo and not stopped):
+            while todo and not stopped and len(running) < max(1, max_pending):
+                try:
+                    future = executor.submit(execute_task, experiment, todo[0])
+                except RuntimeError as exc:  # a broken or shut-down executor takes no more
+                    logger.error("%s: the executor stopped taking tasks: %s", store.root, exc)
+                    stopped = True
+                    break
+                running[future] = todo.popleft()
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: running[f].index):
+                task = running.pop(future)
+                outcome = _outcome(future, task)
+                if isinstance(outcome, TaskFailure):
+                    failures.append(outcome)
+                    logger.error("task %s failed (%s): %s", task.id, task.describe(), outcome.error)
+                else:
+                    info = {**task.describe(), "seconds": round(outcome.seconds, 6)}
+                    store.save(task.id, outcome.tables, info)
+                    n_done += 1
+                bar.update()
+    finally:
+        bar.close()
+        for future in running:
+            future.cancel()
+    store.write_failures([f.describe() for f in failures])
+    summary = SweepSummary(
+        out_dir=store.root,
+        n_tasks=len(tasks),
+        n_skipped=n_skipped,
+        n_done=n_done,
+        failures=tuple(failures),
+        n_not_run=len(todo),
+        seconds=time.perf_counter() - started,
+    )
+    logger.info(
+        "%s: %d tasks run, %d skipped, %d failed, %d not run, %.1f s",
+        store.root,
+        n_done,
+        n_skipped,
+        len(failures),
+        len(todo),
+        summary.seconds,
+    )
+    return summary
