@@ -123,6 +123,7 @@ STRONG = 1.0  # interaction scale from which a scenario counts as strong
 # grid's third value from the top): small variances change little at small n.
 LARGE = 1e-2
 GOAL_BEST, GOAL_WORSE = 1.05, 0.6
+NOISE_PRIOR = 1e-3  # a_0 = b_0 of the learned-noise agents (ModelAveraging.recommended)
 RATIO_AXIS_MAX = 12.0  # ratios beyond it are drawn at the edge of the ratio figures
 
 
@@ -140,8 +141,8 @@ class Mode:
 
     @property
     def threshold(self) -> float:
-        # UncertaintyTrigger: 5% of the main effects' prior sd (for the relative NIG prior, at
-        # unit noise, the centre of its InvGamma(1, 1) noise prior).
+        # UncertaintyTrigger: 5% of the main effects' prior sd (for the relative NIG prior, in
+        # units of the noise sd).
         return 0.05 * float(np.sqrt(self.main_variance))
 
     def learner(self, features: Any, group: str, value: float, noise: float, r: int) -> Any:
@@ -151,7 +152,16 @@ class Mode:
             return BayesianLinearRegression(
                 groups=features, prior_variance=prior, noise_precision=1 / noise**2, n_replicates=r
             )
-        return NormalInverseGammaRegression(groups=features, prior_variance=prior, n_replicates=r)
+        # The rule of ModelAveraging.recommended: a vague noise prior (near Jeffreys' 1/sigma^2),
+        # for every learned-noise agent alike. It leaves every posterior mean unchanged and lets
+        # the evidence (and Thompson draws) follow the data from the first observations.
+        return NormalInverseGammaRegression(
+            groups=features,
+            prior_variance=prior,
+            noise_shape=NOISE_PRIOR,
+            noise_scale=NOISE_PRIOR,
+            n_replicates=r,
+        )
 
 
 MODES = {
