@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from regretlab.plots import plot_coefficients, plot_convergence, plot_regret
-from regretlab.results import summarise
+from regretlab.results import escalation_timeline, summarise
 
 __all__ = [
     "coefficients_figure",
@@ -79,48 +79,6 @@ def convergence_figure(regret: pd.DataFrame, metric: str, title: str) -> Figure:
     if legend is not None:
         legend.set_title("agent")
     return fig
-
-
-def escalation_timeline(
-    events: pd.DataFrame, steps: np.ndarray, replicates: np.ndarray
-) -> pd.DataFrame:
-    """Per agent, group and step: the share of replicates whose prior variance is looser than
-    at its first change, and the mean number of changes so far.
-
-    >>> ev = pd.DataFrame({"agent": "a", "replicate": [0, 0, 1], "step": [2, 5, 4],
-    ...                    "group": "g", "old": [0.0, 1.0, 0.0], "new": [1.0, 0.0, 1.0]})
-    >>> escalation_timeline(ev, np.array([1, 3, 5]), np.array([0, 1]))[["step", "loosened"]]
-       step  loosened
-    0     1       0.0
-    1     3       0.5
-    2     5       0.5
-    """
-    rows = []
-    for (agent, group), part in events.groupby(["agent", "group"], sort=False):
-        part = part.sort_values("step", kind="stable")
-        loosened = np.zeros((len(steps), len(replicates)))
-        changes = np.zeros((len(steps), len(replicates)))
-        for j, rep in enumerate(replicates):
-            mine = part[part["replicate"] == rep]
-            if mine.empty:
-                continue
-            start = mine["old"].iloc[0]
-            at = np.searchsorted(mine["step"].to_numpy(), steps, side="right")
-            current = np.concatenate([[start], mine["new"].to_numpy()])[at]
-            loosened[:, j] = current > start
-            changes[:, j] = at
-        rows.append(
-            pd.DataFrame(
-                {
-                    "agent": agent,
-                    "group": group,
-                    "step": steps,
-                    "loosened": loosened.mean(axis=1),
-                    "changes": changes.mean(axis=1),
-                }
-            )
-        )
-    return pd.concat(rows, ignore_index=True)
 
 
 def escalation_figure(

@@ -1,0 +1,87 @@
+"""Shared pieces of the figures: styles, axes, bands, column checks, atomic saving."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from matplotlib.ticker import LogFormatter
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["save_figure"]
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+_STYLES = ("-", "--", "-.", ":")
+
+
+class _PlainLogFormatter(LogFormatter):
+    """``LogFormatter``'s choice of ticks to label, written as plain numbers (``0.02``, ``30``)."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return f"{x:g}" if super().__call__(x, pos) else ""
+
+
+def _axes(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, new = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    return new
+
+
+def _require_columns(table: pd.DataFrame, columns: set[str], name: str = "table") -> None:
+    missing = columns - set(table.columns)
+    if missing:
+        raise ValueError(f"{name} must have columns {sorted(columns)}; missing {sorted(missing)}")
+    if table.empty:
+        raise ValueError(f"{name} must have at least one row")
+
+
+def _band(ax: Axes, stats: pd.DataFrame, x: str, label: str, i: int) -> None:
+    """A mean line with its interval band, styled by position ``i``."""
+    stats = stats.sort_values(x)
+    (line,) = ax.plot(
+        stats[x], stats["mean"], linestyle=_STYLES[i % len(_STYLES)], linewidth=1.6, label=label
+    )
+    if (stats["upper"] > stats["lower"]).any():
+        ax.fill_between(
+            stats[x],
+            stats["lower"],
+            stats["upper"],
+            color=line.get_color(),
+            alpha=0.18,
+            linewidth=0,
+        )
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], **savefig_kwargs: object) -> Path:
+    """Save ``fig`` to ``path`` atomically: a temporary file beside it, then ``os.replace``.
+
+    The format is ``format`` if given, else the suffix of ``path`` (PNG if it has none); other
+    keywords go to ``Figure.savefig``. An error leaves any existing
+    file at ``path`` untouched and no temporary file behind.
+
+    >>> import tempfile
+    >>> from matplotlib.figure import Figure
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     save_figure(Figure(), Path(tmp) / "empty.png").name
+    'empty.png'
+    """
+    target = Path(path)
+    fmt = savefig_kwargs.pop("format", None) or target.suffix.lstrip(".").lower() or "png"
+    # Not mkstemp: savefig creates the file, so it gets the usual (umask) permissions.
+    name = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fig.savefig(name, format=fmt, **savefig_kwargs)  # type: ignore[arg-type]
+        os.replace(name, target)
+    except BaseException:
+        name.unlink(missing_ok=True)
+        raise
+    return target
