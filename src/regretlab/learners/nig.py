@@ -158,7 +158,10 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
         post = self._sync(full=True)
         shape, rate = self.noise_posterior
         out_shape = self._batch if size is None else (size, *self._batch)
-        variance = 1.0 / rng.gamma(np.broadcast_to(shape, out_shape), 1.0 / rate)
+        precision = rng.gamma(np.broadcast_to(shape, out_shape), 1.0 / rate)
+        # A vague prior (shape near 0) puts mass on precisions that underflow to 0; the smallest
+        # normal float keeps such a draw a huge but finite variance (an exploratory draw).
+        variance = 1.0 / np.maximum(precision, np.finfo(float).tiny)
         centred = gaussian.GaussianPosterior(np.zeros_like(post.mean), post.covariance, True)
         draw = gaussian.sample(centred, rng, size)
         return post.mean + np.sqrt(variance)[..., None] * draw
