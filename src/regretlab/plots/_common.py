@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 from matplotlib.ticker import LogFormatter
+
+from regretlab._io import write_atomically
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -76,12 +77,5 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], **savefig_kwargs: obj
     """
     target = Path(path)
     fmt = savefig_kwargs.pop("format", None) or target.suffix.lstrip(".").lower() or "png"
-    # Not mkstemp: savefig creates the file, so it gets the usual (umask) permissions.
-    name = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        fig.savefig(name, format=fmt, **savefig_kwargs)  # type: ignore[arg-type]
-        os.replace(name, target)
-    except BaseException:
-        name.unlink(missing_ok=True)
-        raise
+    write_atomically([(target, lambda tmp: fig.savefig(tmp, format=fmt, **savefig_kwargs))])
     return target
