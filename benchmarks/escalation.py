@@ -16,19 +16,26 @@ one gets a weak prior (variance 10 known, relative variance 100 learned); the es
 
 - ``fixed v``: one per grid value (``Fixed`` keeps the constructor's prior); ``fixed 0`` is
   main effects only, ``fixed <max G>`` the full model (escalated group as loose as the rest);
-- escalating, all starting from main effects only: ``ModelAveraging`` over ``G`` (the default
-  scheduler), ``ChampionChallenger`` over ``G``, ``EmpiricalBayes`` (every 10 steps),
-  ``EvidenceSwitch`` jumping to the best of ``G`` or climbing one rung per check (Bayes factor
-  3, every 10 steps), ``UncertaintyTrigger`` (jump to ``max G`` once the main effects' largest
-  posterior sd is below 5% of their prior sd; for the relative NIG prior that sd is taken at
-  unit noise), ``DataSchedule`` (``min(max G, max G * t / (10 p))``, checked every 10 steps).
+  these define "the best fixed model in hindsight" of the goal;
+- ``fixed v @ s``: the same with every other group but the intercept at variance ``s``, for
+  each other value of the default scheduler's scale grid ``S`` = weak prior x (1e-3, 1e-2,
+  1e-1, 1): the stricter comparison "best fixed at any scale";
+- escalating, all starting from main effects only: ``ModelAveraging`` over ``G`` jointly with
+  one shared variance of the other groups (not the intercept) on ``S`` (the default scheduler,
+  the rule of ``ModelAveraging.recommended``), ``ChampionChallenger`` over ``G``,
+  ``EmpiricalBayes`` (every 10 steps), ``EvidenceSwitch`` jumping to the best of ``G`` or
+  climbing one rung per check (its default threshold, every 10 steps), ``UncertaintyTrigger``
+  (jump to ``max G`` once the main effects' largest posterior sd is below 5% of their prior sd;
+  for the relative NIG prior that sd is taken at unit noise), ``DataSchedule`` (``min(max G, max
+  G * t / (10 p))``, checked every 10 steps).
 
 Reported per scenario and noise mode: cumulative expected regret (bandits: pseudo-regret) at
-``T`` as a ratio of means to the best fixed agent in hindsight and to the worse of main-only
-and full, with 95% paired-bootstrap percentile intervals (replicates resampled jointly for all
-agents, the best fixed agent re-chosen in every resample); the share of replicates that
-escalated (pairwise variance above 0 at some step; for the candidate learners the leading
-candidate moving off 0) and the median first escalation step; the regret split at ``2p``.
+``T`` as a ratio of means to the best fixed agent in hindsight (also at any scale) and to the
+worse of main-only and full, with 95% paired-bootstrap percentile intervals (replicates
+resampled jointly for all agents, the best fixed agent re-chosen in every resample); the share
+of replicates that escalated (pairwise variance above 0 at some step; for the candidate learners
+the leading candidate moving off 0) and the median first escalation step; the regret split at
+``2p``.
 
 Run from the repository root::
 
@@ -140,13 +147,31 @@ class Mode:
         return self.grid[-1]
 
     @property
+    def scales(self) -> tuple[float, ...]:
+        """The default scheduler's grid for the other groups' shared variance: decades up to
+        the weak prior (the same relative grid in both modes)."""
+        return tuple(self.main_variance * f for f in (1e-3, 1e-2, 1e-1, 1.0))
+
+    @property
     def threshold(self) -> float:
         # UncertaintyTrigger: 5% of the main effects' prior sd (for the relative NIG prior, in
         # units of the noise sd).
         return 0.05 * float(np.sqrt(self.main_variance))
 
-    def learner(self, features: Any, group: str, value: float, noise: float, r: int) -> Any:
-        prior = {g: self.main_variance for g in dict.fromkeys(features.groups)}
+    def learner(
+        self,
+        features: Any,
+        group: str,
+        value: float,
+        noise: float,
+        r: int,
+        scale: float | None = None,
+    ) -> Any:
+        """``group`` at ``value``; every other group at ``scale`` (default: the weak prior),
+        the intercept always at the weak prior."""
+        prior = {g: self.main_variance if scale is None else scale for g in features.groups}
+        if "intercept" in prior:
+            prior["intercept"] = self.main_variance
         prior[group] = value
         if self.name == "known":
             return BayesianLinearRegression(
@@ -200,8 +225,25 @@ def fixed_name(value: float) -> str:
     return f"fixed {value:g}"
 
 
+def scaled_name(value: float, scale: float) -> str:
+    return f"fixed {value:g} @ {scale:g}"
+
+
+def scaled_fixed(mode: Mode) -> dict[str, tuple[float, float]]:
+    """Fixed agents with the other groups at another scale of the default's grid:
+    name -> (value, scale)."""
+    return {
+        scaled_name(v, m): (v, m) for m in mode.scales if m != mode.main_variance for v in mode.grid
+    }
+
+
 def agent_names(mode: Mode) -> list[str]:
-    return [fixed_name(v) for v in mode.grid] + ESCALATING
+    return [fixed_name(v) for v in mode.grid] + list(scaled_fixed(mode)) + ESCALATING
+
+
+def other_groups(features: Any, group: str) -> tuple[str, ...]:
+    """The groups whose shared scale the default scheduler averages over."""
+    return tuple(g for g in dict.fromkeys(features.groups) if g not in (group, "intercept"))
 
 
 def _ramp(step: int, *, top: float, steps: int) -> float:
@@ -217,9 +259,21 @@ def make_agent(name: str, mode: Mode, features: Any, group: str, noise: float, r
         if name == fixed_name(value):
             learner = mode.learner(features, group, value, noise, r)
             return Agent(name, learner, policy=policy, scheduler=Fixed({group: value}))
+    if name in scaled_fixed(mode):
+        value, scale = scaled_fixed(mode)[name]
+        learner = mode.learner(features, group, value, noise, r, scale=scale)
+        return Agent(name, learner, policy=policy, scheduler=Fixed({group: value}))
     base = mode.learner(features, group, 0.0, noise, r)
     if name == DEFAULT:
-        return Agent(name, ModelAveraging(learner=base, group=group, grid=grid), policy=policy)
+        # The rule of ModelAveraging.recommended: the group's variance on the grid, jointly with
+        # one shared scale of the other groups (but the intercept) on decades up to the weak prior.
+        bma = ModelAveraging(
+            learner=base,
+            group=group,
+            grid=grid,
+            other_grids={other_groups(features, group): mode.scales},
+        )
+        return Agent(name, bma, policy=policy)
     if name == "ChampionChallenger":
         return Agent(name, ChampionChallenger(learner=base, group=group, grid=grid), policy=policy)
     schedulers = {
@@ -361,10 +415,13 @@ def analyse(
         resample = rng.integers(0, r, size=(n_boot, r))
         boot = final[:, resample].mean(axis=-1)  # (agents, n_boot), paired over agents
         is_fixed = np.isin(names, fixed)
+        is_any = is_fixed | np.isin(names, list(scaled_fixed(mode)))
         best_boot = boot[is_fixed].min(axis=0)
+        any_boot = boot[is_any].min(axis=0)
         worse_boot = np.maximum(boot[names.index(main)], boot[names.index(full)])
         mean, mean_early, mean10 = final.mean(axis=1), early.mean(axis=1), early10.mean(axis=1)
         best = int(np.flatnonzero(is_fixed)[np.argmin(mean[is_fixed])])
+        best_any = int(np.flatnonzero(is_any)[np.argmin(mean[is_any])])
         worse = max(mean[names.index(main)], mean[names.index(full)])
         esc = events[(events["environment"] == sc.name) & (events["new"] > 0)]
         large = esc[esc["new"] >= LARGE * mode.full]
@@ -382,6 +439,7 @@ def analyse(
             excess = mean[a] - mean[best]
             best_lo, best_hi = _interval(boot[a] / best_boot)
             worse_lo, worse_hi = _interval(boot[a] / worse_boot)
+            any_lo, any_hi = _interval(boot[a] / any_boot)
             rows.append(
                 {
                     "environment": sc.name,
@@ -400,6 +458,11 @@ def analyse(
                     "ratio_best": mean[a] / mean[best],
                     "ratio_best_lo": best_lo,
                     "ratio_best_hi": best_hi,
+                    "best_any_fixed": names[best_any],
+                    "best_any_fixed_regret": mean[best_any],
+                    "ratio_best_any": mean[a] / mean[best_any],
+                    "ratio_best_any_lo": any_lo,
+                    "ratio_best_any_hi": any_hi,
                     "ratio_worse": mean[a] / worse,
                     "ratio_worse_lo": worse_lo,
                     "ratio_worse_hi": worse_hi,
@@ -470,21 +533,26 @@ def headline(summary: pd.DataFrame, scenarios: list[Scenario]) -> str:
     strong = [s.name for s in scenarios if s.scale >= STRONG]
     lines = [
         "| agent | worst ratio to best fixed (scenario) | scenarios <= 1.05 | "
+        "worst ratio to best fixed at any scale (scenario) | scenarios <= 1.05 | "
         "worst ratio to worse of main/full | scenarios <= 0.6 of worse (of those where the best "
         "fixed is) | false escalation (scale 0): any / large / large at T | "
         "escalated, strong | median first step, strong (range over scenarios) |",
-        "| --- | --- | ---: | --- | ---: | ---: | ---: | --- |",
+        "| --- | --- | ---: | --- | ---: | --- | ---: | ---: | ---: | --- |",
     ]
     for agent, part in summary.groupby("agent", sort=False):
         if agent not in ESCALATING:
             continue
         worst = part.loc[part["ratio_best"].idxmax()]
         worse = part.loc[part["ratio_worse"].idxmax()]
+        worst_any = part.loc[part["ratio_best_any"].idxmax()]
         within = int((part["ratio_best"] <= GOAL_BEST).sum())
+        within_any = int((part["ratio_best_any"] <= GOAL_BEST).sum())
         feasible = part["floor_worse"] <= GOAL_WORSE
         lines.append(
             f"| {agent} | {_ci(worst, 'ratio_best')} ({worst.environment}) | "
-            f"{within}/{len(part)} | {_ci(worse, 'ratio_worse')} ({worse.environment}) | "
+            f"{within}/{len(part)} | "
+            f"{_ci(worst_any, 'ratio_best_any')} ({worst_any.environment}) | "
+            f"{within_any}/{len(part)} | {_ci(worse, 'ratio_worse')} ({worse.environment}) | "
             f"{int((part['ratio_worse'] <= GOAL_WORSE).sum())}/{len(part)} "
             f"({int((part.loc[feasible, 'ratio_worse'] <= GOAL_WORSE).sum())}/{feasible.sum()}) | "
             f"{_pooled(part, none)} / {_pooled(part, none, 'escalated_large')} / "
@@ -550,10 +618,11 @@ def ratio_table(summary: pd.DataFrame, mode: Mode) -> str:
 def default_table(summary: pd.DataFrame) -> str:
     """The default scheduler per scenario: ratios with intervals, escalation, the 2p split."""
     lines = [
-        "| scenario | ratio to best fixed | ratio to worse of main/full (best fixed's) | "
+        "| scenario | ratio to best fixed | ratio to best fixed at any scale (that agent) | "
+        "ratio to worse of main/full (best fixed's) | "
         "escalated: any / large | median first step: any / large | ratio, steps <= 2p | "
         "ratio, after 2p | share of excess by 2p / by ~10p |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for _, row in summary[summary["agent"] == DEFAULT].iterrows():
         step = " / ".join(
@@ -566,7 +635,9 @@ def default_table(summary: pd.DataFrame) -> str:
         )
         lines.append(
             f"| {row.environment}{' *' if row.source == 'seed' else ''} | "
-            f"{_ci(row, 'ratio_best')} | {_ci(row, 'ratio_worse')} "
+            f"{_ci(row, 'ratio_best')} | "
+            f"{_ci(row, 'ratio_best_any')} ({row.best_any_fixed.removeprefix('fixed ')}) | "
+            f"{_ci(row, 'ratio_worse')} "
             f"({row.floor_worse:.2f}) | "
             f"{row.escalated:.0%} / {row.escalated_large:.0%} | {step} | "
             f"{row.ratio_early:.2f} | {row.ratio_late:.2f} | "
@@ -574,7 +645,7 @@ def default_table(summary: pd.DataFrame) -> str:
         )
         if not np.isnan(row.escalated_before_onset):
             lines.append(
-                f"| ... {row.environment}: interactions from step {row.horizon // 2} | | | "
+                f"| ... {row.environment}: interactions from step {row.horizon // 2} | | | | "
                 f"{row.escalated_before_onset:.0%} before it | "
                 f"{row.median_first_step_after_onset:.0f} (first after it) | | | |"
             )
@@ -728,8 +799,10 @@ def timing_table(timing: pd.DataFrame) -> str:
         .unstack(["kind", "noise"])
     )
     order = list(dict.fromkeys([fixed_name(v) for m in MODES.values() for v in m.grid]))
+    scaled = {a: vs for m in MODES.values() for a, vs in scaled_fixed(m).items()}
+    scaled = sorted(scaled, key=lambda a: scaled[a][::-1])
     total = total.reindex(
-        [a for a in [*sorted(order, key=float_of), *ESCALATING] if a in total.index]
+        [a for a in [*sorted(order, key=float_of), *scaled, *ESCALATING] if a in total.index]
     )
     cols = list(total.columns)
     head = "| agent | " + " | ".join(f"{k} {n} (s)" for k, n in cols) + " |"
@@ -758,7 +831,10 @@ def report(
         mode = MODES[mode_name]
         reg = regret[regret["noise"] == mode_name]
         ev = events[events["noise"] == mode_name]
-        summary = analyse(reg, ev, scenarios, mode, value, seed)
+        # Escalation is about the escalated group; the default scheduler's changes of the other
+        # groups' shared scale are events too, kept in the Parquet file but not counted here.
+        counted = ev[ev["group"] == ("pairwise" if kind == "stream" else "context:action")]
+        summary = analyse(reg, counted, scenarios, mode, value, seed)
         stem = f"{kind}_{mode_name}"
         summary.to_csv(out / f"summary_{stem}.csv", index=False)
         reg.to_parquet(out / f"regret_{stem}.parquet", index=False)
@@ -780,14 +856,16 @@ def report(
             dpi=90,
         )
         save_figure(
-            steps_figure(ev, names, r, f"{DEFAULT}: first escalation, {label}, noise {mode_name}"),
+            steps_figure(
+                counted, names, r, f"{DEFAULT}: first escalation, {label}, noise {mode_name}"
+            ),
             out / f"steps_{stem}.png",
             dpi=90,
         )
         save_figure(
             timeline_figure(
                 reg,
-                ev,
+                counted,
                 summary,
                 _timeline_picks(summary, scenarios),
                 mode,

@@ -186,3 +186,78 @@ def test_scheduler_events_reach_the_result_table():
 def test_bad_parameters(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()
+
+
+def test_model_averaging_over_several_groups_weights_every_combination_by_its_evidence():
+    env = InteractionStream(
+        x_dim=3, interaction_scale=1.0, noise_level=0.5, horizon=80, n_replicates=R, seed=7
+    )
+    base = NormalInverseGammaRegression(
+        groups=env.features, n_replicates=R, prior_variance={"main": 100.0, "pairwise": 0.0}
+    )
+    bma = ModelAveraging(
+        learner=base,
+        grid=(0.0, 1.0, 100.0),
+        other_grids={("intercept", "main"): (0.1, 10.0)},
+    )
+    values = bma.candidates
+    # The product, `grid` varying slowest; tied groups share their value.
+    np.testing.assert_array_equal(values["pairwise"], [0, 0, 1, 1, 100, 100])
+    np.testing.assert_array_equal(values["main"], [0.1, 10] * 3)
+    np.testing.assert_array_equal(values["intercept"], values["main"])
+    obs = env.take(80)
+    design = env.features.transform(obs.x)
+    plain = base.clone()
+    for t in range(80):
+        bma.learn_one(design[:, t], obs.y[:, t])
+        plain.learn_one(design[:, t], obs.y[:, t])
+    # Running evidence (chain rule) == the exact evidence of each combination, so the weights
+    # are the posterior over combinations under a uniform prior.
+    evidence = plain.log_evidence(candidates=values)
+    expected = np.exp(evidence - evidence.max(axis=0))
+    np.testing.assert_allclose(bma.weights, expected / expected.sum(axis=0), rtol=1e-8, atol=1e-12)
+    assert bma.weights.shape == (6, R)
+    # Events name every group whose variance changed with the leading combination.
+    events = bma.pop_events()
+    assert {e.group for e in events} <= {"pairwise", "main", "intercept"}
+    assert any(e.group == "pairwise" for e in events)
+
+
+def test_model_averaging_with_a_one_value_other_grid_is_the_plain_average():
+    env = InteractionStream(x_dim=3, interaction_scale=1.0, noise_level=0.5, horizon=40, seed=3)
+    groups = {"main": 10.0, "pairwise": 0.0}
+    plain = ModelAveraging(
+        learner=NormalInverseGammaRegression(groups=env.features, prior_variance=groups),
+        grid=(0.0, 1.0),
+    )
+    tied = ModelAveraging(
+        learner=NormalInverseGammaRegression(
+            groups=env.features, prior_variance={**groups, "main": 3.0}
+        ),
+        grid=(0.0, 1.0),
+        other_grids={"main": (10.0,)},
+    )
+    obs = env.take(40)
+    design = env.features.transform(obs.x)
+    for t in range(40):
+        plain.learn_one(design[t], obs.y[t])
+        tied.learn_one(design[t], obs.y[t])
+    np.testing.assert_allclose(tied.weights, plain.weights, rtol=1e-12)
+    np.testing.assert_allclose(tied.predict_one(design[0]), plain.predict_one(design[0]))
+    assert tied.clone().other_grids == {"main": (10.0,)}
+
+
+@pytest.mark.parametrize(
+    ("other_grids", "error", "match"),
+    [
+        ({"pairwise": (1.0,)}, ValueError, "other_grids keys"),
+        ({"nope": (1.0,)}, ValueError, "other_grids keys"),
+        ({"main": (1.0,), ("intercept", "main"): (1.0,)}, ValueError, "each once"),
+        ({"main": (-1.0,)}, ValueError, "other_grids"),
+        ([("main", (1.0,))], TypeError, "other_grids"),
+    ],
+)
+def test_model_averaging_rejects_bad_other_grids(other_grids, error, match):
+    base = NormalInverseGammaRegression(groups=("intercept", "main", "pairwise"))
+    with pytest.raises(error, match=match):
+        ModelAveraging(learner=base, other_grids=other_grids)

@@ -1,13 +1,16 @@
 """Learners made of candidates: one group's prior variance on a grid, all run side by side.
 
-The candidates are the replicates of one inner learner, ``G x R`` of them (candidate-major), so
-they see the same data and differ only in that group's prior. :class:`ModelAveraging` weights
+The candidates are the replicates of one inner learner, ``C x R`` of them (candidate-major), so
+they see the same data and differ only in their group priors: ``group``'s variance on ``grid``
+and, optionally, other groups' variances on ``other_grids`` (the candidates are then the
+product of the grids, ``grid`` varying slowest). :class:`ModelAveraging` weights
 their predictions by running evidence; :class:`ChampionChallenger` predicts with one and
 promotes another when its progressive loss is better by a confidence margin.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,17 +20,55 @@ from regretlab._validation import check_finite, check_real, float_array
 from regretlab.policies.escalation.base import Event
 from regretlab.policies.escalation.evidence import LADDER, _grid
 
-__all__ = ["ChampionChallenger", "ModelAveraging"]
+__all__ = ["SCALES", "ChampionChallenger", "ModelAveraging"]
+
+#: The recommended grid of the other groups' shared variance (relative to the noise).
+SCALES = (0.1, 1.0, 10.0, 100.0)
+
+
+def _candidate_values(
+    group: str,
+    grid: Sequence[float],
+    other_grids: Mapping[Any, Sequence[float]] | None,
+    groups: list[str],
+) -> dict[str, np.ndarray]:
+    """Every averaged group's variance per candidate, ``(C,)`` each: the product of the grids.
+
+    A key of ``other_grids`` is a group name or a tuple of names that share one variance.
+    """
+    grids = {(group,): _grid("grid", grid)}
+    if other_grids is not None and not isinstance(other_grids, Mapping):
+        raise TypeError(f"other_grids must map group names to variance grids, got {other_grids!r}")
+    taken = {group}
+    for key, values in (other_grids or {}).items():
+        names = (key,) if isinstance(key, str) else tuple(key)
+        for name in names:
+            if name in taken or name not in groups:
+                allowed = [g for g in groups if g not in taken]
+                raise ValueError(
+                    f"other_grids keys must name groups among {allowed} (each once), got {key!r}"
+                )
+            taken.add(name)
+        grids[names] = _grid(f"other_grids[{key!r}]", values)
+    product = np.array(list(itertools.product(*grids.values())), dtype=float)
+    return {name: product[:, k].copy() for k, names in enumerate(grids) for name in names}
 
 
 class _Candidates:
     """Shared machinery: the inner learner, tiling inputs over candidates, state, events."""
 
-    def __init__(self, *, learner: Any, group: str, grid: Sequence[float]) -> None:
+    def __init__(
+        self,
+        *,
+        learner: Any,
+        group: str,
+        grid: Sequence[float],
+        other_grids: Mapping[Any, Sequence[float]] | None = None,
+    ) -> None:
         self.learner = learner
         self.group = group
         self.grid = grid
-        self._grid = _grid("grid", grid)
+        self.other_grids = other_grids
         for method in ("get_params", "set_prior_variance", "log_predictive"):
             if not callable(getattr(learner, method, None)):
                 raise TypeError(
@@ -36,6 +77,8 @@ class _Candidates:
                 )
         if group not in learner.columns:
             raise ValueError(f"group must be one of {list(learner.columns)}, got {group!r}")
+        self._values = _candidate_values(group, grid, other_grids, list(learner.columns))
+        self._grid = self._values[group]
         self.n_replicates = learner.n_replicates
         self._r = 1 if self.n_replicates is None else self.n_replicates
         self._g = len(self._grid)
@@ -46,7 +89,8 @@ class _Candidates:
         self._inner = type(learner)(
             **{**params, "prior_variance": prior, "n_replicates": self._g * self._r}
         )
-        self._inner.set_prior_variance(group, np.repeat(self._grid, self._r))
+        for name, values in self._values.items():
+            self._inner.set_prior_variance(name, np.repeat(values, self._r))
         self._step = 0
         self._events: list[Event] = []
 
@@ -57,6 +101,11 @@ class _Candidates:
     @property
     def columns(self) -> dict[str, np.ndarray]:
         return self.learner.columns
+
+    @property
+    def candidates(self) -> dict[str, np.ndarray]:
+        """The prior variance of every averaged group, one value per candidate, ``(C,)`` each."""
+        return {name: values.copy() for name, values in self._values.items()}
 
     def _lead(self) -> tuple[int, ...]:
         return () if self.n_replicates is None else (self.n_replicates,)
@@ -98,16 +147,12 @@ class _Candidates:
         return x
 
     def _record(self, old: np.ndarray, new: np.ndarray) -> None:
+        """One event per replicate and group whose variance differs between two candidates."""
         for r in np.flatnonzero(old != new):
-            self._events.append(
-                Event(
-                    int(r),
-                    self._step,
-                    self.group,
-                    float(self._grid[old[r]]),
-                    float(self._grid[new[r]]),
-                )
-            )
+            for name, values in self._values.items():
+                before, after = float(values[old[r]]), float(values[new[r]])
+                if before != after:
+                    self._events.append(Event(int(r), self._step, name, before, after))
 
     def pop_events(self) -> list[Event]:
         """Changes of the leading candidate since the last call (for escalation timelines)."""
@@ -115,7 +160,12 @@ class _Candidates:
         return events
 
     def get_params(self) -> dict[str, Any]:
-        return {"learner": self.learner, "group": self.group, "grid": self.grid}
+        return {
+            "learner": self.learner,
+            "group": self.group,
+            "grid": self.grid,
+            "other_grids": self.other_grids,
+        }
 
     def clone(self) -> Any:
         return type(self)(**self.get_params())
@@ -137,7 +187,12 @@ class ModelAveraging(_Candidates):
     group
         The group whose variance is averaged over.
     grid
-        Candidate variances.
+        Candidate variances of ``group``.
+    other_grids
+        Optional grids of other groups' variances (for example the main effects' scale,
+        ``{"main": (0.1, 1, 10, 100)}``; a tuple key ties several groups to one variance),
+        averaged over jointly: the candidates are every combination, with equal prior weight,
+        and :attr:`weights` is over all of them.
 
     Examples
     --------
@@ -153,9 +208,14 @@ class ModelAveraging(_Candidates):
     """
 
     def __init__(
-        self, *, learner: Any, group: str = "pairwise", grid: Sequence[float] = LADDER
+        self,
+        *,
+        learner: Any,
+        group: str = "pairwise",
+        grid: Sequence[float] = LADDER,
+        other_grids: Mapping[Any, Sequence[float]] | None = None,
     ) -> None:
-        super().__init__(learner=learner, group=group, grid=grid)
+        super().__init__(learner=learner, group=group, grid=grid, other_grids=other_grids)
         self._log_weight = np.zeros((self._g, self._r))
         self._leader = np.zeros(self._r, dtype=int)
 
@@ -170,22 +230,28 @@ class ModelAveraging(_Candidates):
           the candidates' evidence then discriminates from the first observations instead of
           waiting for the data to overrule a guess of the noise level. The posterior means do
           not depend on this prior; only the weights between candidates do.
-        - Every other group gets a weak prior: variance 100 relative to the noise.
         - ``group`` starts switched off and is averaged over 0 and the decades 1e-3 .. 1e2
-          (relative to the noise), with equal prior weight.
+          (variances relative to the noise), jointly with one variance shared by every other
+          group but the intercept, on the decades 0.1 .. 100 (:data:`SCALES`): the
+          signal-to-noise ratio of the main effects is not known either, and a fixed guess of
+          it distorts the comparison between candidates (with a weak prior, a model without
+          ``group`` looks over-fitted as soon as it has a few more observations than
+          coefficients, and the looser candidates win the evidence for the wrong reason).
+        - The intercept gets a weak prior, relative variance 100 (offsets are arbitrary).
 
-        Measured on the seed's scenarios (``benchmarks/escalation.py``), this is within a few
-        percent to ~15% of the best fixed prior in hindsight, the losses concentrating in the
-        first ~p observations at low noise with strong interactions.
+        All combinations have equal prior weight. Measured on the seed's scenarios
+        (``benchmarks/escalation.py``, ``benchmarks/RESULTS.md``), the losses against the best
+        fixed prior in hindsight concentrate in the first ~p observations at low noise with
+        strong interactions, before any evidence can tell the candidates apart.
 
         >>> bma = ModelAveraging.recommended(("intercept", "main", "pairwise"))
-        >>> bma.grid
-        (0.0, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
+        >>> bma.grid, bma.other_grids
+        ((0.0, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0), {('main',): (0.1, 1.0, 10.0, 100.0)})
         """
         from regretlab.learners import NormalInverseGammaRegression
 
-        labels = getattr(groups, "groups", groups)
-        prior = {g: (0.0 if g == group else 100.0) for g in dict.fromkeys(labels)}
+        labels = tuple(dict.fromkeys(getattr(groups, "groups", groups)))
+        prior = {g: (0.0 if g == group else 100.0) for g in labels}
         base = NormalInverseGammaRegression(
             groups=groups,
             prior_variance=prior,
@@ -193,7 +259,10 @@ class ModelAveraging(_Candidates):
             noise_scale=1e-3,
             n_replicates=n_replicates,
         )
-        return cls(learner=base, group=group, grid=LADDER)
+        others = tuple(g for g in labels if g not in (group, "intercept"))
+        return cls(
+            learner=base, group=group, grid=LADDER, other_grids={others: SCALES} if others else None
+        )
 
     @property
     def weights(self) -> np.ndarray:
@@ -289,7 +358,8 @@ class ChampionChallenger(_Candidates):
     A challenger is promoted when the mean of its paired loss differences since the champion was
     crowned is above ``margin`` standard errors (a sequential z test, after ``min_steps``
     paired steps): the champion/challenger idea of Vowpal Wabbit's ``--automl`` and FLAML's
-    ChaCha, on progressive validation loss. The first champion is ``grid[start]``.
+    ChaCha, on progressive validation loss. The first champion is candidate ``start`` (with
+    ``other_grids``, candidates are combinations, ``grid`` varying slowest).
 
     >>> from regretlab.learners import BayesianLinearRegression
     >>> base = BayesianLinearRegression(groups=("main", "pairwise"), noise_precision=100.0)
@@ -308,17 +378,18 @@ class ChampionChallenger(_Candidates):
         learner: Any,
         group: str = "pairwise",
         grid: Sequence[float] = LADDER,
+        other_grids: Mapping[Any, Sequence[float]] | None = None,
         margin: float = 2.0,
         min_steps: int = 30,
         start: int = 0,
     ) -> None:
-        super().__init__(learner=learner, group=group, grid=grid)
+        super().__init__(learner=learner, group=group, grid=grid, other_grids=other_grids)
         self.margin = margin
         self.min_steps = min_steps
         self.start = start
         check_real("margin", margin, minimum=0.0)
         if not 0 <= start < self._g:
-            raise ValueError(f"start must index grid (0 .. {self._g - 1}), got {start}")
+            raise ValueError(f"start must index the candidates (0 .. {self._g - 1}), got {start}")
         self._champion = np.full(self._r, start)
         self._sum = np.zeros((self._g, self._r))
         self._sum_sq = np.zeros((self._g, self._r))
