@@ -17,11 +17,11 @@ one gets a weak prior (variance 10 known, relative variance 100 learned); the es
 - ``fixed v``: one per grid value (``Fixed`` keeps the constructor's prior); ``fixed 0`` is
   main effects only, ``fixed <max G>`` the full model (escalated group as loose as the rest);
   these define "the best fixed model in hindsight" of the goal;
-- ``fixed v @ s``: the same with every other group but the intercept at variance ``s``, for
+- ``fixed v @ s``: the same with every other group at variance ``s``, for
   each other value of the default scheduler's scale grid ``S`` = weak prior x (1e-3, 1e-2,
   1e-1, 1): the stricter comparison "best fixed at any scale";
 - escalating, all starting from main effects only: ``ModelAveraging`` over ``G`` jointly with
-  one shared variance of the other groups (not the intercept) on ``S`` (the default scheduler,
+  one shared variance of every other group on ``S`` (the default scheduler,
   the rule of ``ModelAveraging.recommended``), ``ChampionChallenger`` over ``G``,
   ``EmpiricalBayes`` (every 10 steps), ``EvidenceSwitch`` jumping to the best of ``G`` or
   climbing one rung per check (its default threshold, every 10 steps), ``UncertaintyTrigger``
@@ -167,11 +167,8 @@ class Mode:
         r: int,
         scale: float | None = None,
     ) -> Any:
-        """``group`` at ``value``; every other group at ``scale`` (default: the weak prior),
-        the intercept always at the weak prior."""
+        """``group`` at ``value``; every other group at ``scale`` (default: the weak prior)."""
         prior = {g: self.main_variance if scale is None else scale for g in features.groups}
-        if "intercept" in prior:
-            prior["intercept"] = self.main_variance
         prior[group] = value
         if self.name == "known":
             return BayesianLinearRegression(
@@ -242,8 +239,8 @@ def agent_names(mode: Mode) -> list[str]:
 
 
 def other_groups(features: Any, group: str) -> tuple[str, ...]:
-    """The groups whose shared scale the default scheduler averages over."""
-    return tuple(g for g in dict.fromkeys(features.groups) if g not in (group, "intercept"))
+    """The groups whose shared scale the default scheduler averages over: all but ``group``."""
+    return tuple(g for g in dict.fromkeys(features.groups) if g != group)
 
 
 def _ramp(step: int, *, top: float, steps: int) -> float:
@@ -266,7 +263,7 @@ def make_agent(name: str, mode: Mode, features: Any, group: str, noise: float, r
     base = mode.learner(features, group, 0.0, noise, r)
     if name == DEFAULT:
         # The rule of ModelAveraging.recommended: the group's variance on the grid, jointly with
-        # one shared scale of the other groups (but the intercept) on decades up to the weak prior.
+        # one shared scale of every other group on decades up to the weak prior.
         bma = ModelAveraging(
             learner=base,
             group=group,

@@ -232,12 +232,11 @@ class ModelAveraging(_Candidates):
           not depend on this prior; only the weights between candidates do.
         - ``group`` starts switched off and is averaged over 0 and the decades 1e-3 .. 1e2
           (variances relative to the noise), jointly with one variance shared by every other
-          group but the intercept, on the decades 0.1 .. 100 (:data:`SCALES`): the
-          signal-to-noise ratio of the main effects is not known either, and a fixed guess of
-          it distorts the comparison between candidates (with a weak prior, a model without
-          ``group`` looks over-fitted as soon as it has a few more observations than
-          coefficients, and the looser candidates win the evidence for the wrong reason).
-        - The intercept gets a weak prior, relative variance 100 (offsets are arbitrary).
+          group, on the decades 0.1 .. 100 (:data:`SCALES`): the signal-to-noise ratio of the
+          rest of the model is not known either, and a fixed guess of it distorts the
+          comparison between candidates (with a weak prior, a model without ``group`` looks
+          over-fitted as soon as it has a few more observations than coefficients, and the
+          looser candidates win the evidence for the wrong reason).
 
         All combinations have equal prior weight. Measured on the seed's scenarios
         (``benchmarks/escalation.py``, ``benchmarks/RESULTS.md``), the losses against the best
@@ -245,8 +244,10 @@ class ModelAveraging(_Candidates):
         strong interactions, before any evidence can tell the candidates apart.
 
         >>> bma = ModelAveraging.recommended(("intercept", "main", "pairwise"))
-        >>> bma.grid, bma.other_grids
-        ((0.0, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0), {('main',): (0.1, 1.0, 10.0, 100.0)})
+        >>> bma.grid
+        (0.0, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
+        >>> bma.other_grids
+        {('intercept', 'main'): (0.1, 1.0, 10.0, 100.0)}
         """
         from regretlab.learners import NormalInverseGammaRegression
 
@@ -259,7 +260,7 @@ class ModelAveraging(_Candidates):
             noise_scale=1e-3,
             n_replicates=n_replicates,
         )
-        others = tuple(g for g in labels if g not in (group, "intercept"))
+        others = tuple(g for g in labels if g != group)
         return cls(
             learner=base, group=group, grid=LADDER, other_grids={others: SCALES} if others else None
         )
