@@ -8,7 +8,8 @@ Rule-based: :class:`Fixed`, :class:`DataSchedule`, :class:`UncertaintyTrigger`. 
 from __future__ import annotations
 
 from regretlab.policies.escalation.base import Event, Scheduler, apply_prior
-from regretlab.policies.escalation.candidates import ChampionChallenger, ModelAveraging
+from regretlab.policies.escalation.candidates import ModelAveraging
+from regretlab.policies.escalation.champion import ChampionChallenger
 from regretlab.policies.escalation.evidence import EmpiricalBayes, EvidenceSwitch
 from regretlab.policies.escalation.schedules import DataSchedule, Fixed, UncertaintyTrigger
 
