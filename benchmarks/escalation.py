@@ -18,8 +18,8 @@ one gets a weak prior (variance 10 known, relative variance 100 learned); the es
   main effects only, ``fixed <max G>`` the full model (escalated group as loose as the rest);
   these define "the best fixed model in hindsight" of the goal;
 - ``fixed v @ s``: the same with every other group at variance ``s``, for
-  each other value of the default scheduler's scale grid ``S`` = weak prior x (1e-3, 1e-2,
-  1e-1, 1): the stricter comparison "best fixed at any scale";
+  each other value of the default scheduler's scale grid ``S`` = weak prior x (1e-2, 1e-1, 1)
+  (learned: 1, 10, 100): the stricter comparison "best fixed at any scale";
 - escalating, all starting from main effects only: ``ModelAveraging`` over ``G`` jointly with
   one shared variance of every other group on ``S`` (the default scheduler,
   the rule of ``ModelAveraging.recommended``), ``ChampionChallenger`` over ``G``,
@@ -148,9 +148,10 @@ class Mode:
 
     @property
     def scales(self) -> tuple[float, ...]:
-        """The default scheduler's grid for the other groups' shared variance: decades up to
-        the weak prior (the same relative grid in both modes)."""
-        return tuple(self.main_variance * f for f in (1e-3, 1e-2, 1e-1, 1.0))
+        """The default scheduler's grid for the other groups' shared variance: decades from
+        1/100 of the weak prior up to it (learned noise: 1 .. 100, from the unit-information
+        prior, ``ModelAveraging.recommended``; known noise: the same relative grid)."""
+        return tuple(self.main_variance * f for f in (1e-2, 1e-1, 1.0))
 
     @property
     def threshold(self) -> float:

@@ -23,8 +23,10 @@ from regretlab.policies.escalation.evidence import LADDER, _grid
 
 __all__ = ["SCALES", "ModelAveraging"]
 
-#: The recommended grid of the other groups' shared variance (relative to the noise).
-SCALES = (0.1, 1.0, 10.0, 100.0)
+#: The recommended grid of the other groups' shared variance (relative to the noise): from the
+#: unit-information prior (variance 1: the prior weighs as much as one observation of a
+#: standardised feature) to the weak prior 100.
+SCALES = (1.0, 10.0, 100.0)
 
 
 def _candidate_values(
@@ -233,8 +235,9 @@ class ModelAveraging(_Candidates):
           not depend on this prior; only the weights between candidates do.
         - ``group`` starts switched off and is averaged over 0 and the decades 1e-3 .. 1e2
           (variances relative to the noise), jointly with one variance shared by every other
-          group, on the decades 0.1 .. 100 (:data:`SCALES`): the signal-to-noise ratio of the
-          rest of the model is not known either, and a fixed guess of it distorts the
+          group, on the decades from the unit-information prior to the weak prior, 1 .. 100
+          (:data:`SCALES`): the signal-to-noise ratio of the rest of the model is not known
+          either, and a fixed guess of it distorts the
           comparison between candidates (with a weak prior, a model without ``group`` looks
           over-fitted as soon as it has a few more observations than coefficients, and the
           looser candidates win the evidence for the wrong reason).
@@ -248,7 +251,7 @@ class ModelAveraging(_Candidates):
         >>> bma.grid
         (0.0, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
         >>> bma.other_grids
-        {('intercept', 'main'): (0.1, 1.0, 10.0, 100.0)}
+        {('intercept', 'main'): (1.0, 10.0, 100.0)}
         """
         from regretlab.learners import NormalInverseGammaRegression
 
