@@ -8,7 +8,15 @@ import pytest
 from regretlab.environments import LinearBandit, SupervisedBandit
 from regretlab.features import ActionFeatures, InteractionFeatures
 from regretlab.learners import BayesianLinearRegression, DisjointBayesianLinearRegression
-from regretlab.policies import EpsilonGreedy, Greedy, LinUCB, Oracle, Random, ThompsonSampling
+from regretlab.policies import (
+    Choice,
+    EpsilonGreedy,
+    Greedy,
+    LinUCB,
+    Oracle,
+    Random,
+    ThompsonSampling,
+)
 from regretlab.simulate import Agent, run_bandit
 
 R = 8
@@ -163,6 +171,30 @@ def test_supervised_bandit_on_bundled_data_learns():
     )
     # Random play on 7 classes errs 6/7 of the time; a linear policy learns most classes.
     assert ts < 0.5 * rnd
+
+
+class _Fixed:
+    """A policy that always returns the same actions (valid or not)."""
+
+    def __init__(self, actions):
+        self.actions = actions
+
+    def select(self, model, designs, rng, *, step, means=None):
+        return Choice(np.asarray(self.actions), None)
+
+
+@pytest.mark.parametrize(
+    ("actions", "message"),
+    [
+        (np.full(R, 3), r"lie in \[0, 3\)"),
+        (np.full(R, -1), "lie in"),
+        (np.zeros(2, int), "be integers of shape"),
+    ],
+)
+def test_invalid_actions_name_the_step_and_agent(actions, message):
+    env = _env()
+    with pytest.raises(ValueError, match=f"step 1, agent 'bad': actions must {message}"):
+        run_bandit(env, [Agent("bad", policy=_Fixed(actions))], seed=0)
 
 
 def test_bad_arguments():

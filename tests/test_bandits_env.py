@@ -83,6 +83,21 @@ def test_weights_are_drawn_first_then_the_contexts():
     np.testing.assert_array_equal(env.take(30).context, gen.uniform(-1, 1, size=(30, 2)))
 
 
+def test_noise_is_the_jumped_stream_of_the_seed():
+    env = LinearBandit(n_actions=3, context_dim=2, noise_level=1.0, horizon=40, seed=5)
+    block = env.take(40)
+    noise = np.random.Generator(np.random.PCG64(5).jumped()).standard_normal((40, 3))
+    np.testing.assert_array_equal(block.rewards, block.means + noise)
+
+
+def test_a_steps_values_are_contiguous_across_replicates():
+    # The runner reads one step of every replicate at a time: blocks are laid out time-major.
+    env = LinearBandit(n_actions=3, context_dim=2, horizon=30, n_replicates=4, seed=1)
+    for block in (env.take(30, 5), *env.blocks(7)):
+        for array in block:
+            assert np.moveaxis(array, 1, 0).flags.c_contiguous
+
+
 def test_pairwise_scale_defaults_to_interaction_scale():
     a = LinearBandit(context_pairwise=True, interaction_scale=0.3, horizon=5, seed=3)
     b = LinearBandit(

@@ -83,6 +83,53 @@ def test_prior_change_is_exact(rng):
     np.testing.assert_allclose(model.mean, fresh.mean, rtol=1e-9, atol=1e-12)
 
 
+def test_statistics_are_exact_sums_whenever_they_are_read(rng):
+    # Statistics are added in lazily: reading them at every step or once at the end gives the
+    # same bits, those of adding each row's products in step order.
+    once, xs, acts, ys = _run(rng, 3, steps=150)
+    every = once.clone()
+    xtx = np.zeros((3, 4, 3, 3))
+    for t in range(150):
+        every.learn_one(xs[t], ys[t], action=acts[t])
+        assert every.n_seen.sum() == 3 * (t + 1)
+        for r in range(3):
+            xtx[r, acts[t, r]] += np.multiply.outer(xs[t, r], xs[t, r])
+    np.testing.assert_array_equal(every.get_state()["xtx"], xtx)
+    for key, value in once.get_state().items():
+        np.testing.assert_array_equal(every.get_state()[key], value, err_msg=key)
+    np.testing.assert_array_equal(every.mean, once.mean)
+
+
+def test_pickled_mid_run_continues_identically(rng):
+    import pickle
+
+    model, *_ = _run(rng, 2, steps=30)
+    copy = pickle.loads(pickle.dumps(model))
+    for _ in range(20):
+        x, y, a = rng.normal(size=(2, 3)), rng.normal(size=2), rng.integers(0, 4, size=2)
+        model.learn_one(x, y, action=a)
+        copy.learn_one(x, y, action=a)
+    np.testing.assert_array_equal(copy.mean, model.mean)
+    np.testing.assert_array_equal(copy.covariance, model.covariance)
+    for key, value in model.get_state().items():
+        np.testing.assert_array_equal(copy.get_state()[key], value, err_msg=key)
+
+
+def test_state_round_trip(rng):
+    model, *_ = _run(rng, 2, steps=50)
+    fresh = DisjointBayesianLinearRegression(
+        groups=GROUPS,
+        n_actions=4,
+        prior_variance={"main": 5.0},
+        noise_precision=2.0,
+        n_replicates=2,
+    ).set_state(model.get_state())
+    np.testing.assert_array_equal(fresh.n_seen, model.n_seen)
+    for key, value in model.get_state().items():
+        np.testing.assert_array_equal(fresh.get_state()[key], value, err_msg=key)
+    np.testing.assert_allclose(fresh.mean, model.mean, rtol=1e-9)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

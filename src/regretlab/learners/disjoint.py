@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +25,8 @@ __all__ = ["DisjointBayesianLinearRegression"]
 # As in BayesianLinearRegression: an update that shrinks a variance by more than this factor
 # would lose digits to cancellation, so those models are re-solved from their statistics.
 _MAX_SHRINK = 1e3
+# Size of the log of rows not yet added into the statistics (see ``_fold``).
+_LOG_BYTES = 4 * 2**20
 _STATE_KEYS = ("xtx", "xty", "yty", "n", "prior_variance")
 
 
@@ -34,11 +37,14 @@ class DisjointBayesianLinearRegression:
     :class:`~regretlab.learners.BayesianLinearRegression`; a step updates only the chosen
     action's model (Li et al. 2010, "disjoint linear models"). Sufficient statistics are kept
     per model, so a prior change is exact: ``X'X``, ``X'y`` and ``y'y`` as blocks of one
-    augmented matrix ``[X y]'[X y]``, which a step updates with one gather and one scatter.
+    augmented matrix ``[X y]'[X y]``, of which only the upper triangle is stored.
 
-    A step gathers the chosen models (one flat index per replicate), applies the
+    A step gathers the chosen posteriors (one flat index per replicate), applies the
     Sherman-Morrison update of :func:`regretlab.learners.gaussian.rank_one_update` and scatters
     them back; every ``refresh_every`` steps all posteriors are re-solved from the statistics.
+    The statistics are only read at a refresh, so a step just logs its row and the log is
+    added in when it is full or the statistics are read: the same sums in the same order as
+    at every step, with the statistics in cache instead of competing with the posteriors.
     Predictive variances ``x'S x`` are computed as ``vec(S) . vec(x x')``, one product per
     action instead of a matrix-vector product, so scoring all ``R x K`` models (LinUCB, and
     Thompson sampling, which draws each action's score from its marginal) stays cheap.
@@ -100,18 +106,53 @@ class DisjointBayesianLinearRegression:
         self._prior = np.empty((r, n_actions, p))
         for group, value in values.items():
             self._prior[..., self._columns[group]] = np.reshape(value, (-1, 1, 1))
-        self._augmented = np.zeros((r, n_actions, p + 1, p + 1))
+        # The upper triangle of [X y]'[X y] per model, and where every entry of the full
+        # (symmetric) matrix is found in it.
+        self._pairs = np.triu_indices(p + 1)
+        self._packed = np.zeros((r, n_actions, len(self._pairs[0])))
+        self._unpack = np.empty((p + 1, p + 1), dtype=np.intp)
+        self._unpack[self._pairs] = self._unpack[self._pairs[::-1]] = np.arange(len(self._pairs[0]))
         self._n = np.zeros((r, n_actions))
         self._offsets = np.arange(r) * n_actions
+        # Rows z = [x y] (as columns: (p + 1, R)) and chosen models (flat indices) of the steps
+        # not yet added into the statistics; made at the first step.
+        self._log_rows: np.ndarray | None = None
+        self._log_models: np.ndarray | None = None
+        self._logged = 0
         self._solve_all()
 
     # -- internals: arrays always carry (R, K) axes; a single stream has R = 1 --------------------
     @property
     def _stats(self) -> stats.SufficientStats:
-        """Views of the statistics inside the augmented matrix."""
+        """The statistics, blocks of the augmented matrix, with the log added in."""
+        self._fold()
         p = self.n_features
-        aug = self._augmented
+        aug = self._packed[..., self._unpack]
         return stats.SufficientStats(aug[..., :p, :p], aug[..., :p, p], aug[..., p, p], self._n)
+
+    def _fold(self) -> None:
+        """Add the logged steps into the statistics, in step order.
+
+        Each step adds ``z_i z_j`` to entry ``(i, j)`` of its chosen models exactly as an update
+        at that step would, so the statistics do not depend on when the log is folded.
+        """
+        steps, self._logged = self._logged, 0
+        if not steps or self._log_rows is None or self._log_models is None:
+            return
+        packed = self._flat(self._packed)
+        products = np.empty((packed.shape[1], self._log_rows.shape[2]))
+        # Row i of the upper triangle, z_i z_j for j >= i, is one contiguous run of entries.
+        starts = np.searchsorted(self._pairs[0], np.arange(len(self._log_rows[0]) + 1))
+        for z, at in zip(self._log_rows[:steps], self._log_models[:steps], strict=True):
+            # The products run along the replicates (rows of z), then are added transposed.
+            for i, (lo, hi) in enumerate(itertools.pairwise(starts)):
+                np.multiply(z[i], z[i:], out=products[lo:hi])
+            # Gather, update, scatter: ``a[i] += b`` with an index array is much slower.
+            block = packed[at]
+            block += products.T
+            packed[at] = block
+        counts = np.bincount(self._log_models[:steps].reshape(-1), minlength=self._n.size)
+        self._n += counts.reshape(self._n.shape)
 
     def _solve_all(self) -> None:
         post = gaussian.posterior(self._stats, self._prior, self._beta)
@@ -122,7 +163,7 @@ class DisjointBayesianLinearRegression:
 
     def _flat(self, array: np.ndarray) -> np.ndarray:
         """View with the (replicate, action) axes merged, for one-index gathers."""
-        return array.reshape(array.shape[0] * array.shape[1], -1)
+        return array.reshape(self._n.size, -1)
 
     def _lift(self, array: np.ndarray) -> np.ndarray:
         return array if self._batch else array[None]
@@ -162,39 +203,41 @@ class DisjointBayesianLinearRegression:
         if y.shape != self._batch:
             raise ValueError(f"y must have shape {self._batch}, got {y.shape}")
         act = np.asarray(action)
-        if act.shape != self._batch or not np.issubdtype(act.dtype, np.integer):
+        if act.shape != self._batch or act.dtype.kind not in "iu":
             raise ValueError(
                 f"action must be integers of shape {self._batch}, got {act.dtype} {act.shape}"
             )
         if act.min() < 0 or act.max() >= self.n_actions:
             raise ValueError(f"action must lie in [0, {self.n_actions}), got {act.ravel()}")
-        if not math.isfinite(float(x.ravel() @ x.ravel()) + float(y.ravel() @ y.ravel())):
+        x, y, at = self._lift(x), self._lift(y), self._offsets + self._lift(act)
+        rows, models = self._log_rows, self._log_models
+        if rows is None or models is None:
+            steps = max(1, min(self.refresh_every, _LOG_BYTES // (8 * len(at) * (p + 2))))
+            rows = self._log_rows = np.empty((steps, p + 1, len(at)))
+            models = self._log_models = np.empty((steps, len(at)), dtype=np.intp)
+        elif self._logged == len(rows):
+            self._fold()
+        z = rows[self._logged]
+        z[:p] = x.T
+        z[p] = y
+        if not math.isfinite(float(z.reshape(-1) @ z.reshape(-1))):  # logged only if finite
             check_finite("x", x)
             check_finite("y", y)
-        x, y, act = self._lift(x), self._lift(y), self._lift(act)
-        # Gather, update, scatter: ``a[i] += b`` with an index array is much slower in numpy.
-        at = self._offsets + act
-        z = np.concatenate([x, y[:, None]], axis=1)
-        aug = self._flat(self._augmented)
-        block = aug[at]
-        block += np.einsum("ri,rj->rij", z, z).reshape(len(at), -1)
-        aug[at] = block
-        n = self._n.reshape(-1)
-        n[at] += 1.0
+        models[self._logged] = at
+        self._logged += 1
         self._n_updates += 1
         if not self._proper or self._n_updates >= self.refresh_every:
             self._solve_all()
             return self
-        p = self.n_features
-        chosen = gaussian.GaussianPosterior(
-            self._flat(self._mean)[at], self._flat(self._cov)[at].reshape(-1, p, p), True
-        )
+        # Gather the chosen posteriors, update them in place, scatter them back.
+        mean, cov = self._flat(self._mean)[at], self._flat(self._cov)[at]
+        chosen = gaussian.GaussianPosterior(mean, cov.reshape(len(at), p, p), True)
         shrink, _ = gaussian.rank_one_update(chosen, x, y, self._beta)
         if shrink.max() > _MAX_SHRINK:
             self._solve_all()
             return self
-        self._flat(self._mean)[at] = chosen.mean
-        self._flat(self._cov)[at] = chosen.covariance.reshape(len(at), -1)
+        self._flat(self._mean)[at] = mean
+        self._flat(self._cov)[at] = cov
         return self
 
     # -- reading the posterior ----------------------------------------------------------------
@@ -226,8 +269,9 @@ class DisjointBayesianLinearRegression:
         else:
             outer = np.einsum("rki,rkj->rkij", designs, designs).reshape(r, k, p * p)
             var = np.einsum("rkz,rkz->rk", cov, outer)
-        var = np.maximum(var, 0.0) + (1.0 / self._beta if include_noise else 0.0)
-        return self._drop(loc), self._drop(np.sqrt(var))
+        np.maximum(var, 0.0, out=var)
+        var += 1.0 / self._beta if include_noise else 0.0
+        return self._drop(loc), self._drop(np.sqrt(var, out=var))
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         """Independent draws of every action's weights, ``(..., K, p)`` (or ``(size, ...)``)."""
@@ -257,6 +301,7 @@ class DisjointBayesianLinearRegression:
     @property
     def n_seen(self) -> np.ndarray:
         """Observations per action, ``(..., K)``."""
+        self._fold()
         return self._drop(self._n.copy())
 
     # -- persistence --------------------------------------------------------------------------
@@ -273,12 +318,20 @@ class DisjointBayesianLinearRegression:
         arrays = check_state(state, {k: template[k].shape for k in _STATE_KEYS})
         self._prior = arrays.pop("prior_variance")
         p = self.n_features
-        self._augmented[..., :p, :p] = arrays["xtx"]
-        self._augmented[..., :p, p] = self._augmented[..., p, :p] = arrays["xty"]
-        self._augmented[..., p, p] = arrays["yty"]
+        aug = np.empty((*self._n.shape, p + 1, p + 1))
+        aug[..., :p, :p] = arrays["xtx"]
+        aug[..., :p, p] = aug[..., p, :p] = arrays["xty"]
+        aug[..., p, p] = arrays["yty"]
+        # Stored from the lower triangle of X'X, the one the Cholesky factorisation reads.
+        self._packed[...] = aug[..., self._pairs[1], self._pairs[0]]
         self._n[...] = arrays["n"]
         self._solve_all()
         return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled with the log added in and without its buffers (made again at the next step).
+        self._fold()
+        return {**self.__dict__, "_log_rows": None, "_log_models": None}
 
     def get_params(self) -> dict[str, Any]:
         """The constructor arguments, as given."""

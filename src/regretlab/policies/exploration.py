@@ -34,8 +34,20 @@ class Choice(NamedTuple):
     probability: np.ndarray | None
 
 
+def row_max(values: np.ndarray) -> np.ndarray:
+    """``values.max(axis=-1)``, reduced over a contiguous copy with the last axis first.
+
+    numpy reduces a short contiguous last axis row by row, several times slower than a copy
+    and elementwise maxima of whole rows (the same values: NaN propagates either way).
+
+    >>> row_max(np.array([[1.0, 3.0, 2.0], [0.0, -1.0, np.nan]]))
+    array([ 3., nan])
+    """
+    return np.maximum.reduce(values.transpose(-1, *range(values.ndim - 1)).copy(), axis=0)
+
+
 def _ties(scores: np.ndarray) -> np.ndarray:
-    return scores == scores.max(axis=-1, keepdims=True)
+    return scores == row_max(scores)[..., None]
 
 
 def argmax_random_ties(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -44,10 +56,10 @@ def argmax_random_ties(scores: np.ndarray, rng: np.random.Generator) -> np.ndarr
     >>> argmax_random_ties(np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]]), np.random.default_rng(0))
     array([1, 0])
     """
-    ties = _ties(scores)
     # A uniform key per tied entry (0 elsewhere): the largest key is a uniform pick among ties.
-    keys = rng.random(scores.shape) * ties
-    return np.argmax(keys, axis=-1)
+    keys = rng.random(np.shape(scores))
+    keys *= _ties(scores)
+    return keys.argmax(axis=-1)
 
 
 class Greedy:
@@ -193,7 +205,9 @@ class ThompsonSampling:
     ) -> Choice:
         if getattr(model, "n_actions", None) is not None:
             loc, sd = model.predict_one(designs, return_sd=True, include_noise=False)
-            scores = loc + sd * rng.standard_normal(np.shape(loc))
+            scores = rng.standard_normal(np.shape(loc))
+            scores *= sd
+            scores += loc
         else:
             scores = np.einsum("...kp,...p->...k", designs, model.sample(rng))
         return Choice(argmax_random_ties(scores, rng), None)

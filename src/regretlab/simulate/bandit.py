@@ -14,6 +14,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from regretlab._random import SeedLike, children
+from regretlab.policies.exploration import row_max
 from regretlab.simulate.agents import (
     Agent,
     EventLog,
@@ -36,16 +37,34 @@ class BanditResult(NamedTuple):
 
 def _design_rows(design: np.ndarray, context: np.ndarray, n_actions: int) -> np.ndarray:
     """``(..., K, p)`` design rows; a map without an action axis serves every action alike."""
-    if design.ndim == context.ndim:
-        return np.broadcast_to(
-            design[..., None, :], (*design.shape[:-1], n_actions, design.shape[-1])
-        )
-    return design
+    if design.ndim != context.ndim:
+        return design
+    shape = (*design.shape[:-1], n_actions, design.shape[-1])
+    if not design.flags.c_contiguous:
+        return np.broadcast_to(design[..., None, :], shape)
+    # What np.broadcast_to returns, built directly (several times cheaper, and made per step).
+    strides = (*design.strides[:-1], 0, design.strides[-1])
+    rows = np.ndarray(shape, design.dtype, design, 0, strides)
+    rows.flags.writeable = False
+    return rows
 
 
-def _learn(learner: Any, rows: np.ndarray, index: tuple, rewards: np.ndarray) -> None:
+def _chosen(actions: np.ndarray, offsets: np.ndarray | None, n_actions: int) -> np.ndarray:
+    """Flat index of every replicate's chosen action in a step's ``(..., K)`` arrays."""
+    shape = () if offsets is None else offsets.shape
+    if actions.shape != shape or actions.dtype.kind not in "iu":
+        raise ValueError(f"actions must be integers of shape {shape}, got {actions!r}")
+    if actions.min() < 0 or actions.max() >= n_actions:
+        raise ValueError(f"actions must lie in [0, {n_actions}), got {actions.ravel()}")
+    return actions if offsets is None else offsets + actions
+
+
+def _learn(
+    learner: Any, design: np.ndarray, rows: np.ndarray, index: tuple, rewards: np.ndarray
+) -> None:
     """Teach the chosen action's reward; ``index`` picks ``rows[r, a_r]`` (``rows[a]``)."""
-    chosen = rows[index]
+    # A design without an action axis is every action's row: no need to pick.
+    chosen = design if design.ndim < rows.ndim else rows[index]
     actions = index[-1]
     if getattr(learner, "n_actions", None) is None:
         learner.learn_one(chosen, rewards)
@@ -111,6 +130,7 @@ def run_bandit(
     # made per step, never held for a block.
     block = max(1, 2**21 // (max(1, math.prod(batch)) * (2 * k + env.context_dim)))
     replicates = np.arange(batch[0]) if batch else None
+    offsets = None if replicates is None else replicates * k
 
     pseudo = np.zeros((len(agents), *batch))
     realised = np.zeros((len(agents), *batch))
@@ -119,25 +139,32 @@ def run_bandit(
     t, next_check = 0, 0
     bar = tqdm(total=env.horizon, disable=not progress, desc=label, leave=False)
     for chunk in env.blocks(block):
-        context = np.moveaxis(chunk.context, -2, 0)
-        rewards = np.moveaxis(chunk.rewards, -2, 0)
-        means = np.moveaxis(chunk.means, -2, 0)
+        # Time first, each step's values contiguous (no copy for LinearBandit, which lays its
+        # blocks out so); the best expected reward of every step at once.
+        context, rewards, means = (
+            np.ascontiguousarray(np.moveaxis(a, -2, 0))
+            for a in (chunk.context, chunk.rewards, chunk.means)
+        )
+        best_means = row_max(means)
         for i in range(len(rewards)):
             t += 1
-            best = means[i].max(axis=-1)
+            best = best_means[i]
+            flat_rewards, flat_means = rewards[i].reshape(-1), means[i].reshape(-1)
             for a, agent in enumerate(agents):
-                rows = _design_rows(maps[a].transform(context[i]), context[i], k)
+                design = maps[a].transform(context[i])
+                rows = _design_rows(design, context[i], k)
                 try:
                     choice = agent.policy.select(learners[a], rows, rngs[a], step=t, means=means[i])
                     actions = np.asarray(choice.actions)
-                    index = (actions,) if replicates is None else (replicates, actions)
-                    reward = rewards[i][index]
+                    at = _chosen(actions, offsets, k)
+                    reward = flat_rewards[at]
                     if learners[a] is not None:
-                        _learn(learners[a], rows, index, reward)
+                        index = (actions,) if replicates is None else (replicates, actions)
+                        _learn(learners[a], design, rows, index, reward)
                         events.after_step(a, learners[a], schedulers[a], t)
                 except (ValueError, TypeError) as exc:
                     raise type(exc)(f"step {t}, agent {names[a]!r}: {exc}") from exc
-                mean = means[i][index]
+                mean = flat_means[at]
                 pseudo[a] += best - mean
                 realised[a] += best - reward
                 if log_steps:
