@@ -69,6 +69,7 @@ else:
 
 K, C = 5, 5
 REFERENCE = "ours disjoint TS"
+NARROWER = (0.5, 0.25)  # ThompsonSampling(scale=...) also reported
 PEERS = ("river", "mabwiser-linucb", "mabwiser-lints", "vw", "vw-q")
 # The agent of ours each peer is set against in the speed ratios (same model and exploration
 # family where one exists; VW's default exploration is epsilon-greedy).
@@ -131,6 +132,12 @@ def our_agents(env: LinearBandit) -> dict[str, Agent]:
         Agent("ours disjoint eps-greedy", disjoint(), fm, EpsilonGreedy(epsilon=0.05)),
         Agent("random", policy=Random()),
         Agent("oracle", policy=Oracle()),
+        # Posterior sampling with narrower draws (Agrawal and Goyal's v, MABWiser's alpha):
+        # not tuned, two round values, reported side by side with the exact posterior.
+        *(
+            Agent(f"ours disjoint TS scale {v:g}", disjoint(), fm, ThompsonSampling(scale=v))
+            for v in NARROWER
+        ),
     ]
     return {a.name: a for a in agents}
 
@@ -448,7 +455,10 @@ def report_ratios(
 
 
 def report_goals(
-    regret: pd.DataFrame, ts_modes: dict[str, float], peer_rates: dict[str, float]
+    regret: pd.DataFrame,
+    ts_modes: dict[str, float],
+    peer_rates: dict[str, float],
+    rates: dict[str, float],
 ) -> None:
     e2e, replayed = ts_modes[E2E], ts_modes[REPLAYED]
     print(f"\ngoals ({REFERENCE}, K=5, d=6, lockstep)")
@@ -469,6 +479,13 @@ def report_goals(
             )
         diff = paired(regret, REFERENCE, peer)
         print(f"  regret {REFERENCE} - {peer}: {interval(diff)} -> ours {verdict(diff)}")
+        for v in NARROWER:
+            name = f"{REFERENCE} scale {v:g}"
+            diff = paired(regret, name, peer)
+            print(
+                f"  {name} (pre-generated, {rates[name] / peer_rates[peer]:,.0f}x): regret - "
+                f"{peer}: {interval(diff)} -> ours {verdict(diff)}"
+            )
 
 
 def parse_args() -> argparse.Namespace:
@@ -524,7 +541,7 @@ def main() -> None:
 
     report(regret, big, rates, one_stream, peer_rates, args)
     report_ratios(regret, rates, one_stream, peer_rates, ts_modes, args)
-    report_goals(regret, ts_modes, peer_rates)
+    report_goals(regret, ts_modes, peer_rates, rates)
 
 
 if __name__ == "__main__":

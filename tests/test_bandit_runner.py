@@ -206,3 +206,43 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="checkpoints"):
         run_bandit(env, [Agent("r", policy=Random())], checkpoints=[0])
     assert isinstance(env.features, ActionFeatures)
+
+
+def _trained(make):
+    """A model after 30 steps of uniform play, and the designs of 30 fresh contexts."""
+    env = _env(horizon=60, n_replicates=None)
+    agent = make(env, Random())
+    fm = agent.features or env.features
+    model = agent.learner
+    obs = env.take(60)
+    actions = np.random.default_rng(1).integers(0, env.n_actions, size=30)
+    for t, a in enumerate(actions):
+        design = fm.transform(obs.context[t])
+        if getattr(model, "n_actions", None) is None:
+            model.learn_one(design[a], obs.rewards[t, a])
+        else:
+            model.learn_one(design, obs.rewards[t, a], action=a)
+    return model, [fm.transform(obs.context[t]) for t in range(30, 60)]
+
+
+@pytest.mark.parametrize("make", [_disjoint, _shared], ids=["disjoint", "shared"])
+def test_thompson_sampling_scale_interpolates_between_greedy_and_posterior_draws(make):
+    model, designs = _trained(make)
+    rng = np.random.default_rng(0)
+    greedy = np.array([Greedy().select(model, d, rng, step=31).actions for d in designs])
+    off_greedy = {}
+    for scale in (0.0, 0.25, 1.0):
+        policy = ThompsonSampling(scale=scale)
+        picks = np.array(
+            [[policy.select(model, d, rng, step=31).actions for d in designs] for _ in range(200)]
+        )
+        off_greedy[scale] = np.mean(picks != greedy)
+    # Scale 0 is greedy on the posterior mean; wider draws leave the greedy action more often.
+    assert off_greedy[0.0] == 0.0
+    assert 0.0 < off_greedy[0.25] < off_greedy[1.0]
+
+
+def test_thompson_sampling_scale_is_checked():
+    with pytest.raises(ValueError, match="scale"):
+        ThompsonSampling(scale=-1.0)
+    assert repr(ThompsonSampling(0.5)) == "ThompsonSampling(scale=0.5)"

@@ -186,6 +186,13 @@ class ThompsonSampling:
     ``N(x_a'm_a, x_a'S_a x_a)``: exactly the distribution of the score of a drawn weight
     vector, at the cost of one normal per action instead of ``p``.
 
+    Parameters
+    ----------
+    scale
+        Multiplies the spread of the draws around the posterior mean (Agrawal and Goyal's
+        ``v``; MABWiser's ``LinTS(alpha=...)``). ``1`` is exact posterior sampling; smaller
+        values explore less (``0`` is greedy on the posterior mean, up to ties).
+
     Examples
     --------
     >>> from regretlab.learners import DisjointBayesianLinearRegression
@@ -193,6 +200,10 @@ class ThompsonSampling:
     >>> ThompsonSampling().select(model, np.ones((3, 1)), np.random.default_rng(0), step=1)
     Choice(actions=np.int64(2), probability=None)
     """
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+        check_real("scale", scale, minimum=0.0)
 
     def select(
         self,
@@ -206,14 +217,18 @@ class ThompsonSampling:
         if getattr(model, "n_actions", None) is not None:
             loc, sd = model.predict_one(designs, return_sd=True, include_noise=False)
             scores = rng.standard_normal(np.shape(loc))
-            scores *= sd
+            scores *= sd if self.scale == 1.0 else self.scale * sd
             scores += loc
         else:
-            scores = np.einsum("...kp,...p->...k", designs, model.sample(rng))
+            weights = model.sample(rng)
+            if self.scale != 1.0:
+                center = np.asarray(model.mean)
+                weights = center + self.scale * (weights - center)
+            scores = np.einsum("...kp,...p->...k", designs, weights)
         return Choice(argmax_random_ties(scores, rng), None)
 
     def __repr__(self) -> str:
-        return "ThompsonSampling()"
+        return f"ThompsonSampling(scale={self.scale})"
 
 
 class Random:
