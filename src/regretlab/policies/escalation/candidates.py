@@ -4,9 +4,8 @@ The candidates are the replicates of one inner learner, ``C x R`` of them (candi
 they see the same data and differ only in their group priors: ``group``'s variance on ``grid``
 and, optionally, other groups' variances on ``other_grids`` (the candidates are then the
 product of the grids, ``grid`` varying slowest). :class:`ModelAveraging` weights
-their predictions by running evidence; :class:`~regretlab.policies.escalation.champion.
-ChampionChallenger` (its own module) predicts with one and promotes another when its
-progressive loss is better by a confidence margin.
+their predictions by running evidence; ``champion.ChampionChallenger`` predicts with one and
+promotes another when its progressive loss is better by a confidence margin.
 """
 
 from __future__ import annotations
@@ -237,15 +236,16 @@ class ModelAveraging(_Candidates):
           (variances relative to the noise), jointly with one variance shared by every other
           group, on the decades from the unit-information prior to the weak prior, 1 .. 100
           (:data:`SCALES`): the signal-to-noise ratio of the rest of the model is not known
-          either, and a fixed guess of it distorts the
-          comparison between candidates (with a weak prior, a model without ``group`` looks
-          over-fitted as soon as it has a few more observations than coefficients, and the
-          looser candidates win the evidence for the wrong reason).
+          either, and a fixed guess of it distorts the comparison between candidates (with a
+          weak prior, a model without ``group`` looks over-fitted as soon as it has a few more
+          observations than coefficients, and the looser candidates win the evidence for the
+          wrong reason).
 
         All combinations have equal prior weight. Measured on the seed's scenarios
         (``benchmarks/escalation.py``, ``benchmarks/RESULTS.md``), the losses against the best
-        fixed prior in hindsight concentrate in the first ~p observations at low noise with
-        strong interactions, before any evidence can tell the candidates apart.
+        fixed prior in hindsight concentrate in the first ~p observations at low noise, before
+        any evidence can tell the candidates apart; at higher noise it beats every fixed prior
+        of the same rule.
 
         >>> bma = ModelAveraging.recommended(("intercept", "main", "pairwise"))
         >>> bma.grid
@@ -353,4 +353,5 @@ class ModelAveraging(_Candidates):
         return self
 
     def __repr__(self) -> str:
-        return f"ModelAveraging(group={self.group!r}, grid={tuple(self.grid)})"
+        others = "" if not self.other_grids else f", other_grids={dict(self.other_grids)}"
+        return f"ModelAveraging(group={self.group!r}, grid={tuple(self.grid)}{others})"
