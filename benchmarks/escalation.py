@@ -39,7 +39,7 @@ the leading candidate moving off 0) and the median first escalation step; the re
 
 Run from the repository root::
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/escalation.py            # full: ~30 min, 2 cores
+    OPENBLAS_NUM_THREADS=1 python benchmarks/escalation.py            # full: ~40 min, 2 cores
     OPENBLAS_NUM_THREADS=1 python benchmarks/escalation.py --quick    # smoke run
     OPENBLAS_NUM_THREADS=1 python benchmarks/escalation.py --noise learned --scenarios x6_i1_n2
 """
