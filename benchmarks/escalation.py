@@ -257,8 +257,8 @@ def make_agent(name: str, mode: Mode, features: Any, group: str, noise: float, r
         if name == fixed_name(value):
             learner = mode.learner(features, group, value, noise, r)
             return Agent(name, learner, policy=policy, scheduler=Fixed({group: value}))
-    if name in scaled_fixed(mode):
-        value, scale = scaled_fixed(mode)[name]
+    if (scaled := scaled_fixed(mode).get(name)) is not None:
+        value, scale = scaled
         learner = mode.learner(features, group, value, noise, r, scale=scale)
         return Agent(name, learner, policy=policy, scheduler=Fixed({group: value}))
     base = mode.learner(features, group, 0.0, noise, r)

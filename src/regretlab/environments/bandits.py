@@ -7,7 +7,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-from regretlab._random import SeedLike, replicate_seeds
+from regretlab._random import SeedLike, pcg64_at, replicate_seeds
 from regretlab._validation import check_int, check_real
 from regretlab.features import ActionFeatures, group_indices
 
@@ -78,13 +78,6 @@ def _sum_products(x: np.ndarray, w: np.ndarray) -> np.ndarray:
         np.multiply(x[j], w[j], out=term)
         out += term
     return out
-
-
-def _bit_generator(seed: np.random.SeedSequence, state: Any, skip: int = 0) -> np.random.PCG64:
-    """A fresh ``PCG64`` in ``state``, ``skip`` draws on (cheaper than ``copy.deepcopy``)."""
-    bits = np.random.PCG64(seed)
-    bits.state = state
-    return bits.advance(skip) if skip else bits
 
 
 def _steps(blocks: Iterator[Block], single: bool) -> Iterator[Block]:
@@ -192,11 +185,11 @@ class LinearBandit:
         self._pairs = np.triu_indices(context_dim, k=1)
         # Start states of every replicate's context and noise streams (plain dicts: cheap to
         # store and to restore into a fresh generator).
-        self._seeds = replicate_seeds(seed, n_replicates)
+        seeds = replicate_seeds(seed, n_replicates)
         self._context_start: list[Any] = []
         self._noise_start: list[Any] = []
         weights = []
-        for child in self._seeds:
+        for child in seeds:
             bits = np.random.PCG64(child)
             start = bits.state
             weights.append(self.draw_true_weights(np.random.Generator(bits)))
@@ -291,10 +284,7 @@ class LinearBandit:
         return BanditStep(context.swapaxes(0, 1), rewards.swapaxes(0, 1), means)
 
     def _generators(self, states: list[Any], skip: int = 0) -> list[np.random.Generator]:
-        return [
-            np.random.Generator(_bit_generator(seed, state, skip))
-            for seed, state in zip(self._seeds, states, strict=True)
-        ]
+        return [np.random.Generator(pcg64_at(state, skip)) for state in states]
 
     def blocks(self, block_size: int | None = None) -> Iterator[BanditStep]:
         """Consecutive blocks of up to ``block_size`` steps, from the start."""

@@ -7,18 +7,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from regretlab._random import SeedLike, replicate_seeds
+from regretlab._random import SeedLike, pcg64_at, replicate_seeds
 from regretlab._validation import check_int, check_real
 from regretlab.features import InteractionFeatures
 
 __all__ = ["InteractionStream", "Observations"]
-
-
-def _copy_bits(bits: np.random.PCG64) -> np.random.PCG64:
-    """An independent bit generator in the same state (2.7x faster than ``copy.deepcopy``)."""
-    twin = np.random.PCG64(0)
-    twin.state = bits.state
-    return twin
 
 
 class Observations(NamedTuple):
@@ -103,14 +96,14 @@ class InteractionStream:
         weights = []
         for child in replicate_seeds(seed, n_replicates):
             bits = np.random.PCG64(child)
-            self._x_start.append(_copy_bits(bits))
+            self._x_start.append(pcg64_at(bits.state))
             bits.advance(horizon * x_dim)
             gen = np.random.Generator(bits)
             bias = gen.uniform(-1, 1, size=1)
             w = gen.uniform(-1, 1, size=self.features.n_features - 1)
             w[x_dim:] = interaction_scale * w[x_dim:]
             weights.append(np.concatenate([bias, w]))
-            self._noise_start.append(_copy_bits(bits))
+            self._noise_start.append(pcg64_at(bits.state))
         stacked = np.stack(weights)
         self._weights = stacked if n_replicates is not None else stacked[0]
         # The mean as bias + x'w + x'Wx with W the strictly upper-triangular pairwise weights:
@@ -135,8 +128,8 @@ class InteractionStream:
             )
         xs, noises = [], []
         for x_bits, noise_bits in zip(self._x_start, self._noise_start, strict=True):
-            x_gen = np.random.Generator(_copy_bits(x_bits).advance(start * self.x_dim))
-            noise_gen = np.random.Generator(_copy_bits(noise_bits))
+            x_gen = np.random.Generator(pcg64_at(x_bits.state, start * self.x_dim))
+            noise_gen = np.random.Generator(pcg64_at(noise_bits.state))
             # Normal draws use a variable number of 64-bit outputs, so the noise of earlier
             # rows is drawn and dropped, a block at a time, rather than skipped.
             for done in range(0, start, self.block_size):
@@ -162,8 +155,8 @@ class InteractionStream:
             if block_size is None
             else check_int("block_size", block_size, minimum=1)
         )
-        x_gens = [np.random.Generator(_copy_bits(b)) for b in self._x_start]
-        noise_gens = [np.random.Generator(_copy_bits(b)) for b in self._noise_start]
+        x_gens = [np.random.Generator(pcg64_at(b.state)) for b in self._x_start]
+        noise_gens = [np.random.Generator(pcg64_at(b.state)) for b in self._noise_start]
         for start in range(0, self.horizon, size):
             m = min(size, self.horizon - start)
             x = np.stack([g.uniform(-1, 1, size=(m, self.x_dim)) for g in x_gens])
