@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import sklearn.linear_model
 
+from regretlab._seed_notebook import BayesLinearRegressor, cov_split_base_int
 from regretlab.features import InteractionFeatures
 from regretlab.learners import GaussianPosteriorMean, LeastSquares, Ridge
 from regretlab.learners.stats import SufficientStats, from_rows, prefix
@@ -15,110 +15,6 @@ FM = InteractionFeatures(6)  # the seed's design: 22 columns with the intercept
 GROUPS = FM.groups
 MAIN = np.array([g == "main" for g in GROUPS])
 PAIR = np.array([g == "pairwise" for g in GROUPS])
-
-
-# -- the seed notebook's model, copied verbatim (only formatted) -------------------------------
-
-
-class BayesLinearRegressor:
-    def __init__(
-        self,
-        number_of_features,
-        mean=None,
-        cov=None,
-        alpha=1e6,
-        beta=1,
-        fit_intercept: bool = True,
-    ):
-        self.fit_intercept = fit_intercept
-        self.number_of_features = number_of_features
-
-        if self.fit_intercept:
-            self.number_of_features = self.number_of_features + 1
-
-        # prior distribution on weights
-        if mean is None:
-            self.mean = np.array([[0] * (self.number_of_features)], dtype=float).T
-
-        if cov is None:
-            self.cov = alpha * np.identity(self.number_of_features)
-        else:
-            self.cov = cov
-        self.cov_inv = np.linalg.inv(self.cov)
-        self.cov_init = self.cov
-
-        self.beta = beta  # process noise
-
-    def fit(self, X, y):
-        return self.update(X, y)
-
-    def update(self, X, y, inc_alpha=None):
-        """
-        Perform a bayesian update step
-        """
-        if isinstance(X, pd.DataFrame):
-            X = X.to_numpy()
-        if self.fit_intercept:
-            X = np.hstack([np.full((X.shape[0], 1), 1), X])
-        if len(X.shape) == 1:
-            X = X[np.newaxis, :]
-        if len(y.shape) == 1:
-            y = y[:, np.newaxis]
-        if X.shape[1] > self.number_of_features:
-            X = X[:, : self.number_of_features]
-
-        # update state of covariance and means
-        cov_n_inv = self.cov_inv + self.beta * X.T @ X
-        cov_n = np.linalg.inv(cov_n_inv)
-        mean_n = cov_n @ (self.cov_inv @ self.mean + self.beta * X.T @ y)
-
-        if inc_alpha is not None:
-            # cov_n = cov_n - (cov_n - self.cov_init) * inc_alpha
-            cov_n = cov_n + inc_alpha * np.identity(self.number_of_features)
-
-            cov_n_inv = np.linalg.inv(cov_n)
-
-        self.cov_inv = cov_n_inv
-        self.cov = cov_n
-        self.mean = mean_n
-
-    def predict(self, X, return_std: bool = False) -> [np.array, np.array]:
-        if isinstance(X, pd.DataFrame):
-            X = X.to_numpy()
-        if self.fit_intercept:
-            X = np.hstack([np.full((X.shape[0], 1), 1), X])
-        if X.shape[1] > self.number_of_features:
-            X = X[:, : self.number_of_features]
-
-        mean = X @ self.mean
-        if not return_std:
-            return mean
-
-        if X.shape[0] < 1_000:  # noqa: SIM108 - the notebook's code, kept as written
-            scale = np.sqrt(np.sum(X @ self.cov @ X.T, axis=1))
-        else:
-            scale = None
-        return mean, scale
-
-    @property
-    def coef_(self):
-        return self.mean.flatten()
-
-
-def cov_split_base_int(
-    n_base: int,
-    n_int: int,
-    alpha_base: float = 1e6,
-    alpha_int: float = 1e3,
-    fit_intercept: bool = True,
-) -> np.array:
-    fit_intercept = int(fit_intercept)
-    cov = np.identity(fit_intercept + n_base + n_int)
-    cov[fit_intercept : n_base + fit_intercept] = (
-        cov[fit_intercept : n_base + fit_intercept] * alpha_base
-    )
-    cov[n_base + fit_intercept :] = cov[n_base + fit_intercept :] * alpha_int
-    return cov
 
 
 # -- helpers -----------------------------------------------------------------------------------
