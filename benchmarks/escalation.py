@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
-import functools
 import sys
 import time
 from dataclasses import dataclass
@@ -72,6 +71,7 @@ from regretlab.policies.escalation import (
     EvidenceSwitch,
     Fixed,
     ModelAveraging,
+    Ramp,
     UncertaintyTrigger,
 )
 from regretlab.simulate import Agent, log_checkpoints, run_bandit, run_prequential
@@ -244,10 +244,6 @@ def other_groups(features: Any, group: str) -> tuple[str, ...]:
     return tuple(g for g in dict.fromkeys(features.groups) if g != group)
 
 
-def _ramp(step: int, *, top: float, steps: int) -> float:
-    return min(top, top * step / steps)
-
-
 def make_agent(name: str, mode: Mode, features: Any, group: str, noise: float, r: int) -> Agent:
     """One agent of the benchmark; ``group`` is the escalated group."""
     policy = ThompsonSampling() if group == "context:action" else None
@@ -283,7 +279,7 @@ def make_agent(name: str, mode: Mode, features: Any, group: str, noise: float, r
         ),
         "DataSchedule": lambda: DataSchedule(
             group,
-            functools.partial(_ramp, top=mode.full, steps=10 * features.n_features),
+            Ramp(top=mode.full, steps=10 * features.n_features),
             every=10,
         ),
     }

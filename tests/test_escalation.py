@@ -261,3 +261,23 @@ def test_model_averaging_rejects_bad_other_grids(other_grids, error, match):
     base = NormalInverseGammaRegression(groups=("intercept", "main", "pairwise"))
     with pytest.raises(error, match=match):
         ModelAveraging(learner=base, other_grids=other_grids)
+
+
+def test_names_joined_by_plus_tie_groups_like_a_tuple():
+    base = NormalInverseGammaRegression(groups=("intercept", "main", "pairwise"))
+    joined = ModelAveraging(learner=base, grid=(0.0, 1.0), other_grids={"intercept+main": (1, 10)})
+    tupled = ModelAveraging(
+        learner=base, grid=(0.0, 1.0), other_grids={("intercept", "main"): (1, 10)}
+    )
+    for name, values in tupled.candidates.items():
+        np.testing.assert_array_equal(joined.candidates[name], values)
+    with pytest.raises(ValueError, match="other_grids keys"):
+        ModelAveraging(learner=base, other_grids={"intercept+nope": (1.0,)})
+
+
+@pytest.mark.parametrize(("top", "steps", "match"), [(-1.0, 10, "top"), (1.0, 0, "steps")])
+def test_ramp_rejects_bad_arguments(top, steps, match):
+    from regretlab.policies.escalation import Ramp
+
+    with pytest.raises(ValueError, match=match):
+        Ramp(top, steps)

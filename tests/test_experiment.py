@@ -234,3 +234,71 @@ def test_bandit_agents_need_a_policy_and_a_model():
     raw["environments"]["s"] = {"type": "InteractionStream"}
     with pytest.raises(ExperimentError, match="mix prediction streams and bandits"):
         parse_experiment(raw)
+
+
+FILE_ONLY_PARTS = """
+seed = 4
+horizon = 30
+replicates = 2
+chunk_size = 2
+
+[environments.stream]
+type = "InteractionStream"
+x_dim = 2
+
+[agents.default]
+learner = { type = "ModelAveraging.recommended" }
+
+[agents.tied.learner]
+type = "ModelAveraging"
+grid = [0.0, 1.0]
+other_grids = { "intercept+main" = [1.0, 10.0] }
+learner = { type = "NormalInverseGammaRegression" }
+
+[agents.ramp]
+learner = { type = "BayesianLinearRegression", prior_variance = { pairwise = 0.0 } }
+scheduler = { type = "DataSchedule", top = 2.0, steps = 20, every = 5 }
+"""
+
+
+def test_the_default_escalation_tied_groups_and_a_ramp_can_be_written_in_a_file(tmp_path):
+    from regretlab.policies.escalation import ModelAveraging
+    from regretlab.simulate import run_prequential
+
+    exp = load_experiment(write(tmp_path, FILE_ONLY_PARTS))
+    env = exp.build_environment("stream", n_replicates=2, seed=1)
+    default, tied, ramp = exp.build_agents(env, seed=2)
+    assert repr(default.learner) == repr(ModelAveraging.recommended(env.features, n_replicates=2))
+    np.testing.assert_array_equal(tied.learner.candidates["intercept"], [1.0, 10.0, 1.0, 10.0])
+    np.testing.assert_array_equal(tied.learner.candidates["main"], [1.0, 10.0, 1.0, 10.0])
+    result = run_prequential(env, [default, tied, ramp], checkpoints=[30])
+    assert np.isfinite(result.regret.expected_regret).all()
+    ramped = result.events[result.events.agent == "ramp"]
+    # Checked every 5 steps, rising linearly to 2 at step 20, then held.
+    assert sorted(ramped.step.unique()) == [5, 10, 15, 20]
+    np.testing.assert_allclose(sorted(ramped.new.unique()), [0.5, 1.0, 1.5, 2.0])
+
+
+LEVELS = """
+seed = 4
+horizon = 30
+replicates = 2
+
+[environments.levels]
+type = "MultilevelStream"
+n_contributors = [2, 3]
+
+[agents.levels]
+features = { type = "LevelFeatures", intercept = true }
+learner = { type = "BayesianLinearRegression" }
+"""
+
+
+def test_level_features_take_their_levels_from_a_multilevel_environment(tmp_path):
+    exp = load_experiment(write(tmp_path, LEVELS))
+    env = exp.build_environment("levels", n_replicates=2, seed=1)
+    (agent,) = exp.build_agents(env, seed=2)
+    assert agent.features.names == ("1", *env.features.names)
+    stream = LEVELS + '[environments.stream]\ntype = "InteractionStream"\nx_dim = 2\n'
+    with pytest.raises(ExperimentError, match="LevelFeatures needs a multilevel environment"):
+        load_experiment(write(tmp_path, stream, "mixed.toml"))

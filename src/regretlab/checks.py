@@ -83,7 +83,7 @@ def check_predict_before_learn(learner: Any) -> None:
     """A prediction before any data is finite."""
     model = learner.clone()
     value = model.predict_one(np.zeros(_n_features(model)))
-    _require(np.all(np.isfinite(value)), f"{model!r} predicts {value} before learning")
+    _require(bool(np.all(np.isfinite(value))), f"{model!r} predicts {value} before learning")
 
 
 def check_inputs_not_mutated(learner: Any) -> None:
@@ -220,7 +220,7 @@ def _policy_fixture(n_replicates: int = 6, n_actions: int = 4, seed: int = 7) ->
         shared.learn_one(block.reshape(n_replicates, -1), y)
     x = np.c_[np.ones(n_replicates), rng.uniform(-1, 1, size=(n_replicates, p - 1))]
     rows = np.broadcast_to(x[:, None, :], (n_replicates, n_actions, p))
-    shared_rows = np.zeros((n_replicates, n_actions, n_actions, p))
+    shared_rows: np.ndarray = np.zeros((n_replicates, n_actions, n_actions, p))
     shared_rows[:, np.arange(n_actions), np.arange(n_actions)] = rows
     shared_rows = shared_rows.reshape(n_replicates, n_actions, -1)
     means = np.einsum("rkp,kp->rk", rows, w)

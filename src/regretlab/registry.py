@@ -318,6 +318,19 @@ register(
     auto_names=("context_dim", "n_actions"),
 )
 
+
+def _levels(context: Mapping[str, Any]) -> dict[str, Any]:
+    fmap = getattr(context["env"], "features", None)
+    if not isinstance(fmap, features.LevelFeatures):
+        raise ValueError(
+            "LevelFeatures needs a multilevel environment (one whose features are "
+            f"LevelFeatures, such as MultilevelStream), got {type(context['env']).__name__}"
+        )
+    return {"levels": fmap.levels}
+
+
+register("features", "LevelFeatures", features.LevelFeatures, auto=_levels, auto_names=("levels",))
+
 # --- learners -----------------------------------------------------------------------------
 
 
@@ -385,6 +398,14 @@ register(
 )
 for _name in ("ModelAveraging", "ChampionChallenger"):
     register("learner", _name, getattr(escalation, _name), nested={"learner": "learner"})
+# The default escalation (learned noise, the group averaged jointly with the model's scale).
+register(
+    "learner",
+    "ModelAveraging.recommended",
+    escalation.ModelAveraging.recommended,
+    auto=_learner_auto,
+    auto_names=_GROUPS_AUTO,
+)
 
 # --- policies and schedulers --------------------------------------------------------------
 
@@ -392,3 +413,15 @@ for _name in ("EpsilonGreedy", "Greedy", "LinUCB", "Oracle", "Random", "Thompson
     register("policy", _name, getattr(policies, _name))
 for _name in ("EmpiricalBayes", "EvidenceSwitch", "Fixed", "UncertaintyTrigger"):
     register("scheduler", _name, getattr(escalation, _name))
+
+
+def data_schedule(
+    group: str = "pairwise", *, top: float = 1.0, steps: int = 1000, every: int = 10
+) -> escalation.DataSchedule:
+    """A :class:`~regretlab.policies.escalation.DataSchedule` on a linear :class:`Ramp`
+    (a file cannot hold a function): ``group``'s variance rises from 0 to ``top`` by ``steps``.
+    """
+    return escalation.DataSchedule(group, escalation.Ramp(top, steps), every=every)
+
+
+register("scheduler", "DataSchedule", data_schedule)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regretlab._io import write_atomically, write_csv, write_parquet, write_text
+from regretlab._io import Writer, write_atomically, write_csv, write_parquet, write_text
 from regretlab._random import SeedLike
 from regretlab.results import summarise
 from regretlab.seed_study import SeedExperiment, _check_experiments, _check_out_dir
@@ -40,7 +40,7 @@ def write_seed_study(
         raise ValueError(f"results has no table for experiment {missing[0]!r}")
     root = _check_out_dir(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    targets = []
+    targets: list[tuple[Path, Writer]] = []
     for exp in exps:
         table = results[exp.name]
         targets += [

@@ -49,6 +49,8 @@ class InteractionFeatures:
         for name, flag in (("intercept", intercept), ("pairwise", pairwise)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {flag!r}")
+        self._left: np.ndarray
+        self._right: np.ndarray
         self._left, self._right = (
             np.triu_indices(x_dim, k=1)
             if pairwise

@@ -73,7 +73,7 @@ class GaussianPosterior(NamedTuple):
 
 
 def _precision_system(
-    stats: SufficientStats, prior_variance: np.ndarray, noise_precision: np.ndarray
+    stats: SufficientStats, prior_variance: np.ndarray, noise_precision: float | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Posterior precision and ``beta X'y`` with switched-off columns decoupled."""
     beta = np.asarray(noise_precision, dtype=float)[..., None]
@@ -275,7 +275,7 @@ def rank_one_update(
         return q, resid  # type: ignore[return-value]
     beta = np.asarray(noise_precision, dtype=float)
     sx = (cov @ x[..., None])[..., 0]
-    if n_factors:
+    if n_factors and factors is not None:
         # Rows in (K, p) layout: both products run along contiguous memory.
         used = factors[..., :n_factors, :]
         sx -= np.einsum("...kp,...k->...p", used, np.einsum("...kp,...p->...k", used, x))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from matplotlib.ticker import LogFormatter
@@ -62,7 +62,7 @@ def _band(ax: Axes, stats: pd.DataFrame, x: str, label: str, i: int) -> None:
         )
 
 
-def save_figure(fig: Figure, path: str | os.PathLike[str], **savefig_kwargs: object) -> Path:
+def save_figure(fig: Figure, path: str | os.PathLike[str], **savefig_kwargs: Any) -> Path:
     """Save ``fig`` to ``path`` atomically: a temporary file beside it, then ``os.replace``.
 
     The format is ``format`` if given, else the suffix of ``path`` (PNG if it has none); other

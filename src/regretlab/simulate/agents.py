@@ -113,7 +113,7 @@ def prepare_agents(agents: Any, env: Any) -> tuple[list[str], list[Any], list[An
     names = [a.name for a in agents]
     if len(set(names)) != len(names):
         raise ValueError(f"agent names must be unique, got {names}")
-    learners = []
+    learners: list[Any] = []
     for agent in agents:
         if agent.learner is None:
             learners.append(None)

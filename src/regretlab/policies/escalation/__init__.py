@@ -1,8 +1,9 @@
 """Complexity escalation: schedulers that loosen group priors when the data supports it.
 
-Rule-based: :class:`Fixed`, :class:`DataSchedule`, :class:`UncertaintyTrigger`. Evidence-based:
-:class:`EvidenceSwitch`, :class:`EmpiricalBayes`. Candidate sets (learners in their own right):
-:class:`ModelAveraging`, :class:`ChampionChallenger`. Every prior change is an :class:`Event`.
+Rule-based: :class:`Fixed`, :class:`DataSchedule` (with :class:`Ramp`),
+:class:`UncertaintyTrigger`. Evidence-based: :class:`EvidenceSwitch`, :class:`EmpiricalBayes`.
+Candidate sets (learners in their own right): :class:`ModelAveraging`,
+:class:`ChampionChallenger`. Every prior change is an :class:`Event`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from regretlab.policies.escalation.base import Event, Scheduler, apply_prior
 from regretlab.policies.escalation.candidates import ModelAveraging
 from regretlab.policies.escalation.champion import ChampionChallenger
 from regretlab.policies.escalation.evidence import EmpiricalBayes, EvidenceSwitch
-from regretlab.policies.escalation.schedules import DataSchedule, Fixed, UncertaintyTrigger
+from regretlab.policies.escalation.schedules import DataSchedule, Fixed, Ramp, UncertaintyTrigger
 
 __all__ = [
     "ChampionChallenger",
@@ -21,6 +22,7 @@ __all__ = [
     "EvidenceSwitch",
     "Fixed",
     "ModelAveraging",
+    "Ramp",
     "Scheduler",
     "UncertaintyTrigger",
     "apply_prior",

@@ -36,14 +36,15 @@ def _candidate_values(
 ) -> dict[str, np.ndarray]:
     """Every averaged group's variance per candidate, ``(C,)`` each: the product of the grids.
 
-    A key of ``other_grids`` is a group name or a tuple of names that share one variance.
+    A key of ``other_grids`` is a group name, or several that share one variance: a tuple of
+    names or the names joined by ``+`` (``"intercept+main"``, the form experiment files can write).
     """
     grids = {(group,): _grid("grid", grid)}
     if other_grids is not None and not isinstance(other_grids, Mapping):
         raise TypeError(f"other_grids must map group names to variance grids, got {other_grids!r}")
     taken = {group}
     for key, values in (other_grids or {}).items():
-        names = (key,) if isinstance(key, str) else tuple(key)
+        names = tuple(key.split("+")) if isinstance(key, str) else tuple(key)
         for name in names:
             if name in taken or name not in groups:
                 allowed = [g for g in groups if g not in taken]
@@ -192,7 +193,8 @@ class ModelAveraging(_Candidates):
         Candidate variances of ``group``.
     other_grids
         Optional grids of other groups' variances (for example the main effects' scale,
-        ``{"main": (0.1, 1, 10, 100)}``; a tuple key ties several groups to one variance),
+        ``{"main": (0.1, 1, 10, 100)}``; a tuple key, or names joined by ``+`` as in
+        ``"intercept+main"``, ties several groups to one variance),
         averaged over jointly: the candidates are every combination, with equal prior weight,
         and :attr:`weights` is over all of them.
 

@@ -7,10 +7,32 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_choice, check_real
+from regretlab._validation import check_choice, check_int, check_real
 from regretlab.policies.escalation.base import Event, apply_prior, check_every, group_columns
 
-__all__ = ["DataSchedule", "Fixed", "UncertaintyTrigger"]
+__all__ = ["DataSchedule", "Fixed", "Ramp", "UncertaintyTrigger"]
+
+
+class Ramp:
+    """A linear ramp for :class:`DataSchedule`: ``min(top, top * step / steps)``.
+
+    A plain object rather than a lambda, so schedules pickle (process pools) and print.
+
+    >>> Ramp(top=1.0, steps=100)(50)
+    0.5
+    >>> Ramp(top=1.0, steps=100)(500)
+    1.0
+    """
+
+    def __init__(self, top: float, steps: int) -> None:
+        self.top = check_real("top", top, minimum=0.0)
+        self.steps = check_int("steps", steps, minimum=1)
+
+    def __call__(self, step: int) -> float:
+        return min(self.top, self.top * step / self.steps)
+
+    def __repr__(self) -> str:
+        return f"Ramp(top={self.top!r}, steps={self.steps!r})"
 
 
 class Fixed:
