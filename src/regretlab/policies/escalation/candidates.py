@@ -39,7 +39,7 @@ def _candidate_values(
     A key of ``other_grids`` is a group name, or several that share one variance: a tuple of
     names or the names joined by ``+`` (``"intercept+main"``, the form experiment files can write).
     """
-    grids = {(group,): _grid("grid", grid)}
+    grids: dict[tuple[str, ...], np.ndarray] = {(group,): _grid("grid", grid)}
     if other_grids is not None and not isinstance(other_grids, Mapping):
         raise TypeError(f"other_grids must map group names to variance grids, got {other_grids!r}")
     taken = {group}
