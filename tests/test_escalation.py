@@ -281,3 +281,18 @@ def test_ramp_rejects_bad_arguments(top, steps, match):
 
     with pytest.raises(ValueError, match=match):
         Ramp(top, steps)
+
+
+def test_mixture_sd_is_finite_or_inf_never_nan_before_the_noise_is_bounded():
+    # With a vague noise prior the Student-t variances are infinite for the first observation;
+    # switched-off columns keep variance 0, and the mixture adds no NaN.
+    bma = ModelAveraging.recommended(("intercept", "main", "main", "pairwise"), n_replicates=3)
+    bma.learn_one(np.ones((3, 4)), np.ones(3))
+    sd = bma.sd
+    assert not np.isnan(sd).any()
+    assert np.isinf(sd[:, :3]).all()
+    inner = NormalInverseGammaRegression(
+        groups=("main", "pairwise"), prior_variance={"pairwise": 0.0}, noise_shape=1e-3
+    ).learn_one(np.ones(2), 1.0)
+    np.testing.assert_array_equal(np.diag(inner.covariance)[1], 0.0)
+    assert np.isinf(inner.covariance[0, 0])

@@ -135,9 +135,15 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
 
     @property
     def covariance(self) -> np.ndarray:
-        """Covariance of the weights' Student-t marginal, ``b_N / (a_N - 1) V_N``."""
+        """Covariance of the weights' Student-t marginal, ``b_N / (a_N - 1) V_N``.
+
+        Infinite while ``a_N <= 1``, except where ``V_N`` is 0 (switched-off columns): a weight
+        held at 0 has variance 0 whatever the noise.
+        """
         cov = self._sync(full=True).covariance
-        return cov * self.noise_variance[..., None, None]
+        with np.errstate(invalid="ignore"):
+            scaled = cov * self.noise_variance[..., None, None]
+        return np.where(cov == 0.0, 0.0, scaled)
 
     def _noise_variance(self) -> np.ndarray:
         shape, rate = self.noise_posterior

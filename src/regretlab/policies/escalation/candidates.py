@@ -57,6 +57,21 @@ def _candidate_values(
     return {name: product[:, k].copy() for k, names in enumerate(grids) for name in names}
 
 
+def _moments(
+    log_weight: np.ndarray, loc: np.ndarray, sd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd of the mixture of candidates ``(G, R, ...)`` with log weights ``(G, R)``.
+
+    A candidate of weight 0 adds nothing, even where its sd is infinite (a learned noise
+    variance before the data can bound it).
+    """
+    w = np.exp(log_weight - log_weight.max(axis=0))
+    w = (w / w.sum(axis=0)).reshape(w.shape + (1,) * (loc.ndim - 2))
+    mean = (w * loc).sum(axis=0)
+    second = (w * np.where(w > 0.0, sd**2 + loc**2, 0.0)).sum(axis=0)
+    return mean, np.sqrt(np.maximum(second - mean**2, 0.0))
+
+
 class _Candidates:
     """Shared machinery: the inner learner, tiling inputs over candidates, state, events."""
 
@@ -293,12 +308,7 @@ class ModelAveraging(_Candidates):
         loc, sd = self._inner.predict_one(
             self._tile(x), return_sd=True, include_noise=include_noise
         )
-        loc, sd = self._split(loc), self._split(sd)
-        w = np.exp(self._log_weight - self._log_weight.max(axis=0))
-        w = (w / w.sum(axis=0)).reshape(w.shape + (1,) * (loc.ndim - 2))
-        mean = (w * loc).sum(axis=0)
-        var = (w * (sd**2 + loc**2)).sum(axis=0) - mean**2
-        return mean, np.sqrt(np.maximum(var, 0.0))
+        return _moments(self._log_weight, self._split(loc), self._split(sd))
 
     def predict_one(self, x: Any, *, return_sd: bool = False, include_noise: bool = True) -> Any:
         """The mixture's predictive mean (and sd) for ``x`` ``(..., [K,] p)``."""
@@ -317,11 +327,10 @@ class ModelAveraging(_Candidates):
 
     @property
     def sd(self) -> np.ndarray:
-        w = self.weights if self.n_replicates is not None else self.weights[:, None]
-        means, sds = self._split(self._inner.mean), self._split(self._inner.sd)
-        mix = (w[..., None] * means).sum(axis=0)
-        var = (w[..., None] * (sds**2 + means**2)).sum(axis=0) - mix**2
-        return self._drop(np.sqrt(np.maximum(var, 0.0)))
+        _, sd = _moments(
+            self._log_weight, self._split(self._inner.mean), self._split(self._inner.sd)
+        )
+        return self._drop(sd)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         """A candidate drawn by weight per replicate, then weights from its posterior."""
