@@ -44,7 +44,10 @@ def _candidate_values(
         raise TypeError(f"other_grids must map group names to variance grids, got {other_grids!r}")
     taken = {group}
     for key, values in (other_grids or {}).items():
-        names = tuple(key.split("+")) if isinstance(key, str) else tuple(key)
+        if isinstance(key, str):
+            names = (key,) if key in groups else tuple(key.split("+"))
+        else:
+            names = tuple(key)
         for name in names:
             if name in taken or name not in groups:
                 allowed = [g for g in groups if g not in taken]

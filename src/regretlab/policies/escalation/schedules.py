@@ -25,8 +25,10 @@ class Ramp:
     """
 
     def __init__(self, top: float, steps: int) -> None:
-        self.top = check_real("top", top, minimum=0.0)
-        self.steps = check_int("steps", steps, minimum=1)
+        self.top = top
+        self.steps = steps
+        check_real("top", top, minimum=0.0)
+        check_int("steps", steps, minimum=1)
 
     def __call__(self, step: int) -> float:
         return min(self.top, self.top * step / self.steps)
