@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from regretlab._random import SeedLike, pcg64_at, replicate_seeds
 from regretlab._validation import check_int, check_real
+from regretlab.environments._steps import steps
 from regretlab.features import ActionFeatures, group_indices
 
 __all__ = ["BanditStep", "LinearBandit"]
@@ -37,9 +38,6 @@ class BanditStep(NamedTuple):
     context: np.ndarray
     rewards: np.ndarray
     means: np.ndarray
-
-
-Block = TypeVar("Block", bound=tuple)
 
 
 def _block_size(block_size: int | None, horizon: int, floats_per_step: int) -> int:
@@ -78,14 +76,6 @@ def _sum_products(x: np.ndarray, w: np.ndarray) -> np.ndarray:
         np.multiply(x[j], w[j], out=term)
         out += term
     return out
-
-
-def _steps(blocks: Iterator[Block], single: bool) -> Iterator[Block]:
-    """Split blocks into steps: drop the time axis (first when ``single``, else second)."""
-    for block in blocks:
-        fields = block if single else [a.swapaxes(0, 1) for a in block]
-        for i in range(len(fields[0])):
-            yield type(block)(*(a[i] for a in fields))
 
 
 class LinearBandit:
@@ -315,7 +305,7 @@ class LinearBandit:
 
     def __iter__(self) -> Iterator[BanditStep]:
         """One step at a time, ``horizon`` steps."""
-        return _steps(self.blocks(), self.n_replicates is None)
+        return steps(self.blocks(), self.n_replicates is None)
 
     def __repr__(self) -> str:
         return (

@@ -20,7 +20,8 @@ import numpy as np
 
 from regretlab._random import SeedLike, replicate_seeds
 from regretlab._validation import check_int
-from regretlab.environments.bandits import _BLOCK_BYTES, LinearBandit, _dot, _steps
+from regretlab.environments._steps import steps
+from regretlab.environments.bandits import _BLOCK_BYTES, LinearBandit, _dot
 from regretlab.environments.interactions import InteractionStream
 from regretlab.features import group_indices
 
@@ -155,7 +156,7 @@ class _WeightChange:
 
     def __iter__(self) -> Iterator[Any]:
         """One step at a time, ``horizon`` steps."""
-        return _steps(self.blocks(), self.env.n_replicates is None)
+        return steps(self.blocks(), self.env.n_replicates is None)
 
     def __getattr__(self, name: str) -> Any:
         # Everything else (n_actions, horizon, features, ...) is the base's. Private names are

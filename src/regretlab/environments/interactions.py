@@ -9,6 +9,7 @@ import numpy as np
 
 from regretlab._random import SeedLike, pcg64_at, replicate_seeds
 from regretlab._validation import check_int, check_real
+from regretlab.environments._steps import steps
 from regretlab.features import InteractionFeatures
 
 __all__ = ["InteractionStream", "Observations"]
@@ -165,10 +166,7 @@ class InteractionStream:
 
     def __iter__(self) -> Iterator[Observations]:
         """One observation per step, ``horizon`` steps."""
-        axis = 0 if self.n_replicates is None else 1
-        for block in self.blocks():
-            for i in range(block.y.shape[axis]):
-                yield Observations(*(np.take(a, i, axis=axis) for a in block))
+        return steps(self.blocks(), self.n_replicates is None)
 
     def __repr__(self) -> str:
         return (

@@ -10,6 +10,7 @@ import pandas as pd
 
 from regretlab._random import SeedLike, children, replicate_seeds
 from regretlab._validation import check_int, check_real
+from regretlab.environments._steps import steps
 from regretlab.environments.interactions import Observations
 from regretlab.features import LevelFeatures
 
@@ -298,10 +299,7 @@ class MultilevelStream:
 
     def __iter__(self) -> Iterator[Observations]:
         """One observation per step, ``horizon`` steps."""
-        axis = 0 if self.n_replicates is None else 1
-        for block in self.blocks():
-            for i in range(block.y.shape[axis]):
-                yield Observations(*(np.take(a, i, axis=axis) for a in block))
+        return steps(self.blocks(), self.n_replicates is None)
 
     def __repr__(self) -> str:
         named = self.contributors if isinstance(self.contributors, str) else "custom"

@@ -10,7 +10,8 @@ import numpy as np
 
 from regretlab._random import SeedLike, replicate_seeds
 from regretlab._validation import as_float_array, check_choice, check_int
-from regretlab.environments.bandits import BanditStep, _block_size, _check_range, _steps
+from regretlab.environments._steps import steps
+from regretlab.environments.bandits import BanditStep, _block_size, _check_range
 from regretlab.features import ActionFeatures
 
 __all__ = ["SupervisedBandit"]
@@ -209,7 +210,7 @@ class SupervisedBandit:
 
     def __iter__(self) -> Iterator[BanditStep]:
         """One step at a time, ``horizon`` steps."""
-        return _steps(self.blocks(), self.n_replicates is None)
+        return steps(self.blocks(), self.n_replicates is None)
 
     @classmethod
     def from_river(cls, name: str, **kwargs: Any) -> SupervisedBandit:
