@@ -19,7 +19,7 @@ from regretlab import registry
 from regretlab.executors import open_executor, process_pool
 from regretlab.experiment import parse_experiment
 from regretlab.learners import BayesianLinearRegression
-from regretlab.storage import SweepFolderError, load_sweep
+from regretlab.storage import SweepFolderError, SweepStore, load_sweep
 from regretlab.sweep import plan_tasks, run_sweep
 
 PREQUENTIAL = """
@@ -154,6 +154,15 @@ def test_rows_are_complete_and_global(in_process):
     # Different chunks are different data.
     final = regret[(regret["step"] == 200) & (regret["agent"] == "main")]
     assert final["expected_regret"].nunique() == len(final)
+
+
+def test_metadata_records_the_machine(in_process):
+    """Results can depend on the BLAS kernel: the CPU, the BLAS and its kernel are recorded."""
+    meta = SweepStore(in_process[experiment(PREQUENTIAL).name]).metadata()
+    machine = meta["machine"]
+    assert machine["cpu"]
+    assert any(lib["internal_api"] for lib in machine["blas"])
+    assert {"numpy", "scipy", "threadpoolctl"} <= set(meta["versions"])
 
 
 def test_process_pool_equals_in_process(in_process, tmp_path):

@@ -3,7 +3,8 @@
 Layout of a folder ``OUT``::
 
     experiment.json                 the resolved experiment (a valid experiment file itself)
-    metadata.json                   experiment hash, seed entropy, package versions, task count
+    metadata.json                   experiment hash, seed entropy, package versions, task count,
+                                    CPU model and BLAS kernel
     manifest.jsonl                  one line per finished task, appended after its files exist
     failures.json                   tasks that raised in the last run (absent when none did)
     regret/<task>.parquet           one file per task: environment x replicate chunk
@@ -34,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from regretlab._io import write_atomically, write_parquet, write_text
+from regretlab._machine import machine
 from regretlab.experiment import Experiment, parse_experiment
 
 __all__ = ["TABLES", "SweepFolderError", "SweepResults", "SweepStore", "load_sweep"]
@@ -41,7 +43,17 @@ __all__ = ["TABLES", "SweepFolderError", "SweepResults", "SweepStore", "load_swe
 logger = logging.getLogger(__name__)
 
 TABLES = ("regret", "events", "coefficients")
-_PACKAGES = ("regretlab", "numpy", "scipy", "pandas", "pyarrow", "river", "dask", "distributed")
+_PACKAGES = (
+    "regretlab",
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "river",
+    "dask",
+    "distributed",
+    "threadpoolctl",
+)
 
 
 class SweepFolderError(ValueError):
@@ -136,6 +148,7 @@ class SweepStore:
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "host": socket.gethostname(),
             "platform": platform.platform(),
+            "machine": machine(),
             "versions": _versions(),
         }
         # metadata.json last: its presence marks a complete, resumable sweep folder.

@@ -18,6 +18,7 @@ from regretlab._validation import (
 from regretlab.features import group_indices
 from regretlab.learners import gaussian, stats
 from regretlab.learners._grouping import check_groups, column_values, group_value
+from regretlab.learners.rank import DEFAULT_RANK_TOL, check_rank_tol
 
 __all__ = ["BayesianLinearRegression"]
 
@@ -67,6 +68,12 @@ class BayesianLinearRegression:
         in lockstep (``x`` of shape ``(R, p)``).
     refresh_every
         Recompute the posterior from the statistics after this many rank-one updates.
+    rank_tol
+        With flat priors, the posterior is improper (:attr:`posterior` ``.proper`` is ``False``:
+        minimum-norm mean, pseudo-inverse covariance) while the flat columns' equilibrated
+        precision has an eigenvalue at or below this; ``X'X`` squares ``cond(X)``, so the
+        default ``1e-12`` treats designs with ``cond(X)`` above about ``1e6`` as
+        rank-deficient. See :mod:`regretlab.learners.rank`.
 
     Notes
     -----
@@ -103,6 +110,7 @@ class BayesianLinearRegression:
         forgetting: float = 1.0,
         n_replicates: int | None = None,
         refresh_every: int = 1024,
+        rank_tol: float = DEFAULT_RANK_TOL,
     ) -> None:
         self.groups = groups
         self.prior_variance = prior_variance
@@ -110,6 +118,8 @@ class BayesianLinearRegression:
         self.forgetting = forgetting
         self.n_replicates = n_replicates
         self.refresh_every = refresh_every
+        self.rank_tol = rank_tol
+        self._rank_tol = check_rank_tol(rank_tol)
         self._labels = check_groups(groups)
         self._columns = group_indices(self._labels)
         self._beta = check_real(
@@ -308,7 +318,7 @@ class BayesianLinearRegression:
     # -- the posterior ------------------------------------------------------------------------
     def _solve(self) -> gaussian.GaussianPosterior:
         """The posterior from the statistics alone."""
-        return gaussian.posterior(self._stats, self._prior, self._beta)
+        return gaussian.posterior(self._stats, self._prior, self._beta, rank_tol=self._rank_tol)
 
     def _update(self, post: gaussian.GaussianPosterior, x: np.ndarray, y: np.ndarray) -> float:
         """Apply one row to the cached posterior; return the largest variance shrink factor."""

@@ -19,6 +19,7 @@ from regretlab._validation import (
 from regretlab.features import group_indices
 from regretlab.learners import gaussian, stats
 from regretlab.learners._grouping import check_groups, column_values, group_value
+from regretlab.learners.rank import DEFAULT_RANK_TOL, check_rank_tol
 
 __all__ = ["DisjointBayesianLinearRegression"]
 
@@ -56,7 +57,7 @@ class DisjointBayesianLinearRegression:
         or a feature map.
     n_actions
         Number of actions ``K``.
-    prior_variance, noise_precision, n_replicates, refresh_every
+    prior_variance, noise_precision, n_replicates, refresh_every, rank_tol
         As for :class:`~regretlab.learners.BayesianLinearRegression`; the prior is the same for
         every action (a per-replicate value applies to all of that replicate's actions).
 
@@ -81,6 +82,7 @@ class DisjointBayesianLinearRegression:
         noise_precision: float = 1.0,
         n_replicates: int | None = None,
         refresh_every: int = 1024,
+        rank_tol: float = DEFAULT_RANK_TOL,
     ) -> None:
         self.groups = groups
         self.n_actions = n_actions
@@ -88,6 +90,8 @@ class DisjointBayesianLinearRegression:
         self.noise_precision = noise_precision
         self.n_replicates = n_replicates
         self.refresh_every = refresh_every
+        self.rank_tol = rank_tol
+        self._rank_tol = check_rank_tol(rank_tol)
         self._labels = check_groups(groups)
         self._columns = group_indices(self._labels)
         check_int("n_actions", n_actions, minimum=1)
@@ -155,7 +159,7 @@ class DisjointBayesianLinearRegression:
         self._n += counts.reshape(self._n.shape)
 
     def _solve_all(self) -> None:
-        post = gaussian.posterior(self._stats, self._prior, self._beta)
+        post = gaussian.posterior(self._stats, self._prior, self._beta, rank_tol=self._rank_tol)
         self._mean = np.ascontiguousarray(post.mean)
         self._cov = np.ascontiguousarray(post.covariance)
         self._proper = post.proper

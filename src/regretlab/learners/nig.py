@@ -11,6 +11,7 @@ from scipy.special import gammaln
 from regretlab._validation import check_real
 from regretlab.learners import gaussian
 from regretlab.learners.bayes import BayesianLinearRegression
+from regretlab.learners.rank import DEFAULT_RANK_TOL
 
 __all__ = ["NormalInverseGammaRegression"]
 
@@ -32,7 +33,7 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
 
     Parameters
     ----------
-    groups, prior_variance, forgetting, n_replicates, refresh_every
+    groups, prior_variance, forgetting, n_replicates, refresh_every, rank_tol
         As for :class:`BayesianLinearRegression`.
     noise_shape, noise_scale
         ``a_0`` and ``b_0`` of the inverse-gamma prior on the noise variance; the defaults
@@ -66,6 +67,7 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
         forgetting: float = 1.0,
         n_replicates: int | None = None,
         refresh_every: int = 1024,
+        rank_tol: float = DEFAULT_RANK_TOL,
     ) -> None:
         super().__init__(
             groups=groups,
@@ -74,6 +76,7 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
             forgetting=forgetting,
             n_replicates=n_replicates,
             refresh_every=refresh_every,
+            rank_tol=rank_tol,
         )
         self.noise_shape = noise_shape
         self.noise_scale = noise_scale
@@ -82,7 +85,7 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
         self._rate = np.full(self._batch, self._b0)
 
     def _solve(self) -> gaussian.GaussianPosterior:
-        post = gaussian.posterior(self._stats, self._prior, 1.0)
+        post = gaussian.posterior(self._stats, self._prior, 1.0, rank_tol=self._rank_tol)
         fitted = np.einsum("...p,...p->...", post.mean, self._stats.xty)
         # The residual sum of squares is >= 0; rounding can make it a hair negative.
         self._rate = self._b0 + 0.5 * np.maximum(self._stats.yty - fitted, 0.0)

@@ -9,6 +9,7 @@ works on any batch of statistics at once (replicates x data sizes). They match s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from regretlab._validation import check_real
 from regretlab.learners import gaussian
 from regretlab.learners._grouping import check_groups, column_values
 from regretlab.learners.gaussian import cho_solve
+from regretlab.learners.rank import DEFAULT_RANK_TOL, solve_flat
 from regretlab.learners.stats import SufficientStats
 
 __all__ = ["BatchFit", "GaussianPosteriorMean", "LeastSquares", "Ridge"]
@@ -85,19 +87,6 @@ def _assemble(
     return coef
 
 
-def _minimum_norm(gram: np.ndarray, xty: np.ndarray, rcond: float) -> np.ndarray:
-    """Minimum-norm solution of ``gram w = xty`` from the eigendecomposition of ``gram``.
-
-    Eigenvalues of the Gram matrix are squared singular values, so the cut is ``rcond ** 2``.
-    """
-    values, vectors = np.linalg.eigh(gram)
-    top = np.maximum(values[..., -1:], 0.0)
-    keep = values > top * rcond**2
-    inv = np.where(keep, 1.0 / np.where(keep, values, 1.0), 0.0)
-    proj = np.einsum("...pk,...p->...k", vectors, xty) * inv
-    return np.einsum("...pk,...k->...p", vectors, proj)
-
-
 @dataclass(frozen=True)
 class LeastSquares:
     """Ordinary least squares with an intercept, minimum-norm when under-determined.
@@ -108,9 +97,11 @@ class LeastSquares:
         Fit only these feature groups (plus the intercept); ``None`` uses every column. The
         seed's ``base`` model is ``LeastSquares(groups=("main",))``.
     rcond
-        Singular values of the centred design below ``rcond`` times the largest are treated as
-        zero. The solve works on the Gram matrix, whose eigenvalues are the squared singular
-        values; the default ``sqrt(p * eps)`` is where those squares lose all accuracy.
+        Singular values of the centred design, its columns scaled to unit norm, below
+        ``rcond`` are treated as zero (the rank test of :mod:`regretlab.learners.rank` with
+        ``rank_tol = rcond ** 2``, since the solve works on the Gram matrix, whose eigenvalues
+        are the squared singular values). The default ``1e-6`` is that module's default
+        tolerance; under-determined or rank-deficient fits get the minimum-norm solution.
 
     Examples
     --------
@@ -132,32 +123,14 @@ class LeastSquares:
         active = _active_columns(labels, self.groups)
         gram, xty, x_mean, y_mean, cols = _centred(stats, labels, active)
         p = len(cols)
-        rcond = np.sqrt(p * np.finfo(float).eps) if self.rcond is None else self.rcond
-        weights = np.empty_like(xty)
-        flat_w, flat_gram, flat_xty = (
-            weights.reshape(-1, p),
-            gram.reshape(-1, p, p),
-            xty.reshape(-1, p),
+        rcond = math.sqrt(DEFAULT_RANK_TOL) if self.rcond is None else self.rcond
+        # Every column is flat: the shared scaled rank test decides which fits are determined.
+        # A zero column (a feature constant in the data) must not make the others improper.
+        flat = np.ones(p, dtype=bool)
+        solved = solve_flat(
+            gram, xty, flat, rank_tol=max(rcond**2, np.finfo(float).tiny), with_covariance=False
         )
-        # Fits with more rows than centred columns are usually determined: a Cholesky solve.
-        # The rest, and any whose Gram matrix is numerically singular, get the minimum-norm
-        # solution from the eigendecomposition.
-        determined = np.flatnonzero(np.broadcast_to(stats.n - 1 >= p, xty.shape[:-1]).ravel())
-        solved = np.zeros(len(flat_w), dtype=bool)
-        if len(determined):
-            try:
-                factor = np.linalg.cholesky(flat_gram[determined])
-            except np.linalg.LinAlgError:  # one is singular: all take the minimum-norm path
-                factor = None
-            if factor is not None:
-                diag = np.einsum("...ii->...i", factor) ** 2
-                well = diag.min(axis=-1) > diag.max(axis=-1) * rcond**2
-                idx = determined[well]
-                flat_w[idx] = cho_solve(factor[well], flat_xty[idx][..., None])[..., 0]
-                solved[idx] = True
-        rest = np.flatnonzero(~solved)
-        if len(rest):
-            flat_w[rest] = _minimum_norm(flat_gram[rest], flat_xty[rest], rcond)
+        weights = solved.mean
         i0 = labels.index("intercept")
         return _assemble(stats.xty.shape, weights, x_mean, y_mean, cols, i0)
 

@@ -16,6 +16,7 @@ import pandas as pd
 from regretlab._validation import as_float_array, check_finite, check_int
 from regretlab.features import LevelFeatures
 from regretlab.learners.gaussian import GaussianPosterior
+from regretlab.learners.rank import solve_flat
 from regretlab.multilevel.contributions import aligned_contributions
 
 __all__ = ["ContributorNoise"]
@@ -28,14 +29,11 @@ def _pinv_solve(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """Minimum-norm solution of ``gram c = rhs`` for symmetric PSD ``gram`` (batched).
 
     One-hot level columns are collinear, so the variance components are identified only up to
-    moving a constant between levels; the fitted row variances ``z'c`` are unique.
+    moving a constant between levels; the fitted row variances ``z'c`` are unique. The rank is
+    decided by the package's one scaled rank test (:mod:`regretlab.learners.rank`).
     """
-    values, vectors = np.linalg.eigh(gram)
-    tol = np.maximum(values[..., -1:], 0.0) * gram.shape[-1] * np.finfo(float).eps * 64
-    live = values > np.maximum(tol, 1e-300)
-    inv = np.where(live, 1.0 / np.where(live, values, 1.0), 0.0)
-    proj = np.einsum("...ji,...j->...i", vectors, rhs) * inv
-    return np.einsum("...ij,...j->...i", vectors, proj)
+    flat = np.ones(gram.shape[-1], dtype=bool)
+    return solve_flat(gram, rhs, flat, with_covariance=False).mean
 
 
 class ContributorNoise:
