@@ -43,7 +43,11 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class GaussianPosterior(NamedTuple):
-    """``mean`` ``(..., p)``, ``covariance`` ``(..., p, p)``; ``proper`` is a Python bool."""
+    """``mean`` ``(..., p)``, ``covariance`` ``(..., p, p)``; ``proper`` is a Python bool.
+
+    ``proper`` is ``False`` when a flat prior leaves some direction undetermined in any batch
+    item, decided by :mod:`regretlab.learners.rank` with its stated tolerance ``rank_tol``.
+    """
 
     mean: np.ndarray
     covariance: np.ndarray
