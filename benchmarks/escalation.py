@@ -247,7 +247,6 @@ def other_groups(features: Any, group: str) -> tuple[str, ...]:
 def make_agent(name: str, mode: Mode, features: Any, group: str, noise: float, r: int) -> Agent:
     """One agent of the benchmark; ``group`` is the escalated group."""
     policy = ThompsonSampling() if group == "context:action" else None
-    watch = "context" if group == "context:action" else "main"
     grid = mode.grid
     for value in grid:
         if name == fixed_name(value):
@@ -274,9 +273,7 @@ def make_agent(name: str, mode: Mode, features: Any, group: str, noise: float, r
         "EmpiricalBayes": lambda: EmpiricalBayes(groups=(group,), every=10),
         "EvidenceSwitch jump": lambda: EvidenceSwitch(group, ladder=grid, jump=True),
         "EvidenceSwitch ladder": lambda: EvidenceSwitch(group, ladder=grid, jump=False),
-        "UncertaintyTrigger": lambda: UncertaintyTrigger(
-            group, watch, threshold=mode.threshold, ladder=(mode.full,)
-        ),
+        "UncertaintyTrigger": lambda: UncertaintyTrigger(group, ladder=grid),
         "DataSchedule": lambda: DataSchedule(
             group,
             Ramp(top=mode.full, steps=10 * features.n_features),

@@ -89,8 +89,8 @@ def test_policy_check(cls, kwargs, check):
 SCHEDULER_EXAMPLES: dict[str, list[dict]] = {
     "Fixed": [{"prior_variance": {"pairwise": 1.0}}],
     "DataSchedule": [{"group": "pairwise", "schedule": lambda t: min(1.0, t / 60), "every": 20}],
-    "UncertaintyTrigger": [{"threshold": 0.3, "ladder": (0.1, 1.0), "every": 5}],
-    "EvidenceSwitch": [{"every": 10}, {"every": 5, "jump": False}],
+    "UncertaintyTrigger": [{"ladder": (0.0, 0.1, 1.0), "every": 5, "start": 20}],
+    "EvidenceSwitch": [{"every": 10, "start": 20}, {"every": 5, "jump": False, "start": 20}],
     "EmpiricalBayes": [{"every": 15}],
 }
 

@@ -34,7 +34,7 @@ noise_level = 1.0
 type = "InteractionStream"
 x_dim = 2
 interaction_scale = 1.0
-noise_level = 1.0
+noise_level = 0.2
 
 [agents.main]
 learner = { type = "BayesianLinearRegression", prior_variance = { pairwise = 0.0 } }
@@ -43,7 +43,7 @@ learner = { type = "BayesianLinearRegression", prior_variance = { pairwise = 0.0
 learner = { type = "BayesianLinearRegression" }
 
 [agents.switch]
-learner = { type = "BayesianLinearRegression", prior_variance = { pairwise = 0.0 } }
+learner = { type = "NormalInverseGammaRegression", prior_variance = { pairwise = 0.0 } }
 scheduler = { type = "EvidenceSwitch", group = "pairwise", every = 5 }
 """
 

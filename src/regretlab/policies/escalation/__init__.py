@@ -12,7 +12,8 @@ from regretlab.policies.escalation.base import Event, Scheduler, apply_prior
 from regretlab.policies.escalation.candidates import ModelAveraging
 from regretlab.policies.escalation.champion import ChampionChallenger
 from regretlab.policies.escalation.evidence import EmpiricalBayes, EvidenceSwitch
-from regretlab.policies.escalation.schedules import DataSchedule, Fixed, Ramp, UncertaintyTrigger
+from regretlab.policies.escalation.schedules import DataSchedule, Fixed, Ramp
+from regretlab.policies.escalation.uncertainty import UncertaintyTrigger
 
 __all__ = [
     "ChampionChallenger",

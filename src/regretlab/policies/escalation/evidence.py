@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_real
+from regretlab._validation import check_int, check_real
+from regretlab.policies.escalation._window import Window
 from regretlab.policies.escalation.base import Event, apply_prior, check_every
 
 __all__ = ["EmpiricalBayes", "EvidenceSwitch"]
@@ -34,24 +35,42 @@ def _grid(name: str, values: Sequence[float]) -> np.ndarray:
 
 
 class EvidenceSwitch:
-    """Move ``group``'s variance when the evidence for another value is strong enough.
+    """Switch ``group`` on when an anytime-valid e-value says the data need it.
 
-    Every ``every`` steps the exact log evidence of each ``ladder`` value is compared with the
-    current prior's. With ``jump=True`` the switch happens when the *average* Bayes factor of
-    the other ladder values against the current one reaches ``threshold``, and goes to the best
-    value. Under the current prior that average is a non-negative martingale in the number of
-    observations, so by Ville's inequality the chance of ever leaving a correct prior is at most
-    ``1 / threshold``, however often it is checked (the default 20 bounds false escalation at 5%).
-    With ``jump=False`` only the next rung up is considered (a one-rung-per-check ladder, which a
-    prototype study found too slow), with the same guarantee for that single alternative.
+    While a replicate's ``group`` is off (variance 0), every ``every`` steps from the start
+    ``n0`` (default ``2p`` observations) the e-value of universal inference (Wasserman, Ramdas
+    and Balakrishnan 2020) is computed from the learner's sufficient statistics:
 
-    >>> from regretlab.learners import BayesianLinearRegression
+    ``log E_t = log q(y_{n0+1..t}) - max_null log L(y_{n0+1..t})``,
+
+    with ``q`` the predictive probability of the later observations under an equal-weight
+    mixture of ``group`` at the ``ladder``'s positive values (the learner's own marginal
+    likelihood, so it uses only past data at every step), and the null's likelihood of the same
+    observations maximised over the weights of every other active column (and over the noise
+    variance when the learner learns it). Under any Gaussian linear model without ``group``,
+    ``E_t`` is bounded by a non-negative martingale, so by Ville's inequality the chance that a
+    replicate *ever* escalates falsely is at most ``1 / threshold`` (5% by default), however
+    often it is checked and whatever the true main effects and noise level. The promise needs
+    Gaussian noise; heavy tails or noise that depends on the inputs can make the null fit look
+    worse than it is (the escalation benchmark measures both).
+
+    When ``E_t`` reaches ``threshold`` the group goes to the positive ladder value with the
+    highest evidence (``jump=True``) or to the smallest positive value (``jump=False``); from
+    then on it follows the best positive value by evidence (``jump=True``) or climbs one rung
+    when the next rung's Bayes factor reaches ``threshold`` (``jump=False``). It never returns
+    to 0.
+
+    >>> from regretlab.learners import NormalInverseGammaRegression
     >>> rng = np.random.default_rng(0)
-    >>> x = rng.uniform(-1, 1, (200, 2)); y = x[:, 0] + 2 * x[:, 1] + 0.1 * rng.normal(size=200)
-    >>> model = BayesianLinearRegression(groups=("main", "pairwise"), noise_precision=100.0,
-    ...                                  prior_variance={"pairwise": 0.0}).learn_many(x, y)
-    >>> [e.new for e in EvidenceSwitch(every=1).update(model, step=200)]
-    [10.0]
+    >>> x = rng.uniform(-1, 1, (60, 2)); y = x[:, 0] + 2 * x[:, 1] + 0.1 * rng.normal(size=60)
+    >>> model = NormalInverseGammaRegression(groups=("main", "pairwise"),
+    ...                                      prior_variance={"pairwise": 0.0}).learn_many(x, y)
+    >>> switch = EvidenceSwitch(every=1)
+    >>> switch.update(model, step=60)  # the start: statistics are taken here
+    []
+    >>> model = model.learn_many(x[:30], y[:30])
+    >>> [e.new for e in switch.update(model, step=90)]
+    [100.0]
     """
 
     def __init__(
@@ -62,45 +81,68 @@ class EvidenceSwitch:
         threshold: float = 20.0,
         jump: bool = True,
         every: int = 10,
+        start: int | None = None,
     ) -> None:
         self.group = group
         self.ladder = ladder
         self.threshold = threshold
         self.jump = jump
         self.every = every
+        self.start = start
         self._ladder = _grid("ladder", ladder)
+        self._positive = np.unique(self._ladder[self._ladder > 0])
+        if len(self._positive) == 0:
+            raise ValueError(f"ladder must hold at least one variance > 0, got {ladder!r}")
         check_real("threshold", threshold, minimum=1.0)
         check_every(every)
+        if start is not None:
+            check_int("start", start, minimum=1)
+        self._window = Window(group, self._positive, start)
+
+    def log_e_value(self, model: Any) -> np.ndarray | None:
+        """``log E_t`` per replicate, or ``None`` before the start."""
+        if not self._window.ready(model):
+            return None
+        return self._window.log_mixture_gain(model) - self._window.log_null_fit(model)
 
     def update(self, model: Any, step: int) -> list[Event]:
         if step % self.every:
             return []
-        log_bf = model.log_evidence({self.group: self._ladder}) - model.log_evidence()
+        log_e = self.log_e_value(model)
+        if log_e is None:
+            return []
         current = np.asarray(model.get_prior_variance(self.group), dtype=float)
-        other = self._ladder.reshape((-1,) + (1,) * current.ndim) != current
+        scores = self._window.log_alternatives(model)
+        off = current == 0.0
+        fire = off & (log_e >= math.log(self.threshold))
         if self.jump:
-            pick = np.argmax(np.where(other, log_bf, -np.inf), axis=0)
-            # log of the mean Bayes factor over the other values, computed stably.
-            top = np.max(np.where(other, log_bf, -np.inf), axis=0)
-            weight = np.where(other, np.exp(log_bf - top), 0.0)
-            score = top + np.log(weight.sum(axis=0) / np.maximum(other.sum(axis=0), 1))
+            best = self._positive[np.argmax(scores, axis=0)]
+            new = np.where(fire | ~off, best, current)
         else:
-            above = np.searchsorted(self._ladder, current, side="right")
-            pick = np.minimum(above, len(self._ladder) - 1)
-            score = np.take_along_axis(log_bf, np.asarray(pick)[None, ...], axis=0)[0]
-        move = np.asarray(score > math.log(self.threshold))
-        new = np.where(move, self._ladder[pick], current)
+            rung = np.searchsorted(self._positive, current, side="right")
+            up = np.minimum(rung, len(self._positive) - 1)
+            now = np.maximum(rung - 1, 0)
+            take = np.take_along_axis
+            log_bf = take(scores, up[None], 0)[0] - take(scores, now[None], 0)[0]
+            climb = ~off & (log_bf >= math.log(self.threshold))
+            new = np.where(fire, self._positive[0], np.where(climb, self._positive[up], current))
         return apply_prior(model, self.group, new, step)
 
     def clone(self) -> EvidenceSwitch:
         return EvidenceSwitch(
-            self.group, self.ladder, threshold=self.threshold, jump=self.jump, every=self.every
+            self.group,
+            self.ladder,
+            threshold=self.threshold,
+            jump=self.jump,
+            every=self.every,
+            start=self.start,
         )
 
     def __repr__(self) -> str:
         return (
             f"EvidenceSwitch({self.group!r}, ladder={tuple(self.ladder)}, "
-            f"threshold={self.threshold}, jump={self.jump}, every={self.every})"
+            f"threshold={self.threshold}, jump={self.jump}, every={self.every}, "
+            f"start={self.start})"
         )
 
 

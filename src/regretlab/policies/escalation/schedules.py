@@ -1,16 +1,14 @@
-"""Schedulers that follow a rule: fixed priors, a function of the step, an uncertainty trigger."""
+"""Schedulers that follow a rule: fixed priors, a function of the step."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
+from regretlab._validation import check_int, check_real
+from regretlab.policies.escalation.base import Event, apply_prior, check_every
 
-from regretlab._validation import check_choice, check_int, check_real
-from regretlab.policies.escalation.base import Event, apply_prior, check_every, group_columns
-
-__all__ = ["DataSchedule", "Fixed", "Ramp", "UncertaintyTrigger"]
+__all__ = ["DataSchedule", "Fixed", "Ramp"]
 
 
 class Ramp:
@@ -100,78 +98,3 @@ class DataSchedule:
 
     def __repr__(self) -> str:
         return f"DataSchedule({self.group!r}, {self.schedule!r}, every={self.every})"
-
-
-class UncertaintyTrigger:
-    """Loosen ``group`` when the posterior sd of the ``watch`` group falls below ``threshold``.
-
-    The sd summary is the ``statistic`` (``max`` or ``mean``) over the watched columns. Each
-    check at which it is below the threshold moves a replicate one rung up ``ladder`` (a
-    one-rung ladder is a single jump). With known noise the posterior sd does not depend on the
-    targets, so this trigger fires on a fixed schedule set by the design (DESIGN.md); with the
-    noise learned online it reads the data through the noise estimate.
-
-    >>> from regretlab.learners import BayesianLinearRegression
-    >>> model = BayesianLinearRegression(groups=("main", "pairwise"),
-    ...                                  prior_variance={"pairwise": 0.0})
-    >>> trigger = UncertaintyTrigger(threshold=0.5, ladder=(0.1, 1.0), every=1)
-    >>> model = model.learn_many(np.ones((20, 2)), np.ones(20))
-    >>> [e.new for t in (1, 2, 3) for e in trigger.update(model, t)]
-    [0.1, 1.0]
-    """
-
-    def __init__(
-        self,
-        group: str = "pairwise",
-        watch: str = "main",
-        *,
-        threshold: float = 0.05,
-        statistic: str = "max",
-        ladder: Sequence[float] = (1.0,),
-        every: int = 10,
-    ) -> None:
-        self.group = group
-        self.watch = watch
-        self.threshold = threshold
-        self.statistic = statistic
-        self.ladder = ladder
-        self.every = every
-        check_real("threshold", threshold, minimum=0.0, exclusive_minimum=True)
-        check_choice("statistic", statistic, ["max", "mean"])
-        self._ladder = np.asarray(ladder, dtype=float)
-        if self._ladder.ndim != 1 or len(self._ladder) == 0 or (self._ladder < 0).any():
-            raise ValueError(f"ladder must be a non-empty sequence of variances >= 0, got {ladder}")
-        check_every(every)
-        self._rung: np.ndarray | None = None
-
-    def update(self, model: Any, step: int) -> list[Event]:
-        if step % self.every:
-            return []
-        sd = model.sd[..., group_columns(model, self.watch)]
-        summary = sd.max(axis=-1) if self.statistic == "max" else sd.mean(axis=-1)
-        if self._rung is None:
-            self._rung = np.full(summary.shape, -1)
-        move = (summary < self.threshold) & (self._rung < len(self._ladder) - 1)
-        if not move.any():
-            return []
-        self._rung = self._rung + move
-        current = np.asarray(model.get_prior_variance(self.group), dtype=float)
-        new = np.where(move, self._ladder[np.maximum(self._rung, 0)], current)
-        return apply_prior(model, self.group, new, step)
-
-    def clone(self) -> UncertaintyTrigger:
-        return UncertaintyTrigger(
-            self.group,
-            self.watch,
-            threshold=self.threshold,
-            statistic=self.statistic,
-            ladder=self.ladder,
-            every=self.every,
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"UncertaintyTrigger({self.group!r}, watch={self.watch!r}, "
-            f"threshold={self.threshold}, statistic={self.statistic!r}, "
-            f"ladder={tuple(self.ladder)}, every={self.every})"
-        )

@@ -1,0 +1,123 @@
+"""The data-reading triggers: false alarms bounded, power where interactions are real (issue 16).
+
+Streams are drawn here so the main effects and the intercept can be large (the e-value's promise
+holds for any true main effects) and the noise heavy-tailed where a case says so. Each case is
+``R`` replicates of a seeded stream fed in chunks of the check interval, as a run does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import binom
+
+from regretlab.features import InteractionFeatures
+from regretlab.learners import BayesianLinearRegression, NormalInverseGammaRegression
+from regretlab.policies.escalation import EvidenceSwitch, UncertaintyTrigger
+
+R = 200
+EVERY = 10
+
+
+def stream(seed, *, x_dim, scale, noise, horizon, main=1.0, intercept=0.0, tails=None):
+    """Inputs ~ U(-1, 1); main weights ~ U(-main, main); pairwise ~ U(-scale, scale)."""
+    rng = np.random.default_rng(seed)
+    fm = InteractionFeatures(x_dim)
+    x = fm.transform(rng.uniform(-1, 1, (R, horizon, x_dim)))
+    main_cols = np.array([g == "main" for g in fm.groups])
+    pair_cols = np.array([g == "pairwise" for g in fm.groups])
+    w = np.zeros((R, fm.n_features))
+    w[:, 0] = intercept
+    w[:, main_cols] = rng.uniform(-main, main, (R, main_cols.sum()))
+    w[:, pair_cols] = rng.uniform(-scale, scale, (R, pair_cols.sum()))
+    eps = rng.standard_t(tails, (R, horizon)) if tails else rng.standard_normal((R, horizon))
+    return fm, x, np.einsum("rtp,rp->rt", x, w) + noise * eps
+
+
+def first_escalation(trigger, *, learned=True, **case):
+    """Step of each replicate's first escalation (``inf`` if none)."""
+    fm, x, y = stream(**case)
+    prior = {"intercept": 100.0, "main": 100.0, "pairwise": 0.0}
+    if learned:
+        model = NormalInverseGammaRegression(
+            groups=fm, prior_variance=prior, noise_shape=1e-3, noise_scale=1e-3, n_replicates=R
+        )
+    else:
+        model = BayesianLinearRegression(
+            groups=fm, prior_variance=prior, noise_precision=1 / case["noise"] ** 2, n_replicates=R
+        )
+    first = np.full(R, np.inf)
+    for step in range(EVERY, x.shape[1] + 1, EVERY):
+        model.learn_many(x[:, step - EVERY : step], y[:, step - EVERY : step])
+        for event in trigger.update(model, step):
+            first[event.replicate] = min(first[event.replicate], step)
+    return first
+
+
+def false_alarm_bound(count):
+    """Upper 99% Clopper-Pearson bound on the per-replicate false-alarm probability."""
+    from scipy.stats import beta
+
+    return 1.0 if count == R else float(beta.ppf(0.99, count + 1, R - count))
+
+
+# The issue's hard cases for the old Bayes-factor switch: x_dim 4 at noise 1 (it tested before
+# there were as many observations as coefficients), large main effects and intercept (a vague
+# prior that misfits them), and a stream without interactions at low noise.
+NULL_CASES = {
+    "x4_noise1": {"x_dim": 4, "noise": 1.0},
+    "x3_big_main": {"x_dim": 3, "noise": 0.2, "main": 3.0, "intercept": 5.0},
+    "x6_noise0.1": {"x_dim": 6, "noise": 0.1},
+}
+
+
+@pytest.mark.parametrize("learned", [True, False])
+@pytest.mark.parametrize("case", list(NULL_CASES))
+def test_evidence_switch_false_alarms_within_its_promise(case, learned):
+    first = first_escalation(
+        EvidenceSwitch(every=EVERY),
+        learned=learned,
+        seed=11,
+        scale=0.0,
+        horizon=800,
+        **NULL_CASES[case],
+    )
+    count = int(np.isfinite(first).sum())
+    # Ville: P(ever) <= 1/20 per replicate. The 99% upper Clopper-Pearson bound of what we see
+    # must admit 5%; a switch without the guarantee (the old Bayes-factor average) fails it.
+    assert false_alarm_bound(count) >= 0.05 or count <= binom.ppf(0.99, R, 0.05)
+    assert count <= binom.ppf(0.999, R, 0.05)
+
+
+@pytest.mark.parametrize("case", list(NULL_CASES))
+def test_uncertainty_trigger_false_alarms_stay_near_its_level(case):
+    first = first_escalation(
+        UncertaintyTrigger(every=EVERY), seed=12, scale=0.0, horizon=800, **NULL_CASES[case]
+    )
+    count = int(np.isfinite(first).sum())
+    # Not promised for every truth (see the class), but the partial Bayes factor's training
+    # sample makes it close to 1 - level = 5%; 8% is the issue's per-scenario bar.
+    assert count <= binom.ppf(0.999, R, 0.08)
+
+
+POWER_CASES = {
+    "x4_i0.5_n1": {"x_dim": 4, "scale": 0.5, "noise": 1.0},
+    "x6_i1_n0.5": {"x_dim": 6, "scale": 1.0, "noise": 0.5},
+}
+
+
+@pytest.mark.parametrize("trigger", [EvidenceSwitch, UncertaintyTrigger])
+@pytest.mark.parametrize("case", list(POWER_CASES))
+def test_triggers_fire_where_interactions_are_real(trigger, case):
+    first = first_escalation(trigger(every=EVERY), seed=13, horizon=3000, **POWER_CASES[case])
+    # The issue's power bar: escalation by T in >= 90% of replicates at scale >= 0.5, noise <= 1.
+    assert np.isfinite(first).mean() >= 0.9
+
+
+def test_evidence_switch_waits_for_its_start():
+    first = first_escalation(
+        EvidenceSwitch(every=EVERY), seed=14, x_dim=4, scale=3.0, noise=0.1, horizon=200
+    )
+    p = InteractionFeatures(4).n_features
+    assert np.all(first[np.isfinite(first)] >= 2 * p)
+    assert np.isfinite(first).mean() > 0.9
