@@ -1,7 +1,7 @@
 """Figures of a sweep report: regret, paired differences, convergence, escalation, coefficients.
 
 Each ``*_figure`` function draws one environment on a bare :class:`matplotlib.figure.Figure`
-(no pyplot, no GUI backend) and returns it; :mod:`regretlab.report` saves them.
+(no pyplot, no GUI backend) and returns it; :mod:`regretlab.experiments.report` saves them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Experiment files: a sweep described in TOML, parsed into frozen dataclasses and validated.
 
 An experiment names environments and agents by their registry names
-(:mod:`regretlab.registry`) with their parameters, plus the shared settings of the sweep::
+(:mod:`regretlab.experiments.registry`) with their parameters, plus the shared settings of the
+sweep::
 
     name = "escalation"            # optional; default: the file's stem
     seed = 7                       # root of the seed tree
@@ -39,12 +40,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from regretlab import registry
-from regretlab._experiment_checks import agent_context, check_roles, trial
 from regretlab._random import SeedLike, children
 from regretlab._validation import _describe
-from regretlab.registry import Component, ExperimentError, parse_component
-from regretlab.registry import fail as _fail
+from regretlab.experiments import registry
+from regretlab.experiments._checks import agent_context, check_roles, trial
+from regretlab.experiments.registry import Component, ExperimentError, parse_component
+from regretlab.experiments.registry import fail as _fail
 from regretlab.simulate import Agent, log_checkpoints
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Checks an experiment passes before any work starts: roles, then a two-step trial run.
 
-Kept apart from :mod:`regretlab.experiment` so that the parser stays small; every failure is one
-:class:`~regretlab.registry.ExperimentError` naming the key at fault.
+Kept apart from :mod:`regretlab.experiments.experiment` so that the parser stays small; every
+failure is one :class:`~regretlab.experiments.registry.ExperimentError` naming the key at fault.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from regretlab import registry
 from regretlab._random import SeedLike
-from regretlab.registry import fail as _fail
+from regretlab.experiments import registry
+from regretlab.experiments.registry import fail as _fail
 
 if TYPE_CHECKING:
-    from regretlab.experiment import AgentSpec, Experiment
+    from regretlab.experiments.experiment import AgentSpec, Experiment
 
 __all__ = ["agent_context", "check_roles", "trial"]
 

@@ -28,8 +28,8 @@ import pandas as pd
 
 from regretlab import report_figures as figures
 from regretlab._io import write_atomically, write_csv, write_text
+from regretlab.experiments.storage import SweepResults, load_sweep
 from regretlab.results import summarise
-from regretlab.storage import SweepResults, load_sweep
 
 __all__ = ["METRICS", "final_regret", "paired_differences", "ranks", "write_report"]
 
