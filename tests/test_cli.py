@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from regretlab.cli import main
-from regretlab.seed_study import seed_experiments
+from regretlab.studies import seed_experiments
 
 
 def test_demo_writes_every_experiment(tmp_path, capsys):

@@ -1,8 +1,9 @@
 """The ``regretlab`` command line. The only module that prints.
 
-- ``regretlab demo`` runs every experiment of the seed notebook (:mod:`regretlab.seed_study`) and
-  writes per experiment a CSV, a Parquet table and a PNG, plus ``summary.md``, into one folder;
-  then a small bandit escalation sweep with its report into ``bandit_escalation/`` beside them.
+- ``regretlab demo`` runs every experiment of the seed notebook
+  (:mod:`regretlab.studies.seed_study`) and writes per experiment a CSV, a Parquet table and a
+  PNG, plus ``summary.md``, into one folder; then a small bandit escalation sweep with its report
+  into ``bandit_escalation/`` beside them.
 - ``regretlab run EXPERIMENT.toml`` runs a sweep (:mod:`regretlab.experiments.sweep`) on a
   process pool, in this process, or on dask.distributed, and resumes an interrupted one.
 - ``regretlab report DIR`` writes a sweep's tables, figures and ``report.md``
@@ -214,7 +215,7 @@ def _demo_bandit(args: argparse.Namespace) -> tuple[Path, int]:
 
 def _demo(args: argparse.Namespace) -> int:
     from regretlab.experiments.storage import SweepFolderError
-    from regretlab.seed_study import run_seed_study, seed_experiments
+    from regretlab.studies.seed_study import run_seed_study, seed_experiments
 
     experiments = seed_experiments(n_replicates=args.replicates)
     out = args.out

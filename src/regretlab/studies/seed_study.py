@@ -5,7 +5,7 @@ the log-spaced sizes of :func:`~regretlab.studies.seed_data_sizes` and scores it
 the other half, over 100 generated datasets per experiment (one stream of 100,000 rows for its
 first table). :func:`seed_experiments` lists those experiments with the notebook's model names,
 :func:`run_seed_study` runs them (all replicates of an experiment at once, from sufficient
-statistics) and :func:`regretlab.seed_report.write_seed_study` writes a CSV, a Parquet file
+statistics) and :func:`regretlab.studies.write_seed_study` writes a CSV, a Parquet file
 and a PNG per experiment plus a Markdown summary.
 
 Seed quirks kept on purpose (DESIGN.md, "Seed quirks"):
@@ -47,7 +47,7 @@ from regretlab._random import SeedLike, as_seed_sequence, children
 from regretlab._validation import check_int, check_real
 from regretlab.environments.interactions import InteractionStream
 from regretlab.learners.reference import BatchFit, GaussianPosteriorMean, LeastSquares, Ridge
-from regretlab.studies import convergence_study
+from regretlab.studies.convergence import convergence_study
 
 __all__ = [
     "SeedExperiment",
@@ -366,7 +366,7 @@ def run_seed_study(
 
     Each experiment is a :func:`~regretlab.studies.convergence_study` with the notebook's row
     convention (``skip_first_row=True``), seeded by :func:`experiment_seeds`. Nothing is
-    written until every experiment has run (see :func:`regretlab.seed_report.write_seed_study`).
+    written until every experiment has run (see :func:`regretlab.studies.write_seed_study`).
 
     Parameters
     ----------
@@ -403,7 +403,7 @@ def run_seed_study(
         results[exp.name] = table
         logger.info("seed study: %s done (%d rows)", exp.name, len(table))
     if target is not None:
-        from regretlab.seed_report import write_seed_study  # imports this module
+        from regretlab.studies.seed_report import write_seed_study  # imports this module
 
         write_seed_study(results, exps, target, seed=seed)
     return results
