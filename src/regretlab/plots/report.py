@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from regretlab.plots import plot_coefficients, plot_convergence, plot_regret
+from regretlab.plots.convergence import plot_convergence
+from regretlab.plots.regret import plot_coefficients, plot_regret
 from regretlab.results import escalation_timeline, summarise
 
 __all__ = [
     "coefficients_figure",
     "convergence_figure",
     "escalation_figure",
-    "escalation_timeline",
     "paired_figure",
     "regret_figure",
 ]
