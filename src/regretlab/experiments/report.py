@@ -29,7 +29,7 @@ import pandas as pd
 from regretlab._io import write_atomically, write_csv, write_text
 from regretlab.experiments.storage import SweepResults, load_sweep
 from regretlab.plots import report as figures
-from regretlab.results import summarise
+from regretlab.simulate.results import summarise
 
 __all__ = ["METRICS", "final_regret", "paired_differences", "ranks", "write_report"]
 

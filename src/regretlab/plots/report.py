@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from regretlab.plots.convergence import plot_convergence
 from regretlab.plots.regret import plot_coefficients, plot_regret
-from regretlab.results import escalation_timeline, summarise
+from regretlab.simulate.results import escalation_timeline, summarise
 
 __all__ = [
     "coefficients_figure",
