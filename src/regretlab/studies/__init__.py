@@ -8,13 +8,9 @@ runs them and :func:`write_seed_study` writes their tables, figures and summary.
 from __future__ import annotations
 
 from regretlab.studies.convergence import convergence_study, seed_data_sizes
+from regretlab.studies.seed_experiment import SeedExperiment
 from regretlab.studies.seed_report import write_seed_study
-from regretlab.studies.seed_study import (
-    SeedExperiment,
-    experiment_seeds,
-    run_seed_study,
-    seed_experiments,
-)
+from regretlab.studies.seed_study import experiment_seeds, run_seed_study, seed_experiments
 
 __all__ = [
     "SeedExperiment",
