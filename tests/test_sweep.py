@@ -15,7 +15,7 @@ import tomllib
 import pandas as pd
 import pytest
 
-from regretlab.experiments import registry
+from regretlab.experiments import components, registry
 from regretlab.experiments.executors import open_executor, process_pool
 from regretlab.experiments.experiment import parse_experiment
 from regretlab.experiments.storage import SweepFolderError, load_sweep
@@ -284,7 +284,7 @@ def exploding():
     )
     yield Exploding
     Exploding.mode = "raise"
-    registry._REGISTRY["learner"].pop("Exploding")
+    components._REGISTRY["learner"].pop("Exploding")
 
 
 FAILING = PREQUENTIAL.replace(
