@@ -48,8 +48,7 @@ from regretlab.environments import BanditStep, LinearBandit
 from regretlab.features import InteractionFeatures
 from regretlab.learners import BayesianLinearRegression, DisjointBayesianLinearRegression
 from regretlab.policies import EpsilonGreedy, LinUCB, Oracle, Random, ThompsonSampling
-from regretlab.results import summarise
-from regretlab.simulate import Agent, run_bandit
+from regretlab.simulate import Agent, run_bandit, summarise
 
 try:
     from mabwiser.mab import MAB, LearningPolicy

@@ -49,8 +49,7 @@ from regretlab.features import LevelFeatures
 from regretlab.learners import NormalInverseGammaRegression
 from regretlab.multilevel import ContributorNoise, aligned_contributions
 from regretlab.policies.escalation import EmpiricalBayes, EvidenceSwitch, ModelAveraging
-from regretlab.results import summarise
-from regretlab.simulate import Agent, run_prequential
+from regretlab.simulate import Agent, run_prequential, summarise
 
 SETTINGS = {
     "cc_01": {"contributors": "cc_01"},

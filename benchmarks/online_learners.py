@@ -35,8 +35,7 @@ from regretlab.learners import (
 )
 from regretlab.learners import stats as ss
 from regretlab.plots import plot_regret, save_figure
-from regretlab.results import summarise
-from regretlab.simulate import Agent, run_prequential
+from regretlab.simulate import Agent, run_prequential, summarise
 
 # The seed notebook's scenarios: (name, x_dim, noise_level, interaction_scale).
 SCENARIOS = [

@@ -38,16 +38,16 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from _timing import machine_note
-from regretlab._seed_notebook import BayesLinearRegressor, cov_split_base_int
 from regretlab.learners import GaussianPosteriorMean, LeastSquares, Ridge
 from regretlab.plots import save_figure
-from regretlab.seed_report import write_seed_study
-from regretlab.seed_study import (
+from regretlab.studies import (
     SeedExperiment,
     experiment_seeds,
     run_seed_study,
     seed_experiments,
+    write_seed_study,
 )
+from regretlab.studies._seed_notebook import BayesLinearRegressor, cov_split_base_int
 
 try:
     import statsmodels.api as sm
@@ -64,8 +64,9 @@ TOLERANCE = 1e-8
 
 # ---------------------------------------------------------------------------------------------
 # The notebook's model functions and loop. Its predict_model_base / predict_model_bayes read the
-# global ``x_dim = 6``; here x_dim is the experiment's own (see regretlab.seed_study's docstring:
-# with the global, its 2- and 10-input scenarios split main effects and interactions wrongly).
+# global ``x_dim = 6``; here x_dim is the experiment's own (see regretlab.studies.seed_study's
+# docstring: with the global, its 2- and 10-input scenarios split main effects and interactions
+# wrongly).
 # ---------------------------------------------------------------------------------------------
 
 Predict = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]

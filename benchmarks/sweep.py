@@ -30,13 +30,13 @@ import time
 
 
 def _warm(_: object = None) -> int:
-    import regretlab.sweep  # noqa: F401  (loaded once per worker, before the clock)
+    import regretlab.experiments.sweep  # noqa: F401  (loaded once per worker, before the clock)
 
     return os.getpid()
 
 
 def _experiment(kind: str, n_tasks: int, n_envs: int, horizon: int) -> object:
-    from regretlab.experiment import parse_experiment
+    from regretlab.experiments.experiment import parse_experiment
 
     per_env = n_tasks // n_envs
     if kind == "work":
@@ -86,8 +86,8 @@ def _measure(experiment, folder, **where) -> dict:
     import json
     import shutil
 
-    from regretlab.executors import open_executor
-    from regretlab.sweep import run_sweep
+    from regretlab.experiments.executors import open_executor
+    from regretlab.experiments.sweep import run_sweep
 
     shutil.rmtree(folder, ignore_errors=True)
     load = os.getloadavg()[0]
@@ -127,7 +127,7 @@ def main() -> None:
     import pandas as pd
 
     from _timing import machine_note
-    from regretlab.storage import load_sweep
+    from regretlab.experiments.storage import load_sweep
 
     root = Path(args.out)
     root.mkdir(parents=True, exist_ok=True)

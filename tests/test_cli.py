@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from regretlab.cli import main
-from regretlab.seed_study import seed_experiments
+from regretlab.studies import seed_experiments
 
 
 def test_demo_writes_every_experiment(tmp_path, capsys):
@@ -165,7 +165,7 @@ def test_report_of_a_folder_that_is_not_a_sweep(tmp_path, capsys):
 
 
 def test_run_on_a_local_dask_cluster_matches_the_in_process_run(finished_sweep, tmp_path, capsys):
-    from regretlab.storage import load_sweep
+    from regretlab.experiments.storage import load_sweep
 
     experiment, out = finished_sweep
     dask_out = tmp_path / "dask"

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from regretlab import registry
-from regretlab.experiment import (
+from regretlab.experiments import registry
+from regretlab.experiments.experiment import (
     Experiment,
     ExperimentError,
     load_experiment,

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import sklearn.linear_model
 
-from regretlab._seed_notebook import BayesLinearRegressor, cov_split_base_int
 from regretlab.features import InteractionFeatures
 from regretlab.learners import GaussianPosteriorMean, LeastSquares, Ridge
 from regretlab.learners.stats import SufficientStats, from_rows, prefix
+from regretlab.studies._seed_notebook import BayesLinearRegressor, cov_split_base_int
 
 FM = InteractionFeatures(6)  # the seed's design: 22 columns with the intercept
 GROUPS = FM.groups

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from regretlab.experiment import parse_experiment
-from regretlab.report import write_report
-from regretlab.storage import load_sweep
-from regretlab.sweep import run_sweep
+from regretlab.experiments.experiment import parse_experiment
+from regretlab.experiments.report import write_report
+from regretlab.experiments.storage import load_sweep
+from regretlab.experiments.sweep import run_sweep
 
 STREAM = """
 name = "report-stream"

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from regretlab.learners import GaussianPosteriorMean, LeastSquares, Ridge
-from regretlab.seed_report import write_seed_study
-from regretlab.seed_study import (
+from regretlab.studies import (
     SeedExperiment,
     experiment_seeds,
     run_seed_study,
     seed_experiments,
+    write_seed_study,
 )
 
 # The notebook's experiments in order: (x_dim, noise_level, interaction_scale, models).

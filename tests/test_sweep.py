@@ -15,12 +15,12 @@ import tomllib
 import pandas as pd
 import pytest
 
-from regretlab import registry
-from regretlab.executors import open_executor, process_pool
-from regretlab.experiment import parse_experiment
+from regretlab.experiments import components, registry
+from regretlab.experiments.executors import open_executor, process_pool
+from regretlab.experiments.experiment import parse_experiment
+from regretlab.experiments.storage import SweepFolderError, SweepStore, load_sweep
+from regretlab.experiments.sweep import plan_tasks, run_sweep
 from regretlab.learners import BayesianLinearRegression
-from regretlab.storage import SweepFolderError, SweepStore, load_sweep
-from regretlab.sweep import plan_tasks, run_sweep
 
 PREQUENTIAL = """
 name = "tiny-stream"
@@ -293,7 +293,7 @@ def exploding():
     )
     yield Exploding
     Exploding.mode = "raise"
-    registry._REGISTRY["learner"].pop("Exploding")
+    components._REGISTRY["learner"].pop("Exploding")
 
 
 FAILING = PREQUENTIAL.replace(

@@ -4,6 +4,9 @@ Each ``check_*`` function takes an *unfitted* learner built for one stream (``n_
 with ``get_params()``, ``clone()``, ``learn_one``, ``predict_one``, ``get_state`` and
 ``set_state``, runs it on a small seeded stream and raises ``AssertionError`` with a message on
 failure. :func:`learner_checks` lists them; the test suite runs them over every exported learner.
+
+The policy and scheduler checks run on trained learners and an environment of their own, so this
+module sits above :mod:`regretlab.environments` and :mod:`regretlab.learners` (ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+
+from regretlab.environments import InteractionStream
+from regretlab.learners import BayesianLinearRegression, DisjointBayesianLinearRegression
 
 __all__ = [
     "check_actions_are_valid",
@@ -201,8 +207,6 @@ def learner_checks() -> list[Callable[[Any], None]]:
 # -- policies ---------------------------------------------------------------------------------
 def _policy_fixture(n_replicates: int = 6, n_actions: int = 4, seed: int = 7) -> tuple:
     """A trained per-action model, a trained shared model, their designs and true means."""
-    from regretlab.learners import BayesianLinearRegression, DisjointBayesianLinearRegression
-
     rng = np.random.default_rng(seed)
     p = 3
     per_action = DisjointBayesianLinearRegression(
@@ -265,9 +269,6 @@ def policy_checks() -> list[Callable[[Any], None]]:
 # -- schedulers -------------------------------------------------------------------------------
 def _scheduler_run(scheduler: Any, seed: int = 11, steps: int = 120) -> tuple[Any, list, list]:
     """Run ``scheduler`` on a grouped Bayesian learner over a stream with interactions."""
-    from regretlab.environments import InteractionStream
-    from regretlab.learners import BayesianLinearRegression
-
     env = InteractionStream(
         x_dim=3, interaction_scale=2.0, noise_level=0.2, horizon=steps, n_replicates=3, seed=seed
     )
@@ -286,8 +287,6 @@ def _scheduler_run(scheduler: Any, seed: int = 11, steps: int = 120) -> tuple[An
 
 def check_scheduler_changes_are_exact(scheduler: Any) -> None:
     """After a scheduler's changes the posterior equals a fresh fit with the final prior."""
-    from regretlab.learners import BayesianLinearRegression
-
     model, events, (design, y) = _scheduler_run(scheduler.clone())
     prior = {g: model.get_prior_variance(g) for g in model.columns}
     fresh = BayesianLinearRegression(

@@ -1,12 +1,13 @@
 """The ``regretlab`` command line. The only module that prints.
 
-- ``regretlab demo`` runs every experiment of the seed notebook (:mod:`regretlab.seed_study`) and
-  writes per experiment a CSV, a Parquet table and a PNG, plus ``summary.md``, into one folder;
-  then a small bandit escalation sweep with its report into ``bandit_escalation/`` beside them.
-- ``regretlab run EXPERIMENT.toml`` runs a sweep (:mod:`regretlab.sweep`) on a process pool, in
-  this process, or on dask.distributed, and resumes an interrupted one.
+- ``regretlab demo`` runs every experiment of the seed notebook
+  (:mod:`regretlab.studies.seed_study`) and writes per experiment a CSV, a Parquet table and a
+  PNG, plus ``summary.md``, into one folder; then a small bandit escalation sweep with its report
+  into ``bandit_escalation/`` beside them.
+- ``regretlab run EXPERIMENT.toml`` runs a sweep (:mod:`regretlab.experiments.sweep`) on a
+  process pool, in this process, or on dask.distributed, and resumes an interrupted one.
 - ``regretlab report DIR`` writes a sweep's tables, figures and ``report.md``
-  (:mod:`regretlab.report`).
+  (:mod:`regretlab.experiments.report`).
 
 Nothing heavy is imported at the top: spawned pool workers import the script that started
 them, and must be able to pin their BLAS threads before numpy loads.
@@ -189,10 +190,10 @@ def _demo_bandit(args: argparse.Namespace) -> tuple[Path, int]:
     import shutil
     import tomllib
 
-    from regretlab.experiment import parse_experiment
-    from regretlab.report import write_report
-    from regretlab.storage import SweepFolderError, SweepStore
-    from regretlab.sweep import run_sweep
+    from regretlab.experiments.experiment import parse_experiment
+    from regretlab.experiments.report import write_report
+    from regretlab.experiments.storage import SweepFolderError, SweepStore
+    from regretlab.experiments.sweep import run_sweep
 
     replicates = min(args.replicates, _DEMO_BANDIT_MAX_REPLICATES)
     raw = tomllib.loads(_DEMO_BANDIT)
@@ -213,8 +214,8 @@ def _demo_bandit(args: argparse.Namespace) -> tuple[Path, int]:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from regretlab.seed_study import run_seed_study, seed_experiments
-    from regretlab.storage import SweepFolderError
+    from regretlab.experiments.storage import SweepFolderError
+    from regretlab.studies.seed_study import run_seed_study, seed_experiments
 
     experiments = seed_experiments(n_replicates=args.replicates)
     out = args.out
@@ -241,15 +242,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from regretlab.executors import BLAS_VARIABLES
+    from regretlab.experiments.executors import BLAS_VARIABLES
 
     # Before numpy loads: tasks run in this process match pool workers' single BLAS thread.
     for name in BLAS_VARIABLES:
         os.environ.setdefault(name, "1")
-    from regretlab.executors import open_executor
-    from regretlab.experiment import ExperimentError, load_experiment
-    from regretlab.storage import SweepFolderError, SweepStore
-    from regretlab.sweep import plan_tasks, run_sweep
+    from regretlab.experiments.executors import open_executor
+    from regretlab.experiments.experiment import ExperimentError, load_experiment
+    from regretlab.experiments.storage import SweepFolderError, SweepStore
+    from regretlab.experiments.sweep import plan_tasks, run_sweep
 
     try:
         experiment = load_experiment(args.experiment)
@@ -310,9 +311,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from regretlab.experiment import ExperimentError
-    from regretlab.report import write_report
-    from regretlab.storage import SweepFolderError
+    from regretlab.experiments.experiment import ExperimentError
+    from regretlab.experiments.report import write_report
+    from regretlab.experiments.storage import SweepFolderError
 
     try:
         written = write_report(args.dir, reference=args.reference)

@@ -18,25 +18,15 @@ from regretlab._validation import (
 from regretlab.features import group_indices
 from regretlab.learners import gaussian, stats
 from regretlab.learners._grouping import check_groups, column_values, group_value
+from regretlab.learners._pending import PendingUpdates
 from regretlab.learners.rank import DEFAULT_RANK_TOL, check_rank_tol
 
 __all__ = ["BayesianLinearRegression"]
 
-# Sherman-Morrison loses about log10(q) digits when an update shrinks a variance by a factor
-# 1 + q (see gaussian.rank_one_update); above this factor the posterior is recomputed from the
-# exact statistics instead. This happens while wide priors meet their first data.
-_MAX_SHRINK = 1e3
-
 _STATE_KEYS = ("xtx", "xty", "yty", "n", "prior_variance")
 
-# With many replicates, rewriting every (p, p) covariance at every step costs several memory
-# passes; instead up to this many rank-one corrections wait as columns and are absorbed with one
-# batched product (see gaussian.rank_one_update). One stream updates in place.
-_DEFERRED_COLUMNS = 16
-_MIN_BATCH_TO_DEFER = 8
 
-
-class BayesianLinearRegression:
+class BayesianLinearRegression(PendingUpdates):
     """Conjugate Gaussian linear regression; one zero-mean prior variance per feature group.
 
     The model keeps the sufficient statistics ``X'X, X'y, y'y, n`` exactly, so the posterior
@@ -143,18 +133,7 @@ class BayesianLinearRegression:
         )
         p = len(self._labels)
         self._stats = stats.empty(self._batch, p)
-        # Rows wait in a buffer and are folded into the statistics in blocks of about 1M
-        # numbers: one matrix product per block instead of one outer product per row.
-        self._block = int(np.clip(2**20 // (max(1, math.prod(self._batch)) * p), 8, 256))
-        self._buf_x = np.empty((self._block, *self._batch, p))
-        self._buf_y = np.empty((self._block, *self._batch))
-        self._n_buf = 0
-        self._n_applied = 0
-        self._post: gaussian.GaussianPosterior | None = None
-        self._n_updates = 0
-        defer = math.prod(self._batch) >= _MIN_BATCH_TO_DEFER
-        self._factors = np.empty((*self._batch, _DEFERRED_COLUMNS, p)) if defer else None
-        self._n_factors = 0
+        self._init_pending(p)
 
     # -- configuration ------------------------------------------------------------------------
     def _prior_columns(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -287,93 +266,10 @@ class BayesianLinearRegression:
             check_finite("y", y)
         return x, y
 
-    def _accumulate(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Add rows to the statistics in place; with forgetting, older rows weigh less.
-
-        The statistics become ``gamma^m * old`` plus row ``i`` weighted ``gamma^(m - 1 - i)``.
-        """
-        m = y.shape[-1]
-        if self._gamma == 1.0:
-            block = stats.from_rows(x, y)
-        else:
-            weight = np.sqrt(self._gamma ** np.arange(m - 1, -1, -1.0))
-            block = stats.from_rows(x * weight[:, None], y * weight)
-            block = block._replace(n=np.full_like(self._stats.n, weight @ weight))
-            for total in self._stats:
-                total *= self._gamma**m
-        for total, part in zip(self._stats, block, strict=True):
-            total += part
-
-    def _fold(self) -> None:
-        """Move buffered rows into the statistics."""
-        m = self._n_buf
-        if m == 0:
-            return
-        rows = np.moveaxis(self._buf_x[:m], 0, -2), np.moveaxis(self._buf_y[:m], 0, -1)
-        self._accumulate(*rows)
-        if self._n_applied < m:
-            self._post = None
-        self._n_buf = self._n_applied = 0
-
     # -- the posterior ------------------------------------------------------------------------
     def _solve(self) -> gaussian.GaussianPosterior:
         """The posterior from the statistics alone."""
         return gaussian.posterior(self._stats, self._prior, self._beta, rank_tol=self._rank_tol)
-
-    def _update(self, post: gaussian.GaussianPosterior, x: np.ndarray, y: np.ndarray) -> float:
-        """Apply one row to the cached posterior; return the largest variance shrink factor."""
-        shrink, resid = gaussian.rank_one_update(
-            post, x, y, self._beta, self._factors, self._n_factors
-        )
-        if self._factors is not None:
-            self._n_factors += 1
-            if self._n_factors == _DEFERRED_COLUMNS:
-                self._absorb(post)
-        self._observe_residual(shrink, resid)
-        return shrink if isinstance(shrink, float) else float(shrink.max())
-
-    def _observe_residual(self, shrink: np.ndarray, resid: np.ndarray) -> None:
-        """Hook for models that learn from the one-step-ahead residuals (noise estimates)."""
-
-    def _absorb(self, post: gaussian.GaussianPosterior) -> None:
-        if self._factors is not None:
-            gaussian.absorb(post.covariance, self._factors, self._n_factors)
-        self._n_factors = 0
-
-    def _pending_factors(self) -> np.ndarray | None:
-        return None if self._factors is None else self._factors[..., : self._n_factors, :]
-
-    def _refresh(self) -> gaussian.GaussianPosterior:
-        self._fold()
-        self._post = self._solve()
-        self._n_updates = 0
-        self._n_factors = 0
-        return self._post
-
-    def _sync(self, full: bool = False) -> gaussian.GaussianPosterior:
-        """The posterior of everything learned; ``full`` also absorbs deferred corrections."""
-        post = self._apply_pending()
-        if full and self._n_factors:
-            self._absorb(post)
-        return post
-
-    def _apply_pending(self) -> gaussian.GaussianPosterior:
-        post = self._post
-        if self._n_applied == self._n_buf and post is not None:
-            return post
-        if (
-            post is None
-            or not post.proper
-            or self._gamma < 1.0
-            or self._n_updates >= self.refresh_every
-        ):
-            return self._refresh()
-        for i in range(self._n_applied, self._n_buf):
-            if self._update(post, self._buf_x[i], self._buf_y[i]) > _MAX_SHRINK:
-                return self._refresh()
-        self._n_updates += self._n_buf - self._n_applied
-        self._n_applied = self._n_buf
-        return post
 
     @property
     def posterior(self) -> gaussian.GaussianPosterior:
@@ -484,6 +380,7 @@ class BayesianLinearRegression:
             "forgetting": self.forgetting,
             "n_replicates": self.n_replicates,
             "refresh_every": self.refresh_every,
+            "rank_tol": self.rank_tol,
         }
 
     def __repr__(self) -> str:

@@ -346,6 +346,7 @@ class DisjointBayesianLinearRegression:
             "noise_precision": self.noise_precision,
             "n_replicates": self.n_replicates,
             "refresh_every": self.refresh_every,
+            "rank_tol": self.rank_tol,
         }
 
     def clone(self) -> DisjointBayesianLinearRegression:

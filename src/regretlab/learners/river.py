@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import collections
-import inspect
 import json
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,6 +14,7 @@ import numpy as np
 from regretlab._random import SeedLike, replicate_seeds
 from regretlab._validation import as_float_array, check_finite, check_int
 from regretlab.learners._grouping import check_groups
+from regretlab.learners._river_seeds import seeded
 from regretlab.learners._river_state import FORMAT, Decoder, Encoder, river_version
 
 __all__ = ["RiverRegressor"]
@@ -121,7 +121,7 @@ class RiverRegressor:
         children: Sequence[np.random.SeedSequence | None] = self._children or [None] * (
             self.n_replicates or 1
         )
-        models = [_seeded(self.factory(), child) for child in children]
+        models = [seeded(self.factory(), child) for child in children]
         for model in models[:1]:
             if not (hasattr(model, "learn_one") and hasattr(model, "predict_one")):
                 raise TypeError(
@@ -356,52 +356,3 @@ def _check_names(names: Any, p: int) -> tuple[str, ...]:
     if duplicate is not None:
         raise ValueError(f"names must be unique, got {duplicate!r} more than once")
     return tuple(names)
-
-
-# -- seeds ------------------------------------------------------------------------------------
-def _is_class_param(value: Any) -> bool:
-    return (
-        isinstance(value, tuple)
-        and len(value) == 2
-        and inspect.isclass(value[0])
-        and isinstance(value[1], dict)
-    )
-
-
-def _count_seeds(params: Mapping[str, Any]) -> int:
-    count = 0
-    for name, value in params.items():
-        if name == "seed":
-            count += 1
-        elif _is_class_param(value):
-            count += _count_seeds(value[1])
-        elif isinstance(value, dict):
-            count += _count_seeds(value)
-    return count
-
-
-def _reseed(params: Mapping[str, Any], words: Iterator[int]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in params.items():
-        if name == "seed":
-            out[name] = next(words)
-        elif _is_class_param(value):
-            out[name] = (value[0], _reseed(value[1], words))
-        elif isinstance(value, dict):
-            out[name] = _reseed(value, words)
-        else:
-            out[name] = value
-    return out
-
-
-def _seeded(model: Any, child: np.random.SeedSequence | None) -> Any:
-    """``model`` rebuilt with one int per ``seed`` parameter, drawn from ``child``."""
-    if child is None or not hasattr(model, "_get_params") or not hasattr(model, "clone"):
-        return model
-    params = model._get_params()
-    n = _count_seeds(params)
-    if n == 0:
-        return model
-    # uint32 words: numpy's RandomState, which river uses, takes seeds below 2**32.
-    words = (int(w) for w in child.generate_state(n, dtype=np.uint32))
-    return model.clone(_reseed(params, words))

@@ -1,5 +1,8 @@
 """Figures people look at: convergence, cumulative regret, paired differences, coefficients.
 
+The ``plot_*`` functions draw on given axes; the ``*_figure`` functions of
+:mod:`regretlab.plots.report` draw a sweep report's figures, one environment each.
+
 Every plotting function takes ``ax=None`` and returns the ``Axes``; none calls ``plt.show()``.
 pyplot is imported only to make a new figure when no ``ax`` is given, so code that passes its
 own axes (as the seed study does, on a bare ``matplotlib.figure.Figure``) never touches a GUI
@@ -12,13 +15,25 @@ from regretlab.plots._common import save_figure
 from regretlab.plots.convergence import plot_convergence
 from regretlab.plots.escalation import plot_escalation_steps, plot_escalation_timeline
 from regretlab.plots.regret import plot_coefficients, plot_paired_difference, plot_regret
+from regretlab.plots.report import (
+    coefficients_figure,
+    convergence_figure,
+    escalation_figure,
+    paired_figure,
+    regret_figure,
+)
 
 __all__ = [
+    "coefficients_figure",
+    "convergence_figure",
+    "escalation_figure",
+    "paired_figure",
     "plot_coefficients",
     "plot_convergence",
     "plot_escalation_steps",
     "plot_escalation_timeline",
     "plot_paired_difference",
     "plot_regret",
+    "regret_figure",
     "save_figure",
 ]

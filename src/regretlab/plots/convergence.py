@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from regretlab.results import summarise
+from regretlab.simulate.results import summarise
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -40,7 +40,7 @@ def plot_convergence(
         Draw the irreducible error (``noise_level ** 2``) as a dotted line.
     level
         Coverage of the band, a Student-t interval over replicates
-        (:func:`~regretlab.results.summarise`). A band whose lower end is not positive cannot
+        (:func:`~regretlab.simulate.summarise`). A band whose lower end is not positive cannot
         be drawn on a log axis; it is drawn down to the bottom of the axes instead.
 
     Examples

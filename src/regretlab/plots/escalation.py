@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from regretlab.results import escalation_timeline, summarise
+from regretlab.simulate.results import escalation_timeline, summarise
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from regretlab.results import summarise
+from regretlab.simulate.results import summarise
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -1,36 +1,23 @@
 """Checks an experiment passes before any work starts: roles, then a two-step trial run.
 
-Kept apart from :mod:`regretlab.experiment` so that the parser stays small; every failure is one
-:class:`~regretlab.registry.ExperimentError` naming the key at fault.
+Kept apart from :mod:`regretlab.experiments.experiment` so that the parser stays small; every
+failure is one :class:`~regretlab.experiments.registry.ExperimentError` naming the key at fault.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from regretlab import registry
-from regretlab._random import SeedLike
-from regretlab.registry import fail as _fail
+from regretlab.experiments import registry
+from regretlab.experiments.registry import fail as _fail
+from regretlab.experiments.spec import AgentSpec, Experiment, agent_context
 
-if TYPE_CHECKING:
-    from regretlab.experiment import AgentSpec, Experiment
-
-__all__ = ["agent_context", "check_roles", "trial"]
+__all__ = ["check_roles", "trial"]
 
 _MODEL_FREE = ("Random", "Oracle")
-
-
-def agent_context(env: Any, fmap: Any, seed: SeedLike) -> dict[str, Any]:
-    """What the registry fills in for an agent's parts: the design, sizes and the seed."""
-    return {
-        "env": env,
-        "features": env.features if fmap is None else fmap,
-        "n_replicates": env.n_replicates,
-        "seed": seed,
-    }
 
 
 def check_roles(agent: AgentSpec, stream: str) -> None:

@@ -1,7 +1,8 @@
 """Experiment files: a sweep described in TOML, parsed into frozen dataclasses and validated.
 
 An experiment names environments and agents by their registry names
-(:mod:`regretlab.registry`) with their parameters, plus the shared settings of the sweep::
+(:mod:`regretlab.experiments.registry`) with their parameters, plus the shared settings of the
+sweep::
 
     name = "escalation"            # optional; default: the file's stem
     seed = 7                       # root of the seed tree
@@ -29,23 +30,20 @@ feature groups are filled in by the sweep, never written in the file.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from regretlab import registry
-from regretlab._experiment_checks import agent_context, check_roles, trial
-from regretlab._random import SeedLike, children
 from regretlab._validation import _describe
-from regretlab.registry import Component, ExperimentError, parse_component
-from regretlab.registry import fail as _fail
-from regretlab.simulate import Agent, log_checkpoints
+from regretlab.experiments._checks import check_roles, trial
+from regretlab.experiments.registry import ExperimentError, parse_component
+from regretlab.experiments.registry import fail as _fail
+from regretlab.experiments.spec import _AGENT_KEYS, AgentSpec, EnvironmentSpec, Experiment
+from regretlab.simulate import log_checkpoints
 
 __all__ = [
     "AgentSpec",
@@ -65,154 +63,7 @@ _OPTIONAL = (
     "track_coefficients",
     "reference",
 )
-_AGENT_KEYS = ("features", "learner", "policy", "scheduler")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-
-
-@dataclass(frozen=True)
-class EnvironmentSpec:
-    """A named environment: its registry component and the drift wrappers around it."""
-
-    name: str
-    source: Component
-    drift: tuple[Component, ...] = ()
-
-    @property
-    def stream(self) -> str:
-        """``"prequential"`` (a prediction stream) or ``"bandit"``."""
-        return str(registry.entry("environment", self.source.type).stream)
-
-    def to_python(self) -> dict[str, Any]:
-        return {**self.source.to_python(), "drift": [d.to_python() for d in self.drift]}
-
-
-@dataclass(frozen=True)
-class AgentSpec:
-    """A named agent: optional feature map, learner, policy and scheduler components."""
-
-    name: str
-    features: Component | None = None
-    learner: Component | None = None
-    policy: Component | None = None
-    scheduler: Component | None = None
-
-    def build(self, env: Any, *, seed: SeedLike = None) -> Agent:
-        """A fresh :class:`~regretlab.simulate.Agent` sized for ``env``."""
-        fmap = None if self.features is None else registry.build(self.features, {"env": env})
-        context = agent_context(env, fmap, seed)
-        made = {
-            key: None if part is None else registry.build(part, context)
-            for key, part in (
-                ("learner", self.learner),
-                ("policy", self.policy),
-                ("scheduler", self.scheduler),
-            )
-        }
-        return Agent(self.name, features=fmap, **made)
-
-    def to_python(self) -> dict[str, Any]:
-        return {
-            key: getattr(self, key).to_python()
-            for key in _AGENT_KEYS
-            if getattr(self, key) is not None
-        }
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """A validated sweep: environments x agents x replicates, with its seed and checkpoints.
-
-    Examples
-    --------
-    >>> exp = parse_experiment({
-    ...     "seed": 1, "horizon": 50, "replicates": 4, "chunk_size": 2, "checkpoints": [10, 50],
-    ...     "environments": {"easy": {"type": "InteractionStream", "x_dim": 2}},
-    ...     "agents": {"bayes": {"learner": {"type": "BayesianLinearRegression"}}},
-    ... })
-    >>> exp.stream, exp.n_chunks, exp.checkpoints, exp.reference
-    ('prequential', 2, (10, 50), 'bayes')
-    >>> parse_experiment(exp.to_dict()) == exp
-    True
-    """
-
-    name: str
-    seed: int
-    horizon: int
-    replicates: int
-    chunk_size: int
-    checkpoints: tuple[int, ...]
-    environments: tuple[EnvironmentSpec, ...]
-    agents: tuple[AgentSpec, ...]
-    reference: str
-    track_coefficients: bool = False
-    description: str = ""
-
-    @property
-    def stream(self) -> str:
-        """``"prequential"`` or ``"bandit"``: the kind of every environment."""
-        return self.environments[0].stream
-
-    @property
-    def n_chunks(self) -> int:
-        """Tasks per environment: ``ceil(replicates / chunk_size)``."""
-        return -(-self.replicates // self.chunk_size)
-
-    def environment(self, name: str) -> EnvironmentSpec:
-        for spec in self.environments:
-            if spec.name == name:
-                return spec
-        raise KeyError(
-            f"no environment {name!r}; environments: {[e.name for e in self.environments]}"
-        )
-
-    def build_environment(
-        self,
-        name: str,
-        *,
-        n_replicates: int,
-        seed: SeedLike,
-        horizon: int | None = None,
-        drift: bool = True,
-    ) -> Any:
-        """Environment ``name``: child 0 of ``seed`` seeds the base, child ``1 + i`` drift ``i``."""
-        spec = self.environment(name)
-        base, *wrappers = children(seed, 1 + len(spec.drift))
-        context = {
-            "horizon": self.horizon if horizon is None else horizon,
-            "n_replicates": n_replicates,
-            "seed": base,
-        }
-        env = registry.build(spec.source, context)
-        if drift:
-            for part, part_seed in zip(spec.drift, wrappers, strict=True):
-                env = registry.build(part, {"env": env, "seed": part_seed})
-        return env
-
-    def build_agents(self, env: Any, *, seed: SeedLike = None) -> list[Agent]:
-        """Every agent sized for ``env``; agent ``i``'s learner seed is child ``i`` of ``seed``."""
-        seeds = children(seed, len(self.agents))
-        return [spec.build(env, seed=s) for spec, s in zip(self.agents, seeds, strict=True)]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The resolved experiment (every default filled in), in the file's own schema."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "seed": self.seed,
-            "horizon": self.horizon,
-            "replicates": self.replicates,
-            "chunk_size": self.chunk_size,
-            "checkpoints": list(self.checkpoints),
-            "track_coefficients": self.track_coefficients,
-            "reference": self.reference,
-            "environments": {e.name: e.to_python() for e in self.environments},
-            "agents": {a.name: a.to_python() for a in self.agents},
-        }
-
-    def digest(self) -> str:
-        """SHA-256 of the resolved experiment's canonical JSON: what a results folder holds."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def load_experiment(path: str | Path, *, check: bool = True) -> Experiment:

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regretlab import report_figures as figures
 from regretlab._io import write_atomically, write_csv, write_text
-from regretlab.results import summarise
-from regretlab.storage import SweepResults, load_sweep
+from regretlab.experiments.storage import SweepResults, load_sweep
+from regretlab.plots import report as figures
+from regretlab.simulate.results import summarise
 
 __all__ = ["METRICS", "final_regret", "paired_differences", "ranks", "write_report"]
 

@@ -13,8 +13,8 @@ import pandas as pd
 
 from regretlab._io import Writer, write_atomically, write_csv, write_parquet, write_text
 from regretlab._random import SeedLike
-from regretlab.results import summarise
-from regretlab.seed_study import SeedExperiment, _check_experiments, _check_out_dir
+from regretlab.simulate.results import summarise
+from regretlab.studies.seed_experiment import SeedExperiment, _check_experiments, _check_out_dir
 
 __all__ = ["write_seed_study"]
 

@@ -17,8 +17,9 @@ The **seed tree** is derived in the driver before anything is sent anywhere::
 is the same on every run: a task's rows depend on the experiment alone, whatever the executor,
 the number of workers, the order tasks finish in, or whether the sweep was resumed.
 
-Results go to a folder managed by :class:`~regretlab.storage.SweepStore`: one Parquet file per
-task and table, a manifest of finished tasks, metadata. A rerun skips what the manifest names.
+Results go to a folder managed by :class:`~regretlab.experiments.storage.SweepStore`: one
+Parquet file per task and table, a manifest of finished tasks, metadata. A rerun skips what the
+manifest names.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from regretlab._random import children
-from regretlab.executors import InProcessExecutor
-from regretlab.experiment import Experiment
-from regretlab.storage import SweepStore
+from regretlab.experiments.executors import InProcessExecutor
+from regretlab.experiments.experiment import Experiment
+from regretlab.experiments.storage import SweepStore
 
 __all__ = [
     "SweepSummary",
@@ -100,7 +101,7 @@ class Task:
 def plan_tasks(experiment: Experiment) -> list[Task]:
     """Every task of ``experiment`` in a fixed order (environment-major), with its seeds.
 
-    >>> from regretlab.experiment import parse_experiment
+    >>> from regretlab.experiments.experiment import parse_experiment
     >>> exp = parse_experiment({"seed": 3, "horizon": 20, "replicates": 5, "chunk_size": 2,
     ...     "environments": {"a": {"type": "InteractionStream", "x_dim": 2}},
     ...     "agents": {"b": {"learner": {"type": "BayesianLinearRegression"}}}})
@@ -242,14 +243,15 @@ def run_sweep(
     Parameters
     ----------
     experiment
-        From :func:`~regretlab.experiment.load_experiment`.
+        From :func:`~regretlab.experiments.experiment.load_experiment`.
     out_dir
         Results folder: created if missing; an earlier run of the same experiment is resumed;
-        a folder of another experiment is refused (:class:`~regretlab.storage.SweepFolderError`)
-        before anything is written.
+        a folder of another experiment is refused
+        (:class:`~regretlab.experiments.storage.SweepFolderError`) before anything is written.
     executor
-        Any :class:`concurrent.futures.Executor` (see :func:`regretlab.executors.open_executor`);
-        ``None`` runs in this process. The caller owns it and shuts it down.
+        Any :class:`concurrent.futures.Executor` (see
+        :func:`regretlab.experiments.executors.open_executor`); ``None`` runs in this process.
+        The caller owns it and shuts it down.
     max_pending
         Tasks submitted ahead of the finished ones (bounds the driver's memory).
     progress
@@ -263,8 +265,8 @@ def run_sweep(
     Examples
     --------
     >>> import tempfile
-    >>> from regretlab.experiment import parse_experiment
-    >>> from regretlab.storage import load_sweep
+    >>> from regretlab.experiments.experiment import parse_experiment
+    >>> from regretlab.experiments.storage import load_sweep
     >>> exp = parse_experiment({"seed": 3, "horizon": 20, "replicates": 4, "chunk_size": 2,
     ...     "checkpoints": [10, 20],
     ...     "environments": {"a": {"type": "InteractionStream", "x_dim": 2}},

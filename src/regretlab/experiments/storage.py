@@ -36,7 +36,7 @@ import pandas as pd
 
 from regretlab._io import write_atomically, write_parquet, write_text
 from regretlab._machine import machine
-from regretlab.experiment import Experiment, parse_experiment
+from regretlab.experiments.experiment import Experiment, parse_experiment
 
 __all__ = ["TABLES", "SweepFolderError", "SweepResults", "SweepStore", "load_sweep"]
 

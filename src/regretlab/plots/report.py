@@ -1,7 +1,7 @@
 """Figures of a sweep report: regret, paired differences, convergence, escalation, coefficients.
 
 Each ``*_figure`` function draws one environment on a bare :class:`matplotlib.figure.Figure`
-(no pyplot, no GUI backend) and returns it; :mod:`regretlab.report` saves them.
+(no pyplot, no GUI backend) and returns it; :mod:`regretlab.experiments.report` saves them.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from regretlab.plots import plot_coefficients, plot_convergence, plot_regret
-from regretlab.results import escalation_timeline, summarise
+from regretlab.plots.convergence import plot_convergence
+from regretlab.plots.regret import plot_coefficients, plot_regret
+from regretlab.simulate.results import escalation_timeline, summarise
 
 __all__ = [
     "coefficients_figure",
     "convergence_figure",
     "escalation_figure",
-    "escalation_timeline",
     "paired_figure",
     "regret_figure",
 ]
