@@ -295,3 +295,55 @@ def test_mixture_sd_is_finite_or_inf_never_nan_before_the_noise_is_bounded():
     ).learn_one(np.ones(2), 1.0)
     np.testing.assert_array_equal(np.diag(inner.covariance)[1], 0.0)
     assert np.isinf(inner.covariance[0, 0])
+
+
+def test_model_averaging_prior_weights_put_off_weight_on_zero():
+    base = NormalInverseGammaRegression(groups=("intercept", "main", "pairwise"))
+    bma = ModelAveraging(
+        learner=base, grid=(0.0, 1.0, 10.0), other_grids={"main": (1.0, 100.0)}, off_weight=0.5
+    )
+    # Off: 1/2 split over the two main scales; each positive value 1/4, split likewise.
+    np.testing.assert_allclose(bma.weights, [0.25, 0.25, 0.125, 0.125, 0.125, 0.125])
+    with pytest.raises(ValueError, match="off_weight"):
+        ModelAveraging(learner=base, grid=(0.0, 1.0), off_weight=1.5)
+    with pytest.raises(ValueError, match="off_weight"):
+        ModelAveraging(learner=base, grid=(1.0, 10.0), off_weight=0.5)
+
+
+def test_model_averaging_with_a_flat_intercept_counts_evidence_once_determined():
+    rng = np.random.default_rng(3)
+    base = NormalInverseGammaRegression(
+        groups=("intercept", "main", "pairwise"),
+        prior_variance={"intercept": np.inf, "pairwise": 0.0},
+        n_replicates=4,
+    )
+    bma = ModelAveraging(learner=base, grid=(0.0, 1.0))
+    x = np.column_stack([np.ones(4), rng.uniform(-1, 1, (4, 2))])
+    bma.learn_one(x, 5.0 + x[:, 1])  # the flat intercept is undetermined before this row
+    np.testing.assert_allclose(bma.weights, 0.5)
+    for _ in range(40):
+        x = np.column_stack([np.ones(4), rng.uniform(-1, 1, (4, 2))])
+        bma.learn_one(x, 5.0 + x[:, 1] + 0.1 * rng.normal(size=4))
+    assert np.all(bma.weights[0] > 0.5)  # no interaction: "off" is favoured
+    assert np.all(np.isfinite(bma.predict_one(x)))
+
+
+def test_model_averaging_fits_a_group_by_evidence_from_2p():
+    rng = np.random.default_rng(4)
+    groups = ("intercept", "main", "main", "pairwise")
+    base = NormalInverseGammaRegression(
+        groups=groups, prior_variance={"intercept": np.inf, "main": 1.0}, n_replicates=3
+    )
+    bma = ModelAveraging(learner=base, grid=(0.0, 1.0), fit=("main",))
+    twin = base.clone()
+    for t in range(2 * len(groups)):
+        x = np.column_stack([np.ones(3), rng.uniform(-1, 1, (3, 3))])
+        y = 3.0 * x[:, 1] - 2.0 * x[:, 2] + 0.2 * rng.normal(size=3)
+        before = bma._inner.get_prior_variance("main").copy()
+        bma.learn_one(x, y)
+        twin.learn_one(x, y)
+    assert np.all(before == 1.0)  # untouched before 2p
+    fitted = bma._inner.get_prior_variance("main")
+    assert np.all(fitted > 1.0)  # main effects of size 2-3 want a wider prior than 1
+    with pytest.raises(ValueError, match="fit"):
+        ModelAveraging(learner=base, grid=(0.0, 1.0), fit=("pairwise",))

@@ -293,6 +293,11 @@ class BayesianLinearRegression(PendingUpdates):
         return np.sqrt(np.maximum(np.einsum("...ii->...i", self.covariance), 0.0))
 
     @property
+    def proper(self) -> bool:
+        """Whether the posterior is proper in every replicate (flat priors may leave it not)."""
+        return self._sync().proper
+
+    @property
     def n_seen(self) -> np.ndarray:
         """Observations learned so far (per replicate; discounted when ``forgetting < 1``)."""
         if self._gamma == 1.0:

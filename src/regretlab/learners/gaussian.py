@@ -133,18 +133,23 @@ def posterior(
 
 
 def evidence_terms(
-    stats: SufficientStats, prior_variance: np.ndarray, noise_precision: float | np.ndarray
+    stats: SufficientStats,
+    prior_variance: np.ndarray,
+    noise_precision: float | np.ndarray,
+    *,
+    rank_tol: float = DEFAULT_RANK_TOL,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``log|A|``, ``sum log v`` over the active columns, and ``y'y - m'X'y`` (batched).
 
     ``A = diag(1/v) + beta X'X`` is the posterior precision and ``m`` the posterior mean.
     ``prior_variance`` may carry leading candidate axes before the statistics' batch axes, so
-    a grid of priors is scored in one call. Every variance must be finite (a flat prior has no
-    evidence); 0 switches a column off.
+    a grid of priors is scored in one call. 0 switches a column off. A flat column (``inf``)
+    adds no prior precision and no ``log v``: the evidence is then defined up to a constant
+    that is the same for every prior with the same flat columns, so candidates that share them
+    compare exactly (Bayes factors); where the data do not yet determine the flat columns
+    (:mod:`regretlab.learners.rank`) ``log|A|`` is ``+inf`` and the evidence ``-inf``.
     """
     prior_variance = np.asarray(prior_variance, dtype=float)
-    if np.isinf(prior_variance).any():
-        raise ValueError("prior_variance must be finite to compute the evidence (inf is flat)")
     shape = np.broadcast_shapes(prior_variance.shape[:-1], stats.n.shape)
     full = SufficientStats(
         np.broadcast_to(stats.xtx, (*shape, *stats.xtx.shape[-2:])),
@@ -154,10 +159,26 @@ def evidence_terms(
     )
     prior = np.broadcast_to(prior_variance, full.xty.shape)
     precision, rhs, off = _precision_system(full, prior, noise_precision)
-    factor = np.linalg.cholesky(precision)
-    mean = cho_solve(factor, rhs[..., None])[..., 0]
-    log_det = 2.0 * np.log(np.einsum("...ii->...i", factor)).sum(axis=-1)
-    log_prior = np.where(off, 0.0, np.log(np.where(off, 1.0, prior))).sum(axis=-1)
+    flat = np.isinf(prior)
+    log_prior = np.where(off | flat, 0.0, np.log(np.where(off | flat, 1.0, prior))).sum(axis=-1)
+    if not flat.any():
+        factor = np.linalg.cholesky(precision)
+        mean = cho_solve(factor, rhs[..., None])[..., 0]
+        log_det = 2.0 * np.log(np.einsum("...ii->...i", factor)).sum(axis=-1)
+    else:
+        solved = solve_flat(precision, rhs, flat, rank_tol=rank_tol, with_covariance=False)
+        mean = solved.mean
+        diag = np.einsum("...ii->...i", precision)
+        scale = 1.0 / np.sqrt(np.where(diag > 0.0, diag, 1.0))
+        equilibrated = precision * scale[..., :, None] * scale[..., None, :]
+        # Improper items get a stand-in so the batched factorisation runs; their log|A| is inf.
+        equilibrated = np.where(
+            solved.proper[..., None, None], equilibrated, np.eye(precision.shape[-1])
+        )
+        factor = np.linalg.cholesky(equilibrated)
+        log_det = 2.0 * np.log(np.einsum("...ii->...i", factor)).sum(axis=-1)
+        log_det = log_det + np.log(np.where(diag > 0.0, diag, 1.0)).sum(axis=-1)
+        log_det = np.where(solved.proper, log_det, np.inf)
     fit = full.yty - np.einsum("...p,...p->...", mean, full.xty)
     return log_det, log_prior, np.maximum(fit, 0.0)
 

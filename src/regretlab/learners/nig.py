@@ -24,7 +24,10 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
     is ``V_N = (V_0^{-1} + X'X)^{-1}``, ``m_N = V_N X'y``, ``a_N = a_0 + n / 2`` and
     ``b_N = b_0 + (y'y - m_N'X'y) / 2``; the weights' marginal is Student-t with ``2 a_N``
     degrees of freedom, location ``m_N`` and scale matrix ``(b_N / a_N) V_N``, and so is the
-    prediction, with scale ``(b_N / a_N)(1 + x'V_N x)``.
+    prediction, with scale ``(b_N / a_N)(1 + x'V_N x)``. A flat prior (variance ``inf``) on
+    ``k`` columns makes ``a_N = a_0 + (n - k) / 2``: the flat weights are fitted, and each costs
+    the noise estimate one observation (as REML does); evidence comparisons are exact between
+    priors that share their flat columns.
 
     Everything of :class:`BayesianLinearRegression` carries over (groups, exact prior changes
     from sufficient statistics, forgetting, replicates in lockstep); the prior variances are
@@ -97,8 +100,12 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
     def _log_evidence(self, prior_variance: np.ndarray) -> np.ndarray:
         """Murphy (2007) eq. 95: ``log p(y)`` with the noise variance integrated out."""
         data = self.stats
-        log_det, log_prior, fit = gaussian.evidence_terms(data, prior_variance, 1.0)
-        n = np.broadcast_to(data.n, fit.shape)
+        log_det, log_prior, fit = gaussian.evidence_terms(
+            data, prior_variance, 1.0, rank_tol=self._rank_tol
+        )
+        # Flat columns are fitted, not drawn from the prior: each takes one observation's worth
+        # of information from the noise (the REML degrees of freedom), Murphy's eq. 95 otherwise.
+        n = np.broadcast_to(data.n, fit.shape) - np.isinf(prior_variance).sum(axis=-1)
         shape = self._a0 + 0.5 * n
         rate = self._b0 + 0.5 * fit
         return (
@@ -126,7 +133,9 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
     def noise_posterior(self) -> tuple[np.ndarray, np.ndarray]:
         """Shape ``a_N`` and scale ``b_N`` of the inverse-gamma posterior of the noise variance."""
         self._sync()
-        shape = self._a0 + 0.5 * (self._stats.n + self._n_applied)
+        # Each flat column uses up one observation (see _log_evidence); never below the prior.
+        n = self._stats.n + self._n_applied - np.isinf(self._prior).sum(axis=-1)
+        shape = self._a0 + 0.5 * np.maximum(n, 0.0)
         return np.asarray(shape), self._rate.copy()
 
     @property

@@ -10,15 +10,15 @@ promotes another when its progressive loss is better by a confidence margin.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from regretlab._validation import check_finite, float_array
+from regretlab.policies.escalation._grids import _candidate_values, _fitter, _log_prior, _moments
 from regretlab.policies.escalation.base import Event
-from regretlab.policies.escalation.evidence import LADDER, _grid
+from regretlab.policies.escalation.evidence import LADDER
 
 __all__ = ["SCALES", "ModelAveraging"]
 
@@ -26,53 +26,6 @@ __all__ = ["SCALES", "ModelAveraging"]
 #: unit-information prior (variance 1: the prior weighs as much as one observation of a
 #: standardised feature) to the weak prior 100.
 SCALES = (1.0, 10.0, 100.0)
-
-
-def _candidate_values(
-    group: str,
-    grid: Sequence[float],
-    other_grids: Mapping[Any, Sequence[float]] | None,
-    groups: list[str],
-) -> dict[str, np.ndarray]:
-    """Every averaged group's variance per candidate, ``(C,)`` each: the product of the grids.
-
-    A key of ``other_grids`` is a group name, or several that share one variance: a tuple of
-    names or the names joined by ``+`` (``"intercept+main"``, the form experiment files can write).
-    """
-    grids: dict[tuple[str, ...], np.ndarray] = {(group,): _grid("grid", grid)}
-    if other_grids is not None and not isinstance(other_grids, Mapping):
-        raise TypeError(f"other_grids must map group names to variance grids, got {other_grids!r}")
-    taken = {group}
-    for key, values in (other_grids or {}).items():
-        if isinstance(key, str):
-            names = (key,) if key in groups else tuple(key.split("+"))
-        else:
-            names = tuple(key)
-        for name in names:
-            if name in taken or name not in groups:
-                allowed = [g for g in groups if g not in taken]
-                raise ValueError(
-                    f"other_grids keys must name groups among {allowed} (each once), got {key!r}"
-                )
-            taken.add(name)
-        grids[names] = _grid(f"other_grids[{key!r}]", values)
-    product = np.array(list(itertools.product(*grids.values())), dtype=float)
-    return {name: product[:, k].copy() for k, names in enumerate(grids) for name in names}
-
-
-def _moments(
-    log_weight: np.ndarray, loc: np.ndarray, sd: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and sd of the mixture of candidates ``(G, R, ...)`` with log weights ``(G, R)``.
-
-    A candidate of weight 0 adds nothing, even where its sd is infinite (a learned noise
-    variance before the data can bound it).
-    """
-    w = np.exp(log_weight - log_weight.max(axis=0))
-    w = (w / w.sum(axis=0)).reshape(w.shape + (1,) * (loc.ndim - 2))
-    mean = (w * loc).sum(axis=0)
-    second = (w * np.where(w > 0.0, sd**2 + loc**2, 0.0)).sum(axis=0)
-    return mean, np.sqrt(np.maximum(second - mean**2, 0.0))
 
 
 class _Candidates:
@@ -215,6 +168,15 @@ class ModelAveraging(_Candidates):
         ``"intercept+main"``, ties several groups to one variance),
         averaged over jointly: the candidates are every combination, with equal prior weight,
         and :attr:`weights` is over all of them.
+    off_weight
+        Prior probability that ``group`` is off (variance 0); the rest is spread evenly over
+        its positive values (and evenly over the other grids). ``None``: every candidate
+        equally likely.
+    fit
+        Groups whose variance every candidate sets itself by maximising its evidence
+        (type-II maximum likelihood, :class:`EmpiricalBayes`), from ``2p`` observations on and
+        then every 10% more data: a continuous scale instead of a grid, which keeps the number
+        of averaged candidates (and the price of averaging) small.
 
     Examples
     --------
@@ -236,10 +198,19 @@ class ModelAveraging(_Candidates):
         group: str = "pairwise",
         grid: Sequence[float] = LADDER,
         other_grids: Mapping[Any, Sequence[float]] | None = None,
+        off_weight: float | None = None,
+        fit: Sequence[str] = (),
     ) -> None:
         super().__init__(learner=learner, group=group, grid=grid, other_grids=other_grids)
-        self._log_weight = np.zeros((self._g, self._r))
-        self._leader = np.zeros(self._r, dtype=int)
+        self.off_weight = off_weight
+        self.fit = fit
+        self._log_prior = _log_prior(self._grid, off_weight)
+        self._log_weight = np.repeat(self._log_prior[:, None], self._r, axis=1)
+        self._leader = np.argmax(self._log_weight, axis=0)
+        self._fitter = _fitter(fit, self._values, list(learner.columns))
+        # Type-II maximum likelihood is wild while the data barely determine the model: fits
+        # start at 2p observations (the candidates keep their given variance until then).
+        self._next_fit = 2 * self.n_features
 
     @classmethod
     def recommended(
@@ -299,9 +270,17 @@ class ModelAveraging(_Candidates):
     def learn_one(self, x: Any, y: Any) -> ModelAveraging:
         x, y = self._check_xy(x, y)
         xs, ys = self._tile(x), self._tile(np.asarray(y))
-        self._log_weight += self._split(self._inner.log_predictive(xs, ys))
+        # While a flat prior leaves the posterior improper, every candidate's predictive is
+        # improper alike: the evidence starts counting once the flat columns are determined.
+        if self._inner.proper:
+            self._log_weight += self._split(self._inner.log_predictive(xs, ys))
         self._inner.learn_one(xs, ys)
         self._step += 1
+        if self._fitter is not None and self._step >= self._next_fit and self._inner.proper:
+            self._fitter.update(self._inner, self._step)
+            # Refit on a geometric schedule (every 10% more data, at least every 10 steps
+            # early on): a type-II maximum moves slowly once the data dominate.
+            self._next_fit = max(self._step + 10, int(np.ceil(self._step * 1.1)))
         leader = np.argmax(self._log_weight, axis=0)
         self._record(self._leader, leader)
         self._leader = leader
@@ -352,6 +331,9 @@ class ModelAveraging(_Candidates):
             "step": np.asarray(self._step),
         }
 
+    def get_params(self) -> dict[str, Any]:
+        return {**super().get_params(), "off_weight": self.off_weight, "fit": self.fit}
+
     def set_state(self, state: Mapping[str, np.ndarray]) -> ModelAveraging:
         inner = {k: v for k, v in state.items() if k not in ("log_weight", "step")}
         log_weight = np.asarray(state["log_weight"], dtype=float)
@@ -364,6 +346,7 @@ class ModelAveraging(_Candidates):
         self._log_weight = log_weight.copy()
         self._step = int(state["step"])
         self._leader = np.argmax(self._log_weight, axis=0)
+        self._next_fit = max(self._step + 1, 2 * self.n_features)
         return self
 
     def __repr__(self) -> str:

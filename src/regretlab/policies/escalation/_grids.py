@@ -1,0 +1,90 @@
+"""Candidate grids of model averaging: values, prior weights, fitted groups, moments."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from regretlab._validation import check_real
+from regretlab.policies.escalation.evidence import EmpiricalBayes, _grid
+
+__all__ = ["_candidate_values", "_fitter", "_log_prior", "_moments"]
+
+
+def _candidate_values(
+    group: str,
+    grid: Sequence[float],
+    other_grids: Mapping[Any, Sequence[float]] | None,
+    groups: list[str],
+) -> dict[str, np.ndarray]:
+    """Every averaged group's variance per candidate, ``(C,)`` each: the product of the grids.
+
+    A key of ``other_grids`` is a group name, or several that share one variance: a tuple of
+    names or the names joined by ``+`` (``"intercept+main"``, the form experiment files can write).
+    """
+    grids: dict[tuple[str, ...], np.ndarray] = {(group,): _grid("grid", grid)}
+    if other_grids is not None and not isinstance(other_grids, Mapping):
+        raise TypeError(f"other_grids must map group names to variance grids, got {other_grids!r}")
+    taken = {group}
+    for key, values in (other_grids or {}).items():
+        if isinstance(key, str):
+            names = (key,) if key in groups else tuple(key.split("+"))
+        else:
+            names = tuple(key)
+        for name in names:
+            if name in taken or name not in groups:
+                allowed = [g for g in groups if g not in taken]
+                raise ValueError(
+                    f"other_grids keys must name groups among {allowed} (each once), got {key!r}"
+                )
+            taken.add(name)
+        grids[names] = _grid(f"other_grids[{key!r}]", values)
+    product = np.array(list(itertools.product(*grids.values())), dtype=float)
+    return {name: product[:, k].copy() for k, names in enumerate(grids) for name in names}
+
+
+def _log_prior(grid: np.ndarray, off_weight: float | None) -> np.ndarray:
+    """Log prior weight of every candidate: uniform, or ``off_weight`` on the group's 0."""
+    if off_weight is None:
+        return np.full(len(grid), -np.log(len(grid)))
+    check_real("off_weight", off_weight, minimum=0.0, exclusive_minimum=True, maximum=1.0)
+    off = grid == 0.0
+    if not off.any() or off.all():
+        raise ValueError("off_weight needs a grid with 0 and at least one positive variance")
+    # Each distinct value of the group gets its share; other groups' grids split it evenly.
+    values, counts = np.unique(grid, return_counts=True)
+    n_on = (values > 0).sum()
+    share = np.where(off, off_weight, (1.0 - off_weight) / n_on)
+    per_value = dict(zip(values.tolist(), counts.tolist(), strict=True))
+    weight = share / np.array([per_value[v] for v in grid.tolist()])
+    with np.errstate(divide="ignore"):
+        return np.log(weight)
+
+
+def _fitter(fit: Sequence[str], values: Mapping[str, np.ndarray], groups: list[str]) -> Any:
+    """An :class:`EmpiricalBayes` over ``fit``, which must be groups nothing else averages."""
+    if isinstance(fit, str):
+        raise TypeError(f"fit must be a sequence of group names, got {fit!r}")
+    for name in fit:
+        if name not in groups or name in values:
+            allowed = [g for g in groups if g not in values]
+            raise ValueError(f"fit must name groups among {allowed}, got {name!r}")
+    return EmpiricalBayes(groups=tuple(fit), include_zero=False, every=1) if fit else None
+
+
+def _moments(
+    log_weight: np.ndarray, loc: np.ndarray, sd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd of the mixture of candidates ``(G, R, ...)`` with log weights ``(G, R)``.
+
+    A candidate of weight 0 adds nothing, even where its sd is infinite (a learned noise
+    variance before the data can bound it).
+    """
+    w = np.exp(log_weight - log_weight.max(axis=0))
+    w = (w / w.sum(axis=0)).reshape(w.shape + (1,) * (loc.ndim - 2))
+    mean = (w * loc).sum(axis=0)
+    second = (w * np.where(w > 0.0, sd**2 + loc**2, 0.0)).sum(axis=0)
+    return mean, np.sqrt(np.maximum(second - mean**2, 0.0))
