@@ -167,3 +167,27 @@ def test_an_unfinished_sweep_is_reported_as_such(tmp_path):
     assert "incomplete: 1 of 2 tasks finished" in (tmp_path / "report.md").read_text()
     final = pd.read_csv(tmp_path / "report" / "final_regret.csv")
     assert set(final["n"]) == {2}
+
+
+def test_escalating_agents_are_compared_with_the_best_fixed_one(stream_report):
+    folder, written = stream_report
+    ratios = pd.read_csv(folder / "report" / "escalation_ratios.csv")
+    assert set(ratios["agent"]) == {"switch"}
+    assert set(ratios["environment"]) == {"weak", "strong"}
+    assert set(ratios["best"].str.split(" / ").explode()) <= {"main", "full"}
+    # Recompute one ratio by hand: best fixed agent chosen on even replicates, scored on odd
+    # ones, and the other way round, averaged.
+    results = load_sweep(folder)
+    final = results.regret[results.regret["step"] == results.regret["step"].max()]
+    wide = final[final.environment == "strong"].pivot(
+        index="replicate", columns="agent", values="expected_regret"
+    )
+    even, odd = wide.index % 2 == 0, wide.index % 2 == 1
+    expected = []
+    for choose, score in ((even, odd), (odd, even)):
+        best = min(("main", "full"), key=lambda a: wide.loc[choose, a].mean())
+        expected.append(wide.loc[score, "switch"].mean() / wide.loc[score, best].mean())
+    row = ratios[ratios.environment == "strong"].iloc[0]
+    assert row["ratio"] == pytest.approx(np.mean(expected), rel=1e-12)
+    assert row["lower"] <= row["ratio"] <= row["upper"]
+    assert "## Escalation against the best fixed agent" in (folder / "report.md").read_text()

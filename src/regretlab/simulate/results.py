@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-__all__ = ["escalation_timeline", "summarise"]
+__all__ = ["escalation_timeline", "ratio_to_best_fixed", "summarise"]
 
 
 def summarise(
@@ -78,3 +78,60 @@ def escalation_timeline(
             )
         )
     return pd.concat(rows, ignore_index=True)
+
+
+def ratio_to_best_fixed(
+    final: pd.DataFrame,
+    agents: Sequence[str],
+    fixed: Sequence[str],
+    value: str,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Each of ``agents``' mean ``value`` over the best of ``fixed``, chosen out of sample.
+
+    ``final`` has one row per environment, agent and replicate. The replicates are split in
+    two halves (even and odd ids); the fixed agent with the lowest mean on one half is scored
+    against each agent on the other half, and the two ratios are averaged: choosing the best
+    in hindsight on the same replicates would flatter the comparator. The 95% interval is a
+    paired bootstrap over replicates (within each half), the widest of the two halves'.
+
+    >>> t = pd.DataFrame({"environment": "e", "agent": ["a"] * 4 + ["f"] * 4 + ["g"] * 4,
+    ...                   "replicate": [0, 1, 2, 3] * 3,
+    ...                   "r": [2.0, 2, 2, 2, 1, 1, 1, 1, 3, 3, 3, 3]})
+    >>> ratio_to_best_fixed(t, ["a"], ["f", "g"], "r")[["environment", "agent", "ratio", "best"]]
+      environment agent  ratio best
+    0           e     a    2.0    f
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for env, part in final.groupby("environment", sort=False):
+        wide = part.pivot(index="replicate", columns="agent", values=value)
+        halves = (wide.index.to_numpy() % 2 == 0, wide.index.to_numpy() % 2 == 1)
+        for agent in agents:
+            ratios, lows, highs, bests = [], [], [], []
+            for choose, score in (halves, halves[::-1]):
+                if not choose.any() or not score.any():
+                    continue
+                best = min(fixed, key=lambda f: wide.loc[choose, f].mean())
+                a, b = wide.loc[score, agent].to_numpy(), wide.loc[score, best].to_numpy()
+                ratios.append(a.mean() / b.mean())
+                idx = rng.integers(0, len(a), (n_boot, len(a)))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    boot = a[idx].mean(axis=1) / b[idx].mean(axis=1)
+                lows.append(np.nanpercentile(boot, 2.5))
+                highs.append(np.nanpercentile(boot, 97.5))
+                bests.append(best)
+            if ratios:
+                rows.append(
+                    {
+                        "environment": env,
+                        "agent": agent,
+                        "ratio": float(np.mean(ratios)),
+                        "lower": float(min(lows)),
+                        "upper": float(max(highs)),
+                        "best": " / ".join(dict.fromkeys(bests)),
+                    }
+                )
+    return pd.DataFrame(rows, columns=["environment", "agent", "ratio", "lower", "upper", "best"])
