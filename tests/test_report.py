@@ -191,3 +191,20 @@ def test_escalating_agents_are_compared_with_the_best_fixed_one(stream_report):
     assert row["ratio"] == pytest.approx(np.mean(expected), rel=1e-12)
     assert row["lower"] <= row["ratio"] <= row["upper"]
     assert "## Escalation against the best fixed agent" in (folder / "report.md").read_text()
+
+
+def test_escalation_figure_has_bands_and_legends_on_both_panels():
+    from matplotlib.collections import PolyCollection
+
+    from regretlab.plots.report import escalation_figure
+
+    events = pd.DataFrame(
+        {"agent": "a", "replicate": [0, 1, 1], "step": [3, 5, 8], "group": "pairwise",
+         "old": [0.0, 0.0, 1.0], "new": [1.0, 1.0, 0.0]}
+    )  # fmt: skip
+    fig = escalation_figure(events, np.array([1, 4, 6, 9]), np.array([0, 1, 2]), "env")
+    left, right = fig.axes[:2]
+    for ax in (left, right):
+        assert any(isinstance(c, PolyCollection) for c in ax.collections)
+        assert ax.get_legend() is not None
+    assert "3 replicates" in fig._suptitle.get_text()

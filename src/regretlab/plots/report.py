@@ -84,14 +84,24 @@ def convergence_figure(regret: pd.DataFrame, metric: str, title: str) -> Figure:
 def escalation_figure(
     events: pd.DataFrame, steps: np.ndarray, replicates: np.ndarray, title: str
 ) -> Figure:
-    """Escalation timelines: when each agent loosened each group's prior, over replicates."""
+    """Escalation timelines: when each agent loosened each group's prior, over replicates.
+
+    Left: the share of replicates whose prior for the group is looser than at the start, with
+    a 95% Wilson band; it falls when replicates tighten the prior again (a model-averaging
+    leader going back to "off"). Right: prior changes per replicate so far, mean and 95% band;
+    a steep right curve with a flat left one means the leader keeps switching.
+    """
     timeline = escalation_timeline(events, steps, replicates)
-    fig = _figure(11.0, 4.5)
+    fig = _figure(11.0, 5.0)
     left, right = fig.subplots(1, 2)
     for i, ((agent, group), part) in enumerate(timeline.groupby(["agent", "group"], sort=False)):
         label = f"{agent}: {group}"
-        left.step(part["step"], part["loosened"], where="post", label=label, color=f"C{i}")
-        right.step(part["step"], part["changes"], where="post", label=label, color=f"C{i}")
+        for ax, column in ((left, "loosened"), (right, "changes")):
+            ax.step(part["step"], part[column], where="post", label=label, color=f"C{i}")
+            ax.fill_between(
+                part["step"], part[f"{column}_lower"], part[f"{column}_upper"],
+                step="post", color=f"C{i}", alpha=0.15, linewidth=0,
+            )  # fmt: skip
     left.set_ylabel("share of replicates with a looser prior than at first")
     left.set_ylim(-0.02, 1.02)
     right.set_ylabel("prior changes per replicate so far (mean)")
@@ -99,8 +109,14 @@ def escalation_figure(
         ax.set_xscale("log")
         ax.set_xlabel("step")
         ax.grid(True, alpha=0.4)
-    left.legend(fontsize="small", title="agent: group", title_fontsize="small")
-    fig.suptitle(title)
+        ax.legend(fontsize="small", title="agent: group (95% band)", title_fontsize="small")
+    fig.suptitle(f"{title}: {len(replicates)} replicates")
+    fig.text(
+        0.5, 0.005,
+        "Left falls when replicates tighten the prior again; right keeps rising while the "
+        "leading prior keeps changing.",
+        ha="center", va="bottom", fontsize="small", color="0.3",
+    )  # fmt: skip
     return fig
 
 

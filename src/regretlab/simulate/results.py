@@ -42,7 +42,10 @@ def escalation_timeline(
     events: pd.DataFrame, steps: np.ndarray, replicates: np.ndarray
 ) -> pd.DataFrame:
     """Per agent, group and step: the share of replicates whose prior variance is looser than
-    at its first change, and the mean number of changes so far.
+    at its first change, and the mean number of changes so far, each with a 95% interval over
+    replicates (``loosened_lower/upper``: Wilson's score interval for a proportion;
+    ``changes_lower/upper``: Student-t). The share falls when replicates tighten the prior
+    again (a model-averaging leader returning to "off", say).
 
     >>> ev = pd.DataFrame({"agent": "a", "replicate": [0, 0, 1], "step": [2, 5, 4],
     ...                    "group": "g", "old": [0.0, 1.0, 0.0], "new": [1.0, 0.0, 1.0]})
@@ -66,14 +69,27 @@ def escalation_timeline(
             current = np.concatenate([[start], mine["new"].to_numpy()])[at]
             loosened[:, j] = current > start
             changes[:, j] = at
+        n = len(replicates)
+        share = loosened.mean(axis=1)
+        z = sps.norm.ppf(0.975)
+        centre = (share + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+        mean = changes.mean(axis=1)
+        spread = (
+            sps.t.ppf(0.975, n - 1) * changes.std(axis=1, ddof=1) / np.sqrt(n) if n > 1 else 0.0
+        )
         rows.append(
             pd.DataFrame(
                 {
                     "agent": agent,
                     "group": group,
                     "step": steps,
-                    "loosened": loosened.mean(axis=1),
-                    "changes": changes.mean(axis=1),
+                    "loosened": share,
+                    "loosened_lower": np.clip(centre - half, 0.0, 1.0),
+                    "loosened_upper": np.clip(centre + half, 0.0, 1.0),
+                    "changes": mean,
+                    "changes_lower": mean - spread,
+                    "changes_upper": mean + spread,
                 }
             )
         )
