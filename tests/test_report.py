@@ -170,7 +170,7 @@ def test_an_unfinished_sweep_is_reported_as_such(tmp_path):
 
 
 def test_escalating_agents_are_compared_with_the_best_fixed_one(stream_report):
-    folder, written = stream_report
+    folder, _ = stream_report
     ratios = pd.read_csv(folder / "report" / "escalation_ratios.csv")
     assert set(ratios["agent"]) == {"switch"}
     assert set(ratios["environment"]) == {"weak", "strong"}
