@@ -34,6 +34,7 @@ EXAMPLES: dict[str, list[dict]] = {
     "RiverRegressor": [{"factory": _river_factory}],
     "ModelAveraging": [{"grid": (0.0, 0.1, 1.0)}],
     "ChampionChallenger": [{"grid": (0.0, 1.0), "min_steps": 5}],
+    "Hedge": [{"eta": "auto"}, {"eta": 0.5}],
     "DisjointBayesianLinearRegression": [
         {"n_actions": 3},
         {"n_actions": 2, "prior_variance": {"pairwise": 0.0}, "noise_precision": 3.0},
@@ -62,6 +63,14 @@ def test_learner_check(cls, extra, check):
     if issubclass(cls, (escalation.ModelAveraging, escalation.ChampionChallenger)):
         base = learners.NormalInverseGammaRegression(groups=GROUPS)
         check(cls(learner=base, **extra))
+    elif cls is escalation.Hedge:
+        members = {
+            "main": learners.BayesianLinearRegression(
+                groups=GROUPS, prior_variance={"pairwise": 0.0}
+            ),
+            "sgd": learners.SGDLinearRegression(groups=GROUPS),
+        }
+        check(cls(members, **extra))
     else:
         check(cls(groups=GROUPS, **extra))
 

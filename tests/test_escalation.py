@@ -345,3 +345,34 @@ def test_model_averaging_fits_a_group_by_evidence_from_2p():
     assert np.all(fitted > 1.0)  # main effects of size 2-3 want a wider prior than 1
     with pytest.raises(ValueError, match="fit"):
         ModelAveraging(learner=base, grid=(0.0, 1.0), fit=("pairwise",))
+
+
+def test_hedge_stays_within_its_bound_of_the_best_member():
+    """Exp-concavity: with labels in [-1, 1] (width 2) and eta = 1/(2 * 2^2), the weighted mean's
+    cumulative squared loss is at most the best member's plus log(K) / eta, on every replicate."""
+    from regretlab.learners import SGDLinearRegression
+    from regretlab.policies.escalation import Hedge
+
+    rng = np.random.default_rng(9)
+    r, groups = 8, ("intercept", "main", "main", "pairwise")
+    members = {
+        "main": BayesianLinearRegression(
+            groups=groups, prior_variance={"pairwise": 0.0}, n_replicates=r
+        ),
+        "full": BayesianLinearRegression(groups=groups, n_replicates=r),
+        "sgd": SGDLinearRegression(groups=groups, n_replicates=r),
+    }
+    hedge = Hedge(members, eta=1 / 8)
+    own = np.zeros((3, r))
+    mixed = np.zeros(r)
+    for _ in range(400):
+        u = rng.uniform(-1, 1, (r, 2))
+        x = np.column_stack([np.ones(r), u, u[:, 0] * u[:, 1]])
+        y = np.clip(0.3 * u[:, 0] + 0.5 * u[:, 0] * u[:, 1] + 0.3 * rng.uniform(-1, 1, r), -1, 1)
+        preds = np.clip([m.predict_one(x) for m in members.values()], -1, 1)
+        mixed += (np.clip(hedge.predict_one(x), -1, 1) - y) ** 2
+        own += (preds - y) ** 2
+        hedge.learn_one(x, y)
+    assert np.all(mixed <= own.min(axis=0) + np.log(3) * 8 + 1e-9)
+    with pytest.raises(ValueError, match="at least 2"):
+        Hedge([members["main"]])

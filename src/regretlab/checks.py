@@ -66,6 +66,14 @@ def _learn(model: Any, x: np.ndarray, y: Any, step: int) -> None:
 def _with_replicates(learner: Any, n_replicates: int | None) -> Any:
     """The same learner for ``n_replicates``; a wrapper passes it on to its inner learner."""
     params = learner.get_params()
+    if "learners" in params:  # a combination of whole learners (Hedge)
+        members = params["learners"]
+        rebuilt = (
+            {k: _with_replicates(m, n_replicates) for k, m in members.items()}
+            if isinstance(members, dict)
+            else [_with_replicates(m, n_replicates) for m in members]
+        )
+        return type(learner)(**{**params, "learners": rebuilt})
     if "n_replicates" not in params and "learner" in params:
         return type(learner)(
             **{**params, "learner": _with_replicates(params["learner"], n_replicates)}
