@@ -94,22 +94,34 @@ def solve_flat(
     mean = np.empty((*batch, p))
     cov = np.empty((*batch, p, p)) if with_covariance else np.empty(0)
     proper = np.empty(batch, dtype=bool)
-    flat_rows = flat.reshape(-1, p)
-    if (flat_rows == flat_rows[:1]).all():  # the usual case: one prior for every item
-        masks, which = flat_rows[:1], np.zeros(len(flat_rows), dtype=np.intp)
-    else:
-        masks, which = np.unique(flat_rows, axis=0, return_inverse=True)
     flat_p, flat_r = precision.reshape(-1, p, p), rhs.reshape(-1, p)
+    # A flat column no row has touched (zero diagonal) is pure null space: weight 0, variance
+    # 0 in the pseudo-inverse. It is set aside so the rest solves as a smaller problem.
+    empty = flat.reshape(-1, p) & (np.einsum("...ii->...i", flat_p) == 0.0)
+    keys = np.concatenate([flat.reshape(-1, p), empty], axis=1)
+    if (keys == keys[:1]).all():  # the usual case: one prior and one pattern for every item
+        masks, which = keys[:1], np.zeros(len(keys), dtype=np.intp)
+    else:
+        masks, which = np.unique(keys, axis=0, return_inverse=True)
     flat_m, flat_ok = mean.reshape(-1, p), proper.reshape(-1)
     flat_c = cov.reshape(-1, p, p) if with_covariance else None
-    for g, mask in enumerate(masks):
+    for g, key in enumerate(masks):
         items = np.flatnonzero(which.reshape(-1) == g)
+        live = ~key[p:]
+        sub = np.flatnonzero(live)
         m, c, ok = _solve_group(
-            flat_p[items], flat_r[items], mask, rank_tol, with_covariance=with_covariance
+            flat_p[items][:, sub[:, None], sub],
+            flat_r[items][:, sub],
+            key[:p][sub],
+            rank_tol,
+            with_covariance=with_covariance,
         )
-        flat_m[items], flat_ok[items] = m, ok
+        flat_m[items] = 0.0
+        flat_m[items[:, None], sub] = m
+        flat_ok[items] = ok & live.all()
         if flat_c is not None:
-            flat_c[items] = c
+            flat_c[items] = 0.0
+            flat_c[items[:, None, None], sub[:, None], sub] = c
     return FlatSolve(mean, cov, proper)
 
 
