@@ -20,7 +20,7 @@ import numpy as np
 from scipy.linalg.blas import dger as _dger
 
 from regretlab.learners._cholesky import cho_solve
-from regretlab.learners.rank import DEFAULT_RANK_TOL, solve_flat
+from regretlab.learners.rank import DEFAULT_RANK_TOL, certainly_definite, solve_flat
 from regretlab.learners.stats import SufficientStats
 
 __all__ = [
@@ -166,19 +166,26 @@ def evidence_terms(
         mean = cho_solve(factor, rhs[..., None])[..., 0]
         log_det = 2.0 * np.log(np.einsum("...ii->...i", factor)).sum(axis=-1)
     else:
-        solved = solve_flat(precision, rhs, flat, rank_tol=rank_tol, with_covariance=False)
-        mean = solved.mean
         diag = np.einsum("...ii->...i", precision)
         scale = 1.0 / np.sqrt(np.where(diag > 0.0, diag, 1.0))
         equilibrated = precision * scale[..., :, None] * scale[..., None, :]
-        # Improper items get a stand-in so the batched factorisation runs; their log|A| is inf.
-        equilibrated = np.where(
-            solved.proper[..., None, None], equilibrated, np.eye(precision.shape[-1])
-        )
-        factor = np.linalg.cholesky(equilibrated)
-        log_det = 2.0 * np.log(np.einsum("...ii->...i", factor)).sum(axis=-1)
-        log_det = log_det + np.log(np.where(diag > 0.0, diag, 1.0)).sum(axis=-1)
-        log_det = np.where(solved.proper, log_det, np.inf)
+        log_scale = np.log(np.where(diag > 0.0, diag, 1.0)).sum(axis=-1)
+        p = precision.shape[-1]
+        stack = equilibrated.reshape(-1, p, p)
+        if certainly_definite(stack, rank_tol):
+            # Every item is proper with room to spare (the full precision is, so the flat
+            # block is): one factorisation gives the mean and the determinant.
+            factor = np.linalg.cholesky(equilibrated)
+            mean = scale * cho_solve(factor, (scale * rhs)[..., None])[..., 0]
+            log_det = 2.0 * np.log(np.einsum("...ii->...i", factor)).sum(axis=-1) + log_scale
+        else:
+            solved = solve_flat(precision, rhs, flat, rank_tol=rank_tol, with_covariance=False)
+            mean = solved.mean
+            # Improper items get a stand-in so the batched factorisation runs; log|A| is inf.
+            stand_in = np.where(solved.proper[..., None, None], equilibrated, np.eye(p))
+            factor = np.linalg.cholesky(stand_in)
+            log_det = 2.0 * np.log(np.einsum("...ii->...i", factor)).sum(axis=-1) + log_scale
+            log_det = np.where(solved.proper, log_det, np.inf)
     fit = full.yty - np.einsum("...p,...p->...", mean, full.xty)
     return log_det, log_prior, np.maximum(fit, 0.0)
 

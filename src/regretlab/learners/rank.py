@@ -43,7 +43,13 @@ import scipy.linalg
 from regretlab._validation import check_real
 from regretlab.learners._cholesky import backward, cho_solve, forward
 
-__all__ = ["DEFAULT_RANK_TOL", "FlatSolve", "check_rank_tol", "solve_flat"]
+__all__ = [
+    "DEFAULT_RANK_TOL",
+    "FlatSolve",
+    "certainly_definite",
+    "check_rank_tol",
+    "solve_flat",
+]
 
 #: Eigenvalues of the equilibrated flat-block Schur complement at or below this are zero.
 DEFAULT_RANK_TOL = 1e-12
@@ -160,7 +166,7 @@ def _solve_group(
     # eigvalsh, eigh and cholesky read the lower triangle only: no symmetrising copy needed.
     proper: np.ndarray = (
         np.ones(b, dtype=bool)
-        if _certainly_definite(schur, rank_tol)
+        if certainly_definite(schur, rank_tol)
         else np.asarray((np.linalg.eigvalsh(schur) > rank_tol).all(axis=-1))
     )
     c = r[:, k:] - np.einsum("...ji,...j->...i", w, z_n)
@@ -199,8 +205,9 @@ def _solve_group(
     return mean, 0.5 * (cov + np.swapaxes(cov, -1, -2)), proper
 
 
-def _certainly_definite(schur: np.ndarray, rank_tol: float) -> bool:
-    """Whether every ``S_E`` in the stack has all eigenvalues above ``rank_tol``, by Cholesky.
+def certainly_definite(schur: np.ndarray, rank_tol: float) -> bool:
+    """Whether every matrix ``(B, f, f)`` of unit-scale diagonal has all eigenvalues above
+    ``rank_tol``, by Cholesky.
 
     The cheap test that settles the common case: Cholesky in floating point succeeds only on a
     matrix within ``(f + 1)^2 eps max_i a_ii`` (2-norm) of a positive definite one (Demmel

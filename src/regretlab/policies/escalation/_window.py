@@ -65,20 +65,22 @@ class Window:
         """Log evidence of every alternative, ``(A, ...)``, on everything learned."""
         return np.asarray(model.log_evidence({self.group: self.alternatives}))
 
-    def log_mixture_gain(self, model: Any) -> np.ndarray:
-        """``log`` of the alternatives' mixture predictive of the observations after ``n0``."""
+    def log_mixture_gain(self, model: Any, now: np.ndarray | None = None) -> np.ndarray:
+        """``log`` of the alternatives' mixture predictive of the observations after ``n0``
+        (``now``: :meth:`log_alternatives` if already computed)."""
         assert self._alt0 is not None
-        now = self.log_alternatives(model)
+        now = self.log_alternatives(model) if now is None else now
         # Mixture weights at n0 are the equal prior weights updated by the first n0 points.
         return logsumexp(now, axis=0) - logsumexp(self._alt0, axis=0)
 
-    def log_bayes_factors(self, model: Any) -> np.ndarray:
+    def log_bayes_factors(self, model: Any, now: np.ndarray | None = None) -> np.ndarray:
         """Partial Bayes factors of each alternative against ``group`` off, ``(A, ...)``:
         the first ``n0`` observations serve as the training sample (O'Hagan 1995)."""
         assert self._alt0 is not None
         assert self._null0 is not None
         null = model.log_evidence({self.group: np.zeros(1)})[0]
-        return (self.log_alternatives(model) - self._alt0) - (null - self._null0)
+        now = self.log_alternatives(model) if now is None else now
+        return (now - self._alt0) - (null - self._null0)
 
     def log_null_fit(self, model: Any) -> np.ndarray:
         """The null's maximised log likelihood of the observations after ``n0``, ``(...)``.

@@ -99,20 +99,19 @@ class EvidenceSwitch:
             check_int("start", start, minimum=1)
         self._window = Window(group, self._positive, start)
 
-    def log_e_value(self, model: Any) -> np.ndarray | None:
+    def log_e_value(self, model: Any, scores: np.ndarray | None = None) -> np.ndarray | None:
         """``log E_t`` per replicate, or ``None`` before the start."""
         if not self._window.ready(model):
             return None
-        return self._window.log_mixture_gain(model) - self._window.log_null_fit(model)
+        return self._window.log_mixture_gain(model, scores) - self._window.log_null_fit(model)
 
     def update(self, model: Any, step: int) -> list[Event]:
-        if step % self.every:
+        if step % self.every or not self._window.ready(model):
             return []
-        log_e = self.log_e_value(model)
-        if log_e is None:
-            return []
-        current = np.asarray(model.get_prior_variance(self.group), dtype=float)
         scores = self._window.log_alternatives(model)
+        log_e = self.log_e_value(model, scores)
+        assert log_e is not None
+        current = np.asarray(model.get_prior_variance(self.group), dtype=float)
         off = current == 0.0
         fire = off & (log_e >= math.log(self.threshold))
         if self.jump:

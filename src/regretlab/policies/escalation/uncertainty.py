@@ -77,23 +77,23 @@ class UncertaintyTrigger:
             check_int("start", start, minimum=1)
         self._window = Window(group, self._positive, start)
 
-    def probability(self, model: Any) -> np.ndarray | None:
+    def probability(self, model: Any, scores: np.ndarray | None = None) -> np.ndarray | None:
         """``P(v > 0 | y)`` per replicate, or ``None`` before the start."""
         if not self._window.ready(model):
             return None
-        log_bf = self._window.log_bayes_factors(model)
+        log_bf = self._window.log_bayes_factors(model, scores)
         mean = logsumexp(log_bf, axis=0) - np.log(len(self._positive))
         return np.asarray(1.0 / (1.0 + np.exp(-mean)))
 
     def update(self, model: Any, step: int) -> list[Event]:
-        if step % self.every:
+        if step % self.every or not self._window.ready(model):
             return []
-        prob = self.probability(model)
-        if prob is None:
-            return []
+        scores = self._window.log_alternatives(model)
+        prob = self.probability(model, scores)
+        assert prob is not None
         current = np.asarray(model.get_prior_variance(self.group), dtype=float)
         fire = (current == 0.0) & (prob >= self.level)
-        best = self._positive[np.argmax(self._window.log_alternatives(model), axis=0)]
+        best = self._positive[np.argmax(scores, axis=0)]
         new = np.where(fire | (current > 0.0), best, current)
         return apply_prior(model, self.group, new, step)
 
