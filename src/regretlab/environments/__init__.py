@@ -1,4 +1,4 @@
-"""Environments that know their truth: prediction streams, bandits and drift wrappers."""
+"""Environments that know their truth: prediction streams, bandits, noise models, drift."""
 
 from __future__ import annotations
 
@@ -6,15 +6,21 @@ from regretlab.environments.bandits import BanditStep, LinearBandit
 from regretlab.environments.drift import AbruptChange, InteractionOnset
 from regretlab.environments.interactions import InteractionStream, Observations
 from regretlab.environments.multilevel import MultilevelStream
+from regretlab.environments.noise import Custom, Gaussian, Heteroscedastic, Noise, StudentT
 from regretlab.environments.supervised import SupervisedBandit
 
 __all__ = [
     "AbruptChange",
     "BanditStep",
+    "Custom",
+    "Gaussian",
+    "Heteroscedastic",
     "InteractionOnset",
     "InteractionStream",
     "LinearBandit",
     "MultilevelStream",
+    "Noise",
     "Observations",
+    "StudentT",
     "SupervisedBandit",
 ]

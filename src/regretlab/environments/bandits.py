@@ -10,6 +10,7 @@ import numpy as np
 from regretlab._random import SeedLike, pcg64_at, replicate_seeds
 from regretlab._validation import check_int, check_real
 from regretlab.environments._steps import steps
+from regretlab.environments.noise import Noise, resolve_noise
 from regretlab.features import ActionFeatures, group_indices
 
 __all__ = ["BanditStep", "LinearBandit"]
@@ -102,6 +103,11 @@ class LinearBandit:
         for every context.
     noise_level
         Standard deviation of the reward noise.
+    noise
+        A noise model (:mod:`regretlab.environments.noise`) drawn for every action from the
+        replicate's noise stream, with the step's context as its inputs; ``None`` is
+        ``Gaussian(noise_level)`` (the same draws as before noise models existed). When given,
+        ``noise_level`` is not used.
     context_pairwise
         Add shared ``context:context`` products to the truth (they never change the best action).
     pairwise_scale
@@ -137,6 +143,7 @@ class LinearBandit:
         context_dim: int = 6,
         interaction_scale: float = 1.0,
         noise_level: float = 1.0,
+        noise: Noise | None = None,
         context_pairwise: bool = False,
         pairwise_scale: float | None = None,
         horizon: int = 10_000,
@@ -148,6 +155,7 @@ class LinearBandit:
         self.context_dim = context_dim
         self.interaction_scale = interaction_scale
         self.noise_level = noise_level
+        self.noise = noise
         self.context_pairwise = context_pairwise
         self.pairwise_scale = pairwise_scale
         self.horizon = horizon
@@ -158,6 +166,7 @@ class LinearBandit:
         check_int("context_dim", context_dim, minimum=1)
         check_real("interaction_scale", interaction_scale)
         check_real("noise_level", noise_level, minimum=0.0)
+        self._noise = resolve_noise(noise, noise_level)
         if not isinstance(context_pairwise, bool):
             raise TypeError(f"context_pairwise must be a bool, got {context_pairwise!r}")
         if pairwise_scale is not None:
@@ -262,11 +271,11 @@ class LinearBandit:
                 g.random(out=out)
             # 2u - 1 is bit for bit numpy's uniform(-1, 1) (-1 + 2u).
             np.multiply(draws.swapaxes(0, 1), 2.0, out=context[:, part])
+            context[:, part] -= 1.0
             noise = buffer[: n * m * k].reshape(n, m, k)
-            for g, out in zip(noise_gens[part], noise, strict=True):
-                g.standard_normal(out=out)
-            np.multiply(noise.swapaxes(0, 1), self.noise_level, out=rewards[:, part])
-        context -= 1.0
+            for i, (g, out) in enumerate(zip(noise_gens[part], noise, strict=True)):
+                self._noise.sample(g, (m, k), context[:, lo + i], out=out)
+            rewards[:, part] = noise.swapaxes(0, 1)
         means = self._means(context.swapaxes(0, 1))
         rewards += means.swapaxes(0, 1)
         if self.n_replicates is None:
@@ -296,11 +305,17 @@ class LinearBandit:
         context_gens = self._generators(self._context_start, skip=start * c)
         noise_gens = self._generators(self._noise_start)
         # Normal draws use a variable number of 64-bit outputs, so the noise of earlier steps
-        # is drawn and dropped, a bounded chunk at a time, rather than skipped.
-        chunk = max(1, _BLOCK_BYTES // (8 * k))
-        for g in noise_gens:
+        # is drawn and dropped, a bounded chunk at a time, rather than skipped (with the steps'
+        # contexts when the noise model's shocks read them).
+        chunk = max(1, _BLOCK_BYTES // (8 * max(k, c)))
+        skipped = self._generators(self._context_start)
+        for g, context_gen in zip(noise_gens, skipped, strict=True):
             for done in range(0, start, chunk):
-                g.standard_normal((min(chunk, start - done), k))
+                m = min(chunk, start - done)
+                rows = None
+                if self._noise.shocks_need_inputs:
+                    rows = context_gen.random((m, c)) * 2.0 - 1.0
+                self._noise.shocks(g, (m, k), rows)
         return self._draw(context_gens, noise_gens, stop - start)
 
     def __iter__(self) -> Iterator[BanditStep]:
@@ -311,6 +326,7 @@ class LinearBandit:
         return (
             f"LinearBandit(n_actions={self.n_actions}, context_dim={self.context_dim}, "
             f"interaction_scale={self.interaction_scale}, noise_level={self.noise_level}, "
+            f"{'' if self.noise is None else f'noise={self.noise!r}, '}"
             f"context_pairwise={self.context_pairwise}, pairwise_scale={self.pairwise_scale}, "
             f"horizon={self.horizon}, n_replicates={self.n_replicates})"
         )

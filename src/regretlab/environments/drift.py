@@ -22,7 +22,6 @@ from regretlab._random import SeedLike, replicate_seeds
 from regretlab._validation import check_int
 from regretlab.environments._steps import steps
 from regretlab.environments.bandits import _BLOCK_BYTES, LinearBandit, _dot
-from regretlab.environments.interactions import InteractionStream
 from regretlab.features import group_indices
 
 __all__ = ["AbruptChange", "InteractionOnset"]
@@ -166,22 +165,11 @@ class _WeightChange:
         return getattr(self.env, name)
 
 
-def _interaction_stream_weights(env: InteractionStream, rng: np.random.Generator) -> np.ndarray:
-    # InteractionStream's own distribution: bias and weights ~ U(-1, 1), pairwise scaled.
-    w = rng.uniform(-1, 1, size=env.features.n_features)
-    w[1 + env.x_dim :] *= env.interaction_scale
-    return w
-
-
 def _weight_drawer(env: Any) -> Any:
+    # InteractionStream and LinearBandit draw their own (wrappers forward the method).
     draw = getattr(env, "draw_true_weights", None)
     if draw is not None:
         return draw
-    base = env
-    while isinstance(base, _WeightChange):
-        base = base.env
-    if isinstance(base, InteractionStream):
-        return lambda rng: _interaction_stream_weights(base, rng)
     raise TypeError(
         f"AbruptChange needs env.draw_true_weights(rng) to redraw the truth; "
         f"{type(env).__name__} has none"

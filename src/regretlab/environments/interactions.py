@@ -10,6 +10,7 @@ import numpy as np
 from regretlab._random import SeedLike, pcg64_at, replicate_seeds
 from regretlab._validation import check_int, check_real
 from regretlab.environments._steps import steps
+from regretlab.environments.noise import Noise, resolve_noise
 from regretlab.features import InteractionFeatures
 
 __all__ = ["InteractionStream", "Observations"]
@@ -36,10 +37,30 @@ class InteractionStream:
     position in the generator's output is reached with ``PCG64.advance`` (a uniform double costs
     exactly one 64-bit output), so nothing of size ``horizon`` is held in memory.
 
+    The options below change the truth or the noise without moving any of those draws: at their
+    defaults the stream is the notebook's, bit for bit, and two streams with the same seed that
+    differ only in them share their inputs and noise shocks (common random numbers across
+    settings).
+
     Parameters
     ----------
     x_dim, noise_level, interaction_scale
         As in the seed's ``gen_data``.
+    main_scale
+        Half-width of the main-effect weights, ``w_main ~ U(-main_scale, main_scale)`` (the
+        notebook's draws times ``main_scale``).
+    intercept
+        ``None`` keeps the drawn bias ``U(-1, 1)``; a number replaces it (the bias is still
+        drawn, so nothing else moves).
+    interaction_density
+        Fraction of the pairwise weights that are nonzero: ``round(density * n_pairs)`` of them,
+        chosen per replicate uniformly at random, keep their drawn values and the others are 0.
+        The choice comes from the replicate's generator jumped past all of the draws above
+        (``PCG64.jumped()``), so the inputs, the other weights and the noise do not move.
+    noise
+        A noise model (:mod:`regretlab.environments.noise`), drawn from the replicate's noise
+        stream with the rows' inputs ``x``; ``None`` is ``Gaussian(noise_level)``, the
+        notebook's noise. When given, ``noise_level`` is not used.
     horizon
         Number of observations (the seed's ``n``); part of the draw order, hence required.
     n_replicates
@@ -72,6 +93,10 @@ class InteractionStream:
         x_dim: int = 6,
         noise_level: float = 2.0,
         interaction_scale: float = 0.01,
+        main_scale: float = 1.0,
+        intercept: float | None = None,
+        interaction_density: float = 1.0,
+        noise: Noise | None = None,
         horizon: int = 100_000,
         n_replicates: int | None = None,
         seed: SeedLike = None,
@@ -80,6 +105,10 @@ class InteractionStream:
         self.x_dim = x_dim
         self.noise_level = noise_level
         self.interaction_scale = interaction_scale
+        self.main_scale = main_scale
+        self.intercept = intercept
+        self.interaction_density = interaction_density
+        self.noise = noise
         self.horizon = horizon
         self.n_replicates = n_replicates
         self.seed = seed
@@ -87,6 +116,11 @@ class InteractionStream:
         check_int("x_dim", x_dim, minimum=1)
         check_real("noise_level", noise_level, minimum=0.0)
         check_real("interaction_scale", interaction_scale)
+        check_real("main_scale", main_scale, minimum=0.0)
+        if intercept is not None:
+            check_real("intercept", intercept)
+        check_real("interaction_density", interaction_density, minimum=0.0, maximum=1.0)
+        self._noise = resolve_noise(noise, noise_level)
         check_int("horizon", horizon, minimum=1)
         if n_replicates is not None:
             check_int("n_replicates", n_replicates, minimum=1)
@@ -102,9 +136,11 @@ class InteractionStream:
             gen = np.random.Generator(bits)
             bias = gen.uniform(-1, 1, size=1)
             w = gen.uniform(-1, 1, size=self.features.n_features - 1)
-            w[x_dim:] = interaction_scale * w[x_dim:]
-            weights.append(np.concatenate([bias, w]))
             self._noise_start.append(pcg64_at(bits.state))
+            pick = None
+            if interaction_density < 1.0:
+                pick = np.random.Generator(np.random.PCG64(child).jumped())
+            weights.append(self._shape_weights(bias, w, pick))
         stacked = np.stack(weights)
         self._weights = stacked if n_replicates is not None else stacked[0]
         # The mean as bias + x'w + x'Wx with W the strictly upper-triangular pairwise weights:
@@ -113,6 +149,32 @@ class InteractionStream:
         self._pairs = np.zeros((len(stacked), d, d))
         left, right = np.triu_indices(d, k=1)
         self._pairs[:, left, right] = stacked[:, 1 + d :]
+
+    def _shape_weights(
+        self, bias: np.ndarray, w: np.ndarray, pick: np.random.Generator | None
+    ) -> np.ndarray:
+        """Drawn ``U(-1, 1)`` bias and weights scaled, replaced and thinned as configured."""
+        d = self.x_dim
+        w[d:] = self.interaction_scale * w[d:]
+        if self.main_scale != 1.0:
+            w[:d] = self.main_scale * w[:d]
+        if self.intercept is not None:
+            bias = np.array([float(self.intercept)])
+        if pick is not None:
+            n_pairs = len(w) - d
+            keep = int(np.floor(self.interaction_density * n_pairs + 0.5))
+            w[d + pick.permutation(n_pairs)[keep:]] = 0.0
+        return np.concatenate([bias, w])
+
+    def draw_true_weights(self, rng: np.random.Generator) -> np.ndarray:
+        """One replicate's weights ``(p,)`` drawn with ``rng`` from this stream's distribution.
+
+        The bias and weights come first, as in the stream; the choice of the nonzero pairwise
+        weights (``interaction_density < 1``) then comes from ``rng`` as well.
+        """
+        bias = rng.uniform(-1, 1, size=1)
+        w = rng.uniform(-1, 1, size=self.features.n_features - 1)
+        return self._shape_weights(bias, w, rng if self.interaction_density < 1.0 else None)
 
     @property
     def true_weights(self) -> np.ndarray:
@@ -129,14 +191,21 @@ class InteractionStream:
             )
         xs, noises = [], []
         for x_bits, noise_bits in zip(self._x_start, self._noise_start, strict=True):
-            x_gen = np.random.Generator(pcg64_at(x_bits.state, start * self.x_dim))
             noise_gen = np.random.Generator(pcg64_at(noise_bits.state))
             # Normal draws use a variable number of 64-bit outputs, so the noise of earlier
-            # rows is drawn and dropped, a block at a time, rather than skipped.
+            # rows is drawn and dropped, a block at a time, rather than skipped (with the rows'
+            # inputs when the noise model's shocks read them).
+            skipped = None
+            if self._noise.shocks_need_inputs:
+                skipped = np.random.Generator(pcg64_at(x_bits.state))
             for done in range(0, start, self.block_size):
-                noise_gen.standard_normal(min(self.block_size, start - done))
-            xs.append(x_gen.uniform(-1, 1, size=(stop - start, self.x_dim)))
-            noises.append(noise_gen.standard_normal(stop - start))
+                m = min(self.block_size, start - done)
+                rows = None if skipped is None else skipped.uniform(-1, 1, size=(m, self.x_dim))
+                self._noise.shocks(noise_gen, (m,), rows)
+            x_gen = np.random.Generator(pcg64_at(x_bits.state, start * self.x_dim))
+            x = x_gen.uniform(-1, 1, size=(stop - start, self.x_dim))
+            xs.append(x)
+            noises.append(self._noise.sample(noise_gen, (stop - start,), x))
         return self._observe(np.stack(xs), np.stack(noises))
 
     def _observe(self, x: np.ndarray, noise: np.ndarray) -> Observations:
@@ -144,7 +213,7 @@ class InteractionStream:
         d = self.x_dim
         mean = w[:, :1] + np.einsum("rmi,ri->rm", x, w[:, 1 : 1 + d])
         mean += np.einsum("rmj,rmj->rm", x @ self._pairs, x)
-        y = mean + self.noise_level * noise
+        y = mean + noise
         if self.n_replicates is None:
             return Observations(x[0], y[0], mean[0])
         return Observations(x, y, mean)
@@ -161,7 +230,9 @@ class InteractionStream:
         for start in range(0, self.horizon, size):
             m = min(size, self.horizon - start)
             x = np.stack([g.uniform(-1, 1, size=(m, self.x_dim)) for g in x_gens])
-            noise = np.stack([g.standard_normal(m) for g in noise_gens])
+            noise = np.stack(
+                [self._noise.sample(g, (m,), x_r) for g, x_r in zip(noise_gens, x, strict=True)]
+            )
             yield self._observe(x, noise)
 
     def __iter__(self) -> Iterator[Observations]:
@@ -169,8 +240,15 @@ class InteractionStream:
         return steps(self.blocks(), self.n_replicates is None)
 
     def __repr__(self) -> str:
+        options = {
+            "main_scale": (self.main_scale, 1.0),
+            "intercept": (self.intercept, None),
+            "interaction_density": (self.interaction_density, 1.0),
+            "noise": (self.noise, None),
+        }
+        extra = "".join(f", {k}={v!r}" for k, (v, default) in options.items() if v != default)
         return (
             f"InteractionStream(x_dim={self.x_dim}, noise_level={self.noise_level}, "
-            f"interaction_scale={self.interaction_scale}, horizon={self.horizon}, "
+            f"interaction_scale={self.interaction_scale}{extra}, horizon={self.horizon}, "
             f"n_replicates={self.n_replicates})"
         )

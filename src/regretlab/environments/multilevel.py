@@ -21,6 +21,7 @@ from regretlab.environments._contributors import (
 )
 from regretlab.environments._steps import steps
 from regretlab.environments.interactions import Observations
+from regretlab.environments.noise import Gaussian, Noise, resolve_noise
 from regretlab.features import LevelFeatures
 
 __all__ = ["EXAMPLES", "MultilevelStream", "align_coefficients", "random_coefficients"]
@@ -29,6 +30,14 @@ __all__ = ["EXAMPLES", "MultilevelStream", "align_coefficients", "random_coeffic
 # range is reproducible on its own: what a row holds depends on the seed and its position only,
 # never on the horizon or the block size used to read it.
 _CHUNK = 4096
+
+
+def _variance_factor(noise: Noise) -> float:
+    try:
+        sd = noise.sd(None)
+    except ValueError:
+        return np.nan
+    return float(sd) ** 2 if np.ndim(sd) == 0 else np.nan
 
 
 class MultilevelStream:
@@ -63,6 +72,12 @@ class MultilevelStream:
         are. Off by default.
     baseline
         Overall mean added to every target (carried by level 0's columns in ``true_weights``).
+    noise
+        The noise model of every contributor's shock (:mod:`regretlab.environments.noise`): a
+        row's noise is ``sum_l sigma_{l,k_l} * e_l`` with ``e`` drawn ``(rows, L)`` by the model,
+        the rows' contributor indices as its inputs. ``None`` is ``Gaussian(1.0)`` (the seed's
+        normals, the same draws as before noise models existed); ``StudentT(df=3)`` keeps every
+        contributor's sd and makes its tails heavy.
     horizon
         Number of observations (the seed's ``n_samples``).
     n_replicates
@@ -100,6 +115,7 @@ class MultilevelStream:
         contributor_sig: float = 0.0,
         cross_levels: Sequence[tuple[Any, Any, float]] | None = None,
         baseline: float = 0.0,
+        noise: Noise | None = None,
         horizon: int = 10_000,
         n_replicates: int | None = None,
         seed: SeedLike = None,
@@ -111,6 +127,7 @@ class MultilevelStream:
         self.contributor_sig = contributor_sig
         self.cross_levels = cross_levels
         self.baseline = baseline
+        self.noise = noise
         self.horizon = horizon
         self.n_replicates = n_replicates
         self.seed = seed
@@ -118,6 +135,7 @@ class MultilevelStream:
         check_real("contributor_avg", contributor_avg)
         check_real("contributor_sig", contributor_sig)
         self._baseline = check_real("baseline", baseline)
+        self._noise = Gaussian(1.0) if noise is None else resolve_noise(noise, 1.0)
         check_int("horizon", horizon, minimum=1)
         if n_replicates is not None:
             check_int("n_replicates", n_replicates, minimum=1)
@@ -171,8 +189,12 @@ class MultilevelStream:
 
     @property
     def noise_variance(self) -> np.ndarray | float:
-        """Noise variance averaged over rows, ``sum_l mean_k sigma_lk^2`` (per replicate)."""
-        var = self._sd**2
+        """Noise variance averaged over rows, ``sum_l mean_k sigma_lk^2`` (per replicate).
+
+        Times the noise model's variance when it does not depend on the inputs; NaN when it
+        does (:class:`~regretlab.environments.noise.Heteroscedastic`, ``Custom``).
+        """
+        var = self._sd**2 * _variance_factor(self._noise)
         total = sum(
             var[:, o : o + m].mean(axis=1) for o, m in zip(self._offsets, self._counts, strict=True)
         )
@@ -211,8 +233,9 @@ class MultilevelStream:
                 root.entropy, spawn_key=(*root.spawn_key, c), pool_size=root.pool_size
             )
             gen = np.random.default_rng(child)
-            idx.append(gen.integers(0, self._counts, size=shape))
-            z.append(gen.standard_normal(shape))
+            rows = gen.integers(0, self._counts, size=shape)
+            idx.append(rows)
+            z.append(self._noise.sample(gen, shape, rows))
         return np.stack(idx), np.stack(z)
 
     def _rows(self, start: int, stop: int, cache: dict[int, tuple]) -> Observations:

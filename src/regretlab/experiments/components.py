@@ -40,7 +40,10 @@ __all__ = [
 
 _MISSING = object()
 
-ROLES = ("environment", "drift", "features", "learner", "policy", "scheduler")
+ROLES = ("environment", "drift", "features", "learner", "policy", "scheduler", "noise")
+# Components of these roles need nothing from the sweep: they are built when the file is parsed,
+# so that a bad value fails with the key of its own table (``environments.x.noise``).
+_CONTEXT_FREE = ("noise",)
 
 
 @dataclass(frozen=True)
@@ -196,8 +199,13 @@ def parse_component(raw: Any, role: str, key: str) -> Component:
         value = raw.get(name, default)
         if value is inspect.Parameter.empty:
             raise fail(key, f"missing required key {name!r} of {kind}")
-        if name in spec.nested and name in raw:
+        if name in spec.nested and name in raw and raw[name] is not None:
             value = parse_component(value, spec.nested[name], f"{key}.{name}")
+            if value.role in _CONTEXT_FREE:
+                try:
+                    build(value, {})
+                except (TypeError, ValueError) as exc:
+                    raise fail(f"{key}.{name}", str(exc)) from None
         else:
             value = freeze(value, f"{key}.{name}")
         params.append((name, value))

@@ -18,6 +18,9 @@ sweep::
     x_dim = 4
     interaction_scale = 0.1
     drift = [{type = "InteractionOnset", at_step = 500, groups = ["pairwise"]}]  # optional
+    noise = {type = "StudentT", df = 3, scale = 0.5}   # optional; default Gaussian(noise_level)
+    # also {type = "Gaussian", scale = 0.5}, {type = "Custom", fn = "mypkg.noise:laplace"},
+    # {type = "Heteroscedastic", base = {type = "Gaussian", scale = 0.5}, slope = 2.0, input = 0}
 
     [agents.main_effects]
     learner = {type = "BayesianLinearRegression", prior_variance = {pairwise = 0.0}}

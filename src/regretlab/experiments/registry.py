@@ -1,4 +1,4 @@
-"""Names that experiment files may use: environments, feature maps, learners, policies, schedulers.
+"""Names that experiment files may use: environments, noise models, feature maps, learners, ...
 
 This module registers regretlab's own components (see :mod:`regretlab.experiments.components`
 for what an entry holds) and re-exports the registry's functions: a plugin makes a name usable
@@ -94,6 +94,7 @@ register(
     environments.InteractionStream,
     auto=_env_auto,
     auto_names=_ENV_AUTO,
+    nested={"noise": "noise"},
     stream="prequential",
 )
 register(
@@ -102,6 +103,7 @@ register(
     environments.MultilevelStream,
     auto=_env_auto,
     auto_names=_ENV_AUTO,
+    nested={"noise": "noise"},
     stream="prequential",
 )
 register(
@@ -110,6 +112,7 @@ register(
     environments.LinearBandit,
     auto=_env_auto,
     auto_names=_ENV_AUTO,
+    nested={"noise": "noise"},
     stream="bandit",
 )
 register(
@@ -134,6 +137,44 @@ register(
     auto=lambda c: {"env": c["env"]},
     auto_names=("env",),
 )
+
+# --- noise models (``noise = {type = "StudentT", df = 3, scale = 0.5}`` in an environment) ----
+
+
+def _function(name: str, path: Any) -> Any:
+    """The top-level function ``"package.module:function"`` (or ``package.module.function``)."""
+    text = str(path)
+    module_name, sep, attr = text.partition(":")
+    if not sep:
+        module_name, _, attr = text.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError):
+        raise ValueError(
+            f"{name} must name a module's top-level function such as 'mypkg.noise:laplace', "
+            f"got {path!r}"
+        ) from None
+
+
+def custom_noise(fn: str) -> environments.Custom:
+    """:class:`~regretlab.environments.Custom` noise from the function ``fn`` names
+    (``"package.module:function"``, called ``fn(rng, shape, inputs)``)."""
+    return environments.Custom(_function("fn", fn))
+
+
+def heteroscedastic_noise(
+    base: Any = None, slope: float = 1.0, input: int = 0, scale_fn: str | None = None
+) -> environments.Heteroscedastic:
+    """:class:`~regretlab.environments.Heteroscedastic` noise; ``scale_fn`` names a function
+    (``"package.module:function"``) of the rows' inputs."""
+    fn = None if scale_fn is None else _function("scale_fn", scale_fn)
+    return environments.Heteroscedastic(base, slope=slope, input=input, scale_fn=fn)
+
+
+register("noise", "Gaussian", environments.Gaussian)
+register("noise", "StudentT", environments.StudentT)
+register("noise", "Heteroscedastic", heteroscedastic_noise, nested={"base": "noise"})
+register("noise", "Custom", custom_noise)
 
 # --- feature maps -------------------------------------------------------------------------
 
