@@ -5,7 +5,9 @@
   PNG, plus ``summary.md``, into one folder; then a small bandit escalation sweep with its report
   into ``bandit_escalation/`` beside them.
 - ``regretlab run EXPERIMENT.toml`` runs a sweep (:mod:`regretlab.experiments.sweep`) on a
-  process pool, in this process, or on dask.distributed, and resumes an interrupted one.
+  process pool, in this process, or on dask.distributed, and resumes an interrupted one;
+  ``--import MODULE`` (repeatable) allows a plugin module of user components
+  (:mod:`regretlab.experiments.plugins`).
 - ``regretlab report DIR`` writes a sweep's tables, figures and ``report.md``
   (:mod:`regretlab.experiments.report`).
 
@@ -90,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     report.add_argument("dir", type=Path, metavar="DIR", help="the sweep's output folder")
+    _import_option(report)
     report.add_argument(
         "--reference",
         metavar="AGENT",
@@ -99,15 +102,38 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_PLUGINS_HELP = """\
+plugins: an experiment file cannot import code by itself. Allow a module of components with
+--import MODULE (repeatable) or install it as an entry point of the group regretlab.components;
+the file then uses the names it registers (regretlab.experiments.registry.register) or names
+its objects directly, as in: learner = { type = "mypkg.components:MyLearner", scale = 0.5 }
+Every worker (process pool or dask) imports the modules the experiment uses, by name, before it
+builds anything: they must be importable there too (installed, or on PYTHONPATH)."""
+
+
+def _import_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="allow and import a plugin module of components, such as mypkg.components "
+        "(repeatable; see 'plugins' below)",
+    )
+
+
 def _run_parser(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
         "run",
         help="run (or resume) a sweep described by an experiment file",
         description=(
-            "Run every environment x agent x replicate of EXPERIMENT.toml and store one "
-            "Parquet file per task in --out, with a manifest of finished tasks: rerunning the "
+            "Run every environment x agent x replicate of EXPERIMENT.toml and store one\n"
+            "Parquet file per task in --out, with a manifest of finished tasks: rerunning the\n"
             "same command resumes an interrupted sweep. See examples/*.toml."
         ),
+        epilog=_PLUGINS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("experiment", type=Path, metavar="EXPERIMENT.toml")
     run.add_argument(
@@ -134,6 +160,7 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="start a dask LocalCluster of N worker processes on 127.0.0.1",
     )
+    _import_option(run)
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(parser=run, handler=_run)
 
@@ -252,8 +279,10 @@ def _run(args: argparse.Namespace) -> int:
     from regretlab.experiments.storage import SweepFolderError, SweepStore
     from regretlab.experiments.sweep import plan_tasks, run_sweep
 
+    if not _import_plugins("run", args.imports):
+        return 2
     try:
-        experiment = load_experiment(args.experiment)
+        experiment = load_experiment(args.experiment, imports=args.imports)
         out = Path("regretlab-out") / experiment.name if args.out is None else args.out
         resuming = SweepStore(out).check(experiment)
     except (ExperimentError, SweepFolderError) as exc:
@@ -310,13 +339,28 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_plugins(command: str, modules: list[str]) -> bool:
+    """Import the ``--import`` modules; print the error and return False if one fails."""
+    from regretlab.experiments.plugins import PluginError, import_plugin
+
+    for module in modules:
+        try:
+            import_plugin(module)
+        except PluginError as exc:
+            print(f"regretlab {command}: error: argument --import: {exc}", file=sys.stderr)
+            return False
+    return True
+
+
 def _report(args: argparse.Namespace) -> int:
     from regretlab.experiments.experiment import ExperimentError
     from regretlab.experiments.report import write_report
     from regretlab.experiments.storage import SweepFolderError
 
+    if not _import_plugins("report", args.imports):
+        return 2
     try:
-        written = write_report(args.dir, reference=args.reference)
+        written = write_report(args.dir, reference=args.reference, imports=args.imports)
     except (SweepFolderError, ExperimentError, ValueError) as exc:
         print(f"regretlab report: error: {exc}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ sweep::
     checkpoints = 30               # log-spaced count, or explicit steps [10, 100, 2000]
     track_coefficients = true      # prediction streams only (optional)
     reference = "main_effects"     # agent that paired differences are taken against (optional)
+    imports = ["mypkg.components"] # plugin modules (optional; each must be allowed, see below)
 
     [environments.weak]
     type = "InteractionStream"
@@ -26,6 +27,12 @@ sweep::
     learner = {type = "BayesianLinearRegression", prior_variance = {pairwise = 0.0}}
     # features = {...}, policy = {...} (bandits), scheduler = {...}
 
+A ``type`` is a registered name, or ``"module:Name"`` for an object of a plugin module. A file
+is data, not code: the modules it names (in a ``type`` or in ``imports``) must be allowed by
+whoever runs it, with ``regretlab run --import MODULE`` (``imports=`` here) or by installing an
+entry point of the group ``regretlab.components`` (:mod:`regretlab.experiments.plugins`). The
+resolved experiment's ``imports`` lists the modules its components need.
+
 Every value is checked before any work starts; the first problem raises one
 :class:`ExperimentError` that names the key, the value and what is allowed. Sizes, seeds and
 feature groups are filled in by the sweep, never written in the file.
@@ -36,14 +43,16 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from regretlab._validation import _describe
+from regretlab.experiments import plugins
 from regretlab.experiments._checks import check_roles, trial
-from regretlab.experiments.registry import ExperimentError, parse_component
+from regretlab.experiments.registry import ExperimentError, modules, parse_component
 from regretlab.experiments.registry import fail as _fail
 from regretlab.experiments.spec import _AGENT_KEYS, AgentSpec, EnvironmentSpec, Experiment
 from regretlab.simulate import log_checkpoints
@@ -65,13 +74,17 @@ _OPTIONAL = (
     "checkpoints",
     "track_coefficients",
     "reference",
+    "imports",
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
-def load_experiment(path: str | Path, *, check: bool = True) -> Experiment:
+def load_experiment(
+    path: str | Path, *, check: bool = True, imports: Iterable[str] = ()
+) -> Experiment:
     """Read and validate an experiment file (TOML; ``.json`` for a saved resolved experiment).
 
+    ``imports`` are the plugin modules the file may name (see :func:`parse_experiment`).
     Raises :class:`ExperimentError` prefixed with the file's path for the first problem found.
     """
     path = Path(path)
@@ -84,18 +97,26 @@ def load_experiment(path: str | Path, *, check: bool = True) -> Experiment:
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ExperimentError(f"{path}: not a valid experiment file: {exc}") from None
     try:
-        return parse_experiment(raw, default_name=path.stem, check=check)
+        return parse_experiment(raw, default_name=path.stem, check=check, imports=imports)
     except ExperimentError as exc:
         raise ExperimentError(f"{path}: {exc}") from None
 
 
 def parse_experiment(
-    raw: Mapping[str, Any], *, default_name: str = "experiment", check: bool = True
+    raw: Mapping[str, Any],
+    *,
+    default_name: str = "experiment",
+    check: bool = True,
+    imports: Iterable[str] = (),
 ) -> Experiment:
     """Validate a parsed experiment file and resolve its defaults.
 
     With ``check`` every environment and agent is also built and run for two steps, so a bad
-    parameter value or an agent that cannot act in an environment fails here.
+    parameter value or an agent that cannot act in an environment fails here. ``imports`` are
+    plugin modules, imported first (their ``register`` calls run); the file may name them in a
+    ``type = "module:Name"`` or its ``imports`` key, as it may installed entry points' modules,
+    and no other module (its ``imports`` key may also list modules this process has already
+    loaded, such as one that registered names from a script: importing them runs no code).
     """
     if not isinstance(raw, Mapping):
         raise ExperimentError(f"an experiment must be a table, got {_describe(raw)}")
@@ -107,6 +128,7 @@ def parse_experiment(
             raise ExperimentError(
                 f"missing required key {key!r}; every experiment sets {list(_REQUIRED)}"
             )
+    allowed = _plugins(raw, imports)
     name = _name("name", raw.get("name", default_name))
     seed = _int("seed", raw["seed"], 0)
     horizon = _int("horizon", raw["horizon"], 1)
@@ -115,9 +137,12 @@ def parse_experiment(
     if chunk_size > replicates:
         raise _fail("chunk_size", f"must be <= replicates ({replicates}), got {chunk_size}")
     envs = tuple(
-        _environment(key, value) for key, value in _named_tables("environments", raw).items()
+        _environment(key, value, allowed)
+        for key, value in _named_tables("environments", raw).items()
     )
-    agents = tuple(_agent(key, value) for key, value in _named_tables("agents", raw).items())
+    agents = tuple(
+        _agent(key, value, allowed) for key, value in _named_tables("agents", raw).items()
+    )
     streams = {e.stream for e in envs}
     if len(streams) > 1:
         kinds = {e.name: e.stream for e in envs}
@@ -150,10 +175,40 @@ def parse_experiment(
         reference=reference,
         track_coefficients=track,
         description=description,
+        imports=_needed(envs, agents),
     )
     if check:
         trial(exp)
     return exp
+
+
+def _plugins(raw: Mapping[str, Any], imports: Iterable[str]) -> tuple[str, ...]:
+    """Import the allowed plugin modules (``imports``, then the file's own ``imports`` key)."""
+    if isinstance(imports, str):
+        raise ExperimentError(f"imports must be a list of module names, got {imports!r}")
+    allowed = tuple(imports)
+    try:
+        plugins.import_plugins(allowed)
+    except plugins.PluginError as exc:
+        raise ExperimentError(f"imports: {exc}") from None
+    listed = raw.get("imports", [])
+    if not isinstance(listed, list | tuple) or not all(isinstance(m, str) for m in listed):
+        raise _fail("imports", f"must be an array of module names, got {_describe(listed)}")
+    for module in listed:
+        try:
+            if module not in sys.modules:  # importing a module already loaded runs no code
+                plugins.check_allowed(module, allowed)
+            plugins.import_plugin(module)
+        except plugins.PluginError as exc:
+            raise _fail("imports", str(exc)) from None
+    return allowed
+
+
+def _needed(envs: Iterable[EnvironmentSpec], agents: Iterable[AgentSpec]) -> tuple[str, ...]:
+    """The plugin modules the components need, in the order the file first uses them."""
+    parts = [c for e in envs for c in (e.source, *e.drift)]
+    parts += [c for a in agents for c in (a.features, a.learner, a.policy, a.scheduler) if c]
+    return tuple(dict.fromkeys(m for part in parts for m in modules(part)))
 
 
 def _int(key: str, value: Any, minimum: int) -> int:
@@ -195,19 +250,23 @@ def _named_tables(key: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     return dict(tables)
 
 
-def _environment(name: str, raw: Any) -> EnvironmentSpec:
+def _environment(name: str, raw: Any, imports: tuple[str, ...]) -> EnvironmentSpec:
     key = f"environments.{name}"
     if not isinstance(raw, Mapping):
         raise _fail(key, f"must be a table with a 'type' key, got {_describe(raw)}")
     drift = raw.get("drift", [])
     if not isinstance(drift, list | tuple):
         raise _fail(f"{key}.drift", f"must be an array of tables, got {_describe(drift)}")
-    source = parse_component({k: v for k, v in raw.items() if k != "drift"}, "environment", key)
-    wrappers = tuple(parse_component(d, "drift", f"{key}.drift[{i}]") for i, d in enumerate(drift))
+    table = {k: v for k, v in raw.items() if k != "drift"}
+    source = parse_component(table, "environment", key, imports=imports)
+    wrappers = tuple(
+        parse_component(d, "drift", f"{key}.drift[{i}]", imports=imports)
+        for i, d in enumerate(drift)
+    )
     return EnvironmentSpec(name, source, wrappers)
 
 
-def _agent(name: str, raw: Any) -> AgentSpec:
+def _agent(name: str, raw: Any, imports: tuple[str, ...]) -> AgentSpec:
     key = f"agents.{name}"
     if not isinstance(raw, Mapping):
         raise _fail(key, f"must be a table of {list(_AGENT_KEYS)}, got {_describe(raw)}")
@@ -215,7 +274,7 @@ def _agent(name: str, raw: Any) -> AgentSpec:
         if part not in _AGENT_KEYS:
             raise _fail(f"{key}.{part}", f"unknown key; allowed: {list(_AGENT_KEYS)}")
     parts = {
-        part: parse_component(raw[part], part, f"{key}.{part}")
+        part: parse_component(raw[part], part, f"{key}.{part}", imports=imports)
         if raw.get(part) is not None
         else None
         for part in _AGENT_KEYS

@@ -1,8 +1,10 @@
 """Names that experiment files may use: environments, noise models, feature maps, learners, ...
 
 This module registers regretlab's own components (see :mod:`regretlab.experiments.components`
-for what an entry holds) and re-exports the registry's functions: a plugin makes a name usable
-with :func:`register` (``registry.register("learner", "Mine", factory, auto=...)``).
+for what an entry holds) and re-exports the registry's functions: a plugin module makes a name
+usable with :func:`register` (``registry.register("learner", "Mine", factory, auto=...)``) and
+is imported by ``regretlab run --import MODULE`` or an installed entry point of the group
+``regretlab.components`` (see :mod:`regretlab.experiments.plugins`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from regretlab.experiments.components import (
     entry,
     fail,
     freeze,
+    modules,
     names,
     parse_component,
     register,
@@ -40,6 +43,7 @@ __all__ = [
     "entry",
     "fail",
     "freeze",
+    "modules",
     "names",
     "parse_component",
     "register",

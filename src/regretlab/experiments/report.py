@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,14 +193,20 @@ def _figure_writer(make: Callable[[], object]) -> Callable[[str], None]:
     return write
 
 
-def write_report(out_dir: str | os.PathLike[str], *, reference: str | None = None) -> list[Path]:
+def write_report(
+    out_dir: str | os.PathLike[str],
+    *,
+    reference: str | None = None,
+    imports: Iterable[str] = (),
+) -> list[Path]:
     """Write the report of the sweep in ``out_dir`` (see the module notes); return its files.
 
     ``reference`` is the agent the paired differences are taken against (default: the
-    experiment's ``reference``). A sweep with unfinished tasks is reported as far as it got,
+    experiment's ``reference``); ``imports`` allow the plugin modules the experiment names (as
+    ``regretlab run --import``). A sweep with unfinished tasks is reported as far as it got,
     and the report says so.
     """
-    results = load_sweep(out_dir)
+    results = load_sweep(out_dir, imports=imports)
     exp = results.experiment
     if results.regret.empty:
         raise ValueError(f"{out_dir}: no finished task yet; run the sweep first")

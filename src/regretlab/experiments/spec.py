@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from regretlab._random import SeedLike, children
-from regretlab.experiments import registry
+from regretlab.experiments import plugins, registry
 from regretlab.experiments.registry import Component
 from regretlab.simulate import Agent
 
@@ -85,6 +85,9 @@ class AgentSpec:
 class Experiment:
     """A validated sweep: environments x agents x replicates, with its seed and checkpoints.
 
+    ``imports`` are the plugin modules (:mod:`regretlab.experiments.plugins`) its components
+    need: a worker imports them by name before building anything.
+
     Examples
     --------
     >>> from regretlab.experiments import parse_experiment
@@ -110,6 +113,7 @@ class Experiment:
     reference: str
     track_coefficients: bool = False
     description: str = ""
+    imports: tuple[str, ...] = ()
 
     @property
     def stream(self) -> str:
@@ -128,6 +132,10 @@ class Experiment:
         raise KeyError(
             f"no environment {name!r}; environments: {[e.name for e in self.environments]}"
         )
+
+    def import_plugins(self) -> None:
+        """Import the plugin modules the components need (:attr:`imports`), as workers do."""
+        plugins.worker_imports(self.imports)
 
     def build_environment(
         self,
@@ -171,6 +179,8 @@ class Experiment:
             "reference": self.reference,
             "environments": {e.name: e.to_python() for e in self.environments},
             "agents": {a.name: a.to_python() for a in self.agents},
+            # Only when a component needs a plugin: other experiments keep their digest.
+            **({"imports": list(self.imports)} if self.imports else {}),
         }
 
     def digest(self) -> str:

@@ -25,7 +25,7 @@ import logging
 import os
 import platform
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -162,9 +162,10 @@ class SweepStore:
     def metadata(self) -> dict[str, Any]:
         return json.loads((self.root / "metadata.json").read_text(encoding="utf-8"))
 
-    def experiment(self) -> Experiment:
+    def experiment(self, *, imports: Iterable[str] = ()) -> Experiment:
+        """The saved resolved experiment; ``imports`` allow the plugin modules it names."""
         raw = json.loads((self.root / "experiment.json").read_text(encoding="utf-8"))
-        return parse_experiment(raw, check=False)
+        return parse_experiment(raw, check=False, imports=imports)
 
     def _entries(self) -> tuple[dict[str, dict[str, Any]], int]:
         """Manifest entries by task id (the last wins) and the number of unreadable lines."""
@@ -261,8 +262,10 @@ def _read(root: Path, paths: list[str], order: list[str], agents: list[str]) -> 
     return table.iloc[index].reset_index(drop=True)
 
 
-def load_sweep(root: str | os.PathLike[str]) -> SweepResults:
+def load_sweep(root: str | os.PathLike[str], *, imports: Iterable[str] = ()) -> SweepResults:
     """Read every finished task of a results folder, in a fixed row order.
+
+    ``imports`` allow the plugin modules its experiment names (as ``regretlab run --import``).
 
     Rows are sorted by environment and agent (in the experiment's order), replicate and step;
     events keep their order within equal keys.
@@ -270,7 +273,7 @@ def load_sweep(root: str | os.PathLike[str]) -> SweepResults:
     store = SweepStore(root)
     if not (store.root / "metadata.json").exists():
         raise SweepFolderError(f"{store.root} is not a regretlab sweep folder (no metadata.json)")
-    experiment = store.experiment()
+    experiment = store.experiment(imports=imports)
     meta = store.metadata()
     done = store.finished()
     envs = [e.name for e in experiment.environments]

@@ -134,8 +134,14 @@ def plan_tasks(experiment: Experiment) -> list[Task]:
 
 
 def run_task(experiment: Experiment, task: Task) -> dict[str, pd.DataFrame]:
-    """Run one task: ``regret`` and ``events`` (and ``coefficients``) with global replicates."""
+    """Run one task: ``regret`` and ``events`` (and ``coefficients``) with global replicates.
+
+    The experiment's plugin modules are imported first, by name: a pool or dask worker builds
+    the components from the resolved experiment, as the driver did.
+    """
     from regretlab.simulate import run_bandit, run_prequential
+
+    experiment.import_plugins()
 
     env = experiment.build_environment(
         task.environment, n_replicates=task.stop - task.start, seed=task.environment_seed
