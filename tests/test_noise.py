@@ -351,9 +351,11 @@ def experiment_file(tmp_path, monkeypatch):
 
 
 def test_noise_tables_round_trip(experiment_file):
-    exp = load_experiment(experiment_file)
-    assert parse_experiment(exp.to_dict()) == exp
-    assert parse_experiment(json.loads(json.dumps(exp.to_dict()))) == exp
+    exp = load_experiment(experiment_file, imports=["test_noise"])
+    assert parse_experiment(exp.to_dict(), imports=["test_noise"]) == exp
+    assert parse_experiment(json.loads(json.dumps(exp.to_dict())), imports=["test_noise"]) == exp
+    # The custom function's module is a plugin the workers import by name.
+    assert "test_noise" in exp.imports
     resolved = exp.to_dict()["environments"]
     assert resolved["heavy"]["noise"] == {"type": "StudentT", "df": 3, "scale": 0.5}
     assert resolved["spread"]["noise"]["base"] == {"type": "Gaussian", "scale": 0.5}
@@ -391,10 +393,19 @@ def test_noise_tables_round_trip(experiment_file):
             '{ type = "Heteroscedastic", base = { type = "StudentT", df = -1 } }',
             r"heavy.noise.base: df must be > 0",
         ),
-        ('{ type = "Custom", fn = "no_such_module:f" }', r"heavy.noise: fn must name a module"),
+        (
+            '{ type = "Custom", fn = "no_such_module:f" }',
+            r"heavy.noise.fn: module 'no_such_module' is not allowed",
+        ),
     ],
 )
 def test_bad_noise_tables_name_their_key(experiment_file, table, pattern):
     text = TOML.replace('{ type = "StudentT", df = 3, scale = 0.5 }', table)
     with pytest.raises(ExperimentError, match=pattern):
-        parse_experiment(tomllib.loads(text))
+        parse_experiment(tomllib.loads(text), imports=["test_noise"])
+
+
+def test_a_custom_noise_function_needs_its_module_allowed(experiment_file):
+    """An experiment file is data: naming a function must not import code nobody allowed."""
+    with pytest.raises(ExperimentError, match=r"own.noise.fn: module 'test_noise' is not allowed"):
+        load_experiment(experiment_file)

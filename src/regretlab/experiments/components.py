@@ -52,6 +52,9 @@ ROLES = ("environment", "drift", "features", "learner", "policy", "scheduler", "
 # Components of these roles need nothing from the sweep: they are built when the file is parsed,
 # so that a bad value fails with the key of its own table (``environments.x.noise``).
 _CONTEXT_FREE = ("noise",)
+# Parameters that name a user's function as "module:function" (noise models): their modules
+# are plugins like a "module:Name" type, allowed only through --import or entry points.
+_FUNCTION_PARAMS = ("fn", "scale_fn")
 
 
 @dataclass(frozen=True)
@@ -308,9 +311,11 @@ def modules(component: Component) -> Iterator[str]:
     made = entry(component.role, component.type).module
     if made is not None:
         yield made
-    for _, value in component.params.items:
+    for name, value in component.params.items:
         if isinstance(value, Component):
             yield from modules(value)
+        elif name in _FUNCTION_PARAMS and isinstance(value, str) and ":" in value:
+            yield value.partition(":")[0]
 
 
 def build(component: Component, context: Mapping[str, Any]) -> Any:
@@ -372,5 +377,12 @@ def parse_component(raw: Any, role: str, key: str, *, imports: Iterable[str] = (
                     raise fail(f"{key}.{name}", str(exc)) from None
         else:
             value = freeze(value, f"{key}.{name}")
+            if name in _FUNCTION_PARAMS and isinstance(value, str) and ":" in value:
+                try:
+                    module = value.partition(":")[0]
+                    plugins.check_allowed(module, imports)
+                    plugins.import_plugin(module)
+                except plugins.PluginError as exc:
+                    raise fail(f"{key}.{name}", str(exc)) from None
         params.append((name, value))
     return Component(role, spec.name, Table(tuple(params)))

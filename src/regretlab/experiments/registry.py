@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from regretlab import environments, features, learners, policies
+from regretlab.experiments import plugins
 from regretlab.experiments.components import (
     ROLES,
     Component,
@@ -151,6 +152,13 @@ def _function(name: str, path: Any) -> Any:
     module_name, sep, attr = text.partition(":")
     if not sep:
         module_name, _, attr = text.rpartition(".")
+    if not plugins.is_imported(module_name):
+        # An experiment file is data: it may only reach code the user allowed (--import),
+        # which parsing has imported by now (and every worker imports before building).
+        raise ValueError(
+            f"{name}: module {module_name!r} is not an allowed plugin; pass --import "
+            f"{module_name} (or imports=[...]) and write the function as 'module:function'"
+        )
     try:
         return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError, ValueError):
