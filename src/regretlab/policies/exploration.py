@@ -247,6 +247,24 @@ class Random:
         step: int,
         means: np.ndarray | None = None,
     ) -> Choice:
+        """A uniform action per replicate from ``rng``; ``model``, ``step`` and ``means`` unused.
+
+        Parameters
+        ----------
+        model
+            Ignored (may be ``None``).
+        designs
+            ``(..., K, p)``: only the shape is read, for the replicate axes and ``K``.
+        rng
+            The policy's own generator; one integer draw per replicate.
+        step, means
+            Ignored; accepted as every policy accepts them.
+
+        Returns
+        -------
+        Choice
+            ``actions`` of shape ``designs.shape[:-2]`` and ``probability`` ``1 / K`` each.
+        """
         lead, k = designs.shape[:-2], designs.shape[-2]
         return Choice(rng.integers(0, k, size=lead), np.full(lead, 1.0 / k))
 

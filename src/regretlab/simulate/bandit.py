@@ -90,8 +90,11 @@ def run_bandit(
     Parameters
     ----------
     env
-        A bandit environment (``blocks()`` of ``BanditStep``; ``n_actions``, ``horizon``,
-        ``n_replicates``, ``features``).
+        A :class:`~regretlab.base.BanditEnvironment`: ``blocks(block_size)`` yields
+        :class:`~regretlab.environments.BanditStep` blocks (fields ``context``, ``rewards``,
+        ``means``, time on the axis after the replicate axis); it also has ``n_actions``,
+        ``context_dim``, ``horizon``, ``n_replicates`` and ``features``. The runner picks
+        ``block_size`` (about 16 MB per block), so the steps must not depend on it.
     agents
         Agents with a ``policy``; the learner may be ``None`` for model-free policies.
     seed
