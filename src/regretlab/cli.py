@@ -6,6 +6,8 @@
   into ``bandit_escalation/`` beside them.
 - ``regretlab run EXPERIMENT.toml`` runs a sweep (:mod:`regretlab.experiments.sweep`) on a
   process pool, in this process, or on dask.distributed, and resumes an interrupted one.
+- ``regretlab example [NAME]`` lists the example experiment files shipped in the package, or
+  prints one (:mod:`regretlab.experiments.examples`).
 - ``regretlab report DIR`` writes a sweep's tables, figures and ``report.md``
   (:mod:`regretlab.experiments.report`).
 
@@ -96,6 +98,17 @@ def _parser() -> argparse.ArgumentParser:
         help="agent the paired differences subtract (default: the experiment's reference)",
     )
     report.set_defaults(parser=report, handler=_report, out=None)
+    example = commands.add_parser(
+        "example",
+        help="list the example experiment files, or print one",
+        description=(
+            "Without NAME, list the example experiments shipped with regretlab; with NAME, "
+            "print its TOML: regretlab example bandit_escalation > bandit_escalation.toml, "
+            "then regretlab run bandit_escalation.toml."
+        ),
+    )
+    example.add_argument("name", nargs="?", metavar="NAME", help="the example to print")
+    example.set_defaults(parser=example, handler=_example, out=None)
     return parser
 
 
@@ -106,7 +119,8 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
         description=(
             "Run every environment x agent x replicate of EXPERIMENT.toml and store one "
             "Parquet file per task in --out, with a manifest of finished tasks: rerunning the "
-            "same command resumes an interrupted sweep. See examples/*.toml."
+            "same command resumes an interrupted sweep. For a start: regretlab example lists "
+            "the example files, regretlab example NAME > NAME.toml writes one."
         ),
     )
     run.add_argument("experiment", type=Path, metavar="EXPERIMENT.toml")
@@ -138,7 +152,7 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
     run.set_defaults(parser=run, handler=_run)
 
 
-# The demo's bandit escalation sweep (examples/bandit_escalation.toml, trimmed): replicates,
+# The demo's bandit escalation sweep (the packaged example bandit_escalation, trimmed): replicates,
 # chunk size and seed come from the demo's options.
 _DEMO_BANDIT = """
 name = "demo-bandit-escalation"
@@ -310,6 +324,21 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _example(args: argparse.Namespace) -> int:
+    from regretlab.experiments.examples import example_names, example_text
+
+    if args.name is None:
+        print("\n".join(example_names()))
+        return 0
+    try:
+        text = example_text(args.name)
+    except ValueError as exc:
+        print(f"regretlab example: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from regretlab.experiments.experiment import ExperimentError
     from regretlab.experiments.report import write_report
@@ -343,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            parser.error("a command is required (available: demo, run, report)")
+            parser.error("a command is required (available: demo, run, example, report)")
         if args.out is not None and args.out.exists() and not args.out.is_dir():
             args.parser.error(
                 f"argument --out: {str(args.out)!r} is an existing file, not a folder"
