@@ -1,4 +1,5 @@
-"""Every exported learner passes every generic check (a new learner is tested by being exported)."""
+"""Every exported learner, policy, scheduler and environment passes every generic check (a new
+class is tested by being exported)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import inspect
 
 import pytest
 
-from regretlab import checks, learners, policies
+from regretlab import checks, environments, learners, policies
 from regretlab.policies import escalation
 
 GROUPS = ("intercept", "main", "main", "main", "pairwise", "pairwise")
@@ -97,7 +98,8 @@ def test_policy_check(cls, kwargs, check):
 
 SCHEDULER_EXAMPLES: dict[str, list[dict]] = {
     "Fixed": [{"prior_variance": {"pairwise": 1.0}}],
-    "DataSchedule": [{"group": "pairwise", "schedule": lambda t: min(1.0, t / 60), "every": 20}],
+    # A Ramp, not a lambda: schedulers must pickle (check_scheduler_pickles).
+    "DataSchedule": [{"group": "pairwise", "schedule": escalation.Ramp(1.0, 60), "every": 20}],
     "UncertaintyTrigger": [{"ladder": (0.0, 0.1, 1.0), "every": 5, "start": 20}],
     "EvidenceSwitch": [{"every": 10, "start": 20}, {"every": 5, "jump": False, "start": 20}],
     "EmpiricalBayes": [{"every": 15}],
@@ -117,3 +119,58 @@ def _scheduler_cases():
 def test_scheduler_check(cls, kwargs, check):
     assert kwargs is not None, f"add an example for {cls.__name__} to SCHEDULER_EXAMPLES"
     check(cls(**kwargs))
+
+
+def _bandit(**kwargs):
+    return environments.LinearBandit(n_actions=3, context_dim=2, horizon=30, seed=0, **kwargs)
+
+
+def _stream(**kwargs):
+    return environments.InteractionStream(x_dim=2, horizon=30, seed=0, **kwargs)
+
+
+_LABELS = ["a", "b", "c", "a", "b", "b", "c", "a"]
+_ROWS = [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0], [2.0, 1.0], [1.0, 2.0], [0.5, 0.5], [3, 1]]
+
+# Small instances of every exported environment, for one stream and for replicates; wrappers
+# around a bandit and a stream.
+ENVIRONMENT_EXAMPLES: dict[str, list] = {
+    "LinearBandit": [
+        lambda: _bandit(),
+        lambda: _bandit(n_replicates=3, context_pairwise=True, block_size=7),
+    ],
+    "InteractionStream": [lambda: _stream(), lambda: _stream(n_replicates=3, block_size=5)],
+    "MultilevelStream": [
+        lambda: environments.MultilevelStream(contributors="cc_02", horizon=30, seed=0),
+        lambda: environments.MultilevelStream(horizon=30, n_replicates=2, seed=1),
+    ],
+    "SupervisedBandit": [
+        lambda: environments.SupervisedBandit(_ROWS, _LABELS, horizon=20, seed=0),
+        lambda: environments.SupervisedBandit(
+            _ROWS, _LABELS, encoding="-1/0", n_replicates=2, seed=1, block_size=3
+        ),
+    ],
+    "AbruptChange": [
+        lambda: environments.AbruptChange(_bandit(n_replicates=2), 12, seed=1),
+        lambda: environments.AbruptChange(_stream(), 5, seed=2),
+    ],
+    "InteractionOnset": [
+        lambda: environments.InteractionOnset(_bandit(), 10),
+        lambda: environments.InteractionOnset(_stream(n_replicates=2), 17, groups=("pairwise",)),
+    ],
+}
+
+
+def _environment_cases():
+    for name in environments.__all__:
+        obj = getattr(environments, name)
+        if inspect.isclass(obj) and hasattr(obj, "blocks"):
+            for i, make in enumerate(ENVIRONMENT_EXAMPLES.get(name, [None])):
+                for check in checks.environment_checks():
+                    yield pytest.param(make, check, id=f"{name}[{i}]-{check.__name__}")
+
+
+@pytest.mark.parametrize(("make", "check"), list(_environment_cases()))
+def test_environment_check(make, check):
+    assert make is not None, "add an example for the environment to ENVIRONMENT_EXAMPLES"
+    check(make())

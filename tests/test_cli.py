@@ -175,3 +175,24 @@ def test_run_on_a_local_dask_cluster_matches_the_in_process_run(finished_sweep, 
     pd.testing.assert_frame_equal(
         load_sweep(out).regret, load_sweep(dask_out).regret, check_exact=True
     )
+
+
+def test_example_lists_the_packaged_examples(capsys):
+    assert main(["example"]) == 0
+    assert capsys.readouterr().out.split() == ["bandit_escalation", "prediction_escalation"]
+
+
+def test_example_prints_a_file_that_runs_as_written(tmp_path, capsys):
+    from regretlab.experiments import load_experiment
+
+    assert main(["example", "prediction_escalation"]) == 0
+    text = capsys.readouterr().out
+    assert "regretlab example prediction_escalation > prediction_escalation.toml" in text
+    path = tmp_path / "prediction_escalation.toml"
+    path.write_text(text)
+    assert load_experiment(path).name == "prediction-escalation"
+
+
+def test_example_with_an_unknown_name_exits_2(capsys):
+    assert main(["example", "nope"]) == 2
+    assert "bandit_escalation" in capsys.readouterr().err

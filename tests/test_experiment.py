@@ -17,7 +17,7 @@ from regretlab.experiments.experiment import (
     parse_experiment,
 )
 
-EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.toml"))
+EXAMPLES = sorted((Path(__file__).parents[1] / "src" / "regretlab" / "examples").glob("*.toml"))
 
 GOOD = """
 seed = 3

@@ -122,6 +122,14 @@ def test_single_stream_predicts_over_actions(rng):
     assert model.predict_one(np.empty((0, P))).shape == (0,)
 
 
+def test_factory_is_the_one_positional_parameter():
+    positional = RiverRegressor(linear_model.PARegressor, groups=GROUPS, n_replicates=2)
+    keyword = RiverRegressor(factory=linear_model.PARegressor, groups=GROUPS, n_replicates=2)
+    assert positional.get_params() == keyword.get_params()
+    with pytest.raises(TypeError):
+        RiverRegressor(linear_model.PARegressor, GROUPS)  # groups stays keyword-only
+
+
 def test_feature_map_names_become_the_dict_keys():
     fm = InteractionFeatures(x_dim=2)
     model = RiverRegressor(factory=linear_model.LinearRegression, groups=fm)

@@ -8,6 +8,8 @@
   process pool, in this process, or on dask.distributed, and resumes an interrupted one;
   ``--import MODULE`` (repeatable) allows a plugin module of user components
   (:mod:`regretlab.experiments.plugins`).
+- ``regretlab example [NAME]`` lists the example experiment files shipped in the package, or
+  prints one (:mod:`regretlab.experiments.examples`).
 - ``regretlab report DIR`` writes a sweep's tables, figures and ``report.md``
   (:mod:`regretlab.experiments.report`).
 
@@ -99,6 +101,17 @@ def _parser() -> argparse.ArgumentParser:
         help="agent the paired differences subtract (default: the experiment's reference)",
     )
     report.set_defaults(parser=report, handler=_report, out=None)
+    example = commands.add_parser(
+        "example",
+        help="list the example experiment files, or print one",
+        description=(
+            "Without NAME, list the example experiments shipped with regretlab; with NAME, "
+            "print its TOML: regretlab example bandit_escalation > bandit_escalation.toml, "
+            "then regretlab run bandit_escalation.toml."
+        ),
+    )
+    example.add_argument("name", nargs="?", metavar="NAME", help="the example to print")
+    example.set_defaults(parser=example, handler=_example, out=None)
     return parser
 
 
@@ -130,7 +143,8 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
         description=(
             "Run every environment x agent x replicate of EXPERIMENT.toml and store one\n"
             "Parquet file per task in --out, with a manifest of finished tasks: rerunning the\n"
-            "same command resumes an interrupted sweep. See examples/*.toml."
+            "same command resumes an interrupted sweep. For a start: `regretlab example` lists\n"
+            "the example files, `regretlab example NAME > NAME.toml` writes one."
         ),
         epilog=_PLUGINS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -165,107 +179,12 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
     run.set_defaults(parser=run, handler=_run)
 
 
-# The demo's bandit escalation sweep (examples/bandit_escalation.toml, trimmed): replicates,
+# The demo's bandit escalation sweep (the packaged example bandit_escalation, trimmed): replicates,
 # chunk size and seed come from the demo's options.
-_DEMO_BANDIT = """
-name = "demo-bandit-escalation"
-description = "Thompson sampling with the context x action group off, on, or escalated"
-horizon = 1000
-checkpoints = 25
-reference = "main_effects"
-
-[environments.shared]
-type = "LinearBandit"
-n_actions = 4
-context_dim = 3
-interaction_scale = 0.0
-
-[environments.personal]
-type = "LinearBandit"
-n_actions = 4
-context_dim = 3
-interaction_scale = 1.0
-
-[agents.main_effects]
-learner = { type = "BayesianLinearRegression", prior_variance = { "context:action" = 0.0 } }
-policy = { type = "ThompsonSampling" }
-
-[agents.full_model]
-learner = { type = "BayesianLinearRegression" }
-policy = { type = "ThompsonSampling" }
-
-[agents.evidence_switch]
-learner = { type = "BayesianLinearRegression", prior_variance = { "context:action" = 0.0 } }
-policy = { type = "ThompsonSampling" }
-scheduler = { type = "EvidenceSwitch", group = "context:action", every = 10 }
-
-[agents.model_averaging]
-policy = { type = "ThompsonSampling" }
-
-[agents.model_averaging.learner]
-type = "ModelAveraging"
-group = "context:action"
-grid = [0.0, 0.1, 1.0]
-learner = { type = "BayesianLinearRegression" }
-"""
-_DEMO_BANDIT_MAX_REPLICATES = 20
-
-
-def _demo_bandit(args: argparse.Namespace) -> tuple[Path, int]:
-    """Run the demo's bandit sweep in this process into ``--out/bandit_escalation``; report it."""
-    import json
-    import shutil
-    import tomllib
-
-    from regretlab.experiments.experiment import parse_experiment
-    from regretlab.experiments.report import write_report
-    from regretlab.experiments.storage import SweepFolderError, SweepStore
-    from regretlab.experiments.sweep import run_sweep
-
-    replicates = min(args.replicates, _DEMO_BANDIT_MAX_REPLICATES)
-    raw = tomllib.loads(_DEMO_BANDIT)
-    raw.update(seed=args.seed, replicates=replicates, chunk_size=min(replicates, 10))
-    experiment = parse_experiment(raw)
-    folder = args.out / "bandit_escalation"
-    try:
-        SweepStore(folder).check(experiment)
-    except SweepFolderError:
-        # The demo's own sweep from a run with another --seed or --replicates: start afresh.
-        meta = folder / "metadata.json"
-        if not meta.exists() or json.loads(meta.read_text())["experiment_name"] != experiment.name:
-            raise
-        shutil.rmtree(folder)
-    run_sweep(experiment, folder, progress=not args.no_progress)
-    write_report(folder)
-    return folder, replicates
-
-
 def _demo(args: argparse.Namespace) -> int:
-    from regretlab.experiments.storage import SweepFolderError
-    from regretlab.studies.seed_study import run_seed_study, seed_experiments
+    from regretlab._cli_demo import demo
 
-    experiments = seed_experiments(n_replicates=args.replicates)
-    out = args.out
-    try:
-        run_seed_study(experiments, seed=args.seed, out_dir=out, progress=not args.no_progress)
-        bandit, bandit_replicates = _demo_bandit(args)
-    except (OSError, SweepFolderError) as exc:
-        print(f"regretlab demo: cannot write to --out {str(out)!r}: {exc}", file=sys.stderr)
-        return 1
-    where = out.resolve()
-    names = ", ".join(exp.name for exp in experiments)
-    print(
-        f"regretlab demo: {len(experiments)} experiments, {args.replicates} replicates each, "
-        f"seed {args.seed}, written to {where}\n"
-        f"  summary: {where / 'summary.md'}\n"
-        f"  tables:  <experiment>.csv and <experiment>.parquet "
-        f"(columns model, data_size, replicate, mse)\n"
-        f"  figures: <experiment>.png (test MSE against training size, log-log)\n"
-        f"  experiments: {names}\n"
-        f"  bandit escalation sweep ({bandit_replicates} replicates, Thompson sampling with "
-        f"and without escalation): {bandit.resolve() / 'report.md'}"
-    )
-    return 0
+    return demo(args)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -352,6 +271,21 @@ def _import_plugins(command: str, modules: list[str]) -> bool:
     return True
 
 
+def _example(args: argparse.Namespace) -> int:
+    from regretlab.experiments.examples import example_names, example_text
+
+    if args.name is None:
+        print("\n".join(example_names()))
+        return 0
+    try:
+        text = example_text(args.name)
+    except ValueError as exc:
+        print(f"regretlab example: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from regretlab.experiments.experiment import ExperimentError
     from regretlab.experiments.report import write_report
@@ -387,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            parser.error("a command is required (available: demo, run, report)")
+            parser.error("a command is required (available: demo, run, example, report)")
         if args.out is not None and args.out.exists() and not args.out.is_dir():
             args.parser.error(
                 f"argument --out: {str(args.out)!r} is an existing file, not a folder"

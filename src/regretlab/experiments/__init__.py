@@ -5,7 +5,8 @@
 - :mod:`~regretlab.experiments.sweep`: environments x agents x replicates as tasks, resumable;
 - :mod:`~regretlab.experiments.storage`: a sweep's folder (Parquet per task, manifest);
 - :mod:`~regretlab.experiments.executors`: the driver, a process pool or dask.distributed;
-- :mod:`~regretlab.experiments.report`: summary tables, figures and ``report.md``.
+- :mod:`~regretlab.experiments.report`: summary tables, figures and ``report.md``;
+- :mod:`~regretlab.experiments.examples`: the example experiment files shipped in the package.
 
 The public names of these modules are available here too, but imported on first use: a spawned
 pool worker imports this package to unpickle
@@ -46,6 +47,7 @@ _PUBLIC = {
         "pin_blas_threads",
         "process_pool",
     ),
+    "examples": ("example_names", "example_text"),
     "report": ("METRICS", "final_regret", "paired_differences", "ranks", "write_report"),
 }
 _MODULE_OF = {name: module for module, names in _PUBLIC.items() for name in names}

@@ -33,7 +33,9 @@ class RiverRegressor:
     factory
         A callable with no arguments returning a fresh river regressor or pipeline, such as
         ``river.linear_model.LinearRegression`` or
-        ``lambda: preprocessing.StandardScaler() | linear_model.LinearRegression()``.
+        ``lambda: preprocessing.StandardScaler() | linear_model.LinearRegression()``. The only
+        positional parameter: ``RiverRegressor(linear_model.PARegressor, groups=...)``; the
+        others are keyword-only.
     groups
         The feature group of every design column, or a feature map (its ``groups`` are used).
         River models ignore them; they are kept for schedulers and reports.
@@ -82,7 +84,7 @@ class RiverRegressor:
     ...     model = model.learn_one(x, 1.0 + 2.0 * x[1] - x[2] + 0.1 * rng.normal())
     >>> round(model.predict_one(fm.transform([0.5, 0.5])), 1)
     1.5
-    >>> batched = RiverRegressor(factory=linear_model.PARegressor, groups=fm, n_replicates=3)
+    >>> batched = RiverRegressor(linear_model.PARegressor, groups=fm, n_replicates=3)
     >>> batched.learn_one(np.ones((3, 4)), np.zeros(3)).predict_one(np.ones((3, 2, 4))).shape
     (3, 2)
     >>> batched.weights.shape
@@ -91,8 +93,8 @@ class RiverRegressor:
 
     def __init__(
         self,
-        *,
         factory: Callable[[], Any],
+        *,
         groups: Any,
         names: Sequence[str] | None = None,
         n_replicates: int | None = None,

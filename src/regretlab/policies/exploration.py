@@ -1,6 +1,7 @@
 """Exploration policies: turn a learner's predictions or posterior into actions.
 
-Every policy has ``select(model, designs, rng, *, step, means=None) -> Choice`` where
+Every policy has ``select(model, designs, rng, *, step, means=None) -> Choice`` (the
+:class:`~regretlab.base.Policy` protocol) where
 ``designs`` is ``(..., K, p)`` (one design row per action, replicates first) and ``rng`` is the
 policy's own generator. Ties are broken uniformly at random with that generator. Where it is
 cheap, the probability with which the chosen action was picked is returned for logging
@@ -9,11 +10,12 @@ cheap, the probability with which the chosen action was picked is returned for l
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from regretlab._validation import check_real
+from regretlab.base import Choice
 
 __all__ = [
     "Choice",
@@ -25,13 +27,6 @@ __all__ = [
     "ThompsonSampling",
     "argmax_random_ties",
 ]
-
-
-class Choice(NamedTuple):
-    """Chosen ``actions`` ``(...)`` and, where known, the ``probability`` of each choice."""
-
-    actions: np.ndarray
-    probability: np.ndarray | None
 
 
 def row_max(values: np.ndarray) -> np.ndarray:
@@ -247,6 +242,24 @@ class Random:
         step: int,
         means: np.ndarray | None = None,
     ) -> Choice:
+        """A uniform action per replicate from ``rng``; ``model``, ``step`` and ``means`` unused.
+
+        Parameters
+        ----------
+        model
+            Ignored (may be ``None``).
+        designs
+            ``(..., K, p)``: only the shape is read, for the replicate axes and ``K``.
+        rng
+            The policy's own generator; one integer draw per replicate.
+        step, means
+            Ignored; accepted as every policy accepts them.
+
+        Returns
+        -------
+        Choice
+            ``actions`` of shape ``designs.shape[:-2]`` and ``probability`` ``1 / K`` each.
+        """
         lead, k = designs.shape[:-2], designs.shape[-2]
         return Choice(rng.integers(0, k, size=lead), np.full(lead, 1.0 / k))
 

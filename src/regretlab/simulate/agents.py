@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from regretlab._validation import check_int
+from regretlab.base import FeatureMap, Learner, Policy, Scheduler
 
 __all__ = [
     "Agent",
@@ -29,24 +30,28 @@ class Agent:
     name
         Label of the agent in result tables.
     learner
-        Anything with ``learn_one``, ``predict_one`` and ``clone``; its ``n_replicates`` must
-        match the environment's. May be ``None`` for a bandit policy that needs no model.
+        A :class:`~regretlab.base.Learner` (``learn_one``, ``predict_one``, ``clone``); its
+        ``n_replicates`` must match the environment's. May be ``None`` for a bandit policy that
+        needs no model.
     features
-        Feature map applied to the environment's raw inputs; ``None`` uses the environment's own
-        ``features``. For a per-action learner (one with ``n_actions``), a map without an action
-        axis (such as ``InteractionFeatures(context_dim, pairwise=False)``).
+        A :class:`~regretlab.base.FeatureMap` applied to the environment's raw inputs;
+        ``None`` uses the environment's own ``features``. For a per-action learner (one with
+        ``n_actions``), a map without an action axis (such as
+        ``InteractionFeatures(context_dim, pairwise=False)``).
     policy
-        For bandits: an object with ``select(model, designs, rng, *, step, means)``.
+        For bandits, a :class:`~regretlab.base.Policy`:
+        ``select(model, designs, rng, *, step, means=None) -> Choice``.
     scheduler
-        Changes the learner's group prior variances during the run (complexity escalation):
-        ``update(model, step) -> events``, called after every step's learning.
+        A :class:`~regretlab.base.Scheduler`, which changes the learner's group prior variances
+        during the run (complexity escalation): ``update(model, step) -> list[Event]``, called
+        after every step's learning; ``clone()`` once per run.
     """
 
     name: str
-    learner: Any = None
-    features: Any = None
-    policy: Any = None
-    scheduler: Any = None
+    learner: Learner | None = None
+    features: FeatureMap | None = None
+    policy: Policy | None = None
+    scheduler: Scheduler | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

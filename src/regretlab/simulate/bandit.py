@@ -14,6 +14,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from regretlab._random import SeedLike, children
+from regretlab.base import BanditEnvironment
 from regretlab.policies.exploration import row_max
 from regretlab.simulate.agents import (
     Agent,
@@ -73,7 +74,7 @@ def _learn(
 
 
 def run_bandit(
-    env: Any,
+    env: BanditEnvironment,
     agents: list[Agent] | tuple[Agent, ...],
     *,
     seed: SeedLike = None,
@@ -90,8 +91,11 @@ def run_bandit(
     Parameters
     ----------
     env
-        A bandit environment (``blocks()`` of ``BanditStep``; ``n_actions``, ``horizon``,
-        ``n_replicates``, ``features``).
+        A :class:`~regretlab.base.BanditEnvironment`: ``blocks(block_size)`` yields
+        :class:`~regretlab.environments.BanditStep` blocks (fields ``context``, ``rewards``,
+        ``means``, time on the axis after the replicate axis); it also has ``n_actions``,
+        ``context_dim``, ``horizon``, ``n_replicates`` and ``features``. The runner picks
+        ``block_size`` (about 16 MB per block), so the steps must not depend on it.
     agents
         Agents with a ``policy``; the learner may be ``None`` for model-free policies.
     seed
@@ -120,6 +124,7 @@ def run_bandit(
     missing = [a.name for a in agents if a.policy is None]
     if missing:
         raise ValueError(f"bandit agents need a policy; agents without one: {missing}")
+    policies = [a.policy for a in agents if a.policy is not None]
     steps = check_checkpoints(checkpoints, env.horizon)
     rngs = [np.random.default_rng(s) for s in children(seed, len(agents))]
     batch = () if env.n_replicates is None else (env.n_replicates,)
@@ -150,11 +155,11 @@ def run_bandit(
             t += 1
             best = best_means[i]
             flat_rewards, flat_means = rewards[i].reshape(-1), means[i].reshape(-1)
-            for a, agent in enumerate(agents):
+            for a, policy in enumerate(policies):
                 design = maps[a].transform(context[i])
                 rows = _design_rows(design, context[i], k)
                 try:
-                    choice = agent.policy.select(learners[a], rows, rngs[a], step=t, means=means[i])
+                    choice = policy.select(learners[a], rows, rngs[a], step=t, means=means[i])
                     actions = np.asarray(choice.actions)
                     at = _chosen(actions, offsets, k)
                     reward = flat_rewards[at]

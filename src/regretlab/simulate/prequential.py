@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from regretlab.base import PredictionStream
 from regretlab.simulate.agents import (
     Agent,
     EventLog,
@@ -42,7 +43,7 @@ def _coefficients(learner: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
 
 
 def run_prequential(
-    env: Any,
+    env: PredictionStream,
     agents: list[Agent] | tuple[Agent, ...],
     *,
     checkpoints: np.ndarray | None = None,
@@ -59,8 +60,10 @@ def run_prequential(
     Parameters
     ----------
     env
-        A prediction stream with ``blocks()``, ``horizon``, ``n_replicates`` and, for
-        coefficient tracking, ``true_weights``.
+        A :class:`~regretlab.base.PredictionStream`: ``blocks()`` yields blocks with fields
+        ``x``, ``y``, ``mean`` (time on the axis after the replicate axis); it also has
+        ``horizon``, ``n_replicates``, ``features`` and, for coefficient tracking,
+        ``true_weights``.
     agents
         The agents; names must be unique.
     checkpoints

@@ -1,33 +1,18 @@
-"""What every scheduler shares: change events and applying a new prior variance."""
+"""What every scheduler shares: change events and applying a new prior variance.
+
+``Event`` and the ``Scheduler`` protocol live in :mod:`regretlab.base` and are re-exported here.
+"""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
 from regretlab._validation import check_int
+from regretlab.base import Event, Scheduler
 
 __all__ = ["Event", "Scheduler", "apply_prior", "check_every", "group_columns"]
-
-
-class Event(NamedTuple):
-    """One change of a group's prior variance in one replicate at one step."""
-
-    replicate: int
-    step: int
-    group: str
-    old: float
-    new: float
-
-
-@runtime_checkable
-class Scheduler(Protocol):
-    """Reads posterior summaries after a step and sets group prior variances on the learner."""
-
-    def update(self, model: Any, step: int) -> list[Event]: ...
-
-    def clone(self) -> Scheduler: ...
 
 
 def check_every(every: Any) -> int:

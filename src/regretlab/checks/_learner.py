@@ -1,40 +1,31 @@
-"""Generic checks every learner must pass (river's ``checks``, scikit-learn's ``check_*``).
+"""Checks every learner passes (the :class:`~regretlab.base.Learner` contract and more).
 
-Each ``check_*`` function takes an *unfitted* learner built for one stream (``n_replicates=None``)
-with ``get_params()``, ``clone()``, ``learn_one``, ``predict_one``, ``get_state`` and
-``set_state``, runs it on a small seeded stream and raises ``AssertionError`` with a message on
-failure. :func:`learner_checks` lists them; the test suite runs them over every exported learner.
-
-The policy and scheduler checks run on trained learners and an environment of their own, so this
-module sits above :mod:`regretlab.environments` and :mod:`regretlab.learners` (ARCHITECTURE.md).
+Each takes an *unfitted* learner built for one stream (``n_replicates=None``) with
+``get_params()``, ``clone()``, ``learn_one``, ``predict_one``, ``get_state`` and ``set_state``,
+and runs it on a small seeded stream.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from regretlab.environments import InteractionStream
-from regretlab.learners import BayesianLinearRegression, DisjointBayesianLinearRegression
+from regretlab.checks._common import require as _require
 
 __all__ = [
-    "check_actions_are_valid",
     "check_bad_input",
     "check_batched_equals_single",
     "check_clone_is_independent",
     "check_inputs_not_mutated",
-    "check_policy_same_seed_same_actions",
+    "check_learner",
     "check_predict_before_learn",
     "check_same_seed_same_output",
-    "check_scheduler_changes_are_exact",
-    "check_scheduler_is_deterministic",
     "check_state_round_trip",
     "learner_checks",
-    "policy_checks",
-    "scheduler_checks",
 ]
 
 _STEPS = 60
@@ -46,12 +37,6 @@ def _stream(n_features: int, seed: int, batch: tuple[int, ...] = ()) -> Iterator
     for _ in range(_STEPS):
         x = rng.uniform(-1, 1, size=(*batch, n_features))
         yield x, x @ w + 0.1 * rng.normal(size=batch)
-
-
-def _require(condition: bool, message: str) -> None:
-    # Checks raise explicitly rather than with ``assert``, which ``python -O`` strips.
-    if not condition:
-        raise AssertionError(message)
 
 
 def _learn(model: Any, x: np.ndarray, y: Any, step: int) -> None:
@@ -212,113 +197,13 @@ def learner_checks() -> list[Callable[[Any], None]]:
     ]
 
 
-# -- policies ---------------------------------------------------------------------------------
-def _policy_fixture(n_replicates: int = 6, n_actions: int = 4, seed: int = 7) -> tuple:
-    """A trained per-action model, a trained shared model, their designs and true means."""
-    rng = np.random.default_rng(seed)
-    p = 3
-    per_action = DisjointBayesianLinearRegression(
-        groups=("intercept", "main", "main"), n_actions=n_actions, n_replicates=n_replicates
-    )
-    shared = BayesianLinearRegression(groups=("main",) * (p * n_actions), n_replicates=n_replicates)
-    w = rng.normal(size=(n_actions, p))
-    for _ in range(20):
-        x = np.c_[np.ones(n_replicates), rng.uniform(-1, 1, size=(n_replicates, p - 1))]
-        a = rng.integers(0, n_actions, size=n_replicates)
-        y = np.einsum("rp,rp->r", x, w[a]) + 0.1 * rng.normal(size=n_replicates)
-        per_action.learn_one(x, y, action=a)
-        block = np.zeros((n_replicates, n_actions, p))
-        block[np.arange(n_replicates), a] = x
-        shared.learn_one(block.reshape(n_replicates, -1), y)
-    x = np.c_[np.ones(n_replicates), rng.uniform(-1, 1, size=(n_replicates, p - 1))]
-    rows = np.broadcast_to(x[:, None, :], (n_replicates, n_actions, p))
-    shared_rows: np.ndarray = np.zeros((n_replicates, n_actions, n_actions, p))
-    shared_rows[:, np.arange(n_actions), np.arange(n_actions)] = rows
-    shared_rows = shared_rows.reshape(n_replicates, n_actions, -1)
-    means = np.einsum("rkp,kp->rk", rows, w)
-    return [(per_action, rows), (shared, shared_rows)], means
+def check_learner(learner: Any) -> None:
+    """Run every learner check on ``learner``; the first failure raises ``AssertionError``.
 
-
-def check_policy_same_seed_same_actions(policy: Any) -> None:
-    """Two generators with the same seed give the same actions."""
-    cases, means = _policy_fixture()
-    for model, rows in cases:
-        a = policy.select(model, rows, np.random.default_rng(3), step=5, means=means)
-        b = policy.select(model, rows, np.random.default_rng(3), step=5, means=means)
-        _require(np.array_equal(a.actions, b.actions), f"{policy!r}: same seed, other actions")
-
-
-def check_actions_are_valid(policy: Any) -> None:
-    """Actions are integers in ``[0, K)`` of the replicate shape; probabilities lie in (0, 1]."""
-    cases, means = _policy_fixture()
-    for model, rows in cases:
-        for step in (1, 2, 50):
-            choice = policy.select(model, rows, np.random.default_rng(step), step=step, means=means)
-            actions = np.asarray(choice.actions)
-            _require(actions.shape == rows.shape[:-2], f"{policy!r}: actions {actions.shape}")
-            _require(np.issubdtype(actions.dtype, np.integer), f"{policy!r}: non-integer actions")
-            _require(
-                bool(np.all((actions >= 0) & (actions < rows.shape[-2]))),
-                f"{policy!r}: action out of range: {actions}",
-            )
-            if choice.probability is not None:
-                prob = np.asarray(choice.probability)
-                _require(
-                    bool(np.all((prob > 0) & (prob <= 1))),
-                    f"{policy!r}: probabilities outside (0, 1]: {prob}",
-                )
-
-
-def policy_checks() -> list[Callable[[Any], None]]:
-    """Every check that applies to a policy."""
-    return [check_policy_same_seed_same_actions, check_actions_are_valid]
-
-
-# -- schedulers -------------------------------------------------------------------------------
-def _scheduler_run(scheduler: Any, seed: int = 11, steps: int = 120) -> tuple[Any, list, list]:
-    """Run ``scheduler`` on a grouped Bayesian learner over a stream with interactions."""
-    env = InteractionStream(
-        x_dim=3, interaction_scale=2.0, noise_level=0.2, horizon=steps, n_replicates=3, seed=seed
-    )
-    model = BayesianLinearRegression(
-        groups=env.features, n_replicates=3, noise_precision=25.0, prior_variance={"pairwise": 0.0}
-    )
-    obs = env.take(steps)
-    design = env.features.transform(obs.x)
-    events, rows = [], []
-    for t in range(steps):
-        model.learn_one(design[:, t], obs.y[:, t])
-        rows.append(t)
-        events += scheduler.update(model, t + 1)
-    return model, events, [design, obs.y]
-
-
-def check_scheduler_changes_are_exact(scheduler: Any) -> None:
-    """After a scheduler's changes the posterior equals a fresh fit with the final prior."""
-    model, events, (design, y) = _scheduler_run(scheduler.clone())
-    prior = {g: model.get_prior_variance(g) for g in model.columns}
-    fresh = BayesianLinearRegression(
-        groups=model.groups, n_replicates=3, noise_precision=25.0, prior_variance=prior
-    ).learn_many(design, y)
-    np.testing.assert_allclose(
-        model.mean,
-        fresh.mean,
-        rtol=1e-8,
-        atol=1e-10,
-        err_msg=f"{scheduler!r}: posterior after changes != fresh fit",
-    )
-    for event in events:
-        _require(event.old != event.new, f"{scheduler!r}: an event that changes nothing")
-        _require(event.new >= 0.0, f"{scheduler!r}: a negative variance {event}")
-
-
-def check_scheduler_is_deterministic(scheduler: Any) -> None:
-    """Two clones on the same stream make the same changes; a clone starts afresh."""
-    first = _scheduler_run(scheduler.clone())[1]
-    second = _scheduler_run(scheduler.clone())[1]
-    _require(first == second, f"{scheduler!r}: two clones made different changes")
-
-
-def scheduler_checks() -> list[Callable[[Any], None]]:
-    """Every check that applies to a scheduler."""
-    return [check_scheduler_changes_are_exact, check_scheduler_is_deterministic]
+    Examples
+    --------
+    >>> from regretlab.learners import BayesianLinearRegression
+    >>> check_learner(BayesianLinearRegression(groups=("intercept", "main", "main")))
+    """
+    for check in learner_checks():
+        check(copy.deepcopy(learner))  # each check gets its own copy: none spoils the next
