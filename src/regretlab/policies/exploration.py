@@ -28,7 +28,14 @@ __all__ = [
 
 
 class Choice(NamedTuple):
-    """Chosen ``actions`` ``(...)`` and, where known, the ``probability`` of each choice."""
+    """Chosen ``actions`` ``(...)`` and, where known, the ``probability`` of each choice.
+
+    What every policy's ``select`` returns; ``probability`` is ``None`` when not known.
+
+    >>> choice = Choice(actions=np.array([2, 0]), probability=np.array([0.9, 0.05]))
+    >>> choice.actions, choice.probability
+    (array([2, 0]), array([0.9 , 0.05]))
+    """
 
     actions: np.ndarray
     probability: np.ndarray | None

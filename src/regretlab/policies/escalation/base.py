@@ -12,7 +12,11 @@ __all__ = ["Event", "Scheduler", "apply_prior", "check_every", "group_columns"]
 
 
 class Event(NamedTuple):
-    """One change of a group's prior variance in one replicate at one step."""
+    """One change of a group's prior variance in one replicate at one step.
+
+    >>> Event(replicate=0, step=120, group="pairwise", old=0.0, new=1.0)
+    Event(replicate=0, step=120, group='pairwise', old=0.0, new=1.0)
+    """
 
     replicate: int
     step: int
@@ -23,7 +27,15 @@ class Event(NamedTuple):
 
 @runtime_checkable
 class Scheduler(Protocol):
-    """Reads posterior summaries after a step and sets group prior variances on the learner."""
+    """Reads posterior summaries after a step and sets group prior variances on the learner.
+
+    Schedulers conform without inheriting; the runners call ``update(model, step)`` after every
+    step's learning and ``clone()`` once per run.
+
+    >>> from regretlab.policies.escalation import EvidenceSwitch, Fixed
+    >>> isinstance(EvidenceSwitch(), Scheduler), isinstance(Fixed({"pairwise": 1.0}), Scheduler)
+    (True, True)
+    """
 
     def update(self, model: Any, step: int) -> list[Event]: ...
 
@@ -47,6 +59,13 @@ def apply_prior(model: Any, group: str, new: Any, step: int) -> list[Event]:
 
     Replicates whose value does not change are left alone, and nothing is refitted when none
     does, so calling this every step is cheap.
+
+    >>> from regretlab.learners import BayesianLinearRegression
+    >>> model = BayesianLinearRegression(groups=("main", "pairwise"), n_replicates=2)
+    >>> apply_prior(model, "pairwise", [1.0, 0.0], step=5)
+    [Event(replicate=1, step=5, group='pairwise', old=1.0, new=0.0)]
+    >>> apply_prior(model, "pairwise", [1.0, 0.0], step=6)
+    []
     """
     old = np.asarray(model.get_prior_variance(group), dtype=float)
     target = np.broadcast_to(np.asarray(new, dtype=float), old.shape)
