@@ -70,6 +70,17 @@ def load_experiment(path: str | Path, *, check: bool = True) -> Experiment:
     """Read and validate an experiment file (TOML; ``.json`` for a saved resolved experiment).
 
     Raises :class:`ExperimentError` prefixed with the file's path for the first problem found.
+
+    >>> import pathlib, tempfile
+    >>> text = "\\n".join(["seed = 1", "horizon = 20", "replicates = 2",
+    ...     'environments.e = {type = "InteractionStream", x_dim = 2}',
+    ...     'agents.a = {learner = {type = "BayesianLinearRegression"}}'])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = pathlib.Path(tmp, "tiny.toml")
+    ...     _ = path.write_text(text)
+    ...     exp = load_experiment(path)
+    >>> exp.name, exp.horizon, exp.stream
+    ('tiny', 20, 'prequential')
     """
     path = Path(path)
     try:
@@ -93,6 +104,15 @@ def parse_experiment(
 
     With ``check`` every environment and agent is also built and run for two steps, so a bad
     parameter value or an agent that cannot act in an environment fails here.
+
+    >>> exp = parse_experiment({"seed": 1, "horizon": 20, "replicates": 2,
+    ...     "environments": {"e": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"a": {"learner": {"type": "BayesianLinearRegression"}}}})
+    >>> exp.name, exp.chunk_size, [a.name for a in exp.agents]
+    ('experiment', 2, ['a'])
+    >>> parse_experiment({"seed": 1})
+    Traceback (most recent call last):
+    regretlab.experiments.components.ExperimentError: missing required key 'horizon'; ...
     """
     if not isinstance(raw, Mapping):
         raise ExperimentError(f"an experiment must be a table, got {_describe(raw)}")
