@@ -14,7 +14,12 @@ __all__ = ["FeatureMap", "Learner", "PredictionStream"]
 
 @runtime_checkable
 class FeatureMap(Protocol):
-    """Maps raw inputs ``(..., n_inputs)`` to a design ``(..., n_features)`` with named groups."""
+    """Maps raw inputs ``(..., n_inputs)`` to a design ``(..., n_features)`` with named groups.
+
+    >>> from regretlab.features import InteractionFeatures
+    >>> isinstance(InteractionFeatures(x_dim=2), FeatureMap)
+    True
+    """
 
     @property
     def n_inputs(self) -> int: ...
@@ -37,7 +42,12 @@ class FeatureMap(Protocol):
 
 @runtime_checkable
 class Learner(Protocol):
-    """An online regression model over a design vector; ``R`` replicates on the leading axis."""
+    """An online regression model over a design vector; ``R`` replicates on the leading axis.
+
+    >>> from regretlab.learners import BayesianLinearRegression
+    >>> isinstance(BayesianLinearRegression(groups=("main",)), Learner)
+    True
+    """
 
     def learn_one(self, x: np.ndarray, y: np.ndarray | float) -> Learner: ...
 
@@ -46,6 +56,11 @@ class Learner(Protocol):
 
 @runtime_checkable
 class PredictionStream(Protocol):
-    """An environment that emits ``(x, y, mean)`` one step at a time and knows its truth."""
+    """An environment that emits ``(x, y, mean)`` one step at a time and knows its truth.
+
+    >>> from regretlab.environments import InteractionStream
+    >>> isinstance(InteractionStream(x_dim=2, horizon=5, seed=0), PredictionStream)
+    True
+    """
 
     def __iter__(self): ...

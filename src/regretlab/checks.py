@@ -86,14 +86,20 @@ def _trajectory(learner: Any, seed: int = 0) -> np.ndarray:
 
 
 def check_predict_before_learn(learner: Any) -> None:
-    """A prediction before any data is finite."""
+    """A prediction before any data is finite.
+
+    >>> check_predict_before_learn(BayesianLinearRegression(groups=("main", "main")))
+    """
     model = learner.clone()
     value = model.predict_one(np.zeros(_n_features(model)))
     _require(bool(np.all(np.isfinite(value))), f"{model!r} predicts {value} before learning")
 
 
 def check_inputs_not_mutated(learner: Any) -> None:
-    """``learn_one`` and ``predict_one`` leave their arguments as they were."""
+    """``learn_one`` and ``predict_one`` leave their arguments as they were.
+
+    >>> check_inputs_not_mutated(BayesianLinearRegression(groups=("main", "main")))
+    """
     model = learner.clone()
     for t, (x, y) in enumerate(_stream(_n_features(model), 1)):
         x0, y0 = x.copy(), np.copy(y)
@@ -104,13 +110,19 @@ def check_inputs_not_mutated(learner: Any) -> None:
 
 
 def check_same_seed_same_output(learner: Any) -> None:
-    """Two clones on the same stream give identical predictions."""
+    """Two clones on the same stream give identical predictions.
+
+    >>> check_same_seed_same_output(BayesianLinearRegression(groups=("main", "main")))
+    """
     a, b = _trajectory(learner.clone()), _trajectory(learner.clone())
     _require(np.array_equal(a, b), f"{learner!r}: two clones disagree on the same stream")
 
 
 def check_batched_equals_single(learner: Any, n_replicates: int = 3) -> None:
-    """``R`` replicates in lockstep equal ``R`` separate single-stream models."""
+    """``R`` replicates in lockstep equal ``R`` separate single-stream models.
+
+    >>> check_batched_equals_single(BayesianLinearRegression(groups=("main", "main")))
+    """
     batched = _with_replicates(learner, n_replicates)
     singles = [learner.clone() for _ in range(n_replicates)]
     stream = list(_stream(_n_features(learner), 2, (n_replicates,)))
@@ -126,7 +138,10 @@ def check_batched_equals_single(learner: Any, n_replicates: int = 3) -> None:
 
 
 def check_clone_is_independent(learner: Any) -> None:
-    """Training a clone leaves the original untouched, and a clone starts untrained."""
+    """Training a clone leaves the original untouched, and a clone starts untrained.
+
+    >>> check_clone_is_independent(BayesianLinearRegression(groups=("main", "main")))
+    """
     original = learner.clone()
     before = _trajectory(learner.clone())
     trained = original.clone()
@@ -138,7 +153,10 @@ def check_clone_is_independent(learner: Any) -> None:
 
 
 def check_state_round_trip(learner: Any) -> None:
-    """State saved with ``numpy.savez`` loads with ``allow_pickle=False`` and continues alike."""
+    """State saved with ``numpy.savez`` loads with ``allow_pickle=False`` and continues alike.
+
+    >>> check_state_round_trip(BayesianLinearRegression(groups=("main", "main")))
+    """
     model = learner.clone()
     stream = list(_stream(_n_features(model), 3))
     for t, (x, y) in enumerate(stream[:30]):
@@ -163,7 +181,10 @@ def check_state_round_trip(learner: Any) -> None:
 
 def check_bad_input(learner: Any) -> None:
     """Wrong shapes and NaN/inf raise ``ValueError``/``TypeError`` naming the argument, and the
-    model's predictions are unchanged afterwards."""
+    model's predictions are unchanged afterwards.
+
+    >>> check_bad_input(BayesianLinearRegression(groups=("main", "main")))
+    """
     model = learner.clone()
     p = _n_features(model)
     stream = list(_stream(p, 4))
@@ -192,7 +213,11 @@ def check_bad_input(learner: Any) -> None:
 
 
 def learner_checks() -> list[Callable[[Any], None]]:
-    """Every check that applies to a learner."""
+    """Every check that applies to a learner.
+
+    >>> [check.__name__ for check in learner_checks()][:2]
+    ['check_predict_before_learn', 'check_inputs_not_mutated']
+    """
     return [
         check_predict_before_learn,
         check_inputs_not_mutated,
@@ -232,7 +257,11 @@ def _policy_fixture(n_replicates: int = 6, n_actions: int = 4, seed: int = 7) ->
 
 
 def check_policy_same_seed_same_actions(policy: Any) -> None:
-    """Two generators with the same seed give the same actions."""
+    """Two generators with the same seed give the same actions.
+
+    >>> from regretlab.policies import ThompsonSampling
+    >>> check_policy_same_seed_same_actions(ThompsonSampling())
+    """
     cases, means = _policy_fixture()
     for model, rows in cases:
         a = policy.select(model, rows, np.random.default_rng(3), step=5, means=means)
@@ -241,7 +270,11 @@ def check_policy_same_seed_same_actions(policy: Any) -> None:
 
 
 def check_actions_are_valid(policy: Any) -> None:
-    """Actions are integers in ``[0, K)`` of the replicate shape; probabilities lie in (0, 1]."""
+    """Actions are integers in ``[0, K)`` of the replicate shape; probabilities lie in (0, 1].
+
+    >>> from regretlab.policies import EpsilonGreedy
+    >>> check_actions_are_valid(EpsilonGreedy(0.2))
+    """
     cases, means = _policy_fixture()
     for model, rows in cases:
         for step in (1, 2, 50):
@@ -262,7 +295,12 @@ def check_actions_are_valid(policy: Any) -> None:
 
 
 def policy_checks() -> list[Callable[[Any], None]]:
-    """Every check that applies to a policy."""
+    """Every check that applies to a policy.
+
+    >>> from regretlab.policies import Greedy
+    >>> for check in policy_checks():
+    ...     check(Greedy())
+    """
     return [check_policy_same_seed_same_actions, check_actions_are_valid]
 
 
@@ -286,7 +324,11 @@ def _scheduler_run(scheduler: Any, seed: int = 11, steps: int = 120) -> tuple[An
 
 
 def check_scheduler_changes_are_exact(scheduler: Any) -> None:
-    """After a scheduler's changes the posterior equals a fresh fit with the final prior."""
+    """After a scheduler's changes the posterior equals a fresh fit with the final prior.
+
+    >>> from regretlab.policies.escalation import EvidenceSwitch
+    >>> check_scheduler_changes_are_exact(EvidenceSwitch(every=5))
+    """
     model, events, (design, y) = _scheduler_run(scheduler.clone())
     prior = {g: model.get_prior_variance(g) for g in model.columns}
     fresh = BayesianLinearRegression(
@@ -305,12 +347,20 @@ def check_scheduler_changes_are_exact(scheduler: Any) -> None:
 
 
 def check_scheduler_is_deterministic(scheduler: Any) -> None:
-    """Two clones on the same stream make the same changes; a clone starts afresh."""
+    """Two clones on the same stream make the same changes; a clone starts afresh.
+
+    >>> from regretlab.policies.escalation import Fixed
+    >>> check_scheduler_is_deterministic(Fixed({"pairwise": 0.0}))
+    """
     first = _scheduler_run(scheduler.clone())[1]
     second = _scheduler_run(scheduler.clone())[1]
     _require(first == second, f"{scheduler!r}: two clones made different changes")
 
 
 def scheduler_checks() -> list[Callable[[Any], None]]:
-    """Every check that applies to a scheduler."""
+    """Every check that applies to a scheduler.
+
+    >>> len(scheduler_checks())
+    2
+    """
     return [check_scheduler_changes_are_exact, check_scheduler_is_deterministic]
