@@ -79,14 +79,20 @@ def _trajectory(learner: Any, seed: int = 0) -> np.ndarray:
 
 
 def check_predict_before_learn(learner: Any) -> None:
-    """A prediction before any data is finite."""
+    """A prediction before any data is finite.
+
+    >>> check_predict_before_learn(BayesianLinearRegression(groups=("main", "main")))
+    """
     model = learner.clone()
     value = model.predict_one(np.zeros(_n_features(model)))
     _require(bool(np.all(np.isfinite(value))), f"{model!r} predicts {value} before learning")
 
 
 def check_inputs_not_mutated(learner: Any) -> None:
-    """``learn_one`` and ``predict_one`` leave their arguments as they were."""
+    """``learn_one`` and ``predict_one`` leave their arguments as they were.
+
+    >>> check_inputs_not_mutated(BayesianLinearRegression(groups=("main", "main")))
+    """
     model = learner.clone()
     for t, (x, y) in enumerate(_stream(_n_features(model), 1)):
         x0, y0 = x.copy(), np.copy(y)
@@ -97,13 +103,19 @@ def check_inputs_not_mutated(learner: Any) -> None:
 
 
 def check_same_seed_same_output(learner: Any) -> None:
-    """Two clones on the same stream give identical predictions."""
+    """Two clones on the same stream give identical predictions.
+
+    >>> check_same_seed_same_output(BayesianLinearRegression(groups=("main", "main")))
+    """
     a, b = _trajectory(learner.clone()), _trajectory(learner.clone())
     _require(np.array_equal(a, b), f"{learner!r}: two clones disagree on the same stream")
 
 
 def check_batched_equals_single(learner: Any, n_replicates: int = 3) -> None:
-    """``R`` replicates in lockstep equal ``R`` separate single-stream models."""
+    """``R`` replicates in lockstep equal ``R`` separate single-stream models.
+
+    >>> check_batched_equals_single(BayesianLinearRegression(groups=("main", "main")))
+    """
     batched = _with_replicates(learner, n_replicates)
     singles = [learner.clone() for _ in range(n_replicates)]
     stream = list(_stream(_n_features(learner), 2, (n_replicates,)))
@@ -119,7 +131,10 @@ def check_batched_equals_single(learner: Any, n_replicates: int = 3) -> None:
 
 
 def check_clone_is_independent(learner: Any) -> None:
-    """Training a clone leaves the original untouched, and a clone starts untrained."""
+    """Training a clone leaves the original untouched, and a clone starts untrained.
+
+    >>> check_clone_is_independent(BayesianLinearRegression(groups=("main", "main")))
+    """
     original = learner.clone()
     before = _trajectory(learner.clone())
     trained = original.clone()
@@ -131,7 +146,10 @@ def check_clone_is_independent(learner: Any) -> None:
 
 
 def check_state_round_trip(learner: Any) -> None:
-    """State saved with ``numpy.savez`` loads with ``allow_pickle=False`` and continues alike."""
+    """State saved with ``numpy.savez`` loads with ``allow_pickle=False`` and continues alike.
+
+    >>> check_state_round_trip(BayesianLinearRegression(groups=("main", "main")))
+    """
     model = learner.clone()
     stream = list(_stream(_n_features(model), 3))
     for t, (x, y) in enumerate(stream[:30]):
@@ -156,7 +174,10 @@ def check_state_round_trip(learner: Any) -> None:
 
 def check_bad_input(learner: Any) -> None:
     """Wrong shapes and NaN/inf raise ``ValueError``/``TypeError`` naming the argument, and the
-    model's predictions are unchanged afterwards."""
+    model's predictions are unchanged afterwards.
+
+    >>> check_bad_input(BayesianLinearRegression(groups=("main", "main")))
+    """
     model = learner.clone()
     p = _n_features(model)
     stream = list(_stream(p, 4))
@@ -185,7 +206,11 @@ def check_bad_input(learner: Any) -> None:
 
 
 def learner_checks() -> list[Callable[[Any], None]]:
-    """Every check that applies to a learner."""
+    """Every check that applies to a learner.
+
+    >>> [check.__name__ for check in learner_checks()][:2]
+    ['check_predict_before_learn', 'check_inputs_not_mutated']
+    """
     return [
         check_predict_before_learn,
         check_inputs_not_mutated,

@@ -34,6 +34,10 @@ class BanditStep(NamedTuple):
     of all actions, so agents in one replicate share it (common random numbers). One step has no
     time axis; a block has time on the axis after the replicate axis, ``(R, m, ...)``, or first
     for a single stream, ``(m, ...)``.
+
+    >>> step = next(iter(LinearBandit(n_actions=3, context_dim=2, horizon=5, seed=0)))
+    >>> step.context.shape, step.rewards.shape, step.means.shape
+    ((2,), (3,), (3,))
     """
 
     context: np.ndarray

@@ -20,6 +20,10 @@ class Observations(NamedTuple):
     """Raw inputs ``x`` ``(..., x_dim)``, targets ``y`` and noise-free means ``mean`` ``(...)``.
 
     One step has no row axis; a block has the rows on the axis after the replicate axis.
+
+    >>> block = InteractionStream(x_dim=2, horizon=10, n_replicates=3, seed=0).take(10)
+    >>> block.x.shape, block.y.shape, block.mean.shape
+    ((3, 10, 2), (3, 10), (3, 10))
     """
 
     x: np.ndarray

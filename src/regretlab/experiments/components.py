@@ -85,7 +85,15 @@ class Component:
 
 
 class ExperimentError(ValueError):
-    """An experiment file that cannot run; the message names the key, value and choices."""
+    """An experiment file that cannot run; the message names the key, value and choices.
+
+    >>> from regretlab.experiments.experiment import parse_experiment
+    >>> try:
+    ...     parse_experiment({"seed": -1})
+    ... except ExperimentError as exc:
+    ...     print(exc)
+    missing required key 'horizon'; every experiment sets [...]
+    """
 
 
 def fail(key: str, detail: str) -> ExperimentError:

@@ -41,7 +41,18 @@ BLAS_VARIABLES = (
 
 def pin_blas_threads() -> None:
     """One BLAS thread in this process: the environment for libraries not loaded yet, and
-    ``threadpoolctl`` (when installed) for those already loaded."""
+    ``threadpoolctl`` (when installed) for those already loaded.
+
+    Pools and clusters run it in every worker (``initializer=pin_blas_threads``,
+    ``client.run(pin_blas_threads)``). Here the settings are restored afterwards:
+
+    >>> from unittest import mock
+    >>> from threadpoolctl import threadpool_info, threadpool_limits
+    >>> with mock.patch.dict(os.environ), threadpool_limits():
+    ...     pin_blas_threads()
+    ...     os.environ["OPENBLAS_NUM_THREADS"], {i["num_threads"] for i in threadpool_info()}
+    ('1', {1})
+    """
     for name in BLAS_VARIABLES:
         os.environ[name] = "1"
     if "numpy" in sys.modules:
@@ -84,6 +95,13 @@ def process_pool(workers: int) -> cf.ProcessPoolExecutor:
 
     ``spawn`` rather than ``fork``: forking a driver that runs threads (progress bars, dask
     clients) can deadlock, and a fresh interpreter sees the BLAS settings before numpy loads.
+
+    >>> with process_pool(1) as pool:  # no process starts before the first task
+    ...     type(pool).__name__
+    'ProcessPoolExecutor'
+    >>> process_pool(0)
+    Traceback (most recent call last):
+    ValueError: workers must be an integer >= 1, got 0
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
@@ -99,7 +117,12 @@ def _workers(n: int) -> str:
 
 
 class ExecutorInfo(NamedTuple):
-    """An open executor, a description for people and how many tasks to keep queued on it."""
+    """An open executor, a description for people and how many tasks to keep queued on it.
+
+    >>> with open_executor(workers=0) as info:
+    ...     info.description, info.capacity
+    ('in this process', 1)
+    """
 
     executor: cf.Executor
     description: str

@@ -86,6 +86,17 @@ def load_experiment(
 
     ``imports`` are the plugin modules the file may name (see :func:`parse_experiment`).
     Raises :class:`ExperimentError` prefixed with the file's path for the first problem found.
+
+    >>> import pathlib, tempfile
+    >>> text = "\\n".join(["seed = 1", "horizon = 20", "replicates = 2",
+    ...     'environments.e = {type = "InteractionStream", x_dim = 2}',
+    ...     'agents.a = {learner = {type = "BayesianLinearRegression"}}'])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = pathlib.Path(tmp, "tiny.toml")
+    ...     _ = path.write_text(text)
+    ...     exp = load_experiment(path)
+    >>> exp.name, exp.horizon, exp.stream
+    ('tiny', 20, 'prequential')
     """
     path = Path(path)
     try:
@@ -117,6 +128,15 @@ def parse_experiment(
     ``type = "module:Name"`` or its ``imports`` key, as it may installed entry points' modules,
     and no other module (its ``imports`` key may also list modules this process has already
     loaded, such as one that registered names from a script: importing them runs no code).
+
+    >>> exp = parse_experiment({"seed": 1, "horizon": 20, "replicates": 2,
+    ...     "environments": {"e": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"a": {"learner": {"type": "BayesianLinearRegression"}}}})
+    >>> exp.name, exp.chunk_size, [a.name for a in exp.agents]
+    ('experiment', 2, ['a'])
+    >>> parse_experiment({"seed": 1})
+    Traceback (most recent call last):
+    regretlab.experiments.components.ExperimentError: missing required key 'horizon'; ...
     """
     if not isinstance(raw, Mapping):
         raise ExperimentError(f"an experiment must be a table, got {_describe(raw)}")

@@ -205,6 +205,20 @@ def write_report(
     experiment's ``reference``); ``imports`` allow the plugin modules the experiment names (as
     ``regretlab run --import``). A sweep with unfinished tasks is reported as far as it got,
     and the report says so.
+
+    >>> import tempfile
+    >>> from regretlab.experiments.experiment import parse_experiment
+    >>> from regretlab.experiments.sweep import run_sweep
+    >>> exp = parse_experiment({"seed": 1, "horizon": 20, "replicates": 2,
+    ...     "environments": {"e": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"a": {"learner": {"type": "BayesianLinearRegression"}},
+    ...                "b": {"learner": {"type": "SGDLinearRegression"}}}})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = run_sweep(exp, tmp)
+    ...     names = sorted(path.name for path in write_report(tmp))
+    >>> names
+    ['convergence_e.png', 'final_regret.csv', 'paired_differences.csv', 'paired_e.png',
+     'ranks.csv', 'regret_e.png', 'report.md']
     """
     results = load_sweep(out_dir, imports=imports)
     exp = results.experiment

@@ -34,7 +34,16 @@ def agent_context(env: Any, fmap: Any, seed: SeedLike) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class EnvironmentSpec:
-    """A named environment: its registry component and the drift wrappers around it."""
+    """A named environment: its registry component and the drift wrappers around it.
+
+    >>> from regretlab.experiments.experiment import parse_experiment
+    >>> exp = parse_experiment({"seed": 1, "horizon": 20, "replicates": 2,
+    ...     "environments": {"e": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"a": {"learner": {"type": "BayesianLinearRegression"}}}})
+    >>> spec = exp.environments[0]
+    >>> spec.name, spec.source.type, spec.stream, spec.drift
+    ('e', 'InteractionStream', 'prequential', ())
+    """
 
     name: str
     source: Component
@@ -51,7 +60,19 @@ class EnvironmentSpec:
 
 @dataclass(frozen=True)
 class AgentSpec:
-    """A named agent: optional feature map, learner, policy and scheduler components."""
+    """A named agent: optional feature map, learner, policy and scheduler components.
+
+    >>> from regretlab.experiments.experiment import parse_experiment
+    >>> exp = parse_experiment({"seed": 1, "horizon": 20, "replicates": 2,
+    ...     "environments": {"e": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"a": {"learner": {"type": "BayesianLinearRegression"}}}})
+    >>> spec = exp.agents[0]
+    >>> spec.learner.type, spec.policy
+    ('BayesianLinearRegression', None)
+    >>> env = exp.build_environment("e", n_replicates=2, seed=0)
+    >>> spec.build(env).learner.n_replicates
+    2
+    """
 
     name: str
     features: Component | None = None

@@ -57,7 +57,14 @@ _PACKAGES = (
 
 
 class SweepFolderError(ValueError):
-    """An output folder that this sweep must not write to (another experiment's, not a sweep's)."""
+    """An output folder that this sweep must not write to (another experiment's, not a sweep's).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     load_sweep(tmp)
+    Traceback (most recent call last):
+    regretlab.experiments.storage.SweepFolderError: ... is not a regretlab sweep folder (...)
+    """
 
 
 def _json(value: Any) -> str:
@@ -90,7 +97,20 @@ def _intact(path: Path) -> bool:
 
 
 class SweepStore:
-    """Reads and writes one results folder (see the module notes for the layout)."""
+    """Reads and writes one results folder (see the module notes for the layout).
+
+    >>> import tempfile
+    >>> from regretlab.experiments.sweep import run_sweep
+    >>> from regretlab.experiments.experiment import parse_experiment
+    >>> exp = parse_experiment({"seed": 1, "horizon": 20, "replicates": 2,
+    ...     "environments": {"e": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"a": {"learner": {"type": "BayesianLinearRegression"}}}})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = run_sweep(exp, tmp)
+    ...     store = SweepStore(tmp)
+    ...     sorted(store.finished()), store.check(exp)
+    (['e-00000'], True)
+    """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -231,7 +251,20 @@ class SweepStore:
 
 
 class SweepResults(NamedTuple):
-    """A results folder read back: the experiment, its metadata and the finished tasks' rows."""
+    """A results folder read back: the experiment, its metadata and the finished tasks' rows.
+
+    >>> import tempfile
+    >>> from regretlab.experiments.sweep import run_sweep
+    >>> from regretlab.experiments.experiment import parse_experiment
+    >>> exp = parse_experiment({"seed": 1, "horizon": 20, "replicates": 2,
+    ...     "environments": {"e": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"a": {"learner": {"type": "BayesianLinearRegression"}}}})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = run_sweep(exp, tmp)
+    ...     results = load_sweep(tmp)
+    >>> results.n_tasks, results.n_finished, results.regret.shape, results.coefficients
+    (1, 1, (40, 6), None)
+    """
 
     experiment: Experiment
     metadata: dict[str, Any]
@@ -269,6 +302,18 @@ def load_sweep(root: str | os.PathLike[str], *, imports: Iterable[str] = ()) -> 
 
     Rows are sorted by environment and agent (in the experiment's order), replicate and step;
     events keep their order within equal keys.
+
+    >>> import tempfile
+    >>> from regretlab.experiments.sweep import run_sweep
+    >>> from regretlab.experiments.experiment import parse_experiment
+    >>> exp = parse_experiment({"seed": 1, "horizon": 20, "replicates": 2,
+    ...     "environments": {"e": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"a": {"learner": {"type": "BayesianLinearRegression"}}}})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = run_sweep(exp, tmp)
+    ...     regret = load_sweep(tmp).regret
+    >>> regret[["agent", "replicate", "step"]].iloc[[0, -1]].values.tolist()
+    [['a', 0, 1], ['a', 1, 20]]
     """
     store = SweepStore(root)
     if not (store.root / "metadata.json").exists():

@@ -70,7 +70,16 @@ _EVENT_DTYPES = {
 
 @dataclass(frozen=True)
 class Task:
-    """One environment x replicate chunk, with its seeds (derived in the driver)."""
+    """One environment x replicate chunk, with its seeds (derived in the driver).
+
+    >>> from regretlab.experiments.experiment import parse_experiment
+    >>> exp = parse_experiment({"seed": 1, "horizon": 20, "replicates": 2,
+    ...     "environments": {"e": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"a": {"learner": {"type": "BayesianLinearRegression"}}}})
+    >>> task = plan_tasks(exp)[0]
+    >>> task, task.id
+    (Task(index=0, environment='e', chunk=0, start=0, stop=2), 'e-00000')
+    """
 
     index: int
     environment: str
@@ -138,6 +147,14 @@ def run_task(experiment: Experiment, task: Task) -> dict[str, pd.DataFrame]:
 
     The experiment's plugin modules are imported first, by name: a pool or dask worker builds
     the components from the resolved experiment, as the driver did.
+
+    >>> from regretlab.experiments.experiment import parse_experiment
+    >>> exp = parse_experiment({"seed": 1, "horizon": 20, "replicates": 2,
+    ...     "environments": {"e": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"a": {"learner": {"type": "BayesianLinearRegression"}}}})
+    >>> tables = run_task(exp, plan_tasks(exp)[0])
+    >>> sorted(tables), tables["regret"].shape
+    (['events', 'regret'], (40, 6))
     """
     from regretlab.simulate import run_bandit, run_prequential
 
@@ -177,7 +194,11 @@ def run_task(experiment: Experiment, task: Task) -> dict[str, pd.DataFrame]:
 
 @dataclass(frozen=True)
 class TaskOutput:
-    """A finished task's tables and its run time in the worker."""
+    """A finished task's tables and its run time in the worker (see :func:`execute_task`).
+
+    >>> TaskOutput("e-00000", {"regret": pd.DataFrame()}, seconds=0.5).task_id
+    'e-00000'
+    """
 
     task_id: str
     tables: dict[str, pd.DataFrame]
@@ -186,7 +207,18 @@ class TaskOutput:
 
 @dataclass(frozen=True)
 class TaskFailure:
-    """A task that raised (or whose worker died): its parameters, the error and traceback."""
+    """A task that raised (or whose worker died): its parameters, the error and traceback.
+
+    >>> import dataclasses
+    >>> from regretlab.experiments.experiment import parse_experiment
+    >>> exp = parse_experiment({"seed": 1, "horizon": 20, "replicates": 2,
+    ...     "environments": {"e": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"a": {"learner": {"type": "BayesianLinearRegression"}}}})
+    >>> task = dataclasses.replace(plan_tasks(exp)[0], environment="nope")
+    >>> failure = execute_task(exp, task)
+    >>> print(failure.error, failure.describe()["replicates"])
+    KeyError: "no environment 'nope'; environments: ['e']" [0, 2]
+    """
 
     task: Task
     error: str
@@ -202,7 +234,16 @@ class TaskFailure:
 
 
 def execute_task(experiment: Experiment, task: Task) -> TaskOutput | TaskFailure:
-    """:func:`run_task` in a worker; an exception comes back as a :class:`TaskFailure`."""
+    """:func:`run_task` in a worker; an exception comes back as a :class:`TaskFailure`.
+
+    >>> from regretlab.experiments.experiment import parse_experiment
+    >>> exp = parse_experiment({"seed": 1, "horizon": 20, "replicates": 2,
+    ...     "environments": {"e": {"type": "InteractionStream", "x_dim": 2}},
+    ...     "agents": {"a": {"learner": {"type": "BayesianLinearRegression"}}}})
+    >>> output = execute_task(exp, plan_tasks(exp)[0])
+    >>> type(output).__name__, output.task_id, sorted(output.tables)
+    ('TaskOutput', 'e-00000', ['events', 'regret'])
+    """
     start = time.perf_counter()
     try:
         tables = run_task(experiment, task)
@@ -213,7 +254,12 @@ def execute_task(experiment: Experiment, task: Task) -> TaskOutput | TaskFailure
 
 @dataclass(frozen=True)
 class SweepSummary:
-    """What a call to :func:`run_sweep` did."""
+    """What a call to :func:`run_sweep` did (its example runs one).
+
+    >>> SweepSummary(Path("out"), 4, n_skipped=1, n_done=3, failures=(), n_not_run=0,
+    ...              seconds=1.0).complete
+    True
+    """
 
     out_dir: Path
     n_tasks: int

@@ -16,7 +16,14 @@ __all__ = ["SufficientStats", "combine", "empty", "from_rows", "prefix"]
 
 
 class SufficientStats(NamedTuple):
-    """``xtx`` ``(..., p, p)``, ``xty`` ``(..., p)``, ``yty`` ``(...)``, ``n`` ``(...)``."""
+    """``xtx`` ``(..., p, p)``, ``xty`` ``(..., p)``, ``yty`` ``(...)``, ``n`` ``(...)``.
+
+    >>> from regretlab.learners import BayesianLinearRegression
+    >>> x, y = np.array([[1.0, 2.0], [1.0, -1.0]]), np.array([3.0, 0.0])
+    >>> stats = BayesianLinearRegression(groups=("main", "main")).learn_many(x, y).stats
+    >>> stats.xtx, stats.xty, float(stats.yty), float(stats.n)
+    (array([[2., 1.], [1., 5.]]), array([3., 6.]), 9.0, 2.0)
+    """
 
     xtx: np.ndarray
     xty: np.ndarray

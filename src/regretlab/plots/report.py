@@ -28,14 +28,28 @@ def _figure(width: float = 7.0, height: float = 4.5) -> Figure:
 
 
 def regret_figure(regret: pd.DataFrame, metric: str, title: str) -> Figure:
-    """Cumulative ``metric`` per agent against step, mean and 95% band (log x)."""
+    """Cumulative ``metric`` per agent against step, mean and 95% band (log x).
+
+    >>> import pandas as pd
+    >>> regret = pd.DataFrame({"agent": ["a", "b"] * 4, "replicate": [0, 0, 1, 1] * 2,
+    ...                        "step": [1] * 4 + [10] * 4, "r": [1.0, 2.0, 1.5, 2.5, 5, 7, 6, 8]})
+    >>> regret_figure(regret, "r", "regret").axes[0].get_title()
+    'regret'
+    """
     fig = _figure()
     plot_regret(regret, metric, ax=fig.subplots(), title=title)
     return fig
 
 
 def paired_figure(regret: pd.DataFrame, metric: str, reference: str, title: str) -> Figure:
-    """Every agent minus ``reference``, paired by replicate, mean and 95% band (log x)."""
+    """Every agent minus ``reference``, paired by replicate, mean and 95% band (log x).
+
+    >>> import pandas as pd
+    >>> regret = pd.DataFrame({"agent": ["a", "b"] * 4, "replicate": [0, 0, 1, 1] * 2,
+    ...                        "step": [1] * 4 + [10] * 4, "r": [1.0, 2.0, 1.5, 2.5, 5, 7, 6, 8]})
+    >>> paired_figure(regret, "r", "a", "paired").axes[0].get_legend_handles_labels()[1]
+    ['b - a']
+    """
     wide = regret.pivot_table(index=["replicate", "step"], columns="agent", values=metric)
     fig = _figure()
     ax = fig.subplots()
@@ -62,6 +76,12 @@ def convergence_figure(regret: pd.DataFrame, metric: str, title: str) -> Figure:
 
     For a prediction stream this is the running mean squared error against the true mean, the
     prequential counterpart of the seed study's convergence curves.
+
+    >>> import pandas as pd
+    >>> regret = pd.DataFrame({"agent": ["a", "b"] * 4, "replicate": [0, 0, 1, 1] * 2,
+    ...                        "step": [1] * 4 + [10] * 4, "r": [1.0, 2.0, 1.5, 2.5, 5, 7, 6, 8]})
+    >>> convergence_figure(regret, "r", "rates").axes[0].get_xscale()
+    'log'
     """
     rate = pd.DataFrame(
         {
@@ -90,6 +110,12 @@ def escalation_figure(
     a 95% Wilson band; it falls when replicates tighten the prior again (a model-averaging
     leader going back to "off"). Right: prior changes per replicate so far, mean and 95% band;
     a steep right curve with a flat left one means the leader keeps switching.
+
+    >>> import pandas as pd
+    >>> events = pd.DataFrame({"agent": "a", "replicate": [0, 1], "step": [2, 5], "group": "g",
+    ...                        "old": 0.0, "new": 1.0})
+    >>> len(escalation_figure(events, np.array([1, 5, 10]), np.array([0, 1]), "when").axes)
+    2
     """
     timeline = escalation_timeline(events, steps, replicates)
     fig = _figure(11.0, 5.0)
@@ -121,7 +147,17 @@ def escalation_figure(
 
 
 def coefficients_figure(coefficients: pd.DataFrame, agents: list[str], title: str) -> Figure:
-    """Replicate 0's coefficient estimates with 95% bands against the truth, one panel per agent."""
+    """Replicate 0's coefficient estimates with 95% bands against the truth, one panel per agent.
+
+    >>> from regretlab.environments import InteractionStream
+    >>> from regretlab.learners import BayesianLinearRegression
+    >>> from regretlab.simulate import Agent, run_prequential
+    >>> env = InteractionStream(x_dim=2, horizon=20, n_replicates=2, seed=0)
+    >>> agent = Agent("bayes", BayesianLinearRegression(groups=env.features, n_replicates=2))
+    >>> run = run_prequential(env, [agent], checkpoints=[5, 20], track_coefficients=True)
+    >>> coefficients_figure(run.coefficients, ["bayes"], "weights").get_suptitle()
+    'weights (replicate 0; truth dashed)'
+    """
     agents = [a for a in agents if (coefficients["agent"] == a).any()]
     ncols = min(3, len(agents))
     nrows = -(-len(agents) // ncols)

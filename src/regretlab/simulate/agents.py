@@ -45,6 +45,17 @@ class Agent:
         A :class:`~regretlab.base.Scheduler`, which changes the learner's group prior variances
         during the run (complexity escalation): ``update(model, step) -> list[Event]``, called
         after every step's learning; ``clone()`` once per run.
+
+    Examples
+    --------
+    >>> from regretlab.learners import BayesianLinearRegression
+    >>> from regretlab.policies import ThompsonSampling
+    >>> model = BayesianLinearRegression(groups=("main",))
+    >>> Agent("ts", model, policy=ThompsonSampling()).name
+    'ts'
+    >>> Agent("broken", model, policy="greedy")
+    Traceback (most recent call last):
+    TypeError: Agent 'broken': policy must have a select() method, got str
     """
 
     name: str

@@ -29,7 +29,15 @@ __all__ = ["BanditResult", "run_bandit"]
 
 class BanditResult(NamedTuple):
     """``regret``: one row per agent x replicate x checkpoint; ``steps``: optional per-step log;
-    ``events``: every prior change (agent, replicate, step, group, old, new)."""
+    ``events``: every prior change (agent, replicate, step, group, old, new).
+
+    >>> from regretlab.environments import LinearBandit
+    >>> from regretlab.policies import Random
+    >>> env = LinearBandit(n_actions=3, context_dim=2, horizon=20, n_replicates=2, seed=0)
+    >>> result = run_bandit(env, [Agent("random", policy=Random())], checkpoints=[20])
+    >>> result.regret.columns.tolist()[-2:], result.steps, len(result.events)
+    (['pseudo_regret', 'realised_regret'], None, 0)
+    """
 
     regret: pd.DataFrame
     steps: pd.DataFrame | None

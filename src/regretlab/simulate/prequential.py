@@ -27,7 +27,16 @@ __all__ = ["PrequentialResult", "run_prequential"]
 
 class PrequentialResult(NamedTuple):
     """``regret``: one row per agent x replicate x checkpoint; ``coefficients``: trajectories;
-    ``events``: every prior change (agent, replicate, step, group, old, new)."""
+    ``events``: every prior change (agent, replicate, step, group, old, new).
+
+    >>> from regretlab.environments import InteractionStream
+    >>> from regretlab.learners import BayesianLinearRegression
+    >>> env = InteractionStream(x_dim=2, horizon=20, n_replicates=2, seed=0)
+    >>> agent = Agent("bayes", BayesianLinearRegression(groups=env.features, n_replicates=2))
+    >>> result = run_prequential(env, [agent], checkpoints=[20])
+    >>> result.regret.columns.tolist()[-2:], result.coefficients, len(result.events)
+    (['expected_regret', 'excess_loss'], None, 0)
+    """
 
     regret: pd.DataFrame
     coefficients: pd.DataFrame | None

@@ -33,6 +33,16 @@ def write_seed_study(
     Every file is first written to a temporary name in ``out_dir``; only when all of them are
     complete are they renamed over their targets (``os.replace``), so an error leaves the
     existing results as they were. Returns the paths written.
+
+    >>> import tempfile
+    >>> from dataclasses import replace
+    >>> from regretlab.studies import run_seed_study, seed_experiments
+    >>> small = replace(seed_experiments(n_replicates=2)[1], horizon=100)
+    >>> tables = run_seed_study([small], progress=False)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     names = sorted(path.name for path in write_seed_study(tables, [small], tmp))
+    >>> names
+    ['low_interaction.csv', 'low_interaction.parquet', 'low_interaction.png', 'summary.md']
     """
     exps = _check_experiments(experiments)
     missing = [exp.name for exp in exps if exp.name not in results]

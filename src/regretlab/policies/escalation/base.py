@@ -32,6 +32,13 @@ def apply_prior(model: Any, group: str, new: Any, step: int) -> list[Event]:
 
     Replicates whose value does not change are left alone, and nothing is refitted when none
     does, so calling this every step is cheap.
+
+    >>> from regretlab.learners import BayesianLinearRegression
+    >>> model = BayesianLinearRegression(groups=("main", "pairwise"), n_replicates=2)
+    >>> apply_prior(model, "pairwise", [1.0, 0.0], step=5)
+    [Event(replicate=1, step=5, group='pairwise', old=1.0, new=0.0)]
+    >>> apply_prior(model, "pairwise", [1.0, 0.0], step=6)
+    []
     """
     old = np.asarray(model.get_prior_variance(group), dtype=float)
     target = np.broadcast_to(np.asarray(new, dtype=float), old.shape)
