@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import matplotlib
@@ -55,7 +56,11 @@ def test_python_block_runs(page, line, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     # Padded so that a traceback names the page's own line numbers.
     compiled = compile("\n" * line + code, str(page), "exec")
-    exec(compiled, {"__name__": "docs_block"})
+    # A real module, as a user's script is: classes defined in a recipe pickle by reference
+    # (the generic checks pickle the components they are given).
+    module = types.ModuleType("docs_block")
+    monkeypatch.setitem(sys.modules, "docs_block", module)
+    exec(compiled, module.__dict__)
     plt.close("all")
 
 

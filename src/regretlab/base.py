@@ -145,10 +145,16 @@ class Learner(Protocol):
         ...
 
 
+@runtime_checkable
 class StreamBlock(Protocol):
     """Steps of a prediction stream: inputs ``x`` ``(R, m, n_inputs)``, targets ``y`` and
     noise-free means ``mean`` ``(R, m)``; without ``R`` for one stream.
     :class:`~regretlab.environments.Observations` is one.
+
+    >>> from regretlab.environments import InteractionStream
+    >>> block = next(InteractionStream(x_dim=2, horizon=4, seed=0).blocks())
+    >>> isinstance(block, StreamBlock), block.x.shape, block.y.shape
+    (True, (4, 2), (4,))
     """
 
     @property
@@ -161,10 +167,16 @@ class StreamBlock(Protocol):
     def mean(self) -> np.ndarray: ...
 
 
+@runtime_checkable
 class BanditBlock(Protocol):
     """Steps of a bandit: ``context`` ``(R, m, context_dim)``, the reward every action would
     have earned ``rewards`` and their expectations ``means`` ``(R, m, K)``; without ``R`` for
     one stream. :class:`~regretlab.environments.BanditStep` is one.
+
+    >>> from regretlab.environments import LinearBandit
+    >>> block = next(LinearBandit(n_actions=3, context_dim=2, horizon=4, seed=0).blocks())
+    >>> isinstance(block, BanditBlock), block.context.shape, block.means.shape
+    (True, (4, 2), (4, 3))
     """
 
     @property

@@ -81,6 +81,8 @@ def _trajectory(learner: Any, seed: int = 0) -> np.ndarray:
 def check_predict_before_learn(learner: Any) -> None:
     """A prediction before any data is finite.
 
+    >>> from regretlab.learners import BayesianLinearRegression
+
     >>> check_predict_before_learn(BayesianLinearRegression(groups=("main", "main")))
     """
     model = learner.clone()
@@ -90,6 +92,8 @@ def check_predict_before_learn(learner: Any) -> None:
 
 def check_inputs_not_mutated(learner: Any) -> None:
     """``learn_one`` and ``predict_one`` leave their arguments as they were.
+
+    >>> from regretlab.learners import BayesianLinearRegression
 
     >>> check_inputs_not_mutated(BayesianLinearRegression(groups=("main", "main")))
     """
@@ -105,6 +109,8 @@ def check_inputs_not_mutated(learner: Any) -> None:
 def check_same_seed_same_output(learner: Any) -> None:
     """Two clones on the same stream give identical predictions.
 
+    >>> from regretlab.learners import BayesianLinearRegression
+
     >>> check_same_seed_same_output(BayesianLinearRegression(groups=("main", "main")))
     """
     a, b = _trajectory(learner.clone()), _trajectory(learner.clone())
@@ -113,6 +119,8 @@ def check_same_seed_same_output(learner: Any) -> None:
 
 def check_batched_equals_single(learner: Any, n_replicates: int = 3) -> None:
     """``R`` replicates in lockstep equal ``R`` separate single-stream models.
+
+    >>> from regretlab.learners import BayesianLinearRegression
 
     >>> check_batched_equals_single(BayesianLinearRegression(groups=("main", "main")))
     """
@@ -133,6 +141,8 @@ def check_batched_equals_single(learner: Any, n_replicates: int = 3) -> None:
 def check_clone_is_independent(learner: Any) -> None:
     """Training a clone leaves the original untouched, and a clone starts untrained.
 
+    >>> from regretlab.learners import BayesianLinearRegression
+
     >>> check_clone_is_independent(BayesianLinearRegression(groups=("main", "main")))
     """
     original = learner.clone()
@@ -147,6 +157,8 @@ def check_clone_is_independent(learner: Any) -> None:
 
 def check_state_round_trip(learner: Any) -> None:
     """State saved with ``numpy.savez`` loads with ``allow_pickle=False`` and continues alike.
+
+    >>> from regretlab.learners import BayesianLinearRegression
 
     >>> check_state_round_trip(BayesianLinearRegression(groups=("main", "main")))
     """
@@ -175,6 +187,8 @@ def check_state_round_trip(learner: Any) -> None:
 def check_bad_input(learner: Any) -> None:
     """Wrong shapes and NaN/inf raise ``ValueError``/``TypeError`` naming the argument, and the
     model's predictions are unchanged afterwards.
+
+    >>> from regretlab.learners import BayesianLinearRegression
 
     >>> check_bad_input(BayesianLinearRegression(groups=("main", "main")))
     """

@@ -64,6 +64,10 @@ class Noise:
     """The base of the noise models: ``sample = shocks * multiplier``, ``observe = mean + sample``.
 
     A subclass implements :meth:`shocks`, :meth:`multiplier` and :meth:`sd`.
+
+    >>> noise = Gaussian(0.5)
+    >>> isinstance(noise, Noise), noise.sample(np.random.default_rng(0), (3,), None).shape
+    (True, (3,))
     """
 
     #: Whether the shocks read the inputs (then a stream skipping rows regenerates them).
