@@ -57,6 +57,9 @@ def make_case(seed: int, kind: str, spread: int = 6):
     if kind == "under":  # fewer rows than flat columns: rank-deficient, n from 1 to p - 1
         n = int(rng.integers(1, n_flat))
         x = rng.standard_normal((n, p))
+    elif kind == "few":  # fewer rows than columns, but enough for the flat ones: proper
+        n = int(rng.integers(n_flat, max(n_flat + 1, p)))
+        x = rng.standard_normal((n, p))
     elif kind == "collinear":  # n from p to 3p, one flat column a power-of-two multiple of another
         n = int(rng.integers(p, 3 * p + 1))
         x = rng.standard_normal((n, p))
@@ -68,7 +71,7 @@ def make_case(seed: int, kind: str, spread: int = 6):
         x = (u * np.geomspace(1.0, 10.0 ** -rng.uniform(0, 5), p)) @ v.T
     scales = _scales(rng, p, spread)
     y = rng.standard_normal(n)
-    return x * scales, y, _priors(rng, kinds, scales), kind == "full"
+    return x * scales, y, _priors(rng, kinds, scales), kind in ("full", "few")
 
 
 def oracle(x, y, variance, beta=1.0, flat_variance="1e50"):
@@ -136,7 +139,7 @@ def test_rank_deficient_is_improper_with_minimum_norm_mean(seed, kind):
     assert rel_err(c @ e @ c, c) <= 1e-9
 
 
-@pytest.mark.parametrize("kind", ["under", "collinear", "full"])
+@pytest.mark.parametrize("kind", ["under", "collinear", "full", "few"])
 @pytest.mark.parametrize("seed", range(N_CASES))
 def test_verdict_with_columns_scaled_apart_by_1e12(seed, kind):
     x, y, variance, full = make_case(seed, kind, spread=20)
@@ -148,9 +151,10 @@ def test_verdict_with_columns_scaled_apart_by_1e12(seed, kind):
     assert np.all(np.isfinite(post.covariance))
 
 
+@pytest.mark.parametrize("kind", ["full", "few"])
 @pytest.mark.parametrize("seed", range(N_CASES))
-def test_full_rank_is_proper_with_the_right_mean(seed):
-    x, y, variance, _ = make_case(seed, "full")
+def test_full_rank_is_proper_with_the_right_mean(seed, kind):
+    x, y, variance, _ = make_case(seed, kind)
     eig = schur_eigenvalues(x, variance)
     assert eig.min() >= 100 * DEFAULT_RANK_TOL  # the case sits 100x from the tolerance
     model = BayesianLinearRegression(
