@@ -54,7 +54,34 @@ from regretlab.policies.escalation.evidence import LADDER
 PAIRWISE = (0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 MAIN = (0.1, 1.0, 10.0, 100.0, 1000.0)
 NOISE_PRIOR = 1e-3
-DEFAULTS = ("recommended", "family", "family, off 1/2", "EB main, off 1/2")
+FAMILY_MIXTURES = ("family", "family, off 1/2")
+
+
+def _flat_intercept_bma(scales):
+    """Pairwise variance on the ladder x one main-effect scale on ``scales``, flat intercept."""
+
+    def make(fm, r):
+        return ModelAveraging(
+            learner=nig(fm, {"intercept": np.inf, "main": 1.0, "pairwise": 0.0}, r),
+            grid=LADDER,
+            other_grids={"main": scales},
+        )
+
+    return make
+
+
+AGENTS = {
+    "recommended": lambda fm, r: ModelAveraging.recommended(fm, n_replicates=r),
+    "EB main, off 1/2": lambda fm, r: ModelAveraging(
+        learner=nig(fm, {"intercept": np.inf, "main": 1.0, "pairwise": 0.0}, r),
+        grid=LADDER,
+        off_weight=0.5,
+        fit=("main",),
+    ),
+    "flat intercept, main 1..100": _flat_intercept_bma((1.0, 10.0, 100.0)),
+    "flat intercept, main 0.1..100": _flat_intercept_bma((0.1, 1.0, 10.0, 100.0)),
+}
+DEFAULTS = ("recommended", *FAMILY_MIXTURES, "EB main, off 1/2")
 
 
 @dataclass(frozen=True)
@@ -143,7 +170,7 @@ def nig(fm, prior, r):
 
 
 def run_scenario(args):
-    index, s, r, horizon, seed = args
+    index, s, r, horizon, seed, chosen = args
     fm, x, y, mean = draw(s, r, horizon, np.random.SeedSequence(seed, spawn_key=(index,)))
     p = fm.n_features
     members = [(v, m) for v in PAIRWISE for m in MAIN]
@@ -162,15 +189,7 @@ def run_scenario(args):
         "family": np.full(k, -np.log(k)),
         "family, off 1/2": np.log(np.where(off, 0.5 / off.sum(), 0.5 / (~off).sum())),
     }
-    agents = {
-        "recommended": ModelAveraging.recommended(fm, n_replicates=r),
-        "EB main, off 1/2": ModelAveraging(
-            learner=nig(fm, {"intercept": np.inf, "main": 1.0, "pairwise": 0.0}, r),
-            grid=LADDER,
-            off_weight=0.5,
-            fit=("main",),
-        ),
-    }
+    agents = {name: AGENTS[name](fm, r) for name in chosen if name in AGENTS}
     truth = np.asarray(fm.groups)
     present = {"intercept", "main"} | ({"pairwise"} if s.scale > 0 else set())
     floor = BayesianLinearRegression(
@@ -182,7 +201,7 @@ def run_scenario(args):
         noise_precision=1.0 / s.noise**2,
         n_replicates=r,
     )
-    names = [f"fixed {v:g} @ {m:g}" for v, m in members] + list(DEFAULTS) + ["floor"]
+    names = [f"fixed {v:g} @ {m:g}" for v, m in members] + list(chosen) + ["floor"]
     regret = {n: np.zeros((horizon, r)) for n in names}
     log_w = np.zeros((k, r))
     for t in range(horizon):
@@ -192,6 +211,8 @@ def run_scenario(args):
         for j, name in enumerate(names[:k]):
             regret[name][t] = (pred[j] - mt) ** 2
         for name, lp in log_prior.items():
+            if name not in regret:
+                continue
             w = np.exp(lp[:, None] + log_w - logsumexp(lp[:, None] + log_w, axis=0))
             regret[name][t] = ((w * pred).sum(axis=0) - mt) ** 2
         for name, agent in agents.items():
@@ -208,13 +229,13 @@ def run_scenario(args):
     return s, p, total, late
 
 
-def split_half(total: dict[str, np.ndarray], rng: np.random.Generator, n_boot: int = 2000):
+def split_half(total: dict[str, np.ndarray], rng: np.random.Generator, chosen, n_boot: int = 2000):
     """Per default: ratio to the family's best member chosen on the other half, both ways."""
     members = [n for n in total if n.startswith("fixed")]
     r = len(next(iter(total.values())))
     halves = (np.arange(r) < r // 2, np.arange(r) >= r // 2)
     rows = []
-    for name in DEFAULTS:
+    for name in chosen:
         ratios, uppers, lowers = [], [], []
         for choose, score in (halves, halves[::-1]):
             best = min(members, key=lambda n: total[n][choose].mean())
@@ -243,9 +264,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--scenarios", nargs="*")
+    parser.add_argument(
+        "--defaults", nargs="*", default=list(DEFAULTS), choices=[*AGENTS, *FAMILY_MIXTURES]
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/escalation_family"))
     args = parser.parse_args()
-    todo = scenarios()
+    every = scenarios()
+    todo = every
     if args.scenarios:
         todo = [s for s in todo if s.name in args.scenarios]
     r, horizon = (20, 300) if args.quick else (args.replicates, args.horizon)
@@ -256,14 +281,15 @@ def main() -> None:
     start = time.perf_counter()
     # The expensive scenarios (large x_dim) first, so the two workers finish together.
     jobs = sorted(
-        ((i, s, r, horizon, args.seed) for i, s in enumerate(todo)),
+        # A scenario's seed is its place in the full list: a subset run sees the same data.
+        ((every.index(s), s, r, horizon, args.seed, tuple(args.defaults)) for s in todo),
         key=lambda job: -job[1].x_dim,
     )
     rows, totals = [], []
     rng = np.random.default_rng(args.seed)
     with cf.ProcessPoolExecutor(args.workers) as pool:
         for s, p, total, late in pool.map(run_scenario, jobs):
-            for row in split_half(total, rng):
+            for row in split_half(total, rng, args.defaults):
                 rows.append({"scenario": s.name, "p": p, **row})
             for name in total:
                 totals.append(
@@ -278,13 +304,14 @@ def main() -> None:
     table = pd.DataFrame(rows)
     pd.DataFrame(totals).to_csv(args.out / "regret.csv", index=False)
     table.to_csv(args.out / "ratios.csv", index=False)
-    wide = table.pivot(index="scenario", columns="agent", values="ratio")[list(DEFAULTS)]
-    high = table.pivot(index="scenario", columns="agent", values="ci_high")[list(DEFAULTS)]
+    chosen = list(args.defaults)
+    wide = table.pivot(index="scenario", columns="agent", values="ratio")[chosen]
+    high = table.pivot(index="scenario", columns="agent", values="ci_high")[chosen]
     pd.set_option("display.width", 200)
     print("\nratio to the reference family's best member (chosen on the other half):")
     print(wide.round(3).to_string())
     print("\nsummary per default: worst ratio, scenarios within 1.05, worst upper 95% bound")
-    for name in DEFAULTS:
+    for name in chosen:
         print(
             f"  {name:18s} worst {wide[name].max():.3f} ({wide[name].idxmax()}), "
             f"{(wide[name] <= 1.05).sum()}/{len(wide)} within 1.05, "
