@@ -81,6 +81,25 @@ AGENTS = {
     "flat intercept, main 1..100": _flat_intercept_bma((1.0, 10.0, 100.0)),
     "flat intercept, main 0.1..100": _flat_intercept_bma((0.1, 1.0, 10.0, 100.0)),
 }
+def _scaled_recommended(other_grids):
+    """The recommended rule (vague noise prior, pairwise on the ladder) with other scale grids."""
+
+    def make(fm, r):
+        return ModelAveraging(
+            learner=nig(fm, {"intercept": 100.0, "main": 100.0, "pairwise": 0.0}, r),
+            grid=LADDER,
+            other_grids=other_grids,
+        )
+
+    return make
+
+
+AGENTS["recommended, scale 0.1..100"] = _scaled_recommended(
+    {("intercept", "main"): (0.1, 1.0, 10.0, 100.0)}
+)
+AGENTS["recommended, main 0.1..100, intercept 1|100"] = _scaled_recommended(
+    {"main": (0.1, 1.0, 10.0, 100.0), "intercept": (1.0, 100.0)}
+)
 DEFAULTS = ("recommended", *FAMILY_MIXTURES, "EB main, off 1/2")
 
 
