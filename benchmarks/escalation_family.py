@@ -1,7 +1,7 @@
 """Escalation you can trust (issue 16): defaults against a fixed reference family, split-half.
 
 Prediction streams on the seed's generator and variations of it (x ~ U(-1, 1)^x_dim, design =
-intercept + main + pairwise products): 44 scenarios over x_dim 2-10, interaction scale 0-3,
+intercept + main + pairwise products): 50 scenarios over x_dim 2-10, interaction scale 0-3,
 noise 0.1-2, sparse interactions, main effects up to +-3, intercept 5, Student-t(3) and
 heteroscedastic noise, and interactions switching on at T/2. Every agent learns the noise online
 (a normal-inverse-gamma model, vague noise prior a_0 = b_0 = 1e-3).
@@ -24,6 +24,11 @@ Defaults measured side by side (all start with the interactions off):
   flat intercept, the main-effect variance of every candidate starting at the unit-information
   value 1 and fitted by evidence (type-II maximum likelihood) from 2p observations on, on a
   geometric schedule: one continuous scale instead of a grid.
+
+Variants of the recommended rule for ``--defaults`` (``AGENTS``): a flat intercept with the
+main scale on {1, 10, 100} or {0.1 .. 100}, the shared intercept-and-main scale on
+{0.1 .. 100} (the rule adopted: ``ModelAveraging.recommended``), and the main scale on
+{0.1 .. 100} with the intercept on {1, 100}. ``--scenarios`` runs a subset on the same data.
 
 The two model-averaging variants over the family are computed from the family's own
 predictions and log predictive densities (a mixture needs nothing else), so they cost nothing.
