@@ -275,11 +275,15 @@ class ModelAveraging(_Candidates):
         xs, ys = self._tile(x), self._tile(np.asarray(y))
         # While a flat prior leaves the posterior improper, every candidate's predictive is
         # improper alike: the evidence starts counting once the flat columns are determined.
-        if self._inner.proper:
+        if getattr(self._inner, "proper", True):
             self._log_weight += self._split(self._inner.log_predictive(xs, ys))
         self._inner.learn_one(xs, ys)
         self._step += 1
-        if self._fitter is not None and self._step >= self._next_fit and self._inner.proper:
+        if (
+            self._fitter is not None
+            and self._step >= self._next_fit
+            and getattr(self._inner, "proper", True)
+        ):
             self._fitter.update(self._inner, self._step)
             # Refit on a geometric schedule (every 10% more data, at least every 10 steps
             # early on): a type-II maximum moves slowly once the data dominate.
