@@ -149,9 +149,9 @@ class Mode:
     @property
     def scales(self) -> tuple[float, ...]:
         """The default scheduler's grid for the other groups' shared variance: decades from
-        1/100 of the weak prior up to it (learned noise: 1 .. 100, from the unit-information
-        prior, ``ModelAveraging.recommended``; known noise: the same relative grid)."""
-        return tuple(self.main_variance * f for f in (1e-2, 1e-1, 1.0))
+        1/1000 of the weak prior up to it (learned noise: 0.1 .. 100, ``SCALES`` of
+        ``ModelAveraging.recommended``; known noise: the same relative grid)."""
+        return tuple(self.main_variance * f for f in (1e-3, 1e-2, 1e-1, 1.0))
 
     @property
     def threshold(self) -> float:
