@@ -86,6 +86,8 @@ AGENTS = {
     "flat intercept, main 1..100": _flat_intercept_bma((1.0, 10.0, 100.0)),
     "flat intercept, main 0.1..100": _flat_intercept_bma((0.1, 1.0, 10.0, 100.0)),
 }
+
+
 def _scaled_recommended(other_grids):
     """The recommended rule (vague noise prior, pairwise on the ladder) with other scale grids."""
 
