@@ -93,33 +93,20 @@ def _env_auto(context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _ENV_AUTO = ("horizon", "n_replicates", "seed")
-register(
-    "environment",
-    "InteractionStream",
-    environments.InteractionStream,
-    auto=_env_auto,
-    auto_names=_ENV_AUTO,
-    nested={"noise": "noise"},
-    stream="prequential",
-)
-register(
-    "environment",
-    "MultilevelStream",
-    environments.MultilevelStream,
-    auto=_env_auto,
-    auto_names=_ENV_AUTO,
-    nested={"noise": "noise"},
-    stream="prequential",
-)
-register(
-    "environment",
-    "LinearBandit",
-    environments.LinearBandit,
-    auto=_env_auto,
-    auto_names=_ENV_AUTO,
-    nested={"noise": "noise"},
-    stream="bandit",
-)
+for _env_name, _stream in (
+    ("InteractionStream", "prequential"),
+    ("MultilevelStream", "prequential"),
+    ("LinearBandit", "bandit"),
+):
+    register(
+        "environment",
+        _env_name,
+        getattr(environments, _env_name),
+        auto=_env_auto,
+        auto_names=_ENV_AUTO,
+        nested={"noise": "noise"},
+        stream=_stream,
+    )
 register(
     "environment",
     "SupervisedBandit",

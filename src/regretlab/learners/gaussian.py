@@ -20,7 +20,12 @@ import numpy as np
 from scipy.linalg.blas import dger as _dger
 
 from regretlab.learners._cholesky import cho_solve
-from regretlab.learners.rank import DEFAULT_RANK_TOL, certainly_definite, solve_flat
+from regretlab.learners.rank import (
+    DEFAULT_RANK_TOL,
+    certainly_definite,
+    equilibration,
+    solve_flat,
+)
 from regretlab.learners.stats import SufficientStats
 
 __all__ = [
@@ -166,10 +171,9 @@ def evidence_terms(
         mean = cho_solve(factor, rhs[..., None])[..., 0]
         log_det = 2.0 * np.log(np.einsum("...ii->...i", factor)).sum(axis=-1)
     else:
-        diag = np.einsum("...ii->...i", precision)
-        scale = 1.0 / np.sqrt(np.where(diag > 0.0, diag, 1.0))
+        scale = equilibration(precision)
         equilibrated = precision * scale[..., :, None] * scale[..., None, :]
-        log_scale = np.log(np.where(diag > 0.0, diag, 1.0)).sum(axis=-1)
+        log_scale = -2.0 * np.log(scale).sum(axis=-1)  # log|D|
         p = precision.shape[-1]
         stack = equilibrated.reshape(-1, p, p)
         if certainly_definite(stack, rank_tol):

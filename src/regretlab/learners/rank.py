@@ -51,6 +51,7 @@ __all__ = [
     "FlatSolve",
     "certainly_definite",
     "check_rank_tol",
+    "equilibration",
     "solve_flat",
 ]
 
@@ -65,6 +66,18 @@ class FlatSolve(NamedTuple):
     mean: np.ndarray
     covariance: np.ndarray
     proper: np.ndarray
+
+
+def equilibration(precision: np.ndarray) -> np.ndarray:
+    """``D^{-1/2}`` of the scaling ``E = D^{-1/2} P D^{-1/2}`` to unit diagonal, ``(..., p)``.
+
+    A flat column no row has touched has a zero diagonal: it is all null space, scale 1.
+
+    >>> equilibration(np.array([[4.0, 0.0], [0.0, 0.0]]))
+    array([0.5, 1. ])
+    """
+    diag = np.einsum("...ii->...i", precision)
+    return 1.0 / np.sqrt(np.where(diag > 0.0, diag, 1.0))
 
 
 def check_rank_tol(rank_tol: object) -> float:
@@ -150,9 +163,7 @@ def _solve_group(
     improper ones pay for eigenvectors.
     """
     b, p = rhs.shape
-    diag = np.einsum("...ii->...i", precision)
-    # A flat column no row has touched has a zero diagonal: it is all null space, scale 1.
-    scale = np.where(diag > 0.0, 1.0 / np.sqrt(np.where(diag > 0.0, diag, 1.0)), 1.0)
+    scale = equilibration(precision)
     order = np.concatenate([np.flatnonzero(~flat), np.flatnonzero(flat)])
     k, f = int((~flat).sum()), int(flat.sum())
     permuted = not np.array_equal(order, np.arange(p))

@@ -109,8 +109,7 @@ class EvidenceSwitch:
         if step % self.every or not self._window.ready(model):
             return []
         scores = self._window.log_alternatives(model)
-        log_e = self.log_e_value(model, scores)
-        assert log_e is not None
+        log_e = self._window.log_mixture_gain(model, scores) - self._window.log_null_fit(model)
         current = np.asarray(model.get_prior_variance(self.group), dtype=float)
         off = current == 0.0
         fire = off & (log_e >= math.log(self.threshold))
