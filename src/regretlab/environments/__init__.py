@@ -7,11 +7,14 @@ from regretlab.environments.drift import AbruptChange, InteractionOnset
 from regretlab.environments.interactions import InteractionStream, Observations
 from regretlab.environments.multilevel import MultilevelStream
 from regretlab.environments.noise import Custom, Gaussian, Heteroscedastic, Noise, StudentT
+from regretlab.environments.rewards import Bernoulli, Binomial, Poisson, RewardModel
 from regretlab.environments.supervised import SupervisedBandit
 
 __all__ = [
     "AbruptChange",
     "BanditStep",
+    "Bernoulli",
+    "Binomial",
     "Custom",
     "Gaussian",
     "Heteroscedastic",
@@ -21,6 +24,8 @@ __all__ = [
     "MultilevelStream",
     "Noise",
     "Observations",
+    "Poisson",
+    "RewardModel",
     "StudentT",
     "SupervisedBandit",
 ]
