@@ -14,7 +14,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from regretlab._random import SeedLike, children
-from regretlab.base import BanditEnvironment
+from regretlab.base import BanditEnvironment, StepLog
 from regretlab.policies.exploration import row_max
 from regretlab.simulate.agents import (
     Agent,
@@ -90,6 +90,7 @@ def run_bandit(
     log_steps: bool = False,
     environment: str | None = None,
     progress: bool = False,
+    log_to: StepLog | None = None,
 ) -> BanditResult:
     """Run every agent on ``env`` for ``env.horizon`` steps over all replicates in lockstep.
 
@@ -116,6 +117,11 @@ def run_bandit(
         agent).
     environment, progress
         Label for the ``environment`` column; show a progress bar.
+    log_to
+        A :class:`~regretlab.base.StepLog` that receives every agent's context, choice (with
+        its propensity), reward and the step's true means as the run goes (such as
+        :class:`~regretlab.offpolicy.ParquetLog`, for off-policy evaluation); closed after the
+        last step. ``None`` (the default) logs nothing and changes nothing.
 
     Examples
     --------
@@ -177,6 +183,10 @@ def run_bandit(
                         events.after_step(a, learners[a], schedulers[a], t)
                 except (ValueError, TypeError) as exc:
                     raise type(exc)(f"step {t}, agent {names[a]!r}: {exc}") from exc
+                if log_to is not None:
+                    log_to.record(
+                        names[a], t, context[i], choice._replace(actions=actions), reward, means[i]
+                    )
                 mean = flat_means[at]
                 pseudo[a] += best - mean
                 realised[a] += best - reward
@@ -201,6 +211,8 @@ def run_bandit(
                 )
         bar.update(len(rewards))
     bar.close()
+    if log_to is not None:
+        log_to.close()
     reps = replicate_ids(batch)
     regret = pd.concat(
         [
