@@ -18,6 +18,7 @@ from regretlab.offpolicy.estimators import (
     support_deficiency,
 )
 from regretlab.offpolicy.logs import MemoryLog, ParquetLog, read_log
+from regretlab.offpolicy.replay import ReplayEstimate, check_uniform, replay, replay_learning
 from regretlab.offpolicy.reward_models import RidgeRewardModel, design_rows
 from regretlab.offpolicy.table import LoggedBandit, check_propensities, from_frame, to_frame
 from regretlab.offpolicy.targets import check_probabilities, target_probabilities, true_value
@@ -31,13 +32,17 @@ __all__ = [
     "LoggedBandit",
     "MemoryLog",
     "ParquetLog",
+    "ReplayEstimate",
     "RidgeRewardModel",
     "SwitchDR",
     "check_probabilities",
     "check_propensities",
+    "check_uniform",
     "design_rows",
     "from_frame",
     "read_log",
+    "replay",
+    "replay_learning",
     "support_deficiency",
     "target_probabilities",
     "to_frame",
