@@ -243,7 +243,7 @@ class SwitchDR(DoublyRobust):
     ) -> None:
         super().__init__(reward_model=reward_model, clip=clip)
         self.tau = tau
-        check_real("tau", tau, minimum=0.0)
+        check_real("tau", tau, minimum=0.0, allow_inf=True)
 
     def estimate(self, log: LoggedBandit, probabilities: Any) -> Estimate:
         return self._terms(log, check_probabilities(probabilities, log), self.tau)
