@@ -17,6 +17,7 @@ from regretlab.offpolicy.estimators import (
     SwitchDR,
     support_deficiency,
 )
+from regretlab.offpolicy.evaluation import error_table, prefix, summarise_errors
 from regretlab.offpolicy.logs import MemoryLog, ParquetLog, read_log
 from regretlab.offpolicy.replay import ReplayEstimate, check_uniform, replay, replay_learning
 from regretlab.offpolicy.reward_models import RidgeRewardModel, design_rows
@@ -39,10 +40,13 @@ __all__ = [
     "check_propensities",
     "check_uniform",
     "design_rows",
+    "error_table",
     "from_frame",
+    "prefix",
     "read_log",
     "replay",
     "replay_learning",
+    "summarise_errors",
     "support_deficiency",
     "target_probabilities",
     "to_frame",

@@ -175,8 +175,9 @@ class ParquetLog:
             "propensity": np.empty(n),
             "deterministic": np.empty(n, bool),
             "reward": np.empty(n),
-            "context": np.empty((n, c)),
-            "mean": np.empty((n, k)),
+            # Column-major, so that every column of a block goes to Arrow without a copy.
+            "context": np.empty((c, n)),
+            "mean": np.empty((k, n)),
         }
 
     def record(
@@ -213,8 +214,8 @@ class ParquetLog:
         b["propensity"][rows] = _propensity(agent, step, choice).reshape(r)
         b["deterministic"][rows] = bool(getattr(choice, "deterministic", False))
         b["reward"][rows] = np.asarray(rewards).reshape(r)
-        b["context"][rows] = context
-        b["mean"][rows] = means
+        b["context"][:, rows] = context.T
+        b["mean"][:, rows] = means.T
         self._held += r
         self.peak_rows = max(self.peak_rows, self._held)
 
@@ -234,8 +235,8 @@ class ParquetLog:
                 key: pa.array(b[key][:n])
                 for key in ("replicate", "step", "action", "propensity", "deterministic", "reward")
             },
-            **{f"context_{i}": pa.array(b["context"][:n, i]) for i in range(b["context"].shape[1])},
-            **{f"mean_{a}": pa.array(b["mean"][:n, a]) for a in range(b["mean"].shape[1])},
+            **{f"context_{i}": pa.array(row[:n]) for i, row in enumerate(b["context"])},
+            **{f"mean_{a}": pa.array(row[:n]) for a, row in enumerate(b["mean"])},
         }
         table = pa.table(columns)
         if self._writer is None:

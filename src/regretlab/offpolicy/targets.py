@@ -56,8 +56,9 @@ def target_probabilities(
     log
         The log; its contexts (and true means, for :class:`~regretlab.policies.Oracle`).
     model
-        The target's fixed learner (one stream: ``n_replicates=None``), or ``None`` for a
-        model-free policy.
+        The target's fixed learner (one stream: ``n_replicates=None``), ``None`` for a
+        model-free policy, or ``"truth"``: the policy ranks the log's true means (greedy on
+        them is the oracle; ``EpsilonGreedy`` on them an exploring oracle).
     features
         The design map from a context to the ``(K, p)`` rows the model reads (the
         environment's ``features``); not needed without a model.
@@ -83,7 +84,12 @@ def target_probabilities(
             f"policy must give action_probabilities(model, designs, rng, *, step, means), "
             f"got {policy!r}"
         )
-    if model is not None and features is None:
+    truth = isinstance(model, str) and model == "truth"
+    if isinstance(model, str) and not truth:
+        raise ValueError(f"model must be a learner, None or 'truth', got {model!r}")
+    if truth:
+        log.need("means", "a target acting on the truth")
+    elif model is not None and features is None:
         raise ValueError("a target with a model needs features= (the design map it reads)")
     rng = np.random.default_rng(seed)
     r, n, k = *log.actions.shape, log.n_actions
@@ -91,7 +97,7 @@ def target_probabilities(
     for rep in range(r):
         for lo in range(0, n, chunk_rows):
             rows = slice(lo, min(n, lo + chunk_rows))
-            if features is None:
+            if features is None or truth:
                 designs = np.zeros((rows.stop - lo, k, 0))
             else:
                 context = log.need("context", "a target with a model")[rep, rows]
@@ -101,10 +107,23 @@ def target_probabilities(
                         designs[..., None, :], (*designs.shape[:-1], k, designs.shape[-1])
                     )
             means = None if log.means is None else log.means[rep, rows]
+            acting = _Means(means) if truth else model
             out[rep, rows] = policy.action_probabilities(
-                model, designs, rng, step=step, means=means
+                acting, designs, rng, step=step, means=means
             )
     return check_probabilities(out, log)
+
+
+class _Means:
+    """A model whose predictions are the logged true means (``model="truth"``)."""
+
+    def __init__(self, means: Any) -> None:
+        self._means = means
+
+    def predict_one(self, x: Any, **kwargs: Any) -> np.ndarray:
+        if kwargs.get("return_sd"):
+            return self._means, np.zeros_like(self._means)
+        return np.asarray(self._means)
 
 
 def true_value(log: LoggedBandit, probabilities: Any) -> np.ndarray:
