@@ -250,3 +250,21 @@ def test_replay_of_a_learning_policy_matches_its_online_regret():
     # and it is a real learning curve: well below uniform play's regret over n steps.
     uniform = (log.means.max(-1) - log.means.mean(-1))[:, :n].sum(1).mean()
     assert a.mean() < 0.7 * uniform
+
+
+class _Overconfident:
+    """Claims probability 1.2 for its uniform choice: a bad propensity."""
+
+    def select(self, model, designs, rng, *, step, means=None):
+        choice = Random().select(model, designs, rng, step=step)
+        return choice._replace(probability=choice.probability * 3.6)
+
+
+def test_parquet_log_refuses_propensities_outside_0_1(tmp_path):
+    env = _env(horizon=5)
+    with pytest.raises(ValueError, match=r"step 1, agent 'bad', replicate 0: propensity .* 1.2"):
+        run_bandit(
+            env, [Agent("bad", policy=_Overconfident())], log_to=ParquetLog(tmp_path / "x.pq")
+        )
+    with pytest.raises(ValueError, match=r"propensity must lie in \(0, 1\]"):
+        run_bandit(env, [Agent("bad", policy=_Overconfident())], log_to=MemoryLog())

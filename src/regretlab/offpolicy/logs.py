@@ -156,6 +156,7 @@ class ParquetLog:
         self._held = 0
         self._capacity = 0
         self._width: tuple[int, int, int] | None = None
+        self._replicates = np.arange(0)
 
     def __enter__(self) -> ParquetLog:
         return self
@@ -165,6 +166,7 @@ class ParquetLog:
 
     def _allocate(self, r: int, c: int, k: int) -> None:
         self._width = (r, c, k)
+        self._replicates = np.arange(r)
         self._capacity = max(1, self.block_rows // r) * r
         n = self._capacity
         self._buffers = {
@@ -189,35 +191,53 @@ class ParquetLog:
         rewards: np.ndarray,
         means: np.ndarray,
     ) -> None:
+        if choice.probability is None:
+            _propensity(agent, step, choice)  # raises, naming the step and the agent
         means = np.asarray(means)
         k = means.shape[-1]
-        means = means.reshape(-1, k)
-        r = means.shape[0]
-        context = np.asarray(context).reshape(r, -1)
-        if self._width is None:
-            self._allocate(r, context.shape[1], k)
-        elif self._width != (r, context.shape[1], k):
-            raise ValueError(
-                f"step {step}, agent {agent!r}: (replicates, context_dim, n_actions) "
-                f"{(r, context.shape[1], k)} differ from the log's {self._width}"
-            )
+        r = means.size // k
+        context = np.asarray(context)
+        c = context.size // r
+        if self._width != (r, c, k):
+            if self._width is not None:
+                raise ValueError(
+                    f"step {step}, agent {agent!r}: (replicates, context_dim, n_actions) "
+                    f"{(r, c, k)} differ from the log's {self._width}"
+                )
+            self._allocate(r, c, k)
         if agent not in self._agents:
             self._agents.append(agent)
         if self._held + r > self._capacity:
             self._flush()
-        rows = slice(self._held, self._held + r)
+        lo = self._held
+        hi = lo + r
         b = self._buffers
-        b["agent"][rows] = self._agents.index(agent)
-        b["replicate"][rows] = np.arange(r)
-        b["step"][rows] = step
-        b["action"][rows] = np.asarray(choice.actions).reshape(r)
-        b["propensity"][rows] = _propensity(agent, step, choice).reshape(r)
-        b["deterministic"][rows] = bool(getattr(choice, "deterministic", False))
-        b["reward"][rows] = np.asarray(rewards).reshape(r)
-        b["context"][:, rows] = context.T
-        b["mean"][:, rows] = means.T
-        self._held += r
-        self.peak_rows = max(self.peak_rows, self._held)
+        # Plain slice assignments (numpy broadcasts scalars and (R,) arrays alike); the
+        # propensities are validated once per block, in _flush.
+        b["agent"][lo:hi] = self._agents.index(agent)
+        b["replicate"][lo:hi] = self._replicates
+        b["step"][lo:hi] = step
+        b["action"][lo:hi] = choice.actions
+        b["propensity"][lo:hi] = choice.probability
+        b["deterministic"][lo:hi] = bool(getattr(choice, "deterministic", False))
+        b["reward"][lo:hi] = rewards
+        b["context"][:, lo:hi] = context.reshape(r, c).T
+        b["mean"][:, lo:hi] = means.reshape(r, k).T
+        self._held = hi
+        if hi > self.peak_rows:
+            self.peak_rows = hi
+
+    def _check_block(self, n: int) -> None:
+        b = self._buffers
+        p = b["propensity"][:n]
+        bad = ~((p > 0.0) & (p <= 1.0))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            agent = self._agents[int(b["agent"][i])]
+            raise ValueError(
+                f"step {int(b['step'][i])}, agent {agent!r}, replicate {int(b['replicate'][i])}:"
+                f" propensity must lie in (0, 1], got {p[i]}"
+            )
 
     def _flush(self) -> None:
         if not self._held:
@@ -226,6 +246,7 @@ class ParquetLog:
         import pyarrow.parquet as pq
 
         n, b = self._held, self._buffers
+        self._check_block(n)
         # Agent names as a dictionary column: the names are written once per row group.
         columns = {
             "agent": pa.DictionaryArray.from_arrays(
