@@ -13,6 +13,8 @@ sweep::
     track_coefficients = true      # prediction streams only (optional)
     reference = "main_effects"     # agent that paired differences are taken against (optional)
     imports = ["mypkg.components"] # plugin modules (optional; each must be allowed, see below)
+    offpolicy = {...}              # off-policy evaluation in the report (optional; bandits;
+                                   # see regretlab.experiments.offpolicy_spec)
 
     [environments.weak]
     type = "InteractionStream"
@@ -52,6 +54,7 @@ from typing import Any
 from regretlab._validation import _describe
 from regretlab.experiments import plugins
 from regretlab.experiments._checks import check_roles, trial
+from regretlab.experiments.offpolicy_spec import check_logger, parse_offpolicy
 from regretlab.experiments.registry import ExperimentError, modules, parse_component
 from regretlab.experiments.registry import fail as _fail
 from regretlab.experiments.spec import _AGENT_KEYS, AgentSpec, EnvironmentSpec, Experiment
@@ -75,6 +78,7 @@ _OPTIONAL = (
     "track_coefficients",
     "reference",
     "imports",
+    "offpolicy",
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -196,9 +200,14 @@ def parse_experiment(
         track_coefficients=track,
         description=description,
         imports=_needed(envs, agents),
+        offpolicy=None
+        if raw.get("offpolicy") is None
+        else parse_offpolicy(raw["offpolicy"], [a.name for a in agents], stream, horizon, allowed),
     )
     if check:
         trial(exp)
+        if exp.offpolicy is not None:
+            check_logger(exp)
     return exp
 
 

@@ -310,3 +310,7 @@ def data_schedule(
 
 
 register("scheduler", "DataSchedule", data_schedule)
+
+
+# Off-policy estimators (role "estimator"), registered where the [offpolicy] table is parsed.
+from regretlab.experiments import offpolicy_spec  # noqa: E402, F401

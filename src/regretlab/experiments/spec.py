@@ -14,6 +14,7 @@ from typing import Any
 
 from regretlab._random import SeedLike, children
 from regretlab.experiments import plugins, registry
+from regretlab.experiments.offpolicy_spec import OffPolicySpec
 from regretlab.experiments.registry import Component
 from regretlab.simulate import Agent
 
@@ -135,6 +136,7 @@ class Experiment:
     track_coefficients: bool = False
     description: str = ""
     imports: tuple[str, ...] = ()
+    offpolicy: OffPolicySpec | None = None
 
     @property
     def stream(self) -> str:
@@ -202,6 +204,7 @@ class Experiment:
             "agents": {a.name: a.to_python() for a in self.agents},
             # Only when a component needs a plugin: other experiments keep their digest.
             **({"imports": list(self.imports)} if self.imports else {}),
+            **({"offpolicy": self.offpolicy.to_python()} if self.offpolicy else {}),
         }
 
     def digest(self) -> str:
