@@ -21,7 +21,14 @@ __all__ = ["error_table", "prefix", "summarise_errors"]
 
 
 def prefix(log: LoggedBandit, n: int) -> LoggedBandit:
-    """The first ``n`` rows of every replicate of ``log``."""
+    """The first ``n`` rows of every replicate of ``log``.
+
+    >>> import pandas as pd
+    >>> from regretlab.offpolicy import from_frame
+    >>> log = from_frame(pd.DataFrame({"action": [0, 1, 1], "reward": [1.0, 2.0, 3.0]}))
+    >>> prefix(log, 2).rewards
+    array([[1., 2.]])
+    """
     if not 1 <= n <= log.n_rows:
         raise ValueError(f"n must lie in [1, {log.n_rows}], got {n}")
     cut = slice(0, n)

@@ -26,7 +26,11 @@ __all__ = ["ReplayEstimate", "check_uniform", "replay", "replay_learning"]
 
 class ReplayEstimate(NamedTuple):
     """Per replicate ``(R,)``: the mean accepted reward ``value``, its ``se`` and the number
-    of ``accepted`` rows."""
+    of ``accepted`` rows.
+
+    >>> ReplayEstimate(np.array([0.5]), np.array([0.1]), np.array([25])).accepted
+    array([25])
+    """
 
     value: np.ndarray
     se: np.ndarray
@@ -34,7 +38,15 @@ class ReplayEstimate(NamedTuple):
 
 
 def check_uniform(log: LoggedBandit, *, rtol: float = 1e-9) -> None:
-    """A ``ValueError`` unless every logged propensity is ``1 / K`` (replay's premise)."""
+    """A ``ValueError`` unless every logged propensity is ``1 / K`` (replay's premise).
+
+    >>> import pandas as pd
+    >>> from regretlab.offpolicy import from_frame
+    >>> check_uniform(from_frame(pd.DataFrame({"action": [0, 1], "propensity": [0.5, 0.9],
+    ...                                        "reward": 1.0})))
+    Traceback (most recent call last):
+    ValueError: replay needs uniformly logged data (every propensity 1/K = 0.5), got ...
+    """
     propensity = log.need("propensity", "replay")
     k = log.n_actions
     if not np.allclose(propensity, 1.0 / k, rtol=rtol, atol=0.0):
@@ -95,6 +107,22 @@ def replay_learning(
     pandas.DataFrame
         Columns ``replicate``, ``accepted`` (the checkpoint ``N``), ``pseudo_regret``,
         ``rows_used`` (logged rows read to get there).
+
+    Examples
+    --------
+    >>> from regretlab.environments import LinearBandit
+    >>> from regretlab.learners import BayesianLinearRegression
+    >>> from regretlab.offpolicy import MemoryLog
+    >>> from regretlab.policies import Random, ThompsonSampling
+    >>> from regretlab.simulate import Agent, run_bandit
+    >>> env = LinearBandit(n_actions=3, context_dim=2, horizon=300, n_replicates=2, seed=0)
+    >>> log = MemoryLog()
+    >>> _ = run_bandit(env, [Agent("uniform", policy=Random())], seed=1, log_to=log)
+    >>> curve = replay_learning(log.logged("uniform"),
+    ...     BayesianLinearRegression(groups=env.features.groups), ThompsonSampling(),
+    ...     features=env.features, checkpoints=[10, 50], seed=2)
+    >>> curve.columns.tolist(), curve["accepted"].tolist()
+    (['replicate', 'accepted', 'pseudo_regret', 'rows_used'], [10, 50, 10, 50])
     """
     check_uniform(log)
     means = log.need("means", "replay_learning (its regret)")

@@ -23,7 +23,14 @@ __all__ = ["RidgeRewardModel", "design_rows"]
 
 def design_rows(log: LoggedBandit, features: Any = None) -> np.ndarray:
     """The ``(R, n, K, p)`` design rows of every logged context; ``features`` defaults to
-    ``ActionFeatures(context_dim, K)`` (the design of the package's linear bandits)."""
+    ``ActionFeatures(context_dim, K)`` (the design of the package's linear bandits).
+
+    >>> import pandas as pd
+    >>> from regretlab.offpolicy import from_frame
+    >>> log = from_frame(pd.DataFrame({"action": [0, 1], "reward": 1.0, "context_0": [0.5, 1]}))
+    >>> design_rows(log).shape
+    (1, 2, 2, 6)
+    """
     context = log.need("context", "a reward model")
     k = log.n_actions
     fmap = ActionFeatures(context.shape[-1], k) if features is None else features

@@ -109,6 +109,12 @@ def from_frame(
     ``agent`` picks one agent's rows (needed when the table holds several); ``n_actions``
     defaults to the number of ``mean_<a>`` columns, else the largest action + 1. Every replicate
     must have the same number of rows.
+
+    >>> log = from_frame(pd.DataFrame({"replicate": [0, 0, 1, 1], "action": [0, 2, 1, 1],
+    ...                                "propensity": 1 / 3, "reward": [1.0, 0.0, 0.5, 0.5]}))
+    >>> log.actions, log.n_actions
+    (array([[0, 2],
+           [1, 1]]), 3)
     """
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"frame must be a pandas DataFrame, got {_describe(frame)}")

@@ -20,7 +20,15 @@ __all__ = ["check_probabilities", "target_probabilities", "true_value"]
 
 
 def check_probabilities(probabilities: Any, log: LoggedBandit) -> np.ndarray:
-    """``probabilities`` ``(R, n, K)`` for ``log``: non-negative rows summing to 1."""
+    """``probabilities`` ``(R, n, K)`` for ``log``: non-negative rows summing to 1.
+
+    >>> import pandas as pd
+    >>> from regretlab.offpolicy import from_frame
+    >>> log = from_frame(pd.DataFrame({"action": [0, 1], "reward": 1.0}))
+    >>> check_probabilities([[[0.5, 0.5], [1.0, 0.5]]], log)
+    Traceback (most recent call last):
+    ValueError: target probabilities must sum to 1 over the actions, got 1.5 at ...
+    """
     pi = np.asarray(probabilities, dtype=float)
     shape = (*log.actions.shape, log.n_actions)
     if pi.shape != shape:
