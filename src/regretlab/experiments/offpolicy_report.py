@@ -12,22 +12,19 @@ coverage of the 95% intervals, ESS, largest weight, support deficiency, refusals
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from regretlab._io import write_csv
+from regretlab._io import Writer, write_csv
 from regretlab._random import children
 from regretlab.offpolicy import MemoryLog, error_table, summarise_errors, target_probabilities
 from regretlab.plots.offpolicy import offpolicy_figure
 from regretlab.simulate import run_bandit
 
 __all__ = ["offpolicy_section", "offpolicy_summary"]
-
-Writer = Callable[[str], None]
 
 
 def offpolicy_summary(exp: Any) -> pd.DataFrame:

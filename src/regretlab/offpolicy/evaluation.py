@@ -31,13 +31,11 @@ def prefix(log: LoggedBandit, n: int) -> LoggedBandit:
     """
     if not 1 <= n <= log.n_rows:
         raise ValueError(f"n must lie in [1, {log.n_rows}], got {n}")
-    cut = slice(0, n)
-    return log._replace(
-        **{
-            field: None if getattr(log, field) is None else getattr(log, field)[:, cut]
-            for field in ("context", "actions", "propensity", "rewards", "means", "deterministic")
-        }
-    )
+    cut: dict[str, Any] = {
+        field: None if getattr(log, field) is None else getattr(log, field)[:, :n]
+        for field in ("context", "actions", "propensity", "rewards", "means", "deterministic")
+    }
+    return log._replace(**cut)
 
 
 def error_table(

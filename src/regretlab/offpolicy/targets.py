@@ -128,7 +128,7 @@ class _Means:
     def __init__(self, means: Any) -> None:
         self._means = means
 
-    def predict_one(self, x: Any, **kwargs: Any) -> np.ndarray:
+    def predict_one(self, x: Any, **kwargs: Any) -> Any:
         if kwargs.get("return_sd"):
             return self._means, np.zeros_like(self._means)
         return np.asarray(self._means)

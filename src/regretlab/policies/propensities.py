@@ -45,7 +45,7 @@ def _draw_rng(rng: np.random.Generator) -> np.random.Generator:
         return rng.spawn(1)[0]
     except (TypeError, AttributeError):
         # A bit generator made without a SeedSequence cannot spawn: jump far ahead instead.
-        return np.random.Generator(rng.bit_generator.jumped())
+        return np.random.Generator(rng.bit_generator.jumped())  # type: ignore[attr-defined]
 
 
 def monte_carlo_shares(sample_scores: Any, rng: np.random.Generator, draws: int) -> np.ndarray:
