@@ -110,24 +110,37 @@ class RidgeRewardModel:
             if self.features is None
             else self.features
         )
-        rows = design_rows(log, fmap)[..., self._columns(fmap.groups)]
-        r, n, k, p = rows.shape
+        columns = self._columns(fmap.groups)
+        r, n = log.actions.shape
         if n < self.folds:
             raise ValueError(f"folds={self.folds} needs at least as many rows, got {n}")
-        chosen = np.take_along_axis(rows, log.actions[..., None, None], axis=2)[:, :, 0]
+        q = np.empty((r, n, log.n_actions))
+        # Replicates in groups of about 2**22 design entries: the (R, n, K, p) rows of a long
+        # log would not fit in memory at once.
+        width = len(columns) * n * log.n_actions
+        step = max(1, 2**22 // max(1, width))
+        for lo in range(0, r, step):
+            part = slice(lo, min(r, lo + step))
+            sub = log._replace(context=context[part], actions=log.actions[part])
+            rows = design_rows(sub, fmap)[..., columns]
+            q[part] = self._fit_predict(rows, log.actions[part], log.rewards[part])
+        return q
+
+    def _fit_predict(self, rows: np.ndarray, actions: np.ndarray, y: np.ndarray) -> np.ndarray:
+        r, n, k, p = rows.shape
+        chosen = np.take_along_axis(rows, actions[..., None, None], axis=2)[:, :, 0]
         fold = np.arange(n) % self.folds
-        y = log.rewards
         q = np.empty((r, n, k))
-        total_xx = np.einsum("rnp,rnq->rpq", chosen, chosen)
-        total_xy = np.einsum("rnp,rn->rp", chosen, y)
+        total_xx = chosen.transpose(0, 2, 1) @ chosen
+        total_xy = (chosen.transpose(0, 2, 1) @ y[..., None])[..., 0]
         eye = self.alpha * np.eye(p)
         for f in range(self.folds):
             held = fold == f
             xh = chosen[:, held]
-            xx = total_xx - np.einsum("rnp,rnq->rpq", xh, xh) + eye
-            xy = total_xy - np.einsum("rnp,rn->rp", xh, y[:, held])
-            w = np.linalg.solve(xx, xy[..., None])[..., 0]
-            q[:, held] = np.einsum("rnkp,rp->rnk", rows[:, held], w)
+            xx = total_xx - xh.transpose(0, 2, 1) @ xh + eye
+            xy = total_xy - (xh.transpose(0, 2, 1) @ y[:, held, None])[..., 0]
+            w = np.linalg.solve(xx, xy[..., None])
+            q[:, held] = (rows[:, held] @ w[:, None])[..., 0]
         return q
 
     def __repr__(self) -> str:
