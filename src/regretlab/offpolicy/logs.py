@@ -148,6 +148,9 @@ class ParquetLog:
         self.path = path
         self.block_rows = block_rows
         check_int("block_rows", block_rows, minimum=1)
+        # Imported here, not at the first block: a missing pyarrow fails before the run.
+        import pyarrow.parquet  # noqa: F401
+
         self.blocks_written = 0
         self.peak_rows = 0
         self._writer: Any = None
@@ -263,7 +266,9 @@ class ParquetLog:
         if self._writer is None:
             # Agents seen later get new dictionary entries: store the column as plain strings.
             schema = table.schema.set(0, pa.field("agent", pa.string()))
-            self._writer = pq.ParquetWriter(Path(self.path), schema)
+            # Dictionary pages for the agent names only: hashing 65536 distinct doubles per
+            # column costs several blocks of memory and saves nothing.
+            self._writer = pq.ParquetWriter(Path(self.path), schema, use_dictionary=["agent"])
         table = table.set_column(0, "agent", table.column("agent").cast(pa.string()))
         self._writer.write_table(table)
         self.blocks_written += 1
