@@ -6,6 +6,8 @@
 - :mod:`~regretlab.experiments.storage`: a sweep's folder (Parquet per task, manifest);
 - :mod:`~regretlab.experiments.executors`: the driver, a process pool or dask.distributed;
 - :mod:`~regretlab.experiments.report`: summary tables, figures and ``report.md``;
+- :mod:`~regretlab.experiments.offpolicy_spec`: an experiment's ``[offpolicy]`` table and the
+  registered estimators; :mod:`~regretlab.experiments.offpolicy_report`: its report section;
 - :mod:`~regretlab.experiments.examples`: the example experiment files shipped in the package.
 
 The public names of these modules are available here too, but imported on first use: a spawned
@@ -49,6 +51,8 @@ _PUBLIC = {
     ),
     "examples": ("example_names", "example_text"),
     "report": ("METRICS", "final_regret", "paired_differences", "ranks", "write_report"),
+    "offpolicy_spec": ("OffPolicySpec", "parse_offpolicy"),
+    "offpolicy_report": ("offpolicy_section", "offpolicy_summary"),
 }
 _MODULE_OF = {name: module for module, names in _PUBLIC.items() for name in names}
 

@@ -29,7 +29,19 @@ __all__ = ["offpolicy_section", "offpolicy_summary"]
 
 def offpolicy_summary(exp: Any) -> pd.DataFrame:
     """Every environment x target x estimator x log size of ``exp.offpolicy`` (see the module
-    notes), with an ``environment`` column."""
+    notes), with an ``environment`` column.
+
+    >>> from regretlab.experiments.experiment import parse_experiment
+    >>> exp = parse_experiment({"seed": 1, "horizon": 30, "replicates": 3,
+    ...     "environments": {"e": {"type": "LinearBandit", "n_actions": 3, "context_dim": 2}},
+    ...     "agents": {"u": {"policy": {"type": "Random"}}},
+    ...     "offpolicy": {"logger": "u", "targets": {"best": {"type": "Oracle"}},
+    ...                   "estimators": {"ips": {"type": "IPS"}, "dr": {"type": "DoublyRobust"}}}})
+    >>> offpolicy_summary(exp)[["environment", "target", "estimator", "n", "replicates"]]
+      environment target estimator   n  replicates
+    0           e   best       ips  30           3
+    1           e   best        dr  30           3
+    """
     spec = exp.offpolicy
     frames = []
     seeds = children(np.random.SeedSequence([exp.seed, 18]), 2 * len(exp.environments))
@@ -57,7 +69,19 @@ def _figure_writer(summary: pd.DataFrame, target: str, title: str) -> Writer:
 
 
 def offpolicy_section(exp: Any, folder: Path) -> tuple[str, list[tuple[Path, Writer]]]:
-    """The Markdown section and the files (path, writer) of the off-policy evaluation."""
+    """The Markdown section and the files (path, writer) of the off-policy evaluation.
+
+    >>> from pathlib import Path
+    >>> from regretlab.experiments.experiment import parse_experiment
+    >>> exp = parse_experiment({"seed": 1, "horizon": 30, "replicates": 3,
+    ...     "environments": {"e": {"type": "LinearBandit", "n_actions": 3, "context_dim": 2}},
+    ...     "agents": {"u": {"policy": {"type": "Random"}}},
+    ...     "offpolicy": {"logger": "u", "targets": {"best": {"type": "Oracle"}},
+    ...                   "estimators": {"snips": {"type": "SNIPS"}}}})
+    >>> text, files = offpolicy_section(exp, Path("report"))
+    >>> text.splitlines()[1], [path.name for path, _ in files]
+    ('## Off-policy evaluation', ['offpolicy.csv', 'offpolicy_e_best.png'])
+    """
     spec = exp.offpolicy
     summary = offpolicy_summary(exp)
     files: list[tuple[Path, Writer]] = [(folder / "offpolicy.csv", write_csv(summary))]

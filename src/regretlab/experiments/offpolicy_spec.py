@@ -131,7 +131,13 @@ def _named(
 def parse_offpolicy(
     raw: Any, agents: Sequence[str], stream: str, horizon: int, imports: Iterable[str] = ()
 ) -> OffPolicySpec:
-    """Validate an ``[offpolicy]`` table; every error names its key (``offpolicy.sizes``)."""
+    """Validate an ``[offpolicy]`` table; every error names its key (``offpolicy.sizes``).
+
+    >>> parse_offpolicy({"logger": "a", "sizes": [0], "targets": {}, "estimators": {}},
+    ...                 ["a"], "bandit", 50)
+    Traceback (most recent call last):
+    regretlab.experiments.components.ExperimentError: offpolicy.sizes: must be a list of ...
+    """
     if not isinstance(raw, Mapping):
         raise fail("offpolicy", f"must be a table, got {_describe(raw)}")
     allowed = ("logger", "targets", "estimators", "sizes")
