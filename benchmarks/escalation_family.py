@@ -107,6 +107,12 @@ AGENTS["recommended, scale 0.1..100"] = _scaled_recommended(
 AGENTS["recommended, main 0.1..100, intercept 1|100"] = _scaled_recommended(
     {"main": (0.1, 1.0, 10.0, 100.0), "intercept": (1.0, 100.0)}
 )
+AGENTS["recommended, intercept shared|flat"] = _scaled_recommended(
+    {
+        ("intercept", "main"): [(s, s) for s in (0.1, 1.0, 10.0, 100.0)]
+        + [(np.inf, s) for s in (0.1, 1.0, 10.0, 100.0)]
+    }
+)
 DEFAULTS = ("recommended", *FAMILY_MIXTURES, "EB main, off 1/2")
 
 
