@@ -246,7 +246,7 @@ def test_model_averaging_with_a_one_value_other_grid_is_the_plain_average():
     assert tied.clone().other_grids == {"main": (10.0,)}
 
 
-def test_tuple_entries_give_tied_groups_their_own_values_and_flat_twins_share_a_training_step():
+def test_tuple_entries_give_tied_groups_their_own_values_and_flat_twins_share_a_training_sample():
     env = InteractionStream(
         x_dim=2, interaction_scale=1.0, noise_level=0.3, horizon=30, n_replicates=R, seed=5
     )
@@ -265,8 +265,9 @@ def test_tuple_entries_give_tied_groups_their_own_values_and_flat_twins_share_a_
     values = bma.candidates
     np.testing.assert_array_equal(values["intercept"], [0.1, np.inf, np.inf] * 2)
     np.testing.assert_array_equal(values["main"], [0.1, 0.1, 10.0] * 2)
-    # Every candidate as its own learner; its evidence counted from the second observation,
-    # once the flat intercepts are determined (a partial Bayes factor, one training step).
+    # Every candidate as its own learner; its evidence counted from the third observation: the
+    # first determines the flat intercepts, the second gives their noise a residual degree of
+    # freedom (a partial Bayes factor with a common training sample of two observations).
     log_w = []
     for c in range(len(values["main"])):
         one = base.clone()
@@ -274,7 +275,7 @@ def test_tuple_entries_give_tied_groups_their_own_values_and_flat_twins_share_a_
             one.set_prior_variance(group, v[c])
         total = np.zeros(R)
         for t in range(30):
-            if t >= 1:
+            if t >= 2:
                 total += one.log_predictive(design[:, t], design_y[:, t])
             one.learn_one(design[:, t], design_y[:, t])
         log_w.append(total)

@@ -212,6 +212,30 @@ class ModelAveraging(_Candidates):
         # Type-II maximum likelihood is wild while the data barely determine the model: fits
         # start at 2p observations (the candidates keep their given variance until then).
         self._next_fit = 2 * self.n_features
+        self._counting = False
+        self._flat_differs = any(
+            np.isinf(v).any() and not np.isinf(v).all() for v in self._values.values()
+        )
+
+    def _training_done(self) -> bool:
+        """Whether every candidate's predictive is proper, so the evidence may start counting.
+
+        The observations before are a training sample common to all candidates (a partial Bayes
+        factor). Flat priors must be determined first. Where only some candidates have a flat
+        prior on a group (``inf`` in an entry of ``other_grids``), a learned noise must also have
+        one residual degree of freedom in every candidate: otherwise those candidates'
+        predictive is, under a vague noise prior (``a_0 -> 0``), improper in scale and loses to
+        the others for that reason alone. Candidates that share their flat columns compare
+        fairly from the first proper step, and the weights are their exact evidence.
+        """
+        if not getattr(self._inner, "proper", True):
+            return False
+        if self._flat_differs and hasattr(self._inner, "noise_posterior"):
+            shape, _ = self._inner.noise_posterior
+            if np.any(np.asarray(shape) < float(self._inner.noise_shape) + 0.5):
+                return False
+        self._counting = True
+        return True
 
     @classmethod
     def recommended(
@@ -273,9 +297,7 @@ class ModelAveraging(_Candidates):
     def learn_one(self, x: Any, y: Any) -> ModelAveraging:
         x, y = self._check_xy(x, y)
         xs, ys = self._tile(x), self._tile(np.asarray(y))
-        # While a flat prior leaves the posterior improper, every candidate's predictive is
-        # improper alike: the evidence starts counting once the flat columns are determined.
-        if getattr(self._inner, "proper", True):
+        if self._counting or self._training_done():
             self._log_weight += self._split(self._inner.log_predictive(xs, ys))
         self._inner.learn_one(xs, ys)
         self._step += 1
@@ -354,6 +376,7 @@ class ModelAveraging(_Candidates):
         self._step = int(state["step"])
         self._leader = np.argmax(self._log_weight, axis=0)
         self._next_fit = max(self._step + 1, 2 * self.n_features)
+        self._counting = False
         return self
 
     def __repr__(self) -> str:
