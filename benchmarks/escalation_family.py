@@ -321,6 +321,8 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     with cf.ProcessPoolExecutor(args.workers) as pool:
         for s, p, total, late in pool.map(run_scenario, jobs):
+            # Per-replicate totals, so later runs can score other defaults on the same data.
+            np.savez_compressed(args.out / f"totals_{s.name}.npz", **total)
             for row in split_half(total, rng, args.defaults):
                 rows.append({"scenario": s.name, "p": p, **row})
             for name in total:
