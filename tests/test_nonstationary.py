@@ -25,7 +25,8 @@ GROUPS = ("intercept", "main", "main", "pairwise")
 PRIOR = {"intercept": 4.0, "main": 1.0, "pairwise": 0.5}
 
 
-def _data(seed, r, t, p=len(GROUPS)):
+def _data(seed, r, t):
+    p = len(GROUPS)
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(r, t, p))
     x[..., 0] = 1.0
@@ -57,13 +58,15 @@ def test_sliding_window_posterior_is_the_batch_posterior_of_the_window(window):
 
 def test_sliding_window_learn_many_and_prior_change_stay_exact():
     x, y = _data(1, 2, 300)
-    model = SlidingWindowBayesianLinearRegression(groups=GROUPS, window=50, n_replicates=2)
+    model = SlidingWindowBayesianLinearRegression(
+        groups=GROUPS, window=50, n_replicates=2, refresh_every=16
+    )
     model.learn_many(x[:, :170], y[:, :170]).learn_many(x[:, 170:], y[:, 170:])
     model.set_prior_variance("pairwise", 0.0)
     prior = np.array([1.0, 1.0, 1.0, 0.0])
     ref = posterior(from_rows(x[:, -50:], y[:, -50:]), prior, 1.0)
     np.testing.assert_allclose(model.mean, ref.mean, rtol=0, atol=1e-9)
-    single = SlidingWindowBayesianLinearRegression(groups=GROUPS, window=50)
+    single = SlidingWindowBayesianLinearRegression(groups=GROUPS, window=50, refresh_every=16)
     for step in range(300):
         single.learn_one(x[1, step], y[1, step])
     ref = posterior(from_rows(x[1, -50:], y[1, -50:]), np.ones(4), 1.0)

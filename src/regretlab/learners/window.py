@@ -110,7 +110,7 @@ class SlidingWindowBayesianLinearRegression(BayesianLinearRegression):
 
     def _resum(self) -> None:
         """The statistics summed afresh from the ring (exactly those of the window)."""
-        width, w, _ = self._ring_x.shape
+        w = self._ring_x.shape[1]
         filled = (np.arange(w)[None, :] < np.minimum(self._count, w)[:, None]).astype(float)
         fresh = stats.from_rows(self._ring_x * filled[..., None], self._ring_y * filled)
         fresh = fresh._replace(n=filled.sum(axis=1))
