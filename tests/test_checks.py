@@ -162,6 +162,14 @@ ENVIRONMENT_EXAMPLES: dict[str, list] = {
         lambda: environments.AbruptChange(_bandit(n_replicates=2), 12, seed=1),
         lambda: environments.AbruptChange(_stream(), 5, seed=2),
     ],
+    "GradualDrift": [
+        lambda: environments.GradualDrift(_bandit(n_replicates=2), 5, 15, seed=1),
+        lambda: environments.GradualDrift(_stream(), 3, 8, seed=2),
+    ],
+    "ArmAppears": [
+        lambda: environments.ArmAppears(_bandit(), 10, actions=(1,)),
+        lambda: environments.ArmAppears(_bandit(n_replicates=2), 4, actions=[0, 2], gap=1.0),
+    ],
     "InteractionOnset": [
         lambda: environments.InteractionOnset(_bandit(), 10),
         lambda: environments.InteractionOnset(_stream(n_replicates=2), 17, groups=("pairwise",)),
