@@ -177,7 +177,9 @@ def test_bocpd_finds_an_abrupt_change():
 
 def test_rules_follow_their_formulas():
     assert sliding_window(10_000, 4) == math.ceil(2 * math.sqrt(10_000 * math.log(10_000) / 4))
-    assert sliding_window(10, 100) <= 10
+    assert sliding_window(10, 100) == 1
+    assert discount_factor(10, 1000) == 0.5
+    assert changepoint_hazard(10, 100) == 0.5
     assert discount_factor(10_000, 4) == pytest.approx(1 - 0.02 / 4)
     assert changepoint_hazard(10_000, 4) == 4e-4
 
@@ -186,8 +188,8 @@ def test_rules_follow_their_formulas():
     ("call", "error", "match"),
     [
         (lambda: sliding_window(1000, 0), ValueError, "n_changes must be > 0"),
-        (lambda: discount_factor(1, 2), ValueError, "horizon must be >= 2"),
-        (lambda: changepoint_hazard(100, 100), ValueError, "n_changes must be < horizon"),
+        (lambda: discount_factor(0, 2), ValueError, "horizon must be >= 1"),
+        (lambda: changepoint_hazard(100, -1), ValueError, "n_changes must be > 0"),
         (
             lambda: SlidingWindowBayesianLinearRegression(groups=GROUPS, window=0),
             ValueError,

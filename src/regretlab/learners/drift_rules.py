@@ -18,8 +18,9 @@ changepoint hazard     ``h = C / T``                            the prior of Ada
                                                                 ``C``
 =====================  =======================================  ==============================
 
-The window is capped at ``T`` and the discount's effective memory ``1 / (1 - gamma)`` is
-``4 sqrt(T / C)``. Garivier, A. and Moulines, E. (2011), On upper-confidence bound policies for
+The discount's effective memory ``1 / (1 - gamma)`` is ``4 sqrt(T / C)``. For nonsensical
+inputs (as many changes as steps) the values are clipped: the window to ``[1, T]``, the discount
+and the hazard to at least / at most ``1/2``. Garivier, A. and Moulines, E. (2011), On upper-confidence bound policies for
 switching bandit problems, ALT 2011.
 """
 
@@ -33,19 +34,19 @@ __all__ = ["changepoint_hazard", "discount_factor", "sliding_window"]
 
 
 def _check(horizon: int, n_changes: float) -> tuple[int, float]:
-    t = check_int("horizon", horizon, minimum=2)
+    t = check_int("horizon", horizon, minimum=1)
     c = check_real("n_changes", n_changes, minimum=0.0, exclusive_minimum=True)
     return t, c
 
 
 def sliding_window(horizon: int, n_changes: float) -> int:
-    """``ceil(2 sqrt(T log T / C))``, at most ``T``.
+    """``ceil(2 sqrt(T log T / C))``, in ``[1, T]``.
 
     >>> sliding_window(3000, 3)
     179
     """
     t, c = _check(horizon, n_changes)
-    return int(min(t, math.ceil(2.0 * math.sqrt(t * math.log(t) / c))))
+    return int(max(1, min(t, math.ceil(2.0 * math.sqrt(t * math.log(t) / c)))))
 
 
 def discount_factor(horizon: int, n_changes: float) -> float:
@@ -55,16 +56,15 @@ def discount_factor(horizon: int, n_changes: float) -> float:
     0.99209
     """
     t, c = _check(horizon, n_changes)
-    return max(0.0, 1.0 - math.sqrt(c / t) / 4.0)
+    return max(0.5, 1.0 - math.sqrt(c / t) / 4.0)
 
 
 def changepoint_hazard(horizon: int, n_changes: float) -> float:
-    """``C / T``: the hazard whose expected number of changes in ``T`` steps is ``C``.
+    """``C / T`` (at most 1/2): the hazard whose expected number of changes in ``T`` steps is
+    ``C``.
 
     >>> changepoint_hazard(3000, 3)
     0.001
     """
     t, c = _check(horizon, n_changes)
-    if c >= t:
-        raise ValueError(f"n_changes must be < horizon={t}, got {n_changes}")
-    return c / t
+    return min(0.5, c / t)
