@@ -166,8 +166,8 @@ def run_task(experiment: Experiment, task: Task) -> dict[str, pd.DataFrame]:
     )
     agents = experiment.build_agents(env, seed=task.learner_seed)
     checkpoints = np.asarray(experiment.checkpoints)
-    feedback = experiment.build_feedback(task.environment_seed)
-    options = {"checkpoints": checkpoints, "environment": task.environment, "feedback": feedback}
+    options: dict[str, Any] = {"checkpoints": checkpoints, "environment": task.environment}
+    options["feedback"] = experiment.build_feedback(task.environment_seed)
     if experiment.stream == "prequential":
         track = experiment.track_coefficients
         result = run_prequential(env, agents, track_coefficients=track, **options)

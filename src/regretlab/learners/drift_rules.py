@@ -20,8 +20,10 @@ changepoint hazard     ``h = C / T``                            the prior of Ada
 
 The discount's effective memory ``1 / (1 - gamma)`` is ``4 sqrt(T / C)``. For nonsensical
 inputs (as many changes as steps) the values are clipped: the window to ``[1, T]``, the discount
-and the hazard to at least / at most ``1/2``. Garivier, A. and Moulines, E. (2011), On upper-confidence bound policies for
-switching bandit problems, ALT 2011.
+to at least ``1/2`` and the hazard to at most ``1/2``.
+
+Garivier, A. and Moulines, E. (2011). On upper-confidence bound policies for switching bandit
+problems. ALT 2011.
 """
 
 from __future__ import annotations
