@@ -68,7 +68,7 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _interval(values: np.ndarray, digits: int = 1) -> str:
+def interval(values: np.ndarray, digits: int = 1) -> str:
     half = 1.96 * values.std(ddof=1) / np.sqrt(len(values))
     m = values.mean()
     return f"{m:.{digits}f} [{m - half:.{digits}f}, {m + half:.{digits}f}]"
@@ -146,7 +146,7 @@ def main() -> None:
         for agent in ("thompson", "linucb"):
             values = table.loc[agent][t].to_numpy()
             regret.append(
-                {"agent": agent, "feedback": kind, "mean wait": d, "R(T)": _interval(values)}
+                {"agent": agent, "feedback": kind, "mean wait": d, "R(T)": interval(values)}
             )
     print(markdown(pd.DataFrame(regret)))
     print(f"\n{len(runs)} runs in {seconds:.0f} s")
