@@ -222,3 +222,42 @@ def test_rules_follow_their_formulas():
 def test_bad_values_are_named(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_bocpd_run_lengths_equal_the_bocd_package_on_a_known_variance_mean():
+    """Peer check: the ``bocd`` package's recursion (Adams & MacKay's algorithm 1) with a
+    known-variance Gaussian plugged in, against our intercept-only model, no truncation."""
+    bocd = pytest.importorskip("bocd")
+
+    class KnownVariance(bocd.Distribution):
+        def __init__(self, prior_variance, noise_variance):
+            self.v0, self.s2 = prior_variance, noise_variance
+            self.reset_params()
+
+        def reset_params(self):
+            self.prec, self.mean = np.array([1 / self.v0]), np.array([0.0])
+
+        def pdf(self, x):
+            var = 1 / self.prec + self.s2
+            return np.exp(-0.5 * (x - self.mean) ** 2 / var) / np.sqrt(2 * np.pi * var)
+
+        def update_params(self, x):
+            prec = self.prec + 1 / self.s2
+            mean = (self.prec * self.mean + x / self.s2) / prec
+            self.prec, self.mean = np.r_[1 / self.v0, prec], np.r_[0.0, mean]
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.full(30, 1.0), np.full(30, -1.0)] + 0.5 * rng.normal(size=60)
+    peer = bocd.BayesianOnlineChangePointDetection(
+        bocd.ConstantHazard(50), KnownVariance(2.0, 0.25)
+    )
+    ours = ChangepointBayesianLinearRegression(
+        groups=("intercept",), hazard=1 / 50, max_run=60, prior_variance=2.0, noise_precision=4.0
+    )
+    for t, value in enumerate(y):
+        peer.update(value)
+        ours.learn_one(np.ones(1), value)
+        np.testing.assert_allclose(
+            ours.run_length_posterior[: t + 2], peer.belief[: t + 2], rtol=1e-9, atol=1e-14
+        )
+    assert int(ours.run_length_posterior.argmax()) == 30
