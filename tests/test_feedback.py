@@ -264,3 +264,47 @@ def test_runner_rejects_other_feedback_objects_and_stateless_learners():
     feedback = Feedback(delay="geometric", mean_delay=3.0, seed=0)
     with pytest.raises(TypeError, match="need a learner with get_state"):
         run_prequential(stream, [Agent("s", Stateless(50, R))], feedback=feedback)
+
+
+# -- rounds in which only some replicates learn -------------------------------------------------
+
+
+def _partial_learners(r):
+    from regretlab.learners import (
+        ChangepointBayesianLinearRegression,
+        NormalInverseGammaRegression,
+        SlidingWindowBayesianLinearRegression,
+    )
+
+    groups = ("intercept", "main", "main")
+    return [
+        BayesianLinearRegression(groups=groups, n_replicates=r),
+        BayesianLinearRegression(groups=groups, n_replicates=r, forgetting=0.9),
+        NormalInverseGammaRegression(groups=groups, n_replicates=r),
+        SlidingWindowBayesianLinearRegression(groups=groups, window=4, n_replicates=r),
+        ChangepointBayesianLinearRegression(groups=groups, hazard=0.1, max_run=6, n_replicates=r),
+        DisjointBayesianLinearRegression(groups=groups, n_actions=2, n_replicates=r),
+    ]
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_a_partial_round_teaches_exactly_the_replicates_that_are_due(index):
+    from regretlab.simulate.feedback import _teach, _teach_some
+
+    r = 4
+    batched = _partial_learners(r)[index]
+    singles = [_partial_learners(None)[index] for _ in range(r)]
+    rng = np.random.default_rng(index)
+    disjoint = getattr(batched, "n_actions", None) is not None
+    for _ in range(25):
+        x = np.column_stack([np.ones(r), rng.normal(size=(r, 2))])
+        y = rng.normal(size=r)
+        actions = rng.integers(0, 2, size=r) if disjoint else None
+        mask = rng.random(r) < 0.5
+        _teach_some(batched, x, y, actions, mask)
+        for i in np.flatnonzero(mask):
+            _teach(singles[i], x[i], y[i], None if actions is None else actions[i])
+        probe = np.column_stack([np.ones(r), rng.normal(size=(r, 2))])
+        together = np.asarray(batched.predict_one(probe))
+        apart = np.array([m.predict_one(probe[i]) for i, m in enumerate(singles)])
+        np.testing.assert_allclose(together, apart, rtol=1e-9, atol=1e-12)
