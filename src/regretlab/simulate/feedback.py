@@ -102,12 +102,9 @@ class Feedback:
     @property
     def mean(self) -> float:
         """The expected delay in steps."""
-        return float(self.mean_delay if isinstance(self.delay, str) else self.delay)  # type: ignore[arg-type]
-
-    @property
-    def immediate(self) -> bool:
-        """Whether every observation is learned at the end of its own step."""
-        return self.delay == 0 and self.batch_size == 1
+        if isinstance(self.delay, str):
+            return float(self.mean_delay or 0.0)
+        return float(self.delay)
 
     def to_dict(self) -> dict[str, Any]:
         """The settings, as an experiment file writes them (the seed comes from the sweep)."""
