@@ -102,7 +102,9 @@ def scenarios(t: int, r: int) -> dict[str, tuple[Any, list[int]]]:
     }
 
 
-def agents(env: Any, changes: list[int], n_changes: float, policy: str) -> list[Agent]:
+def agents(
+    env: Any, changes: list[int], n_changes: float, policy: str, max_run: int
+) -> list[Agent]:
     t, r, groups = env.horizon, env.n_replicates, env.features
     common = {"groups": groups, "n_replicates": r, "noise_precision": 1 / NOISE**2}
     ts = ThompsonSampling() if policy == "thompson" else LinUCB(alpha=1.0)
@@ -122,7 +124,7 @@ def agents(env: Any, changes: list[int], n_changes: float, policy: str) -> list[
         Agent(
             "changepoint",
             ChangepointBayesianLinearRegression(
-                hazard=changepoint_hazard(t, n_changes), max_run=min(t, 500), **common
+                hazard=changepoint_hazard(t, n_changes), max_run=max_run, **common
             ),
             policy=ts,
         ),
@@ -145,22 +147,27 @@ def main() -> None:
     parser.add_argument("--replicates", type=int, default=20)
     parser.add_argument("--n-changes", type=float, default=2.0)
     parser.add_argument("--policy", choices=("thompson", "linucb"), default="thompson")
+    parser.add_argument("--max-run", type=int, default=500, help="BOCPD's budget, capped at T")
+    parser.add_argument("--scenarios", nargs="+", default=None)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
         args.horizon, args.replicates = 900, 8
     t, r, c = args.horizon, args.replicates, args.n_changes
+    max_run = min(t, args.max_run)
     print(f"# {machine_note()}; T={t}, R={r}, C={c}, {args.policy}; machine shared with other jobs")
     print(
         f"# window {sliding_window(t, c)}, discount {discount_factor(t, c):.5f} "
         f"(memory {1 / (1 - discount_factor(t, c)):.0f}), hazard {changepoint_hazard(t, c):.2e}, "
-        f"max_run {min(t, 500)}"
+        f"max_run {max_run}"
     )
     rows = []
     for name, (env, changes) in scenarios(t, r).items():
+        if args.scenarios and name not in args.scenarios:
+            continue
         start = time.perf_counter()
         result = run_bandit(
-            env, agents(env, changes, c, args.policy), seed=5, checkpoints=np.array([t])
+            env, agents(env, changes, c, args.policy, max_run), seed=5, checkpoints=np.array([t])
         )
         final = result.regret.pivot_table(
             index="replicate", columns="agent", values="pseudo_regret"
