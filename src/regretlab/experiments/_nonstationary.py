@@ -7,6 +7,8 @@ changes the user expects in the run: the value then follows the stated rule of
     learner = {type = "SlidingWindowBayesianLinearRegression", n_changes = 3}
     learner = {type = "BayesianLinearRegression.discounted", n_changes = 3}
     learner = {type = "ChangepointBayesianLinearRegression", n_changes = 3, max_run = 500}
+
+The changepoint learner's ``max_run`` defaults to the horizon (its posterior is then exact).
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def changepoint_regression(
     *,
     hazard: float | None = None,
     n_changes: float | None = None,
-    max_run: int = 1000,
+    max_run: int | None = None,
     prior_variance: Any = 1.0,
     noise_precision: float = 1.0,
     groups: Any = None,
@@ -89,11 +91,12 @@ def changepoint_regression(
     horizon: int = 1,
 ) -> learners.ChangepointBayesianLinearRegression:
     """A BOCPD model; ``hazard``, or ``n_changes`` for
-    :func:`~regretlab.learners.changepoint_hazard` of the horizon."""
+    :func:`~regretlab.learners.changepoint_hazard` of the horizon; ``max_run`` by default the
+    horizon."""
     return learners.ChangepointBayesianLinearRegression(
         groups=groups,
         hazard=_by_rule("hazard", hazard, n_changes, horizon, learners.changepoint_hazard),
-        max_run=max_run,
+        max_run=horizon if max_run is None else max_run,
         prior_variance=prior_variance,
         noise_precision=noise_precision,
         n_replicates=n_replicates,

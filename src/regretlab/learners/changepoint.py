@@ -57,7 +57,9 @@ class ChangepointBayesianLinearRegression:
     hazard
         Probability of a change at every step, in ``(0, 1)``.
     max_run
-        Largest run length kept, ``>= 1``.
+        Largest run length kept, ``>= 1``. At least the horizon keeps the posterior exact and
+        costs nothing on a stream that never changes; a smaller budget makes a long stationary
+        run a window of at most ``max_run`` steps.
     prior_variance
         As for :class:`~regretlab.learners.BayesianLinearRegression`, finite (a run starts from
         the prior, which must be proper); ``0`` switches a group off.
