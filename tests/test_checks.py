@@ -33,6 +33,14 @@ EXAMPLES: dict[str, list[dict]] = {
         {"schedule": "adagrad", "learning_rate": 0.1, "average": 10},
     ],
     "RiverRegressor": [{"factory": _river_factory}],
+    "SlidingWindowBayesianLinearRegression": [
+        {"window": 7},
+        {"window": 1, "prior_variance": {"pairwise": 0.0}, "noise_precision": 3.0},
+    ],
+    "ChangepointBayesianLinearRegression": [
+        {"hazard": 0.05, "max_run": 20},
+        {"hazard": 0.3, "max_run": 3, "prior_variance": {"pairwise": 0.0}},
+    ],
     "ModelAveraging": [{"grid": (0.0, 0.1, 1.0)}],
     "ChampionChallenger": [{"grid": (0.0, 1.0), "min_steps": 5}],
     "Hedge": [{"eta": "auto"}, {"eta": 0.5}],
@@ -153,6 +161,14 @@ ENVIRONMENT_EXAMPLES: dict[str, list] = {
     "AbruptChange": [
         lambda: environments.AbruptChange(_bandit(n_replicates=2), 12, seed=1),
         lambda: environments.AbruptChange(_stream(), 5, seed=2),
+    ],
+    "GradualDrift": [
+        lambda: environments.GradualDrift(_bandit(n_replicates=2), 5, 15, seed=1),
+        lambda: environments.GradualDrift(_stream(), 3, 8, seed=2),
+    ],
+    "ArmAppears": [
+        lambda: environments.ArmAppears(_bandit(), 10, actions=(1,)),
+        lambda: environments.ArmAppears(_bandit(n_replicates=2), 4, actions=[0, 2], gap=1.0),
     ],
     "InteractionOnset": [
         lambda: environments.InteractionOnset(_bandit(), 10),

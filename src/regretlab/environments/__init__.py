@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from regretlab.environments.bandits import BanditStep, LinearBandit
 from regretlab.environments.drift import AbruptChange, InteractionOnset
+from regretlab.environments.gradual import ArmAppears, GradualDrift
 from regretlab.environments.interactions import InteractionStream, Observations
 from regretlab.environments.multilevel import MultilevelStream
 from regretlab.environments.noise import Custom, Gaussian, Heteroscedastic, Noise, StudentT
@@ -12,11 +13,13 @@ from regretlab.environments.supervised import SupervisedBandit
 
 __all__ = [
     "AbruptChange",
+    "ArmAppears",
     "BanditStep",
     "Bernoulli",
     "Binomial",
     "Custom",
     "Gaussian",
+    "GradualDrift",
     "Heteroscedastic",
     "InteractionOnset",
     "InteractionStream",

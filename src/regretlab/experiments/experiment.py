@@ -13,6 +13,8 @@ sweep::
     track_coefficients = true      # prediction streams only (optional)
     reference = "main_effects"     # agent that paired differences are taken against (optional)
     imports = ["mypkg.components"] # plugin modules (optional; each must be allowed, see below)
+    feedback = {delay = "geometric", mean_delay = 5.0, batch_size = 10}  # optional: delayed,
+                                   # batched learning (regretlab.simulate.Feedback)
 
     [environments.weak]
     type = "InteractionStream"
@@ -55,7 +57,7 @@ from regretlab.experiments._checks import check_roles, trial
 from regretlab.experiments.registry import ExperimentError, modules, parse_component
 from regretlab.experiments.registry import fail as _fail
 from regretlab.experiments.spec import _AGENT_KEYS, AgentSpec, EnvironmentSpec, Experiment
-from regretlab.simulate import log_checkpoints
+from regretlab.simulate import Feedback, log_checkpoints
 
 __all__ = [
     "AgentSpec",
@@ -75,6 +77,7 @@ _OPTIONAL = (
     "track_coefficients",
     "reference",
     "imports",
+    "feedback",
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -196,6 +199,7 @@ def parse_experiment(
         track_coefficients=track,
         description=description,
         imports=_needed(envs, agents),
+        feedback=_feedback(raw.get("feedback")),
     )
     if check:
         trial(exp)
@@ -229,6 +233,22 @@ def _needed(envs: Iterable[EnvironmentSpec], agents: Iterable[AgentSpec]) -> tup
     parts = [c for e in envs for c in (e.source, *e.drift)]
     parts += [c for a in agents for c in (a.features, a.learner, a.policy, a.scheduler) if c]
     return tuple(dict.fromkeys(m for part in parts for m in modules(part)))
+
+
+def _feedback(value: Any) -> Feedback | None:
+    """The ``feedback`` table as a :class:`~regretlab.simulate.Feedback` (seeded per task)."""
+    if value is None:
+        return None
+    allowed = ("delay", "mean_delay", "batch_size")
+    if not isinstance(value, Mapping):
+        raise _fail("feedback", f"must be a table of {list(allowed)}, got {_describe(value)}")
+    for key in value:
+        if key not in allowed:
+            raise _fail(f"feedback.{key}", f"unknown key; allowed: {list(allowed)}")
+    try:
+        return Feedback(**value)
+    except (TypeError, ValueError) as exc:
+        raise _fail("feedback", str(exc)) from None
 
 
 def _int(key: str, value: Any, minimum: int) -> int:

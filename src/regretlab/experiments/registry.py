@@ -310,3 +310,6 @@ def data_schedule(
 
 
 register("scheduler", "DataSchedule", data_schedule)
+
+# Sliding-window, discounted and changepoint learners; gradual drift, actions appearing.
+from regretlab.experiments import _nonstationary  # noqa: E402, F401

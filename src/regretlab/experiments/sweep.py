@@ -11,7 +11,8 @@ The **seed tree** is derived in the driver before anything is sent anywhere::
         └── chunk c                     children(environment, n_chunks)[c]
             ├── environment draws       children(chunk, 3)[0]  (base, then one per drift)
             ├── policies                children(chunk, 3)[1]  (one per agent, in run_bandit)
-            └── learners                children(chunk, 3)[2]  (one per agent)
+            ├── learners                children(chunk, 3)[2]  (one per agent)
+            └── feedback delays         children(chunk, 4)[3]  (one per replicate, if any)
 
 :func:`regretlab._random.children` derives child ``i`` without advancing its parent, so the tree
 is the same on every run: a task's rows depend on the experiment alone, whatever the executor,
@@ -165,25 +166,16 @@ def run_task(experiment: Experiment, task: Task) -> dict[str, pd.DataFrame]:
     )
     agents = experiment.build_agents(env, seed=task.learner_seed)
     checkpoints = np.asarray(experiment.checkpoints)
+    options: dict[str, Any] = {"checkpoints": checkpoints, "environment": task.environment}
+    options["feedback"] = experiment.build_feedback(task.environment_seed)
     if experiment.stream == "prequential":
-        result = run_prequential(
-            env,
-            agents,
-            checkpoints=checkpoints,
-            track_coefficients=experiment.track_coefficients,
-            environment=task.environment,
-        )
+        track = experiment.track_coefficients
+        result = run_prequential(env, agents, track_coefficients=track, **options)
         tables = {"regret": result.regret, "events": result.events}
         if experiment.track_coefficients:
             tables["coefficients"] = result.coefficients
     else:
-        outcome = run_bandit(
-            env,
-            agents,
-            seed=task.policy_seed,
-            checkpoints=checkpoints,
-            environment=task.environment,
-        )
+        outcome = run_bandit(env, agents, seed=task.policy_seed, **options)
         tables = {"regret": outcome.regret, "events": outcome.events}
     tables["events"] = tables["events"].astype(_EVENT_DTYPES)
     for table in tables.values():

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from regretlab.learners.bayes import BayesianLinearRegression
+from regretlab.learners.changepoint import ChangepointBayesianLinearRegression
 from regretlab.learners.disjoint import DisjointBayesianLinearRegression
+from regretlab.learners.drift_rules import changepoint_hazard, discount_factor, sliding_window
 from regretlab.learners.nig import NormalInverseGammaRegression
 from regretlab.learners.reference import GaussianPosteriorMean, LeastSquares, Ridge
 from regretlab.learners.river import RiverRegressor
 from regretlab.learners.sgd import SGDLinearRegression
 from regretlab.learners.stats import SufficientStats
+from regretlab.learners.window import SlidingWindowBayesianLinearRegression
 
 __all__ = [
     "BayesianLinearRegression",
+    "ChangepointBayesianLinearRegression",
     "DisjointBayesianLinearRegression",
     "GaussianPosteriorMean",
     "LeastSquares",
@@ -19,5 +23,9 @@ __all__ = [
     "Ridge",
     "RiverRegressor",
     "SGDLinearRegression",
+    "SlidingWindowBayesianLinearRegression",
     "SufficientStats",
+    "changepoint_hazard",
+    "discount_factor",
+    "sliding_window",
 ]

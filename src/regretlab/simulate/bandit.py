@@ -23,6 +23,7 @@ from regretlab.simulate.agents import (
     prepare_agents,
     replicate_ids,
 )
+from regretlab.simulate.feedback import Feedback, FeedbackChannel
 
 __all__ = ["BanditResult", "run_bandit"]
 
@@ -90,6 +91,7 @@ def run_bandit(
     log_steps: bool = False,
     environment: str | None = None,
     progress: bool = False,
+    feedback: Feedback | None = None,
 ) -> BanditResult:
     """Run every agent on ``env`` for ``env.horizon`` steps over all replicates in lockstep.
 
@@ -116,6 +118,9 @@ def run_bandit(
         agent).
     environment, progress
         Label for the ``environment`` column; show a progress bar.
+    feedback
+        Delayed or batched learning (:class:`~regretlab.simulate.Feedback`); ``None``, as
+        ``Feedback()``, teaches every reward at the end of its own step.
 
     Examples
     --------
@@ -144,6 +149,7 @@ def run_bandit(
     block = max(1, 2**21 // (max(1, math.prod(batch)) * (2 * k + env.context_dim)))
     replicates = np.arange(batch[0]) if batch else None
     offsets = None if replicates is None else replicates * k
+    channel = None if feedback is None else FeedbackChannel(feedback, len(agents), env.n_replicates)
 
     pseudo = np.zeros((len(agents), *batch))
     realised = np.zeros((len(agents), *batch))
@@ -163,6 +169,8 @@ def run_bandit(
             t += 1
             best = best_means[i]
             flat_rewards, flat_means = rewards[i].reshape(-1), means[i].reshape(-1)
+            if channel is not None:
+                channel.begin(t)
             for a, policy in enumerate(policies):
                 design = maps[a].transform(context[i])
                 rows = _design_rows(design, context[i], k)
@@ -173,8 +181,14 @@ def run_bandit(
                     reward = flat_rewards[at]
                     if learners[a] is not None:
                         index = (actions,) if replicates is None else (replicates, actions)
-                        _learn(learners[a], design, rows, index, reward)
-                        events.after_step(a, learners[a], schedulers[a], t)
+                        if channel is None:
+                            _learn(learners[a], design, rows, index, reward)
+                            events.after_step(a, learners[a], schedulers[a], t)
+                        else:
+                            chosen = design if design.ndim < rows.ndim else rows[index]
+                            channel.send(a, t, chosen, reward, actions)
+                            if channel.deliver(a, t, learners[a]):
+                                events.after_step(a, learners[a], schedulers[a], t)
                 except (ValueError, TypeError) as exc:
                     raise type(exc)(f"step {t}, agent {names[a]!r}: {exc}") from exc
                 mean = flat_means[at]
