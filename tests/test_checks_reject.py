@@ -134,6 +134,22 @@ class UnpicklablePolicy(Greedy):
         self.score = lambda s: s
 
 
+class ForgetsTies(Greedy):
+    """Action probabilities whose rows do not sum to 1."""
+
+    def action_probabilities(self, model, designs, rng, *, step, means=None):
+        probs = super().action_probabilities(model, designs, rng, step=step, means=means)
+        return 0.5 * probs + 0.25
+
+
+class ClaimsCertainty(Greedy):
+    """Deterministic choices whose logged probability is 1 while its table says 0.5."""
+
+    def action_probabilities(self, model, designs, rng, *, step, means=None):
+        k = designs.shape[-2]
+        return np.full(designs.shape[:-1], 1.0 / k)
+
+
 @pytest.mark.parametrize(
     ("policy", "check", "message"),
     [
@@ -142,6 +158,8 @@ class UnpicklablePolicy(Greedy):
         (ScribblesOnDesigns(), checks.check_policy_leaves_inputs_alone, "mutated its designs"),
         (TeachesTheModel(), checks.check_policy_leaves_inputs_alone, "changed the learner"),
         (UnpicklablePolicy(), checks.check_policy_pickles, "cannot be pickled"),
+        (ForgetsTies(), checks.check_action_probabilities, "sum to 1"),
+        (ClaimsCertainty(), checks.check_action_probabilities, "deterministic choice"),
     ],
     ids=lambda v: getattr(v, "__name__", type(v).__name__),
 )

@@ -21,6 +21,7 @@ SUBPACKAGES = (
     "policies",
     "policies.escalation",
     "simulate",
+    "offpolicy",
     "plots",
     "experiments",
     "studies",

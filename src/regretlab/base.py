@@ -40,6 +40,7 @@ __all__ = [
     "Policy",
     "PredictionStream",
     "Scheduler",
+    "StepLog",
     "StreamBlock",
 ]
 
@@ -49,14 +50,23 @@ class Choice(NamedTuple):
     ``[0, K)``, and, where known, the ``probability`` of each choice (propensities for
     off-policy evaluation), else ``None``.
 
+    ``deterministic`` marks a policy that picks its action as a function of what it has seen
+    (greedy, LinUCB, the oracle): its ``probability`` is 1, or ``1 / n`` among ``n`` tied best
+    actions, and every other action has probability 0, so inverse-propensity estimators cannot
+    evaluate another policy from its log (:mod:`regretlab.offpolicy` reports the support
+    deficiency).
+
     Examples
     --------
     >>> Choice(np.array([0, 2]), None).actions
     array([0, 2])
+    >>> Choice(np.array([1]), np.array([1.0]), deterministic=True).deterministic
+    True
     """
 
     actions: np.ndarray
     probability: np.ndarray | None
+    deterministic: bool = False
 
 
 class Event(NamedTuple):
@@ -279,6 +289,43 @@ class Policy(Protocol):
         means: np.ndarray | None = None,
     ) -> Choice:
         """The actions for this step (see the class)."""
+        ...
+
+
+@runtime_checkable
+class StepLog(Protocol):
+    """Receives every decision of a bandit run: what :func:`~regretlab.simulate.run_bandit`
+    calls with ``log_to=``.
+
+    ``record`` gets, after each agent's decision at step ``step`` (1-based), the step's
+    ``context`` ``(R, context_dim)``, the chosen ``actions`` and the policy's :class:`Choice`
+    (its ``probability`` is the logging propensity), the revealed ``rewards`` ``(R,)`` and
+    every action's expected reward ``means`` ``(R, K)``; without ``R`` for one stream. The
+    arrays belong to the runner and may change after the call: copy what is kept. ``close``
+    is called once when the run ends (also when it fails).
+    :class:`~regretlab.offpolicy.ParquetLog` writes them to Parquet in blocks.
+
+    Examples
+    --------
+    >>> from regretlab.offpolicy import MemoryLog
+    >>> isinstance(MemoryLog(), StepLog)
+    True
+    """
+
+    def record(
+        self,
+        agent: str,
+        step: int,
+        context: np.ndarray,
+        choice: Choice,
+        rewards: np.ndarray,
+        means: np.ndarray,
+    ) -> None:
+        """Keep one step of one agent (see the class)."""
+        ...
+
+    def close(self) -> None:
+        """The run is over: flush and release what is held."""
         ...
 
 

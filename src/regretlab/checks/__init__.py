@@ -46,6 +46,7 @@ from regretlab.checks._learner import (
     learner_checks,
 )
 from regretlab.checks._policy import (
+    check_action_probabilities,
     check_actions_are_valid,
     check_policy,
     check_policy_leaves_inputs_alone,
@@ -65,6 +66,7 @@ from regretlab.checks._scheduler import (
 )
 
 __all__ = [
+    "check_action_probabilities",
     "check_actions_are_valid",
     "check_bad_input",
     "check_batched_equals_single",

@@ -17,6 +17,7 @@ from regretlab.checks._common import pickled_copy, require, without_global_rando
 from regretlab.learners import BayesianLinearRegression, DisjointBayesianLinearRegression
 
 __all__ = [
+    "check_action_probabilities",
     "check_actions_are_valid",
     "check_policy",
     "check_policy_leaves_inputs_alone",
@@ -130,6 +131,41 @@ def check_actions_are_valid(policy: Any) -> None:
                 )
 
 
+def check_action_probabilities(policy: Any) -> None:
+    """``action_probabilities`` (where the policy has it, as every policy of
+    :mod:`regretlab.policies` does) returns ``(..., K)`` non-negative rows summing to 1, and a
+    ``deterministic`` choice has all its mass on its tied best actions.
+
+    Examples
+    --------
+    >>> from regretlab.policies import EpsilonGreedy
+    >>> check_action_probabilities(EpsilonGreedy(epsilon=0.2))
+    """
+    if not hasattr(policy, "action_probabilities"):
+        return
+    for model, rows, means in _cases():
+        probs = np.asarray(
+            policy.action_probabilities(model, rows, np.random.default_rng(0), step=2, means=means)
+        )
+        require(
+            probs.shape == rows.shape[:-1],
+            f"{policy!r}: action_probabilities must have shape {rows.shape[:-1]}, "
+            f"got {probs.shape}",
+        )
+        require(
+            bool(np.all(probs >= 0)) and np.allclose(probs.sum(axis=-1), 1.0),
+            f"{policy!r}: action_probabilities must be >= 0 and sum to 1 over the actions",
+        )
+        choice = policy.select(model, rows, np.random.default_rng(0), step=2, means=means)
+        if getattr(choice, "deterministic", False):
+            chosen = np.take_along_axis(probs, np.asarray(choice.actions)[..., None], -1)
+            require(
+                np.allclose(chosen[..., 0], choice.probability),
+                f"{policy!r}: a deterministic choice's probability must be its "
+                "action_probabilities entry (1, or 1/n among n ties)",
+            )
+
+
 def check_policy_leaves_inputs_alone(policy: Any) -> None:
     """``select`` changes neither the designs, the means nor the learner's predictions.
 
@@ -190,6 +226,7 @@ def policy_checks() -> list[Callable[[Any], None]]:
     return [
         check_policy_same_seed_same_actions,
         check_actions_are_valid,
+        check_action_probabilities,
         check_policy_leaves_inputs_alone,
         check_policy_uses_only_its_generator,
         check_policy_pickles,

@@ -48,7 +48,7 @@ __all__ = [
 
 _MISSING = object()
 
-ROLES = ("environment", "drift", "features", "learner", "policy", "scheduler", "noise")
+ROLES = ("environment", "drift", "features", "learner", "policy", "scheduler", "noise", "estimator")
 # Components of these roles need nothing from the sweep: they are built when the file is parsed,
 # so that a bad value fails with the key of its own table (``environments.x.noise``).
 _CONTEXT_FREE = ("noise",)
@@ -248,6 +248,7 @@ CONVENTIONS: dict[str, tuple[str, ...]] = {
     "learner": ("groups", "n_replicates", "n_actions", "seed"),
     "policy": (),
     "scheduler": (),
+    "estimator": (),
 }
 _STREAMS = ("prequential", "bandit")
 

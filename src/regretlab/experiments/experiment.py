@@ -15,6 +15,8 @@ sweep::
     imports = ["mypkg.components"] # plugin modules (optional; each must be allowed, see below)
     feedback = {delay = "geometric", mean_delay = 5.0, batch_size = 10}  # optional: delayed,
                                    # batched learning (regretlab.simulate.Feedback)
+    offpolicy = {...}              # off-policy evaluation in the report (optional; bandits;
+                                   # see regretlab.experiments.offpolicy_spec)
 
     [environments.weak]
     type = "InteractionStream"
@@ -54,6 +56,7 @@ from typing import Any
 from regretlab._validation import _describe
 from regretlab.experiments import plugins
 from regretlab.experiments._checks import check_roles, trial
+from regretlab.experiments.offpolicy_spec import check_logger, parse_offpolicy
 from regretlab.experiments.registry import ExperimentError, modules, parse_component
 from regretlab.experiments.registry import fail as _fail
 from regretlab.experiments.spec import _AGENT_KEYS, AgentSpec, EnvironmentSpec, Experiment
@@ -78,6 +81,7 @@ _OPTIONAL = (
     "reference",
     "imports",
     "feedback",
+    "offpolicy",
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -200,9 +204,14 @@ def parse_experiment(
         description=description,
         imports=_needed(envs, agents),
         feedback=_feedback(raw.get("feedback")),
+        offpolicy=None
+        if raw.get("offpolicy") is None
+        else parse_offpolicy(raw["offpolicy"], [a.name for a in agents], stream, horizon, allowed),
     )
     if check:
         trial(exp)
+        if exp.offpolicy is not None:
+            check_logger(exp)
     return exp
 
 

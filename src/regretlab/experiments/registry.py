@@ -313,3 +313,6 @@ register("scheduler", "DataSchedule", data_schedule)
 
 # Sliding-window, discounted and changepoint learners; gradual drift, actions appearing.
 from regretlab.experiments import _nonstationary  # noqa: E402, F401
+
+# Off-policy estimators (role "estimator"), registered where the [offpolicy] table is parsed.
+from regretlab.experiments import offpolicy_spec  # noqa: E402, F401

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from regretlab._io import write_atomically, write_csv, write_text
+from regretlab.experiments.offpolicy_report import offpolicy_section
 from regretlab.experiments.storage import SweepResults, load_sweep
 from regretlab.plots import report as figures
 from regretlab.simulate.results import ratio_to_best_fixed, summarise
@@ -255,6 +256,9 @@ def write_report(
     text = _markdown(results, final, paired, ranked, figure_names, metrics[0], reference)
     if ratios is not None:
         text += _ratio_section(ratios, metrics[0])
+    if exp.offpolicy is not None:  # the [offpolicy] table: regretlab.experiments.offpolicy_report
+        section, files = offpolicy_section(exp, folder)
+        text, targets = text + section, targets + files
     targets.append((root / "report.md", write_text(text)))
     written = write_atomically(targets)
     logger.info("report: wrote %d files to %s", len(written), root)

@@ -16,6 +16,7 @@ import numpy as np
 
 from regretlab._random import SeedLike, children
 from regretlab.experiments import plugins, registry
+from regretlab.experiments.offpolicy_spec import OffPolicySpec
 from regretlab.experiments.registry import Component
 from regretlab.simulate import Agent, Feedback
 
@@ -138,6 +139,7 @@ class Experiment:
     description: str = ""
     imports: tuple[str, ...] = ()
     feedback: Feedback | None = None
+    offpolicy: OffPolicySpec | None = None
 
     @property
     def stream(self) -> str:
@@ -218,6 +220,7 @@ class Experiment:
             # Only when a component needs a plugin: other experiments keep their digest.
             **({"imports": list(self.imports)} if self.imports else {}),
             **({"feedback": self.feedback.to_dict()} if self.feedback is not None else {}),
+            **({"offpolicy": self.offpolicy.to_python()} if self.offpolicy else {}),
         }
 
     def digest(self) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from regretlab.plots._common import save_figure
 from regretlab.plots.convergence import plot_convergence
 from regretlab.plots.escalation import plot_escalation_steps, plot_escalation_timeline
+from regretlab.plots.offpolicy import offpolicy_figure, plot_offpolicy
 from regretlab.plots.regret import plot_coefficients, plot_paired_difference, plot_regret
 from regretlab.plots.report import (
     coefficients_figure,
@@ -27,11 +28,13 @@ __all__ = [
     "coefficients_figure",
     "convergence_figure",
     "escalation_figure",
+    "offpolicy_figure",
     "paired_figure",
     "plot_coefficients",
     "plot_convergence",
     "plot_escalation_steps",
     "plot_escalation_timeline",
+    "plot_offpolicy",
     "plot_paired_difference",
     "plot_regret",
     "regret_figure",

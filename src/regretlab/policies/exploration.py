@@ -1,11 +1,12 @@
 """Exploration policies: turn a learner's predictions or posterior into actions.
 
 Every policy has ``select(model, designs, rng, *, step, means=None) -> Choice`` (the
-:class:`~regretlab.base.Policy` protocol) where
-``designs`` is ``(..., K, p)`` (one design row per action, replicates first) and ``rng`` is the
-policy's own generator. Ties are broken uniformly at random with that generator. Where it is
-cheap, the probability with which the chosen action was picked is returned for logging
-(propensities for off-policy evaluation).
+:class:`~regretlab.base.Policy` protocol), ``designs`` ``(..., K, p)`` (one row per action,
+replicates first), ``rng`` the policy's own generator, which breaks ties uniformly. The chosen
+action's propensity is logged (exact, or Monte Carlo for Thompson sampling's
+``propensity_draws``; greedy, LinUCB and the oracle are ``deterministic``), and
+``action_probabilities`` (same arguments) gives every action's, ``(..., K)``
+(:mod:`regretlab.policies.propensities`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_real
+from regretlab._validation import check_int, check_real
 from regretlab.base import Choice
+from regretlab.policies.propensities import (
+    monte_carlo_shares,
+    posterior_scores,
+    sampled_propensity,
+    tie_probabilities,
+)
 
 __all__ = [
     "Choice",
@@ -65,7 +72,7 @@ class Greedy:
     >>> from regretlab.learners import BayesianLinearRegression
     >>> model = BayesianLinearRegression(groups=("main",)).learn_one(np.array([1.0]), 2.0)
     >>> Greedy().select(model, np.array([[0.0], [1.0]]), np.random.default_rng(0), step=1)
-    Choice(actions=np.int64(1), probability=np.float64(1.0))
+    Choice(actions=np.int64(1), probability=np.float64(1.0), deterministic=True)
     """
 
     def select(
@@ -79,7 +86,19 @@ class Greedy:
     ) -> Choice:
         scores = np.asarray(model.predict_one(designs))
         actions = argmax_random_ties(scores, rng)
-        return Choice(actions, 1.0 / _ties(scores).sum(axis=-1))
+        return Choice(actions, 1.0 / _ties(scores).sum(axis=-1), deterministic=True)
+
+    def action_probabilities(
+        self,
+        model: Any,
+        designs: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        step: int,
+        means: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``(..., K)``: 1 on the best predicted action (shared evenly among ties), else 0."""
+        return tie_probabilities(np.asarray(model.predict_one(designs)))
 
     def __repr__(self) -> str:
         return "Greedy()"
@@ -129,6 +148,21 @@ class EpsilonGreedy:
         probability = eps / k + (1.0 - eps) * chosen_tied / ties.sum(axis=-1)
         return Choice(actions, probability)
 
+    def action_probabilities(
+        self,
+        model: Any,
+        designs: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        step: int,
+        means: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``(..., K)``: ``epsilon_t / K`` everywhere plus ``1 - epsilon_t`` on the greedy
+        action(s)."""
+        scores = np.asarray(model.predict_one(designs))
+        eps = self.epsilon_at(step)
+        return eps / scores.shape[-1] + (1.0 - eps) * tie_probabilities(scores)
+
     def __repr__(self) -> str:
         return f"EpsilonGreedy(epsilon={self.epsilon}, decay={self.decay})"
 
@@ -164,9 +198,26 @@ class LinUCB:
         step: int,
         means: np.ndarray | None = None,
     ) -> Choice:
+        scores = self._scores(model, designs)
+        return Choice(
+            argmax_random_ties(scores, rng), 1.0 / _ties(scores).sum(axis=-1), deterministic=True
+        )
+
+    def _scores(self, model: Any, designs: np.ndarray) -> np.ndarray:
         loc, sd = model.predict_one(designs, return_sd=True, include_noise=self.include_noise)
-        scores = np.asarray(loc) + self.alpha * np.asarray(sd)
-        return Choice(argmax_random_ties(scores, rng), None)
+        return np.asarray(loc) + self.alpha * np.asarray(sd)
+
+    def action_probabilities(
+        self,
+        model: Any,
+        designs: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        step: int,
+        means: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``(..., K)``: 1 on the largest upper bound (shared evenly among ties), else 0."""
+        return tie_probabilities(self._scores(model, designs))
 
     def __repr__(self) -> str:
         return f"LinUCB(alpha={self.alpha}, include_noise={self.include_noise})"
@@ -187,18 +238,29 @@ class ThompsonSampling:
         Multiplies the spread of the draws around the posterior mean (Agrawal and Goyal's
         ``v``; MABWiser's ``LinTS(alpha=...)``). ``1`` is exact posterior sampling; smaller
         values explore less (``0`` is greedy on the posterior mean, up to ties).
+    propensity_draws
+        Posterior draws per decision that estimate the propensity of the chosen action
+        (:mod:`regretlab.policies.propensities`: ``(1 + hits) / (1 + draws)``, standard error
+        at most ``0.5 / sqrt(draws)``); ``0`` (the default, no extra cost) logs ``None``. The
+        draws come from a child generator: the actions are the same either way.
+        :meth:`action_probabilities` uses this many draws, or 1000 when it is 0.
 
     Examples
     --------
     >>> from regretlab.learners import DisjointBayesianLinearRegression
     >>> model = DisjointBayesianLinearRegression(groups=("main",), n_actions=3)
     >>> ThompsonSampling().select(model, np.ones((3, 1)), np.random.default_rng(0), step=1)
-    Choice(actions=np.int64(2), probability=None)
+    Choice(actions=np.int64(2), probability=None, deterministic=False)
+    >>> ts = ThompsonSampling(propensity_draws=999)
+    >>> ts.select(model, np.ones((3, 1)), np.random.default_rng(0), step=1).probability
+    array(0.32...)
     """
 
-    def __init__(self, scale: float = 1.0) -> None:
+    def __init__(self, scale: float = 1.0, *, propensity_draws: int = 0) -> None:
         self.scale = scale
+        self.propensity_draws = propensity_draws
         check_real("scale", scale, minimum=0.0)
+        check_int("propensity_draws", propensity_draws, minimum=0)
 
     def select(
         self,
@@ -209,20 +271,35 @@ class ThompsonSampling:
         step: int,
         means: np.ndarray | None = None,
     ) -> Choice:
-        if getattr(model, "n_actions", None) is not None:
-            loc, sd = model.predict_one(designs, return_sd=True, include_noise=False)
-            scores = rng.standard_normal(np.shape(loc))
-            scores *= sd if self.scale == 1.0 else self.scale * sd
-            scores += loc
-        else:
-            weights = model.sample(rng)
-            if self.scale != 1.0:
-                center = np.asarray(model.mean)
-                weights = center + self.scale * (weights - center)
-            scores = np.einsum("...kp,...p->...k", designs, weights)
-        return Choice(argmax_random_ties(scores, rng), None)
+        scores = posterior_scores(model, designs, rng, self.scale)
+        actions = argmax_random_ties(scores, rng)
+        if not self.propensity_draws:
+            return Choice(actions, None)
+        draws = self.propensity_draws
+        shares = monte_carlo_shares(
+            lambda g, n: posterior_scores(model, designs, g, self.scale, n), rng, draws
+        )
+        return Choice(actions, sampled_propensity(shares, actions, draws))
+
+    def action_probabilities(
+        self,
+        model: Any,
+        designs: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        step: int,
+        means: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``(..., K)``: shares of ``propensity_draws`` (1000 if 0) draws; se at most
+        ``0.5 / sqrt(draws)``."""
+        draws = self.propensity_draws or 1000
+        return monte_carlo_shares(
+            lambda g, n: posterior_scores(model, designs, g, self.scale, n), rng, draws
+        )
 
     def __repr__(self) -> str:
+        if self.propensity_draws:
+            return f"ThompsonSampling(scale={self.scale}, propensity_draws={self.propensity_draws})"
         return f"ThompsonSampling(scale={self.scale})"
 
 
@@ -263,6 +340,19 @@ class Random:
         lead, k = designs.shape[:-2], designs.shape[-2]
         return Choice(rng.integers(0, k, size=lead), np.full(lead, 1.0 / k))
 
+    def action_probabilities(
+        self,
+        model: Any,
+        designs: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        step: int,
+        means: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``(..., K)``: ``1 / K`` for every action."""
+        k = designs.shape[-2]
+        return np.full((*designs.shape[:-2], k), 1.0 / k)
+
     def __repr__(self) -> str:
         return "Random()"
 
@@ -286,7 +376,24 @@ class Oracle:
     ) -> Choice:
         if means is None:
             raise ValueError("Oracle needs the expected rewards: means must not be None")
-        return Choice(argmax_random_ties(np.asarray(means), rng), None)
+        means = np.asarray(means)
+        return Choice(
+            argmax_random_ties(means, rng), 1.0 / _ties(means).sum(axis=-1), deterministic=True
+        )
+
+    def action_probabilities(
+        self,
+        model: Any,
+        designs: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        step: int,
+        means: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``(..., K)``: 1 on the best true action (shared evenly among ties), else 0."""
+        if means is None:
+            raise ValueError("Oracle needs the expected rewards: means must not be None")
+        return tie_probabilities(np.asarray(means))
 
     def __repr__(self) -> str:
         return "Oracle()"

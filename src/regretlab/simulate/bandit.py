@@ -14,7 +14,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from regretlab._random import SeedLike, children
-from regretlab.base import BanditEnvironment
+from regretlab.base import BanditEnvironment, StepLog
 from regretlab.policies.exploration import row_max
 from regretlab.simulate.agents import (
     Agent,
@@ -92,6 +92,7 @@ def run_bandit(
     environment: str | None = None,
     progress: bool = False,
     feedback: Feedback | None = None,
+    log_to: StepLog | None = None,
 ) -> BanditResult:
     """Run every agent on ``env`` for ``env.horizon`` steps over all replicates in lockstep.
 
@@ -121,6 +122,11 @@ def run_bandit(
     feedback
         Delayed or batched learning (:class:`~regretlab.simulate.Feedback`); ``None``, as
         ``Feedback()``, teaches every reward at the end of its own step.
+    log_to
+        A :class:`~regretlab.base.StepLog` that receives every agent's context, choice (with
+        its propensity), reward and the step's true means as the run goes (such as
+        :class:`~regretlab.offpolicy.ParquetLog`, for off-policy evaluation); closed after the
+        last step. ``None`` (the default) logs nothing and changes nothing.
 
     Examples
     --------
@@ -191,6 +197,10 @@ def run_bandit(
                                 events.after_step(a, learners[a], schedulers[a], t)
                 except (ValueError, TypeError) as exc:
                     raise type(exc)(f"step {t}, agent {names[a]!r}: {exc}") from exc
+                if log_to is not None:
+                    log_to.record(
+                        names[a], t, context[i], choice._replace(actions=actions), reward, means[i]
+                    )
                 mean = flat_means[at]
                 pseudo[a] += best - mean
                 realised[a] += best - reward
@@ -215,6 +225,8 @@ def run_bandit(
                 )
         bar.update(len(rewards))
     bar.close()
+    if log_to is not None:
+        log_to.close()
     reps = replicate_ids(batch)
     regret = pd.concat(
         [
