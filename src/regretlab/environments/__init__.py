@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from regretlab.environments.arms import (
+    AdversarialBandit,
+    ArmStep,
+    MultiArmedBandit,
+    PiecewiseStationaryBandit,
+)
 from regretlab.environments.bandits import BanditStep, LinearBandit
 from regretlab.environments.drift import AbruptChange, InteractionOnset
 from regretlab.environments.interactions import InteractionStream, Observations
@@ -12,6 +18,8 @@ from regretlab.environments.supervised import SupervisedBandit
 
 __all__ = [
     "AbruptChange",
+    "AdversarialBandit",
+    "ArmStep",
     "BanditStep",
     "Bernoulli",
     "Binomial",
@@ -21,9 +29,11 @@ __all__ = [
     "InteractionOnset",
     "InteractionStream",
     "LinearBandit",
+    "MultiArmedBandit",
     "MultilevelStream",
     "Noise",
     "Observations",
+    "PiecewiseStationaryBandit",
     "Poisson",
     "RewardModel",
     "StudentT",

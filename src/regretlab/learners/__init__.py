@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from regretlab.learners.arms import ArmMeans, BetaBernoulli, GammaPoisson
 from regretlab.learners.bayes import BayesianLinearRegression
 from regretlab.learners.disjoint import DisjointBayesianLinearRegression
 from regretlab.learners.nig import NormalInverseGammaRegression
@@ -11,8 +12,11 @@ from regretlab.learners.sgd import SGDLinearRegression
 from regretlab.learners.stats import SufficientStats
 
 __all__ = [
+    "ArmMeans",
     "BayesianLinearRegression",
+    "BetaBernoulli",
     "DisjointBayesianLinearRegression",
+    "GammaPoisson",
     "GaussianPosteriorMean",
     "LeastSquares",
     "NormalInverseGammaRegression",

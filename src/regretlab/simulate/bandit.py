@@ -69,14 +69,24 @@ def _chosen(actions: np.ndarray, offsets: np.ndarray | None, n_actions: int) -> 
 
 
 def _learn(
-    learner: Any, design: np.ndarray, rows: np.ndarray, index: tuple, rewards: np.ndarray
+    learner: Any,
+    design: np.ndarray,
+    rows: np.ndarray,
+    index: tuple,
+    rewards: np.ndarray,
+    probability: Any = None,
 ) -> None:
-    """Teach the chosen action's reward; ``index`` picks ``rows[r, a_r]`` (``rows[a]``)."""
+    """Teach the chosen action's reward; ``index`` picks ``rows[r, a_r]`` (``rows[a]``).
+
+    A learner with ``learns_propensity = True`` also gets the policy's ``probability``.
+    """
     # A design without an action axis is every action's row: no need to pick.
     chosen = design if design.ndim < rows.ndim else rows[index]
     actions = index[-1]
     if getattr(learner, "n_actions", None) is None:
         learner.learn_one(chosen, rewards)
+    elif getattr(learner, "learns_propensity", False):
+        learner.learn_one(chosen, rewards, action=actions, probability=probability)
     else:
         learner.learn_one(chosen, rewards, action=actions)
 
@@ -94,7 +104,8 @@ def run_bandit(
     """Run every agent on ``env`` for ``env.horizon`` steps over all replicates in lockstep.
 
     Records the cumulative pseudo-regret ``sum_t max_a mu_t(a) - mu_t(a_t)`` and realised
-    regret ``sum_t max_a mu_t(a) - r_t(a_t)`` at every checkpoint.
+    regret ``sum_t max_a mu_t(a) - r_t(a_t)`` at every checkpoint; a block with a ``best``
+    field (:class:`~regretlab.environments.ArmStep`) replaces ``max_a mu_t(a)`` by it.
 
     Parameters
     ----------
@@ -158,7 +169,10 @@ def run_bandit(
             np.ascontiguousarray(np.moveaxis(a, -2, 0))
             for a in (chunk.context, chunk.rewards, chunk.means)
         )
-        best_means = row_max(means)
+        # The comparator: the best action of each step, unless the block states its own
+        # (``best``, the best fixed arm of an adversarial bandit).
+        stated = getattr(chunk, "best", None)
+        best_means = row_max(means) if stated is None else np.ascontiguousarray(stated.T)
         for i in range(len(rewards)):
             t += 1
             best = best_means[i]
@@ -173,7 +187,7 @@ def run_bandit(
                     reward = flat_rewards[at]
                     if learners[a] is not None:
                         index = (actions,) if replicates is None else (replicates, actions)
-                        _learn(learners[a], design, rows, index, reward)
+                        _learn(learners[a], design, rows, index, reward, choice.probability)
                         events.after_step(a, learners[a], schedulers[a], t)
                 except (ValueError, TypeError) as exc:
                     raise type(exc)(f"step {t}, agent {names[a]!r}: {exc}") from exc
