@@ -19,7 +19,7 @@ import numpy as np
 from regretlab._random import SeedLike, replicate_seeds
 from regretlab._validation import as_float_array, check_choice, check_int
 from regretlab.environments._steps import steps
-from regretlab.environments.bandits import _JUMP, _block_size
+from regretlab.environments.bandits import _DRAW_BYTES, _JUMP, _block_size
 from regretlab.environments.noise import Noise
 from regretlab.environments.rewards import Bernoulli, RewardModel, resolve_observation
 from regretlab.features import ArmFeatures
@@ -125,16 +125,37 @@ class _ArmBandit:
         return self._fixed.copy() if self.n_replicates is not None else self._fixed[0].copy()
 
     def _block(self, gens: list[np.random.Generator], start: int, m: int) -> ArmStep:
-        segment = np.searchsorted(self._changes, np.arange(start + 1, start + m + 1), "right")
-        means = self._table[segment]  # (m, R, K), time-major
-        rewards = np.empty_like(means)
-        for i, g in enumerate(gens):
-            rewards[:, i] = self._reward.observe(g, means[:, i], None)
-        if self._fixed is None:
-            best = means.max(axis=-1)
+        r, k = len(gens), self.n_actions
+        stationary = not len(self._changes)
+        if stationary:  # a read-only view: one table for every step
+            means = np.broadcast_to(self._table[0], (m, r, k))
         else:
+            segment = np.searchsorted(self._changes, np.arange(start + 1, start + m + 1), "right")
+            means = self._table[segment]  # (m, R, K), time-major
+        rewards = np.empty((m, r, k))
+        if type(self._reward) is Bernoulli:
+            # Bernoulli.observe's draws (``uniform < mean``, the means checked at
+            # construction), one generator call per replicate and one comparison for all.
+            # A few replicates at a time into a buffer that stays in the CPU cache while it is
+            # compared in time-major order.
+            group = max(1, _DRAW_BYTES // (8 * m * k))
+            buffer = np.empty((min(group, r), m, k))
+            for lo in range(0, r, group):
+                part = slice(lo, lo + group)
+                draws = buffer[: len(gens[part])]
+                for g, out in zip(gens[part], draws, strict=True):
+                    g.random(out=out)
+                np.less(draws.swapaxes(0, 1), means[:, part], out=rewards[:, part])
+        else:
+            for i, g in enumerate(gens):
+                rewards[:, i] = self._reward.observe(g, np.ascontiguousarray(means[:, i]), None)
+        if self._fixed is not None:
             best = np.take_along_axis(means, self._fixed[None, :, None], axis=-1)[..., 0]
-        context = np.empty((len(gens), m, 0))
+        elif stationary:
+            best = np.broadcast_to(self._table[0].max(axis=-1), (m, r))
+        else:
+            best = means.max(axis=-1)
+        context = np.empty((r, m, 0))
         if self.n_replicates is None:
             return ArmStep(context[0], rewards[:, 0], means[:, 0], best[:, 0])
         return ArmStep(context, rewards.swapaxes(0, 1), means.swapaxes(0, 1), best.T)

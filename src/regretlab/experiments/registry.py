@@ -310,3 +310,6 @@ def data_schedule(
 
 
 register("scheduler", "DataSchedule", data_schedule)
+
+# The classic multi-armed bandits register their names in a module of their own.
+from regretlab.experiments import _registry_arms  # noqa: E402, F401

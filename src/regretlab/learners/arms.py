@@ -14,6 +14,7 @@ use :class:`~regretlab.learners.BayesianLinearRegression` on the one-hot
 from __future__ import annotations
 
 from collections.abc import Mapping
+import math
 from typing import Any
 
 import numpy as np
@@ -72,6 +73,8 @@ class ArmMeans:
         self._n = np.zeros((r, self.n_actions))
         self._sums = np.zeros((r, self.n_actions))
         self._weighted = np.zeros((r, self.n_actions))
+        self._means = np.full((r, self.n_actions), float(self.initial))
+        self._total = np.zeros(r)
         self._offsets = np.arange(r) * self.n_actions
 
     @property
@@ -97,8 +100,9 @@ class ArmMeans:
             raise ValueError(f"x must have shape {(*self._batch, self.n_features)}, got {x.shape}")
         if y.shape != self._batch:
             raise ValueError(f"y must have shape {self._batch}, got {y.shape}")
-        check_finite("x", x)
-        check_finite("y", y)
+        if not math.isfinite(float(x.sum()) + float(y.sum())):  # one pass when all is finite
+            check_finite("x", x)
+            check_finite("y", y)
         self._check_targets(y)
         act = np.asarray(action)
         if act.shape != self._batch or act.dtype.kind not in "iu":
@@ -116,8 +120,15 @@ class ArmMeans:
                 )
             weight = y / prob
         at = self._offsets + act.reshape(-1)
-        self._n.reshape(-1)[at] += 1.0
-        self._sums.reshape(-1)[at] += y.reshape(-1)
+        flat_y = y.reshape(-1)
+        n = self._n.reshape(-1)[at] + 1.0
+        self._n.reshape(-1)[at] = n
+        self._sums.reshape(-1)[at] += flat_y
+        self._total += 1.0
+        # The running mean of the chosen arms only (what the index rules read every step).
+        mean = self._means.reshape(-1)[at]
+        mean += (flat_y - mean) / n
+        self._means.reshape(-1)[at] = mean
         if weight is not None:
             self._weighted.reshape(-1)[at] += weight.reshape(-1)
         self._learned(at, y.reshape(-1))
@@ -135,8 +146,11 @@ class ArmMeans:
             )
 
     def _mean(self) -> np.ndarray:
+        return self._means.copy()
+
+    def _recount(self) -> None:
         seen = self._n > 0
-        return np.where(seen, self._sums / np.where(seen, self._n, 1.0), self.initial)
+        self._means = np.where(seen, self._sums / np.where(seen, self._n, 1.0), self.initial)
 
     def predict_one(self, x: Any) -> np.ndarray:
         """Every arm's empirical mean reward, ``(..., K)`` (``x``: design rows, shape only)."""
@@ -147,6 +161,11 @@ class ArmMeans:
     def n_seen(self) -> np.ndarray:
         """Pulls of every arm, ``(..., K)``."""
         return self._drop(self._n.copy())
+
+    @property
+    def n_total(self) -> np.ndarray:
+        """Pulls of all arms together, ``(...)``."""
+        return self._drop(self._total.copy())
 
     @property
     def reward_mean(self) -> np.ndarray:
@@ -168,6 +187,8 @@ class ArmMeans:
         if np.any(arrays["n"] < 0):
             raise ValueError("state['n'] must hold counts >= 0")
         self._n, self._sums, self._weighted = arrays["n"], arrays["sums"], arrays["weighted"]
+        self._recount()
+        self._total = self._n.sum(axis=-1)
         self._restored()
         return self
 
