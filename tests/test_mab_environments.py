@@ -71,7 +71,8 @@ def test_a_replicate_does_not_depend_on_how_many_run_beside_it():
 def test_context_is_empty_and_the_design_is_one_hot():
     env = MultiArmedBandit(MEANS, horizon=5, n_replicates=2, seed=0)
     block = next(env.blocks())
-    assert env.context_dim == 0 and block.context.shape == (2, 5, 0)
+    assert env.context_dim == 0
+    assert block.context.shape == (2, 5, 0)
     design = env.features.transform(block.context[:, 0])
     np.testing.assert_array_equal(design, np.broadcast_to(np.eye(3), (2, 3, 3)))
     assert not design.flags.writeable

@@ -65,17 +65,23 @@ def test_a_file_round_trips_and_builds_what_it_says(tmp_path: Path):
     resolved = tmp_path / "resolved.json"
     resolved.write_text(json.dumps(exp.to_dict()))
     again = load_experiment(resolved)
-    assert again == exp and again.digest() == exp.digest()
+    assert again == exp
+    assert again.digest() == exp.digest()
 
     env = exp.build_environment("counts", n_replicates=4, seed=1)
-    assert isinstance(env, MultiArmedBandit) and env._reward == Poisson()
-    assert list(env.means) == [1.0, 2.0, 4.0] and env.horizon == 300
+    assert isinstance(env, MultiArmedBandit)
+    assert env._reward == Poisson()
+    assert list(env.means) == [1.0, 2.0, 4.0]
+    assert env.horizon == 300
     same = exp.build_environment("counts", n_replicates=4, seed=1)
     np.testing.assert_array_equal(next(env.blocks(50)).rewards, next(same.blocks(50)).rewards)
     klucb, ts, exp3 = exp.build_agents(env, seed=2)
-    assert isinstance(klucb.learner, GammaPoisson) and klucb.learner.prior_shape == 0.5
-    assert klucb.learner.n_actions == 3 and klucb.learner.n_replicates == 4
-    assert isinstance(klucb.policy, KLUCB) and klucb.policy.family == "poisson"
+    assert isinstance(klucb.learner, GammaPoisson)
+    assert klucb.learner.prior_shape == 0.5
+    assert klucb.learner.n_actions == 3
+    assert klucb.learner.n_replicates == 4
+    assert isinstance(klucb.policy, KLUCB)
+    assert klucb.policy.family == "poisson"
     result = run_bandit(env, [klucb, ts, exp3], seed=3, checkpoints=[300], log_steps=True)
     assert set(result.regret.agent) == {"klucb", "ts", "exp3"}
     probability = result.steps.groupby("agent").probability
@@ -95,4 +101,5 @@ def test_a_parsed_piecewise_bandit_measures_against_the_best_fixed_arm():
         }
     )
     env = exp.build_environment("s", n_replicates=2, seed=0)
-    assert list(env.change_steps) == [61] and env.best_fixed_arm.shape == (2,)
+    assert list(env.change_steps) == [61]
+    assert env.best_fixed_arm.shape == (2,)

@@ -55,13 +55,15 @@ def test_ucb1_index_by_hand():
         rtol=1e-14,
     )
     choice = UCB1().select(model, np.eye(3), np.random.default_rng(0), step=9)
-    assert choice.actions == 1 and choice.probability == 1.0
+    assert choice.actions == 1
+    assert choice.probability == 1.0
 
 
 def test_unpulled_arms_come_first_and_ties_are_reported():
     model = trained(ArmMeans(n_actions=4), [(2, 1.0)])
     index = UCB1().index(model)
-    assert np.isinf(index[[0, 1, 3]]).all() and np.isfinite(index[2])
+    assert np.isinf(index[[0, 1, 3]]).all()
+    assert np.isfinite(index[2])
     picks = {
         int(UCB1().select(model, np.eye(4), np.random.default_rng(s), step=2).actions)
         for s in range(40)
@@ -108,7 +110,8 @@ def test_kl_index_on_a_grid_of_means_and_bounds(family):
     if family == "bernoulli":
         # Near 1 the index is the root to within 1e-9: just below it the divergence is short.
         near = ~inside
-        assert near.sum() > 10 and np.all(q[near] <= 1.0)
+        assert near.sum() > 10
+        assert np.all(q[near] <= 1.0)
         assert np.all(kl_divergence(p[near], q[near] - 1e-9, family) < delta[near])
     np.testing.assert_array_equal(kl_index(np.array([1.0]), np.array([2.0]), "bernoulli"), [1.0])
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from regretlab.learners.arms import ArmMeans, BetaBernoulli, GammaPoisson
+from regretlab.learners.arm_posteriors import BetaBernoulli, GammaPoisson
+from regretlab.learners.arms import ArmMeans
 from regretlab.learners.bayes import BayesianLinearRegression
 from regretlab.learners.disjoint import DisjointBayesianLinearRegression
 from regretlab.learners.nig import NormalInverseGammaRegression
