@@ -100,6 +100,7 @@ def test_state_round_trip_keeps_the_running_means():
     twin = BetaBernoulli(n_actions=3, n_replicates=2).set_state(model.get_state())
     np.testing.assert_allclose(twin.reward_mean, model.reward_mean, rtol=1e-15)
     np.testing.assert_array_equal(twin.alpha, model.alpha)
+    np.testing.assert_array_equal(twin.beta, model.beta)
     np.testing.assert_array_equal(twin.n_total, model.n_total)
 
 
