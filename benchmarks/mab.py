@@ -23,8 +23,10 @@ Instances (Bernoulli arms, fixed):
 3. Throughput (``--throughput-replicates``, default 1000; K = 10 arms with means
    ``linspace(0.05, 0.95, 10)``): Beta-TS, UCB1 and KL-UCB through ``run_bandit`` (environment
    included) against a bare numpy lockstep loop each (draw the reward table, draw or compute the
-   index, argmax, update), best of ``--repeats``. The bare KL-UCB loop calls the same vectorised
-   index solver (:func:`regretlab.policies._kl.kl_index`): the ratio is the framework's overhead.
+   index, argmax, update), best of ``--repeats`` alternated runs; and both again on the same
+   pre-generated steps (``Replay``: the runner and agent alone against the bare loop reading the
+   table). The bare KL-UCB loop calls the same vectorised index solver
+   (:func:`regretlab.policies._kl.kl_index`): the ratio is the framework's overhead.
 
 Run from the repository root::
 
@@ -42,7 +44,7 @@ import numpy as np
 from scipy import stats
 
 from _timing import best_of, machine_note
-from regretlab.environments import MultiArmedBandit
+from regretlab.environments import ArmStep, MultiArmedBandit
 from regretlab.learners import ArmMeans, BetaBernoulli
 from regretlab.policies import KLUCB, UCB1, ConjugateThompsonSampling
 from regretlab.policies._kl import kl_divergence, kl_index
@@ -81,26 +83,48 @@ def agents(k: int, r: int) -> dict[str, Agent]:
 # --- throughput ------------------------------------------------------------------------------
 
 
-def bare_ts(means: np.ndarray, r: int, horizon: int, seed: int) -> None:
+class Replay:
+    """Steps of a bandit generated beforehand, time-major ``(T, R, K)``, served through
+    ``blocks()``: times the runner and the agent without the environment."""
+
+    def __init__(self, env: MultiArmedBandit) -> None:
+        self.n_actions, self.context_dim = env.n_actions, env.context_dim
+        self.horizon, self.n_replicates, self.features = env.horizon, env.n_replicates, env.features
+        blocks = list(env.blocks())
+        self.steps = [
+            np.ascontiguousarray(
+                np.concatenate([getattr(b, f) for b in blocks], axis=1).swapaxes(0, 1)
+            )
+            for f in ("context", "rewards", "means", "best")
+        ]
+
+    def blocks(self, block_size: int | None = None):
+        size = self.horizon if block_size is None else block_size
+        for start in range(0, self.horizon, size):
+            parts = [a[start : start + size] for a in self.steps]
+            yield ArmStep(*(p.swapaxes(0, 1) for p in parts[:3]), parts[3].T)
+
+
+def bare_ts(means: np.ndarray, r: int, horizon: int, seed: int, table=None) -> None:
     rng = np.random.default_rng(seed)
     k = len(means)
     a, b = np.ones((r, k)), np.ones((r, k))
     rows = np.arange(r)
-    for _ in range(horizon):
-        table = (rng.random((r, k)) < means).astype(float)
+    for t in range(horizon):
+        table_t = (rng.random((r, k)) < means).astype(float) if table is None else table[t]
         act = rng.beta(a, b).argmax(axis=1)
-        y = table[rows, act]
+        y = table_t[rows, act]
         a[rows, act] += y
         b[rows, act] += 1.0 - y
 
 
-def _bare_index(means: np.ndarray, r: int, horizon: int, seed: int, kl: bool) -> None:
+def _bare_index(means: np.ndarray, r: int, horizon: int, seed: int, kl: bool, table=None) -> None:
     rng = np.random.default_rng(seed)
     k = len(means)
     n, s = np.zeros((r, k)), np.zeros((r, k))
     rows = np.arange(r)
     for t in range(horizon):
-        table = (rng.random((r, k)) < means).astype(float)
+        table_t = (rng.random((r, k)) < means).astype(float) if table is None else table[t]
         if t < k:
             act = np.full(r, t)
         else:
@@ -111,36 +135,49 @@ def _bare_index(means: np.ndarray, r: int, horizon: int, seed: int, kl: bool) ->
                 index = mean + np.sqrt(2.0 * math.log(t) / n)
             act = index.argmax(axis=1)
         n[rows, act] += 1.0
-        s[rows, act] += table[rows, act]
+        s[rows, act] += table_t[rows, act]
 
 
 def throughput(r: int, horizon: int, repeats: int) -> list[str]:
     k = len(THROUGHPUT_MEANS)
     env = MultiArmedBandit(THROUGHPUT_MEANS, horizon=horizon, n_replicates=r, seed=3)
     made = agents(k, r)
+    replay = Replay(env)
+    table = replay.steps[1]
+    mu = THROUGHPUT_MEANS
     bare = {
-        "beta_ts": lambda: bare_ts(THROUGHPUT_MEANS, r, horizon, 4),
-        "ucb1": lambda: _bare_index(THROUGHPUT_MEANS, r, horizon, 4, kl=False),
-        "klucb": lambda: _bare_index(THROUGHPUT_MEANS, r, horizon, 4, kl=True),
+        "beta_ts": lambda t=None: bare_ts(mu, r, horizon, 4, table=t),
+        "ucb1": lambda t=None: _bare_index(mu, r, horizon, 4, kl=False, table=t),
+        "klucb": lambda t=None: _bare_index(mu, r, horizon, 4, kl=True, table=t),
     }
     lines = [
-        f"Throughput: K = {k}, R = {r}, {horizon} steps, best of {repeats} (replicate-steps/s)",
+        f"Throughput: K = {k}, R = {r}, {horizon} steps, best of {repeats} alternated runs "
+        "(replicate-steps/s). End to end: run_bandit with the environment against a bare loop "
+        "that draws its own reward table (one generator); replayed: both read the same "
+        "pre-generated steps (the runner and agent against the bare loop).",
         "",
-        "| rule | run_bandit (env included) | bare numpy loop | run_bandit / bare |",
-        "| --- | --- | --- | --- |",
+        "| rule | run_bandit, end to end | bare loop, own draws | ratio | run_bandit, replayed "
+        "| bare loop, replayed | ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     last = np.array([horizon])
     for name, agent in made.items():
-        # Alternated, best of each: both see the same load of the (shared) machine.
-        ours, loop = math.inf, math.inf
+        # Alternated, best of each: all see the same load of the (shared) machine.
+        best = dict.fromkeys(("ours", "loop", "ours_replay", "loop_replay"), math.inf)
+        runs = {
+            "ours": lambda a=agent: run_bandit(env, [a], seed=5, checkpoints=last),
+            "loop": bare[name],
+            "ours_replay": lambda a=agent: run_bandit(replay, [a], seed=5, checkpoints=last),
+            "loop_replay": lambda n=name: bare[n](table),
+        }
         for _ in range(repeats):
-            ours = min(
-                ours, best_of(lambda a=agent: run_bandit(env, [a], seed=5, checkpoints=last), 1)
-            )
-            loop = min(loop, best_of(bare[name], 1))
-        rate_ours, rate_loop = r * horizon / ours, r * horizon / loop
+            for key, run in runs.items():
+                best[key] = min(best[key], best_of(run, 1))
+        rate = {key: r * horizon / value for key, value in best.items()}
         lines.append(
-            f"| {name} | {rate_ours:,.0f} | {rate_loop:,.0f} | {rate_ours / rate_loop:.3f} |"
+            f"| {name} | {rate['ours']:,.0f} | {rate['loop']:,.0f} | "
+            f"{rate['ours'] / rate['loop']:.3f} | {rate['ours_replay']:,.0f} | "
+            f"{rate['loop_replay']:,.0f} | {rate['ours_replay'] / rate['loop_replay']:.3f} |"
         )
         print(lines[-1], flush=True)
     return lines
