@@ -43,12 +43,12 @@ def _index_choice(index: np.ndarray, rng: np.random.Generator) -> Choice:
     The maxima and tie counts are reduced over a transposed copy, arms first (numpy reduces a
     short last axis row by row, several times slower).
     """
-    arms_first = np.moveaxis(index, -1, 0).copy()
+    arms_first = index.T.copy()  # (K, R): indices are (R, K), or (K,) for one stream
     ties = arms_first == np.maximum.reduce(arms_first, axis=0)
     count = np.add.reduce(ties, axis=0)
     if np.max(count) > 1:
         keys = rng.random(np.shape(index))
-        keys *= np.moveaxis(ties, 0, -1)
+        keys *= ties.T
         actions = keys.argmax(axis=-1)
     else:
         actions = np.argmax(index, axis=-1)
@@ -70,7 +70,9 @@ def _with_unseen(n: np.ndarray, bonus: np.ndarray, mean: np.ndarray) -> np.ndarr
 
 
 def _ratio(top: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """``top / n``, ``inf`` where ``n == 0`` (without a warning)."""
+    """``top / n`` (``top`` broadcasts), ``inf`` where ``n == 0`` (without a warning)."""
+    if np.min(n) > 0:  # every arm pulled: the common case after the first K steps
+        return np.divide(top, n)
     return np.divide(top, n, out=np.full(n.shape, np.inf), where=n > 0)
 
 
@@ -101,7 +103,7 @@ class UCB1:
         _needs(self, model, "n_seen", "reward_mean")
         n, total = _pulls(model)
         scale = (2.0 * self.alpha**2) * np.log(np.maximum(total, 1.0))
-        bonus = _ratio(np.broadcast_to(scale, n.shape), n)
+        bonus = _ratio(scale, n)
         np.sqrt(bonus, out=bonus)
         return _with_unseen(n, bonus, np.asarray(model.reward_mean))
 
@@ -155,7 +157,7 @@ class KLUCB:
         level = np.log(np.maximum(total, 1.0))
         if self.c:
             level = level + self.c * np.log(np.maximum(level, 1.0))
-        delta = _ratio(np.broadcast_to(level, n.shape), n)
+        delta = _ratio(level, n)
         mean = np.asarray(model.reward_mean)
         if self.family == "bernoulli":
             mean = np.clip(mean, 0.0, 1.0)
