@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from regretlab.environments.arms import (
+    AdversarialBandit,
+    ArmStep,
+    MultiArmedBandit,
+    PiecewiseStationaryBandit,
+)
 from regretlab.environments.bandits import BanditStep, LinearBandit
 from regretlab.environments.drift import AbruptChange, InteractionOnset
 from regretlab.environments.gradual import ArmAppears, GradualDrift
@@ -14,6 +20,8 @@ from regretlab.environments.supervised import SupervisedBandit
 __all__ = [
     "AbruptChange",
     "ArmAppears",
+    "AdversarialBandit",
+    "ArmStep",
     "BanditStep",
     "Bernoulli",
     "Binomial",
@@ -24,9 +32,11 @@ __all__ = [
     "InteractionOnset",
     "InteractionStream",
     "LinearBandit",
+    "MultiArmedBandit",
     "MultilevelStream",
     "Noise",
     "Observations",
+    "PiecewiseStationaryBandit",
     "Poisson",
     "RewardModel",
     "StudentT",

@@ -316,3 +316,5 @@ from regretlab.experiments import _nonstationary  # noqa: E402, F401
 
 # Off-policy estimators (role "estimator"), registered where the [offpolicy] table is parsed.
 from regretlab.experiments import offpolicy_spec  # noqa: E402, F401
+# The classic multi-armed bandits register their names in a module of their own.
+from regretlab.experiments import _registry_arms  # noqa: E402, F401

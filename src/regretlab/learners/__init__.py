@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from regretlab.learners.arm_posteriors import BetaBernoulli, GammaPoisson
+from regretlab.learners.arms import ArmMeans
 from regretlab.learners.bayes import BayesianLinearRegression
 from regretlab.learners.changepoint import ChangepointBayesianLinearRegression
 from regretlab.learners.disjoint import DisjointBayesianLinearRegression
@@ -14,9 +16,12 @@ from regretlab.learners.stats import SufficientStats
 from regretlab.learners.window import SlidingWindowBayesianLinearRegression
 
 __all__ = [
+    "ArmMeans",
     "BayesianLinearRegression",
     "ChangepointBayesianLinearRegression",
+    "BetaBernoulli",
     "DisjointBayesianLinearRegression",
+    "GammaPoisson",
     "GaussianPosteriorMean",
     "LeastSquares",
     "NormalInverseGammaRegression",

@@ -70,14 +70,24 @@ def _chosen(actions: np.ndarray, offsets: np.ndarray | None, n_actions: int) -> 
 
 
 def _learn(
-    learner: Any, design: np.ndarray, rows: np.ndarray, index: tuple, rewards: np.ndarray
+    learner: Any,
+    design: np.ndarray,
+    rows: np.ndarray,
+    index: tuple,
+    rewards: np.ndarray,
+    probability: Any = None,
 ) -> None:
-    """Teach the chosen action's reward; ``index`` picks ``rows[r, a_r]`` (``rows[a]``)."""
+    """Teach the chosen action's reward; ``index`` picks ``rows[r, a_r]`` (``rows[a]``).
+
+    A learner with ``learns_propensity = True`` also gets the policy's ``probability``.
+    """
     # A design without an action axis is every action's row: no need to pick.
     chosen = design if design.ndim < rows.ndim else rows[index]
     actions = index[-1]
     if getattr(learner, "n_actions", None) is None:
         learner.learn_one(chosen, rewards)
+    elif getattr(learner, "learns_propensity", False):
+        learner.learn_one(chosen, rewards, action=actions, probability=probability)
     else:
         learner.learn_one(chosen, rewards, action=actions)
 
@@ -97,7 +107,8 @@ def run_bandit(
     """Run every agent on ``env`` for ``env.horizon`` steps over all replicates in lockstep.
 
     Records the cumulative pseudo-regret ``sum_t max_a mu_t(a) - mu_t(a_t)`` and realised
-    regret ``sum_t max_a mu_t(a) - r_t(a_t)`` at every checkpoint.
+    regret ``sum_t max_a mu_t(a) - r_t(a_t)`` at every checkpoint; a block with a ``best``
+    field (:class:`~regretlab.environments.ArmStep`) replaces ``max_a mu_t(a)`` by it.
 
     Parameters
     ----------
@@ -156,6 +167,18 @@ def run_bandit(
     replicates = np.arange(batch[0]) if batch else None
     offsets = None if replicates is None else replicates * k
     channel = None if feedback is None else FeedbackChannel(feedback, len(agents), env.n_replicates)
+    if channel is not None:
+        weighted = [
+            n
+            for n, m in zip(names, learners, strict=True)
+            if getattr(m, "learns_propensity", False)
+        ]
+        if weighted:
+            raise ValueError(
+                f"feedback (delayed or batched learning) does not carry the propensities that "
+                f"the learners of {weighted} learn from (importance weights, as EXP3's); run "
+                f"them without feedback"
+            )
 
     pseudo = np.zeros((len(agents), *batch))
     realised = np.zeros((len(agents), *batch))
@@ -170,7 +193,10 @@ def run_bandit(
             np.ascontiguousarray(np.moveaxis(a, -2, 0))
             for a in (chunk.context, chunk.rewards, chunk.means)
         )
-        best_means = row_max(means)
+        # The comparator: the best action of each step, unless the block states its own
+        # (``best``, the best fixed arm of an adversarial bandit).
+        stated = getattr(chunk, "best", None)
+        best_means = row_max(means) if stated is None else np.ascontiguousarray(stated.T)
         for i in range(len(rewards)):
             t += 1
             best = best_means[i]
@@ -188,7 +214,7 @@ def run_bandit(
                     if learners[a] is not None:
                         index = (actions,) if replicates is None else (replicates, actions)
                         if channel is None:
-                            _learn(learners[a], design, rows, index, reward)
+                            _learn(learners[a], design, rows, index, reward, choice.probability)
                             events.after_step(a, learners[a], schedulers[a], t)
                         else:
                             chosen = design if design.ndim < rows.ndim else rows[index]
