@@ -31,7 +31,7 @@ class RegretBound:
     21.746...
     >>> RegretBound(0)
     Traceback (most recent call last):
-    ValueError: dimension must be > 0, got 0.0
+    ValueError: dimension must be > 0.0, got 0.0
     """
 
     def __init__(self, dimension: float, *, scale: float = 1.0, form: str = "sqrt(d n)") -> None:
