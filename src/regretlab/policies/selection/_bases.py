@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_finite, float_array
+from regretlab._validation import check_finite, check_int, float_array
 from regretlab.base import Choice, Event
 
 _META = "meta:"
@@ -84,7 +84,7 @@ class AgentSelector:
     """Base class of :class:`Corral` and :class:`RegretBalancing` (not public): whole agents
     over one design, one picked per replicate and step; only the picked one learns."""
 
-    def __init__(self, bases: Any) -> None:
+    def __init__(self, bases: Any, n_replicates: int | None = None) -> None:
         self.bases = bases
         if isinstance(bases, Mapping):
             items = [(str(k), v) for k, v in bases.items()]
@@ -105,10 +105,15 @@ class AgentSelector:
         self._policies = [policy for _, policy in pairs]
         counts = {getattr(m, "n_replicates", None) for m in self._learners if m is not None}
         if len(counts) > 1:
-            raise ValueError(
-                f"bases must share n_replicates, got {[getattr(m, 'n_replicates', None) for m in self._learners]}"
-            )
-        self.n_replicates: int | None = counts.pop() if counts else None
+            given = [getattr(m, "n_replicates", None) for m in self._learners]
+            raise ValueError(f"bases must share n_replicates, got {given}")
+        if n_replicates is not None:
+            check_int("n_replicates", n_replicates, minimum=1)
+            if counts and counts != {n_replicates}:
+                raise ValueError(
+                    f"n_replicates={n_replicates} does not match the base learners' {counts}"
+                )
+        self.n_replicates: int | None = counts.pop() if counts else n_replicates
         actions = {getattr(m, "n_actions", None) for m in self._learners if m is not None}
         if len(actions) > 1:
             raise ValueError(f"bases must share n_actions (per-action learners), got {actions}")

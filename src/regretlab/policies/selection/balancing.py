@@ -78,6 +78,8 @@ class RegretBalancing(AgentSelector):
         The reward noise's standard deviation (or the reward range for bounded rewards).
     delta
         The confidence level of the elimination test, in (0, 1).
+    n_replicates
+        ``R``; needed only when no base has a learner (else it is theirs).
 
     References
     ----------
@@ -110,8 +112,9 @@ class RegretBalancing(AgentSelector):
         bounds: Any,
         confidence_scale: float = 1.0,
         delta: float = 0.05,
+        n_replicates: int | None = None,
     ) -> None:
-        super().__init__(bases)
+        super().__init__(bases, n_replicates)
         self.bounds = bounds
         self.confidence_scale = confidence_scale
         self.delta = delta
@@ -129,7 +132,9 @@ class RegretBalancing(AgentSelector):
         return self._active.copy()
 
     def _putative(self) -> np.ndarray:
-        return np.stack([np.asarray(b(n), dtype=float) for b, n in zip(self._bounds, self._counts, strict=True)])
+        return np.stack(
+            [np.asarray(b(n), dtype=float) for b, n in zip(self._bounds, self._counts, strict=True)]
+        )
 
     def _next(self) -> np.ndarray:
         return np.argmin(np.where(self._active, self._putative(), np.inf), axis=0)
@@ -184,6 +189,7 @@ class RegretBalancing(AgentSelector):
             "bounds": self.bounds,
             "confidence_scale": self.confidence_scale,
             "delta": self.delta,
+            "n_replicates": self.n_replicates,
         }
 
     def clone(self) -> RegretBalancing:
@@ -204,7 +210,9 @@ def _check_bounds(bounds: Any, names: list[str]) -> list[Callable[[Any], Any]]:
         listed = [bounds[n] for n in names]
     elif isinstance(bounds, list | tuple):
         if len(bounds) != len(names):
-            raise ValueError(f"bounds must hold one bound per base ({len(names)}), got {len(bounds)}")
+            raise ValueError(
+                f"bounds must hold one bound per base ({len(names)}), got {len(bounds)}"
+            )
         listed = list(bounds)
     else:
         raise TypeError(f"bounds must be a sequence or mapping of callables, got {bounds!r}")

@@ -14,7 +14,7 @@ from regretlab.policies.selection._bases import AgentSelector
 
 __all__ = ["Corral", "importance_weighted", "log_barrier_step"]
 
-_BISECTIONS = 80
+_BISECTIONS = 50
 
 
 def log_barrier_step(
@@ -103,6 +103,8 @@ class Corral(AgentSelector):
         ``(low, high)``: the loss is ``(high - r) / (high - low)`` clipped to ``[0, 1]``;
         ``"auto"`` uses, per replicate, the range of the rewards seen so far (the current one
         included).
+    n_replicates
+        ``R``; needed only when no base has a learner (else it is theirs).
 
     Notes
     -----
@@ -143,8 +145,9 @@ class Corral(AgentSelector):
         horizon: int,
         learning_rate: float | None = None,
         reward_range: Any = "auto",
+        n_replicates: int | None = None,
     ) -> None:
-        super().__init__(bases)
+        super().__init__(bases, n_replicates)
         self.horizon = horizon
         self.learning_rate = learning_rate
         self.reward_range = reward_range
@@ -157,7 +160,9 @@ class Corral(AgentSelector):
         )
         if isinstance(reward_range, str):
             if reward_range != "auto":
-                raise ValueError(f"reward_range must be 'auto' or (low, high), got {reward_range!r}")
+                raise ValueError(
+                    f"reward_range must be 'auto' or (low, high), got {reward_range!r}"
+                )
         else:
             try:
                 low, high = (float(v) for v in reward_range)
@@ -201,7 +206,7 @@ class Corral(AgentSelector):
             self._high = np.maximum(self._high, rewards)
             low, high = self._low, self._high
         else:
-            low, high = (float(v) for v in self.reward_range)
+            low, high = (np.asarray(float(v)) for v in self.reward_range)
         width = high - low
         with np.errstate(divide="ignore", invalid="ignore"):
             loss = np.where(width > 0, (high - rewards) / width, 0.5)
@@ -244,6 +249,7 @@ class Corral(AgentSelector):
             "horizon": self.horizon,
             "learning_rate": self.learning_rate,
             "reward_range": self.reward_range,
+            "n_replicates": self.n_replicates,
         }
 
     def clone(self) -> Corral:
