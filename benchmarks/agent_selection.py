@@ -377,7 +377,7 @@ def main() -> None:
             for sc, i, a, peer in jobs
         }
         for done, future in enumerate(cf.as_completed(futures), 1):
-            sc, a, peer = futures[future]
+            sc, a, _ = futures[future]
             table, (seconds, share) = future.result()
             tables.append(table)
             shares.extend(share)
