@@ -349,3 +349,61 @@ def test_agents_as_bases_and_clone_is_fresh():
     assert fresh.names == corral.names
     assert np.all(fresh.pick_counts == 0)
     assert fresh._learners[0] is not corral._learners[0]
+
+
+SELECTION_FILE = """
+seed = 3
+horizon = 60
+replicates = 3
+
+[environments.personal]
+type = "LinearBandit"
+n_actions = 3
+context_dim = 2
+interaction_scale = 1.0
+
+[agents.corral]
+policy = { type = "ChosenAgent" }
+[agents.corral.learner]
+type = "Corral"
+reward_range = [-4.0, 4.0]
+[agents.corral.learner.bases.main]
+learner = { type = "BayesianLinearRegression", prior_variance = { "context:action" = 0.0 } }
+policy = { type = "ThompsonSampling" }
+[agents.corral.learner.bases.full]
+learner = { type = "BayesianLinearRegression" }
+policy = { type = "ThompsonSampling" }
+
+[agents.balancing]
+policy = { type = "ChosenAgent" }
+[agents.balancing.learner]
+type = "RegretBalancing"
+[agents.balancing.learner.bases.main]
+learner = { type = "BayesianLinearRegression", prior_variance = { "context:action" = 0.0 } }
+policy = { type = "ThompsonSampling" }
+[agents.balancing.learner.bases.full]
+learner = { type = "BayesianLinearRegression" }
+policy = { type = "ThompsonSampling" }
+"""
+
+
+def test_selectors_can_be_written_in_an_experiment_file(tmp_path):
+    from regretlab.experiments.experiment import load_experiment
+    from regretlab.experiments.registry import ExperimentError
+
+    path = tmp_path / "selection.toml"
+    path.write_text(SELECTION_FILE)
+    exp = load_experiment(path)
+    env = exp.build_environment("personal", n_replicates=3, seed=1)
+    corral, balancing = exp.build_agents(env, seed=2)
+    assert isinstance(corral.learner, Corral) and corral.learner.horizon == 60
+    assert corral.learner.names == ["main", "full"]
+    # d counted from the priors: main effects 1 + 2 + 3 = 6 columns, the full model 12.
+    assert [b.dimension for b in balancing.learner.bounds] == [6, 12]
+    result = run_bandit(env, [corral, balancing], seed=0)
+    assert np.isfinite(result.regret.pseudo_regret).all()
+    bad = SELECTION_FILE.replace('type = "ThompsonSampling" }\n\n[agents.balancing]',
+                                 'type = "Thompson" }\n\n[agents.balancing]')
+    path.write_text(bad)
+    with pytest.raises(ExperimentError, match=r"bases.full.policy.type: unknown policy"):
+        load_experiment(path)
