@@ -396,14 +396,17 @@ def test_selectors_can_be_written_in_an_experiment_file(tmp_path):
     exp = load_experiment(path)
     env = exp.build_environment("personal", n_replicates=3, seed=1)
     corral, balancing = exp.build_agents(env, seed=2)
-    assert isinstance(corral.learner, Corral) and corral.learner.horizon == 60
+    assert isinstance(corral.learner, Corral)
+    assert corral.learner.horizon == 60
     assert corral.learner.names == ["main", "full"]
     # d counted from the priors: main effects 1 + 2 + 3 = 6 columns, the full model 12.
     assert [b.dimension for b in balancing.learner.bounds] == [6, 12]
     result = run_bandit(env, [corral, balancing], seed=0)
     assert np.isfinite(result.regret.pseudo_regret).all()
-    bad = SELECTION_FILE.replace('type = "ThompsonSampling" }\n\n[agents.balancing]',
-                                 'type = "Thompson" }\n\n[agents.balancing]')
+    bad = SELECTION_FILE.replace(
+        'type = "ThompsonSampling" }\n\n[agents.balancing]',
+        'type = "Thompson" }\n\n[agents.balancing]',
+    )
     path.write_text(bad)
     with pytest.raises(ExperimentError, match=r"bases.full.policy.type: unknown policy"):
         load_experiment(path)
