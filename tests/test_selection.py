@@ -410,3 +410,16 @@ def test_selectors_can_be_written_in_an_experiment_file(tmp_path):
     path.write_text(bad)
     with pytest.raises(ExperimentError, match=r"bases.full.policy.type: unknown policy"):
         load_experiment(path)
+
+
+def test_model_averaging_as_a_base_is_refused_clearly():
+    # Its candidates x replicates share one leading axis: not the replicate-first contract.
+    from regretlab.policies.escalation import ModelAveraging
+
+    r = 4
+    env = LinearBandit(n_actions=3, context_dim=2, horizon=60, n_replicates=r, seed=0)
+    bma = ModelAveraging.recommended(env.features, group="context:action", n_replicates=r)
+    bases = {"bma": (bma, ThompsonSampling()), "main": _ts_bases(env, r)["b0"]}
+    agent = Agent("c", Corral(bases, horizon=60, learning_rate=5.0), policy=ChosenAgent())
+    with pytest.raises(TypeError, match=r"bases\['bma'\]: state entry .* no replicate axis"):
+        run_bandit(env, [agent], seed=0)
