@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from regretlab import environments, features, learners, policies
-from regretlab.experiments import plugins
+from regretlab.experiments import _selection, plugins
 from regretlab.experiments.components import (
     ROLES,
     Component,
@@ -32,7 +32,7 @@ from regretlab.experiments.components import (
     register,
     thaw,
 )
-from regretlab.policies import escalation
+from regretlab.policies import escalation, selection
 
 __all__ = [
     "ROLES",
@@ -318,3 +318,11 @@ from regretlab.experiments import _nonstationary  # noqa: E402, F401
 from regretlab.experiments import offpolicy_spec  # noqa: E402, F401
 # The classic multi-armed bandits register their names in a module of their own.
 from regretlab.experiments import _registry_arms  # noqa: E402, F401
+# --- selection over whole agents (bandits): the learner holds the base agents ------------------
+
+register("policy", "ChosenAgent", selection.ChosenAgent)
+for _name, _factory in (
+    ("Corral", _selection.corral),
+    ("RegretBalancing", _selection.regret_balancing),
+):
+    register("learner", _name, _factory, auto=lambda c: {"context": c}, auto_names=("context",))
