@@ -338,7 +338,7 @@ def _markdown(
         if results.n_finished == results.n_tasks
         else f"**incomplete: {results.n_finished} of {results.n_tasks} tasks finished**; "
         "rerun the sweep to finish it"
-    )
+    ) + "".join(f"; **damaged, left out: {d}**" for d in results.damaged)
     lines = [
         f"# {exp.name}",
         "",

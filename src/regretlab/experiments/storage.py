@@ -11,11 +11,15 @@ Layout of a folder ``OUT``::
     events/<task>.parquet           prior changes (escalation events), possibly empty
     coefficients/<task>.parquet     only with track_coefficients
 
-A task's files are written under temporary names and renamed into place (``os.replace``); only
-then is its manifest line appended and synced. A task is finished exactly when the manifest
-names it, so a run killed at any point leaves finished tasks intact and unfinished ones to redo;
-redoing a task rewrites its own files, so no row is ever lost or doubled. Readers go through the
-manifest, never through a directory listing.
+A task's files are written under temporary names, synced to disk and renamed into place
+(``os.replace``); only then is its manifest line, with the SHA-256 of each file, appended. A task
+is finished exactly when the manifest names it and its files still have those hashes, so a run
+killed at any point leaves finished tasks intact and unfinished ones to redo, and a file damaged
+later (a flipped byte, a truncation) makes its task unfinished again: ``run`` redoes it and says
+so, ``report`` leaves it out and says so. Parquet page checksums are on and verified on every
+read, so a damaged page is also caught without the manifest. Redoing a task rewrites its own
+files, so no row is ever lost or doubled. Readers go through the manifest, never through a
+directory listing.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from regretlab._io import write_atomically, write_parquet, write_text
+from regretlab._io import read_parquet, sha256, write_atomically, write_parquet, write_text
 from regretlab._machine import machine
 from regretlab.experiments.experiment import Experiment, parse_experiment
 
@@ -210,14 +214,43 @@ class SweepStore:
             text = "".join(json.dumps(e) + "\n" for e in entries.values())
             write_atomically([(self.manifest_path, write_text(text))])
 
+    def _damage(self, entry: Mapping[str, Any]) -> str | None:
+        """Why a manifest entry's files are not as written (naming the file), or None."""
+        hashes = entry.get("sha256", {})
+        for name, relative in entry["files"].items():
+            path = self.root / relative
+            if name not in hashes:  # a manifest from before the hashes: the end marker only
+                if not _intact(path):
+                    return f"{relative}: missing or cut short"
+                continue
+            try:
+                digest = sha256(path)
+            except OSError as exc:
+                return f"{relative}: {exc.strerror or exc}"
+            if digest != hashes[name]:
+                return f"{relative}: its content differs from the hash in the manifest"
+        return None
+
+    def verify(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """Finished tasks' manifest entries by id, and the damaged ones' reasons by id.
+
+        A task is finished when its files have the hashes its manifest line recorded; a
+        task whose file is missing or differs is damaged, and must be redone.
+        """
+        entries, _ = self._entries()
+        finished: dict[str, dict[str, Any]] = {}
+        damaged: dict[str, str] = {}
+        for task, entry in entries.items():
+            reason = self._damage(entry)
+            if reason is None:
+                finished[task] = entry
+            else:
+                damaged[task] = reason
+        return finished, damaged
+
     def finished(self) -> dict[str, dict[str, Any]]:
         """Manifest entries of finished tasks whose files are all present and whole, by id."""
-        entries, _ = self._entries()
-        return {
-            task: entry
-            for task, entry in entries.items()
-            if all(_intact(self.root / path) for path in entry["files"].values())
-        }
+        return self.verify()[0]
 
     def save(
         self, task_id: str, tables: Mapping[str, pd.DataFrame], info: Mapping[str, Any]
@@ -226,7 +259,7 @@ class SweepStore:
         files = {name: f"{name}/{task_id}.parquet" for name in tables}
         for name in tables:
             (self.root / name).mkdir(exist_ok=True)
-        write_atomically(
+        written = write_atomically(
             [(self.root / files[name], write_parquet(table)) for name, table in tables.items()]
         )
         entry = {
@@ -234,11 +267,11 @@ class SweepStore:
             **info,
             "rows": {name: len(table) for name, table in tables.items()},
             "files": files,
+            "sha256": {name: sha256(path) for name, path in zip(tables, written, strict=True)},
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        # Flushed, not fsynced: a killed process loses nothing that was flushed, and fsync
-        # cost more than the Parquet files here (4 ms a task). After an operating-system crash
-        # a damaged file is caught by ``finished`` and its task is redone.
+        # Flushed, not fsynced: a killed process loses nothing that was flushed. After an
+        # operating-system crash a lost line only means its task is redone.
         with self.manifest_path.open("a", encoding="utf-8") as out:
             out.write(json.dumps(entry) + "\n")
 
@@ -273,12 +306,15 @@ class SweepResults(NamedTuple):
     coefficients: pd.DataFrame | None
     n_tasks: int
     n_finished: int
+    #: ``"<task>: <file>: <reason>"`` for each task whose files differ from the manifest
+    #: (left out of the tables; the next ``regretlab run`` redoes them)
+    damaged: tuple[str, ...] = ()
 
 
 def _read(root: Path, paths: list[str], order: list[str], agents: list[str]) -> pd.DataFrame:
     if not paths:
         return pd.DataFrame()
-    frames = [pd.read_parquet(root / p) for p in paths]
+    frames = [read_parquet(root / p) for p in paths]
     table = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
     if table.empty:
         return table
@@ -320,7 +356,9 @@ def load_sweep(root: str | os.PathLike[str], *, imports: Iterable[str] = ()) -> 
         raise SweepFolderError(f"{store.root} is not a regretlab sweep folder (no metadata.json)")
     experiment = store.experiment(imports=imports)
     meta = store.metadata()
-    done = store.finished()
+    done, damaged = store.verify()
+    for task, reason in damaged.items():
+        logger.warning("%s: task %s left out: %s", store.root, task, reason)
     envs = [e.name for e in experiment.environments]
     agents = [a.name for a in experiment.agents]
     tables = {
@@ -340,4 +378,5 @@ def load_sweep(root: str | os.PathLike[str], *, imports: Iterable[str] = ()) -> 
         tables["coefficients"] if experiment.track_coefficients else None,
         int(meta["n_tasks"]),
         len(done),
+        tuple(f"{task}: {reason}" for task, reason in damaged.items()),
     )
