@@ -97,8 +97,8 @@ def demo(args: argparse.Namespace) -> int:
         run_seed_study(experiments, seed=args.seed, out_dir=out, progress=not args.no_progress)
         bandit, bandit_replicates = _demo_bandit(args)
     except (OSError, SweepFolderError) as exc:
-        print(f"regretlab demo: cannot write to --out {str(out)!r}: {exc}", file=sys.stderr)
-        return 1
+        print(f"regretlab demo: error: cannot write to --out {str(out)!r}: {exc}", file=sys.stderr)
+        return 2
     where = out.resolve()
     names = ", ".join(exp.name for exp in experiments)
     print(

@@ -8,6 +8,7 @@ on one file system). Parquet files carry page checksums (verified on read by
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -76,15 +77,18 @@ def write_atomically(targets: Sequence[tuple[Path, Writer]]) -> list[Path]:
             staged.append((tmp, final))
             write(str(tmp))
             _sync(tmp)  # the bytes are on disk before the name points at them
-    except BaseException:
+    except BaseException as exc:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and staged:  # disk full and the like: name the file
+            raise OSError(
+                exc.errno, f"cannot write {staged[-1][1]}: {exc.strerror or exc}"
+            ) from exc
         raise
     for tmp, final in staged:
         os.replace(tmp, final)
     for folder in {final.parent for _, final in staged}:
-        try:
-            _sync(folder)  # the renames themselves survive a crash
-        except OSError:  # some file systems cannot sync a folder; the files are synced
-            pass
+        # The renames themselves survive a crash; some file systems cannot sync a folder.
+        with contextlib.suppress(OSError):
+            _sync(folder)
     return [final for _, final in staged]

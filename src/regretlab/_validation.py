@@ -7,6 +7,7 @@ not call these: they trust what the boundary has checked.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -14,12 +15,14 @@ import numpy as np
 
 __all__ = [
     "as_float_array",
+    "check_allocation",
     "check_choice",
     "check_finite",
     "check_int",
     "check_real",
     "check_state",
     "float_array",
+    "physical_memory",
 ]
 
 
@@ -161,3 +164,27 @@ def check_state(state: Any, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, 
         key: as_float_array(f"state[{key!r}]", state[key], shape=shape).copy()
         for key, shape in shapes.items()
     }
+
+
+def physical_memory() -> int:
+    """This machine's physical memory in bytes (0 where the platform does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return 0
+
+
+def check_allocation(name: str, shape: tuple[int, ...], *, itemsize: int = 8) -> None:
+    """Refuse, before allocating, an array larger than this machine's physical memory.
+
+    >>> check_allocation("covariance", (10**6, 10**6))
+    Traceback (most recent call last):
+    ValueError: covariance of shape (1000000, 1000000) needs 7,450.6 GiB, more than ...
+    """
+    size = itemsize * math.prod(int(n) for n in shape)
+    memory = physical_memory()
+    if memory and size > memory:
+        raise ValueError(
+            f"{name} of shape {tuple(int(n) for n in shape)} needs {size / 2**30:,.1f} GiB, "
+            f"more than this machine's memory ({memory / 2**30:,.1f} GiB); reduce its size"
+        )

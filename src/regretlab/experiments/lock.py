@@ -4,7 +4,8 @@ The lock is the file ``OUT/.lock``, created with ``O_CREAT | O_EXCL`` (atomic, a
 v3 and later) and holding the holder's host, process id and start time as JSON. A second run
 finds it and stops with a message naming the holder. A lock whose holder is a process of this
 host that no longer exists (a run killed with SIGKILL, a crashed machine rebooted) is stale and
-taken over. A lock held from another host cannot be checked from here: ``break_lock=True``
+taken over. A process may take a lock it already holds (nested; the outermost releases it).
+A lock held from another host cannot be checked from here: ``break_lock=True``
 (``regretlab run --break-lock``) removes it, for a folder shared between machines whose holder
 is known to be gone.
 """
@@ -99,6 +100,8 @@ class FolderLock:
                 holder = self.holder()
                 if holder is None:
                     continue  # released meanwhile
+                if holder.get("host") == record["host"] and holder.get("pid") == record["pid"]:
+                    return  # this process holds it already (nested): the outer one releases
                 if self.break_lock or self._stale(holder):
                     self.path.unlink(missing_ok=True)
                     continue

@@ -85,6 +85,25 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _read_json(path: Path, *required: str) -> dict[str, Any]:
+    """A folder's JSON file as a dict with ``required`` keys, or an error naming the file."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else f"not valid JSON ({exc})"
+        raise SweepFolderError(
+            f"{path}: {reason}; the folder is damaged: restore the file, or choose another "
+            "output folder (or remove this one to start over)"
+        ) from None
+    missing = [key for key in required if not isinstance(value, dict) or key not in value]
+    if missing:
+        raise SweepFolderError(
+            f"{path}: not a regretlab sweep file (missing {missing}); the folder is damaged: "
+            "restore the file, or choose another output folder"
+        )
+    return value
+
+
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     keys = list(dict.fromkeys([*old, *new]))
     return [k for k in keys if old.get(k) != new.get(k)]
@@ -132,9 +151,9 @@ class SweepStore:
             raise SweepFolderError(f"{self.root} is an existing file, not a folder")
         meta_path = self.root / "metadata.json"
         if meta_path.exists():
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta = _read_json(meta_path, "experiment_hash", "n_tasks")
             if meta.get("experiment_hash") != experiment.digest():
-                saved = json.loads((self.root / "experiment.json").read_text(encoding="utf-8"))
+                saved = _read_json(self.root / "experiment.json")
                 changed = _differences(saved, experiment.to_dict())
                 raise SweepFolderError(
                     f"{self.root} holds results of a different experiment "
@@ -184,12 +203,17 @@ class SweepStore:
         )
 
     def metadata(self) -> dict[str, Any]:
-        return json.loads((self.root / "metadata.json").read_text(encoding="utf-8"))
+        return _read_json(self.root / "metadata.json", "experiment_hash", "n_tasks")
 
     def experiment(self, *, imports: Iterable[str] = ()) -> Experiment:
         """The saved resolved experiment; ``imports`` allow the plugin modules it names."""
-        raw = json.loads((self.root / "experiment.json").read_text(encoding="utf-8"))
-        return parse_experiment(raw, check=False, imports=imports)
+        path = self.root / "experiment.json"
+        try:
+            return parse_experiment(_read_json(path), check=False, imports=imports)
+        except ValueError as exc:  # ExperimentError
+            if isinstance(exc, SweepFolderError):
+                raise
+            raise SweepFolderError(f"{path}: {exc}") from None
 
     def _entries(self) -> tuple[dict[str, dict[str, Any]], int]:
         """Manifest entries by task id (the last wins) and the number of unreadable lines."""
@@ -197,13 +221,15 @@ class SweepStore:
         bad = 0
         if not self.manifest_path.exists():
             return entries, bad
-        for line in self.manifest_path.read_text(encoding="utf-8").splitlines():
+        for line in self.manifest_path.read_bytes().splitlines():
             if not line.strip():
                 continue
             try:
                 entry = json.loads(line)
+                if not isinstance(entry["files"], dict):
+                    raise TypeError
                 entries[entry["task"]] = entry
-            except (json.JSONDecodeError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError):  # ValueError: bad JSON or UTF-8
                 bad += 1  # a line cut short by a killed run
         return entries, bad
 
