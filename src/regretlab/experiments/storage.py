@@ -40,6 +40,7 @@ import pandas as pd
 
 from regretlab._io import read_parquet, sha256, write_atomically, write_parquet, write_text
 from regretlab._machine import machine
+from regretlab.experiments._integrity import damage
 from regretlab.experiments.experiment import Experiment, parse_experiment
 
 __all__ = ["TABLES", "SweepFolderError", "SweepResults", "SweepStore", "load_sweep"]
@@ -107,16 +108,6 @@ def _read_json(path: Path, *required: str) -> dict[str, Any]:
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     keys = list(dict.fromkeys([*old, *new]))
     return [k for k in keys if old.get(k) != new.get(k)]
-
-
-def _intact(path: Path) -> bool:
-    """A complete Parquet file ends with its footer's magic bytes ``PAR1``."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(-4, os.SEEK_END)
-            return handle.read(4) == b"PAR1"
-    except OSError:  # missing, or shorter than 4 bytes
-        return False
 
 
 class SweepStore:
@@ -240,23 +231,6 @@ class SweepStore:
             text = "".join(json.dumps(e) + "\n" for e in entries.values())
             write_atomically([(self.manifest_path, write_text(text))])
 
-    def _damage(self, entry: Mapping[str, Any]) -> str | None:
-        """Why a manifest entry's files are not as written (naming the file), or None."""
-        hashes = entry.get("sha256", {})
-        for name, relative in entry["files"].items():
-            path = self.root / relative
-            if name not in hashes:  # a manifest from before the hashes: the end marker only
-                if not _intact(path):
-                    return f"{relative}: missing or cut short"
-                continue
-            try:
-                digest = sha256(path)
-            except OSError as exc:
-                return f"{relative}: {exc.strerror or exc}"
-            if digest != hashes[name]:
-                return f"{relative}: its content differs from the hash in the manifest"
-        return None
-
     def verify(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         """Finished tasks' manifest entries by id, and the damaged ones' reasons by id.
 
@@ -267,7 +241,7 @@ class SweepStore:
         finished: dict[str, dict[str, Any]] = {}
         damaged: dict[str, str] = {}
         for task, entry in entries.items():
-            reason = self._damage(entry)
+            reason = damage(self.root, entry)
             if reason is None:
                 finished[task] = entry
             else:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_real
+from regretlab._validation import check_finite, check_real
 from regretlab.base import Choice
 
 __all__ = [
@@ -100,8 +100,10 @@ class EpsilonGreedy:
     def __init__(self, epsilon: float = 0.1, *, decay: float = 0.0) -> None:
         self.epsilon = epsilon
         self.decay = decay
-        check_real("epsilon", epsilon, minimum=0.0)
         check_real("decay", decay, minimum=0.0)
+        # With decay, epsilon is the constant c of c / t^decay and may exceed 1 (min(1, .)
+        # applies early on); without, it is the probability itself.
+        check_real("epsilon", epsilon, minimum=0.0, maximum=None if decay > 0 else 1.0)
 
     def epsilon_at(self, step: int) -> float:
         return min(1.0, self.epsilon * float(step) ** -self.decay)
@@ -220,6 +222,9 @@ class ThompsonSampling:
                 center = np.asarray(model.mean)
                 weights = center + self.scale * (weights - center)
             scores = np.einsum("...kp,...p->...k", designs, weights)
+        if not np.isfinite(scores).all():  # as Greedy, whose model checks its designs
+            check_finite("designs", np.asarray(designs, dtype=float))
+            check_finite(f"ThompsonSampling's scores at step {step}", scores)
         return Choice(argmax_random_ties(scores, rng), None)
 
     def __repr__(self) -> str:
