@@ -20,6 +20,7 @@ from regretlab.plots.report import (
     convergence_figure,
     escalation_figure,
     paired_figure,
+    posterior_figure,
     regret_figure,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "plot_escalation_timeline",
     "plot_paired_difference",
     "plot_regret",
+    "posterior_figure",
     "regret_figure",
     "save_figure",
 ]
