@@ -24,7 +24,16 @@ __all__ = ["FolderLock", "FolderLockedError"]
 
 
 class FolderLockedError(RuntimeError):
-    """The results folder is locked by another run (its holder is in the message)."""
+    """The results folder is locked by another run (its holder is in the message).
+
+    >>> import json, tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = pathlib.Path(tmp, ".lock").write_text(json.dumps(
+    ...         {"host": "elsewhere", "pid": 1, "started": "2026-01-01T00:00:00+00:00"}))
+    ...     FolderLock(tmp).acquire()
+    Traceback (most recent call last):
+    regretlab.experiments.lock.FolderLockedError: ... is in use by process 1 on elsewhere ...
+    """
 
 
 def _alive(pid: int) -> bool:
@@ -50,12 +59,12 @@ class FolderLock:
 
     Examples
     --------
-    >>> import tempfile
+    >>> import os, tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     with FolderLock(tmp):
-    ...         FolderLock(tmp).acquire()
-    Traceback (most recent call last):
-    regretlab.experiments.lock.FolderLockedError: ... is in use by process ... on ...
+    ...     with FolderLock(tmp) as lock:
+    ...         held = lock.holder()["pid"] == os.getpid()
+    ...     held, lock.holder()
+    (True, None)
     """
 
     def __init__(self, root: str | os.PathLike[str], *, break_lock: bool = False) -> None:
