@@ -281,3 +281,32 @@ def test_bandit_regret_equals_an_independent_loop_over_env_take(policy):
     np.testing.assert_allclose(final["pseudo_regret"], pseudo, rtol=1e-12)
     np.testing.assert_allclose(final["realised_regret"], realised, rtol=1e-12)
     assert (pseudo > 0).all()  # the loop did learn something imperfectly: a real comparison
+
+
+# -- surviving mutants of the first mutation run, killed (docs/mutation.md) ---------------------
+
+
+def test_mixture_moments_survive_extreme_log_weights_and_ignore_weightless_candidates():
+    from regretlab.policies.escalation._grids import _moments
+
+    # Log evidence of thousands of observations, very different between replicates: the
+    # weights are normalised per replicate, without overflow or underflow.
+    log_weight = np.array([[-5000.0, 10.0], [-5001.0, 2000.0]])  # (G=2, R=2)
+    loc = np.array([[1.0, 1.0], [3.0, 3.0]])
+    sd = np.array([[1.0, 1.0], [1.0, 1.0]])
+    mean, spread = _moments(log_weight, loc, sd)
+    w = 1.0 / (1.0 + np.exp(-1.0))  # replicate 0: weights e^0 : e^-1
+    np.testing.assert_allclose(mean, [w * 1 + (1 - w) * 3, 3.0])
+    np.testing.assert_allclose(spread, [np.sqrt(1 + 4 * w * (1 - w)), 1.0])
+    # A candidate of weight exactly 0 with an infinite sd (learned noise before the data
+    # bound it) adds nothing.
+    mean, spread = _moments(np.array([[0.0], [-np.inf]]), np.array([[2.0], [0.0]]),
+                            np.array([[0.5], [np.inf]]))  # fmt: skip
+    np.testing.assert_allclose([mean[0], spread[0]], [2.0, 0.5])
+
+
+@pytest.mark.parametrize("off_weight", [0.0, -0.1, 1.5])
+def test_off_weight_outside_its_range_is_refused(off_weight):
+    inner = BayesianLinearRegression(groups=GROUPS)
+    with pytest.raises(ValueError, match=r"^off_weight must be"):
+        ModelAveraging(learner=inner, grid=(0.0, 1.0), off_weight=off_weight)
