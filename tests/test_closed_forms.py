@@ -310,3 +310,35 @@ def test_off_weight_outside_its_range_is_refused(off_weight):
     inner = BayesianLinearRegression(groups=GROUPS)
     with pytest.raises(ValueError, match=r"^off_weight must be"):
         ModelAveraging(learner=inner, grid=(0.0, 1.0), off_weight=off_weight)
+
+
+def test_exploration_propensities_and_uniform_draws_cover_every_action():
+    """Logged propensities (what off-policy estimators divide by) and uniform choices over all
+    K actions, action 0 included. 20,000 draws over 4 actions: each share within 5 sd of 1/4
+    (false-failure rate below 1e-5)."""
+    from regretlab.policies import EpsilonGreedy, LinUCB, Random
+
+    rng = np.random.default_rng(0)
+    model = BayesianLinearRegression(groups=GROUPS, n_replicates=2)
+    designs = np.zeros((2, 4, len(GROUPS)))  # every action tied
+    greedy = EpsilonGreedy(0.0).select(model, designs, rng, step=1)
+    np.testing.assert_allclose(greedy.probability, [0.25, 0.25])
+    random = Random().select(None, designs, rng, step=1)
+    np.testing.assert_allclose(random.probability, [0.25, 0.25])
+    n = 20_000
+    counts = np.bincount(
+        np.concatenate(
+            [Random().select(None, designs, rng, step=1).actions for _ in range(n // 2)]
+        ),
+        minlength=4,
+    )
+    explore = np.bincount(
+        np.concatenate(
+            [EpsilonGreedy(1.0).select(model, designs, rng, step=1).actions for _ in range(n // 2)]
+        ),
+        minlength=4,
+    )
+    for c in (counts, explore):
+        assert (np.abs(c / n - 0.25) < 5 * np.sqrt(0.25 * 0.75 / n)).all(), c
+    with pytest.raises(ValueError, match=r"^alpha must be >= 0"):
+        LinUCB(alpha=-1.0)
