@@ -110,6 +110,11 @@ def load_experiment(
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ExperimentError(f"{path}: cannot read the experiment file: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ExperimentError(
+            f"{path}: not a text file in UTF-8 (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); save the experiment file as UTF-8"
+        ) from None
     try:
         raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:

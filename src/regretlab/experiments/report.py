@@ -274,7 +274,7 @@ def _environment_figures(
         ("Cumulative regret", f"regret_{env}.png",
          lambda: figures.regret_figure(regret, metric, env)),
         (f"Paired difference against `{reference}`", f"paired_{env}.png",
-         lambda: figures.paired_figure(regret, metric, reference, f"{env}: minus {reference}")),
+         lambda: figures.paired_figure(regret, metric, reference, env)),
         ("Convergence: average regret per step", f"convergence_{env}.png",
          lambda: figures.convergence_figure(regret, metric, env)),
     ]  # fmt: skip
@@ -294,6 +294,10 @@ def _environment_figures(
         made.append(
             ("Coefficient trajectories", f"coefficients_{env}.png",
              lambda: figures.coefficients_figure(mine_coef, agents, env))
+        )  # fmt: skip
+        made.append(
+            ("Final posteriors against the truth", f"posteriors_{env}.png",
+             lambda: figures.posterior_figure(mine_coef, agents, env))
         )  # fmt: skip
     return made
 
@@ -342,7 +346,7 @@ def _markdown(
         if results.n_finished == results.n_tasks
         else f"**incomplete: {results.n_finished} of {results.n_tasks} tasks finished**; "
         "rerun the sweep to finish it"
-    )
+    ) + "".join(f"; **damaged, left out: {d}**" for d in results.damaged)
     lines = [
         f"# {exp.name}",
         "",

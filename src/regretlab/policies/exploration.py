@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_int, check_real
+from regretlab._validation import check_finite, check_int, check_real
 from regretlab.base import Choice
 from regretlab.policies.propensities import (
     monte_carlo_shares,
@@ -119,8 +119,10 @@ class EpsilonGreedy:
     def __init__(self, epsilon: float = 0.1, *, decay: float = 0.0) -> None:
         self.epsilon = epsilon
         self.decay = decay
-        check_real("epsilon", epsilon, minimum=0.0)
         check_real("decay", decay, minimum=0.0)
+        # With decay, epsilon is the constant c of c / t^decay and may exceed 1 (min(1, .)
+        # applies early on); without, it is the probability itself.
+        check_real("epsilon", epsilon, minimum=0.0, maximum=None if decay > 0 else 1.0)
 
     def epsilon_at(self, step: int) -> float:
         return min(1.0, self.epsilon * float(step) ** -self.decay)
@@ -272,6 +274,9 @@ class ThompsonSampling:
         means: np.ndarray | None = None,
     ) -> Choice:
         scores = posterior_scores(model, designs, rng, self.scale)
+        if not np.isfinite(scores).all():  # as Greedy, whose model checks its designs
+            check_finite("designs", np.asarray(designs, dtype=float))
+            check_finite(f"ThompsonSampling's scores at step {step}", scores)
         actions = argmax_random_ties(scores, rng)
         if not self.propensity_draws:
             return Choice(actions, None)

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from regretlab._random import SeedLike, children
 from regretlab.base import BanditEnvironment, StepLog
 from regretlab.policies.exploration import row_max
+from regretlab.simulate._labels import readable_name, tables_repr
 from regretlab.simulate.agents import (
     Agent,
     EventLog,
@@ -43,6 +44,9 @@ class BanditResult(NamedTuple):
     regret: pd.DataFrame
     steps: pd.DataFrame | None
     events: pd.DataFrame
+
+    def __repr__(self) -> str:
+        return tables_repr("BanditResult", self._asdict())
 
 
 def _design_rows(design: np.ndarray, context: np.ndarray, n_actions: int) -> np.ndarray:
@@ -159,7 +163,7 @@ def run_bandit(
     rngs = [np.random.default_rng(s) for s in children(seed, len(agents))]
     batch = () if env.n_replicates is None else (env.n_replicates,)
     k = env.n_actions
-    label = repr(env) if environment is None else environment
+    label = readable_name(env) if environment is None else environment
     events = EventLog(names, label)
     # Environment blocks of about 16 MB (fewer per-replicate generator calls); designs are
     # made per step, never held for a block.

@@ -14,6 +14,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from regretlab.base import PredictionStream
+from regretlab.simulate._labels import readable_name, tables_repr
 from regretlab.simulate.agents import (
     Agent,
     EventLog,
@@ -42,6 +43,9 @@ class PrequentialResult(NamedTuple):
     regret: pd.DataFrame
     coefficients: pd.DataFrame | None
     events: pd.DataFrame
+
+    def __repr__(self) -> str:
+        return tables_repr("PrequentialResult", self._asdict())
 
 
 def _coefficients(learner: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
@@ -103,7 +107,7 @@ def run_prequential(
     horizon = env.horizon
     steps = check_checkpoints(checkpoints, horizon)
     batch = () if env.n_replicates is None else (env.n_replicates,)
-    label = repr(env) if environment is None else environment
+    label = readable_name(env) if environment is None else environment
     log = EventLog(names, label)
     channel = None if feedback is None else FeedbackChannel(feedback, len(agents), env.n_replicates)
 
