@@ -19,8 +19,8 @@ from regretlab.environments.supervised import SupervisedBandit
 
 __all__ = [
     "AbruptChange",
-    "ArmAppears",
     "AdversarialBandit",
+    "ArmAppears",
     "ArmStep",
     "BanditStep",
     "Bernoulli",

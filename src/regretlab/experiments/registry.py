@@ -311,13 +311,6 @@ def data_schedule(
 
 register("scheduler", "DataSchedule", data_schedule)
 
-# Sliding-window, discounted and changepoint learners; gradual drift, actions appearing.
-from regretlab.experiments import _nonstationary  # noqa: E402, F401
-
-# Off-policy estimators (role "estimator"), registered where the [offpolicy] table is parsed.
-from regretlab.experiments import offpolicy_spec  # noqa: E402, F401
-# The classic multi-armed bandits register their names in a module of their own.
-from regretlab.experiments import _registry_arms  # noqa: E402, F401
 # --- selection over whole agents (bandits): the learner holds the base agents ------------------
 
 register("policy", "ChosenAgent", selection.ChosenAgent)
@@ -326,3 +319,9 @@ for _name, _factory in (
     ("RegretBalancing", _selection.regret_balancing),
 ):
     register("learner", _name, _factory, auto=lambda c: {"context": c}, auto_names=("context",))
+
+# Modules of their own register more names when imported: sliding-window, discounted and
+# changepoint learners, gradual drift and actions appearing (_nonstationary); the classic
+# multi-armed bandits (_registry_arms); off-policy estimators, role "estimator", where the
+# [offpolicy] table is parsed (offpolicy_spec).
+from regretlab.experiments import _nonstationary, _registry_arms, offpolicy_spec  # noqa: E402, F401

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from regretlab._io import write_atomically, write_csv, write_text
+from regretlab.experiments._markdown import _fmt, _interval, _markdown_table
 from regretlab.experiments.offpolicy_report import offpolicy_section
 from regretlab.experiments.storage import SweepResults, load_sweep
 from regretlab.plots import report as figures
@@ -172,19 +173,6 @@ def escalation_roles(experiment: Any) -> tuple[list[str], list[str]]:
         elif learner is not None and policy != "Oracle":
             fixed.append(agent.name)
     return escalating, fixed
-
-
-def _fmt(value: float) -> str:
-    return "" if pd.isna(value) else f"{value:#.4g}".rstrip(".")
-
-
-def _interval(row: pd.Series) -> str:
-    return f"{_fmt(row['mean'])} [{_fmt(row['lower'])}, {_fmt(row['upper'])}]"
-
-
-def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def _figure_writer(make: Callable[[], object]) -> Callable[[str], None]:

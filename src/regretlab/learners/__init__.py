@@ -18,8 +18,8 @@ from regretlab.learners.window import SlidingWindowBayesianLinearRegression
 __all__ = [
     "ArmMeans",
     "BayesianLinearRegression",
-    "ChangepointBayesianLinearRegression",
     "BetaBernoulli",
+    "ChangepointBayesianLinearRegression",
     "DisjointBayesianLinearRegression",
     "GammaPoisson",
     "GaussianPosteriorMean",
