@@ -107,6 +107,12 @@ AGENTS["recommended, scale 0.1..100"] = _scaled_recommended(
 AGENTS["recommended, main 0.1..100, intercept 1|100"] = _scaled_recommended(
     {"main": (0.1, 1.0, 10.0, 100.0), "intercept": (1.0, 100.0)}
 )
+AGENTS["recommended, intercept shared|flat"] = _scaled_recommended(
+    {
+        ("intercept", "main"): [(s, s) for s in (0.1, 1.0, 10.0, 100.0)]
+        + [(np.inf, s) for s in (0.1, 1.0, 10.0, 100.0)]
+    }
+)
 DEFAULTS = ("recommended", *FAMILY_MIXTURES, "EB main, off 1/2")
 
 
@@ -315,6 +321,8 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     with cf.ProcessPoolExecutor(args.workers) as pool:
         for s, p, total, late in pool.map(run_scenario, jobs):
+            # Per-replicate totals, so later runs can score other defaults on the same data.
+            np.savez_compressed(args.out / f"totals_{s.name}.npz", **total)
             for row in split_half(total, rng, args.defaults):
                 rows.append({"scenario": s.name, "p": p, **row})
             for name in total:

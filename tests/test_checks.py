@@ -33,6 +33,14 @@ EXAMPLES: dict[str, list[dict]] = {
         {"schedule": "adagrad", "learning_rate": 0.1, "average": 10},
     ],
     "RiverRegressor": [{"factory": _river_factory}],
+    "SlidingWindowBayesianLinearRegression": [
+        {"window": 7},
+        {"window": 1, "prior_variance": {"pairwise": 0.0}, "noise_precision": 3.0},
+    ],
+    "ChangepointBayesianLinearRegression": [
+        {"hazard": 0.05, "max_run": 20},
+        {"hazard": 0.3, "max_run": 3, "prior_variance": {"pairwise": 0.0}},
+    ],
     "ModelAveraging": [{"grid": (0.0, 0.1, 1.0)}],
     "ChampionChallenger": [{"grid": (0.0, 1.0), "min_steps": 5}],
     "Hedge": [{"eta": "auto"}, {"eta": 0.5}],
@@ -40,6 +48,10 @@ EXAMPLES: dict[str, list[dict]] = {
         {"n_actions": 3},
         {"n_actions": 2, "prior_variance": {"pairwise": 0.0}, "noise_precision": 3.0},
     ],
+    # Per-arm learners (issue 17): no groups; the design is one column per arm.
+    "ArmMeans": [{"n_actions": 6}, {"n_actions": 6, "initial": 0.5}],
+    "BetaBernoulli": [{"n_actions": 6}, {"n_actions": 6, "prior_alpha": 0.5, "prior_beta": 2.0}],
+    "GammaPoisson": [{"n_actions": 6}, {"n_actions": 6, "prior_shape": 2.0, "prior_rate": 0.5}],
 }
 
 
@@ -72,6 +84,8 @@ def test_learner_check(cls, extra, check):
             "sgd": learners.SGDLinearRegression(groups=GROUPS),
         }
         check(cls(members, **extra))
+    elif hasattr(cls, "target_kind"):  # a per-arm learner
+        check(cls(**extra))
     else:
         check(cls(groups=GROUPS, **extra))
 
@@ -79,6 +93,11 @@ def test_learner_check(cls, extra, check):
 POLICY_EXAMPLES: dict[str, list[dict]] = {
     "EpsilonGreedy": [{"epsilon": 0.2}, {"epsilon": 1.0, "decay": 1.0}],
     "LinUCB": [{"alpha": 2.0}],
+    "UCB1": [{}, {"alpha": 0.5}],
+    "KLUCB": [{}, {"family": "poisson", "c": 3.0}, {"family": "gaussian", "variance": 0.25}],
+    "Softmax": [{"temperature": 0.5}],
+    "Exp3": [{}, {"gamma": 0.3}],
+    "ConjugateThompsonSampling": [{}, {"propensity_draws": 50}],
 }
 
 
@@ -150,9 +169,49 @@ ENVIRONMENT_EXAMPLES: dict[str, list] = {
             _ROWS, _LABELS, encoding="-1/0", n_replicates=2, seed=1, block_size=3
         ),
     ],
+    "MultiArmedBandit": [
+        lambda: environments.MultiArmedBandit([0.2, 0.5, 0.9], horizon=30, seed=0),
+        lambda: environments.MultiArmedBandit(
+            [[1.0, 2.0], [0.5, 3.0]],
+            reward=environments.Poisson(),
+            horizon=30,
+            n_replicates=2,
+            seed=1,
+            block_size=7,
+        ),
+        lambda: environments.MultiArmedBandit(
+            [0.0, 1.0], reward=environments.Gaussian(0.5), horizon=30, n_replicates=3, seed=2
+        ),
+    ],
+    "PiecewiseStationaryBandit": [
+        lambda: environments.PiecewiseStationaryBandit(
+            [[0.9, 0.1, 0.5], [0.1, 0.9, 0.5]], [11], horizon=30, n_replicates=2, seed=0
+        ),
+        lambda: environments.PiecewiseStationaryBandit(
+            [[2.0, 1.0], [1.0, 2.0], [3.0, 0.0]],
+            [5, 20],
+            reward=environments.Poisson(),
+            comparator="best_fixed",
+            shuffle_arms=True,
+            horizon=30,
+            seed=1,
+        ),
+    ],
+    "AdversarialBandit": [
+        lambda: environments.AdversarialBandit(horizon=30, seed=0),
+        lambda: environments.AdversarialBandit(horizon=30, n_replicates=3, seed=1, block_size=4),
+    ],
     "AbruptChange": [
         lambda: environments.AbruptChange(_bandit(n_replicates=2), 12, seed=1),
         lambda: environments.AbruptChange(_stream(), 5, seed=2),
+    ],
+    "GradualDrift": [
+        lambda: environments.GradualDrift(_bandit(n_replicates=2), 5, 15, seed=1),
+        lambda: environments.GradualDrift(_stream(), 3, 8, seed=2),
+    ],
+    "ArmAppears": [
+        lambda: environments.ArmAppears(_bandit(), 10, actions=(1,)),
+        lambda: environments.ArmAppears(_bandit(n_replicates=2), 4, actions=[0, 2], gap=1.0),
     ],
     "InteractionOnset": [
         lambda: environments.InteractionOnset(_bandit(), 10),

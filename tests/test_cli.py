@@ -180,6 +180,7 @@ def test_run_on_a_local_dask_cluster_matches_the_in_process_run(finished_sweep, 
 def test_example_lists_the_packaged_examples(capsys):
     assert main(["example"]) == 0
     assert capsys.readouterr().out.split() == [
+        "bandit_drift",
         "bandit_escalation",
         "offpolicy",
         "prediction_escalation",

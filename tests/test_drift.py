@@ -9,7 +9,9 @@ import pytest
 
 from regretlab.environments import (
     AbruptChange,
+    ArmAppears,
     BanditStep,
+    GradualDrift,
     InteractionOnset,
     InteractionStream,
     LinearBandit,
@@ -163,6 +165,9 @@ def _wrappers():
         InteractionOnset(_bandit(), 13),
         AbruptChange(InteractionOnset(_bandit(), 9), 22, seed=2),
         InteractionOnset(AbruptChange(_bandit(), 22, seed=2), 9),
+        GradualDrift(_bandit(), 10, 20, seed=4),
+        GradualDrift(AbruptChange(_bandit(), 5, seed=1), 18, 30, seed=2),
+        ArmAppears(GradualDrift(_bandit(), 3, 12, seed=5), 15, actions=(1,)),
         InteractionOnset(InteractionStream(x_dim=2, horizon=40, seed=3), 13, groups=["pairwise"]),
     ]
 

@@ -246,9 +246,55 @@ def test_model_averaging_with_a_one_value_other_grid_is_the_plain_average():
     assert tied.clone().other_grids == {"main": (10.0,)}
 
 
+def test_tuple_entries_give_tied_groups_their_own_values_and_flat_twins_share_a_training_sample():
+    env = InteractionStream(
+        x_dim=2, interaction_scale=1.0, noise_level=0.3, horizon=30, n_replicates=R, seed=5
+    )
+    obs = env.take(30)
+    design = env.features.transform(obs.x + 0.0)
+    design_y = obs.y + 4.0  # a large intercept, where the flat twin should win
+    entries = [(0.1, 0.1), (np.inf, 0.1), (np.inf, 10.0)]
+    base = NormalInverseGammaRegression(
+        groups=env.features,
+        n_replicates=R,
+        prior_variance={"intercept": 1.0, "main": 1.0, "pairwise": 0.0},
+        noise_shape=1e-3,
+        noise_scale=1e-3,
+    )
+    bma = ModelAveraging(learner=base, grid=(0.0, 1.0), other_grids={"intercept+main": entries})
+    values = bma.candidates
+    np.testing.assert_array_equal(values["intercept"], [0.1, np.inf, np.inf] * 2)
+    np.testing.assert_array_equal(values["main"], [0.1, 0.1, 10.0] * 2)
+    # Every candidate as its own learner; its evidence counted from the third observation: the
+    # first determines the flat intercepts, the second gives their noise a residual degree of
+    # freedom (a partial Bayes factor with a common training sample of two observations).
+    log_w = []
+    for c in range(len(values["main"])):
+        one = base.clone()
+        for group, v in values.items():
+            one.set_prior_variance(group, v[c])
+        total = np.zeros(R)
+        for t in range(30):
+            if t >= 2:
+                total += one.log_predictive(design[:, t], design_y[:, t])
+            one.learn_one(design[:, t], design_y[:, t])
+        log_w.append(total)
+    for t in range(30):
+        bma.learn_one(design[:, t], design_y[:, t])
+    log_w = np.array(log_w)
+    expected = np.exp(log_w - log_w.max(axis=0))
+    np.testing.assert_allclose(bma.weights, expected / expected.sum(axis=0), rtol=1e-8, atol=1e-12)
+    flat = np.isinf(values["intercept"])
+    assert (bma.weights[flat].sum(axis=0) > 0.5).all()
+
+
 @pytest.mark.parametrize(
     ("other_grids", "error", "match"),
     [
+        ({"intercept+main": [(1.0, 1.0, 1.0)]}, ValueError, "tuples of 2"),
+        ({"intercept+main": [(1.0, np.nan)]}, ValueError, "other_grids"),
+        ({"intercept+main": [(1.0, -1.0)]}, ValueError, "other_grids"),
+        ({"intercept+main": []}, ValueError, "non-empty"),
         ({"pairwise": (1.0,)}, ValueError, "other_grids keys"),
         ({"nope": (1.0,)}, ValueError, "other_grids keys"),
         ({"main": (1.0,), ("intercept", "main"): (1.0,)}, ValueError, "each once"),

@@ -151,7 +151,8 @@ BAD = [
         [
             "agents.sgd.learner.type",
             "'SGDRegressor'",
-            "choose one of ['BayesianLinearRegression'",
+            "choose one of [",
+            "'BayesianLinearRegression',",
         ],
     ),
     (

@@ -20,6 +20,7 @@ SUBPACKAGES = (
     "environments",
     "policies",
     "policies.escalation",
+    "policies.selection",
     "simulate",
     "offpolicy",
     "plots",

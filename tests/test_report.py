@@ -83,14 +83,14 @@ def test_files_and_embedded_figures(stream_report):
     names = {p.name for p in written}
     assert {"final_regret.csv", "paired_differences.csv", "ranks.csv", "report.md"} <= names
     for env in ("weak", "strong"):
-        for kind in ("regret", "paired", "convergence", "coefficients"):
+        for kind in ("regret", "paired", "convergence", "coefficients", "posteriors"):
             assert f"{kind}_{env}.png" in names
     # The evidence switch fires where the interactions are strong, and only there.
     assert "escalation_strong.png" in names
     assert "escalation_weak.png" not in names
     text = (folder / "report.md").read_text()
     embedded = re.findall(r"!\[[^\]]*\]\((report/[^)]+\.png)\)", text)
-    assert len(embedded) == 9
+    assert len(embedded) == 11  # 5 per environment, and one escalation figure
     for path in embedded:
         assert (folder / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "A tiny stream sweep" in text

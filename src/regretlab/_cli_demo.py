@@ -97,12 +97,16 @@ def demo(args: argparse.Namespace) -> int:
         run_seed_study(experiments, seed=args.seed, out_dir=out, progress=not args.no_progress)
         bandit, bandit_replicates = _demo_bandit(args)
     except (OSError, SweepFolderError) as exc:
-        print(f"regretlab demo: cannot write to --out {str(out)!r}: {exc}", file=sys.stderr)
-        return 1
+        print(f"regretlab demo: error: cannot write to --out {str(out)!r}: {exc}", file=sys.stderr)
+        return 2
     where = out.resolve()
     names = ", ".join(exp.name for exp in experiments)
+    single = [exp.name for exp in experiments if exp.n_replicates is None]
+    counts = f"{len(experiments) - len(single)} of {args.replicates} replicates each"
+    if single:
+        counts += f" and {len(single)} on a single stream ({', '.join(single)})"
     print(
-        f"regretlab demo: {len(experiments)} experiments, {args.replicates} replicates each, "
+        f"regretlab demo: {len(experiments)} experiments ({counts}), "
         f"seed {args.seed}, written to {where}\n"
         f"  summary: {where / 'summary.md'}\n"
         f"  tables:  <experiment>.csv and <experiment>.parquet "

@@ -7,6 +7,7 @@ not call these: they trust what the boundary has checked.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -14,12 +15,14 @@ import numpy as np
 
 __all__ = [
     "as_float_array",
+    "check_allocation",
     "check_choice",
     "check_finite",
     "check_int",
     "check_real",
     "check_state",
     "float_array",
+    "physical_memory",
 ]
 
 
@@ -93,17 +96,40 @@ def check_finite(name: str, array: np.ndarray) -> None:
         raise ValueError(f"{name} must be finite, got {array[where]} at index {index}")
 
 
-def float_array(name: str, value: Any) -> np.ndarray:
-    """``np.asarray(value, dtype=float)``, with a ``TypeError`` naming ``name`` on failure.
+def _real_array(name: str, value: Any) -> np.ndarray:
+    """``value`` as float64; a ``TypeError`` naming ``name`` for anything but real numbers.
 
-    The cheap conversion for hot paths; shapes and finiteness are the caller's to check.
+    numpy alone would parse strings (``"1.0"``) and drop imaginary parts with a mere warning.
     """
     if isinstance(value, np.ndarray) and value.dtype == np.float64:
         return value
+    message = f"{name} must be array-like of numbers, got {_describe(value)}"
+    if isinstance(value, str | bytes | Mapping):
+        raise TypeError(f"{message} (real numbers only: strings are not parsed)")
     try:
-        return np.asarray(value, dtype=float)
+        array = np.asarray(value)
+        if array.dtype.kind == "O":  # mixed Python objects: only real numbers may pass
+            if any(isinstance(v, str | bytes | complex) for v in array.flat):
+                raise TypeError
+        elif array.dtype.kind not in "biuf":  # complex, strings, dates, ...
+            raise TypeError
+        return array.astype(float, copy=False)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be array-like of numbers, got {_describe(value)}") from exc
+        raise TypeError(f"{message} (real numbers only, not strings or complex)") from exc
+
+
+def float_array(name: str, value: Any) -> np.ndarray:
+    """``value`` as a float64 array, with a ``TypeError`` naming ``name`` unless real numbers.
+
+    The cheap conversion for hot paths; shapes and finiteness are the caller's to check.
+
+    >>> float_array("x", [1, 2.5])
+    array([1. , 2.5])
+    >>> float_array("x", ["1", "2"])
+    Traceback (most recent call last):
+    TypeError: x must be array-like of numbers, got ['1', '2'] (real numbers only, ...)
+    """
+    return _real_array(name, value)
 
 
 def as_float_array(
@@ -121,12 +147,7 @@ def as_float_array(
     >>> as_float_array("x", [1, 2], shape=(2,))
     array([1., 2.])
     """
-    if isinstance(value, Mapping | str):
-        raise TypeError(f"{name} must be array-like of numbers, got {_describe(value)}")
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be array-like of numbers, got {_describe(value)}") from exc
+    array = _real_array(name, value)
     if ndim is not None:
         allowed = tuple(ndim)
         if array.ndim not in allowed:
@@ -161,3 +182,27 @@ def check_state(state: Any, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, 
         key: as_float_array(f"state[{key!r}]", state[key], shape=shape).copy()
         for key, shape in shapes.items()
     }
+
+
+def physical_memory() -> int:
+    """This machine's physical memory in bytes (0 where the platform does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return 0
+
+
+def check_allocation(name: str, shape: tuple[int, ...], *, itemsize: int = 8) -> None:
+    """Refuse, before allocating, an array larger than this machine's physical memory.
+
+    >>> check_allocation("covariance", (10**6, 10**6))
+    Traceback (most recent call last):
+    ValueError: covariance of shape (1000000, 1000000) needs 7,450.6 GiB, more than ...
+    """
+    size = itemsize * math.prod(int(n) for n in shape)
+    memory = physical_memory()
+    if memory and size > memory:
+        raise ValueError(
+            f"{name} of shape {tuple(int(n) for n in shape)} needs {size / 2**30:,.1f} GiB, "
+            f"more than this machine's memory ({memory / 2**30:,.1f} GiB); reduce its size"
+        )

@@ -56,6 +56,17 @@ class Choice(NamedTuple):
     evaluate another policy from its log (:mod:`regretlab.offpolicy` reports the support
     deficiency).
 
+    The propensity contract: ``probability`` has the shape of ``actions`` and holds, per
+    replicate, the probability in ``(0, 1]`` with which the policy would pick the action it
+    returned, given everything before the step (its learner's state and the designs), over its
+    own randomness. It is exact for the closed-form rules (``Random``, ``EpsilonGreedy``,
+    ``Softmax``, ``Exp3``); the deterministic rules (``Greedy``, ``UCB1``, ``KLUCB``,
+    ``BayesUCB``) report ``1 / (number of tied maxima)``, 1 without ties;
+    ``ConjugateThompsonSampling(propensity_draws=n)`` reports a Monte Carlo estimate
+    ``(hits + 1) / (n + 1)``; ``None`` means unknown. The runner logs it (``log_steps``) and
+    passes it to a learner with ``learns_propensity = True`` as ``learn_one(...,
+    probability=)`` (EXP3's importance weights).
+
     Examples
     --------
     >>> Choice(np.array([0, 2]), None).actions
@@ -181,7 +192,10 @@ class StreamBlock(Protocol):
 class BanditBlock(Protocol):
     """Steps of a bandit: ``context`` ``(R, m, context_dim)``, the reward every action would
     have earned ``rewards`` and their expectations ``means`` ``(R, m, K)``; without ``R`` for
-    one stream. :class:`~regretlab.environments.BanditStep` is one.
+    one stream. :class:`~regretlab.environments.BanditStep` is one. A block may also have
+    ``best`` ``(R, m)``, the expected reward regret is measured against (default
+    ``means.max(-1)``; :class:`~regretlab.environments.ArmStep` of an adversarial bandit holds
+    the best fixed arm's).
 
     >>> from regretlab.environments import LinearBandit
     >>> block = next(LinearBandit(n_actions=3, context_dim=2, horizon=4, seed=0).blocks())

@@ -20,7 +20,6 @@ them, and must be able to pin their BLAS threads before numpy loads.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -175,6 +174,17 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
         help="start a dask LocalCluster of N worker processes on 127.0.0.1",
     )
     _import_option(run)
+    run.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="remove another run's lock on --out (for a folder shared between machines whose "
+        "locking run is known to be gone; a dead run's lock on this host is taken over anyway)",
+    )
+    run.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="run even when a task's estimated peak memory exceeds half of this machine's",
+    )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(parser=run, handler=_run)
 
@@ -188,87 +198,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from regretlab.experiments.executors import BLAS_VARIABLES
+    from regretlab._cli_run import run
 
-    # Before numpy loads: tasks run in this process match pool workers' single BLAS thread.
-    for name in BLAS_VARIABLES:
-        os.environ.setdefault(name, "1")
-    from regretlab.experiments.executors import open_executor
-    from regretlab.experiments.experiment import ExperimentError, load_experiment
-    from regretlab.experiments.storage import SweepFolderError, SweepStore
-    from regretlab.experiments.sweep import plan_tasks, run_sweep
-
-    if not _import_plugins("run", args.imports):
-        return 2
-    try:
-        experiment = load_experiment(args.experiment, imports=args.imports)
-        out = Path("regretlab-out") / experiment.name if args.out is None else args.out
-        resuming = SweepStore(out).check(experiment)
-    except (ExperimentError, SweepFolderError) as exc:
-        print(f"regretlab run: error: {exc}", file=sys.stderr)
-        return 2
-    tasks = plan_tasks(experiment)
-    finished = SweepStore(out).finished() if resuming else {}
-    n_tasks, pending = len(tasks), sum(t.id not in finished for t in tasks)
-    where = {"workers": args.workers, "scheduler": args.scheduler, "dask_local": args.dask_local}
-    if pending == 0:
-        where = {"workers": 0}  # nothing to run: start no workers and no cluster
-    try:
-        with open_executor(**where) as info:
-            print(
-                f"regretlab run: {experiment.name}: {pending} of {n_tasks} tasks to run "
-                f"on {info.description} -> {out.resolve()}",
-                file=sys.stderr,
-            )
-            summary = run_sweep(
-                experiment,
-                out,
-                executor=info.executor,
-                max_pending=info.capacity,
-                progress=not args.no_progress,
-            )
-    except KeyboardInterrupt:
-        print(
-            f"regretlab run: interrupted; finished tasks are kept in {out}: run the same "
-            "command again to resume",
-            file=sys.stderr,
-        )
-        return 130
-    except OSError as exc:
-        print(f"regretlab run: error: {exc}", file=sys.stderr)
-        return 1
-    for failure in summary.failures:
-        print(
-            f"regretlab run: task {failure.task.id} failed ({failure.task.describe()}): "
-            f"{failure.error}",
-            file=sys.stderr,
-        )
-    print(
-        f"regretlab run: {summary.n_done} tasks run, {summary.n_skipped} already done, "
-        f"{len(summary.failures)} failed, {summary.n_not_run} not run "
-        f"({summary.seconds:.1f} s); results in {out.resolve()}"
-    )
-    if not summary.complete:
-        print(
-            "  unfinished: see failures.json; run the same command again to retry",
-            file=sys.stderr,
-        )
-        return 1
-    print(f"  next: regretlab report {out}")
-    return 0
-
-
-def _import_plugins(command: str, modules: list[str]) -> bool:
-    """Import the ``--import`` modules; print the error and return False if one fails."""
-    from regretlab.experiments.plugins import PluginError, import_plugin
-
-    for module in modules:
-        try:
-            import_plugin(module)
-        except PluginError as exc:
-            print(f"regretlab {command}: error: argument --import: {exc}", file=sys.stderr)
-            return False
-    return True
+    return run(args)
 
 
 def _example(args: argparse.Namespace) -> int:
@@ -287,11 +219,12 @@ def _example(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from regretlab._cli_run import import_plugins
     from regretlab.experiments.experiment import ExperimentError
     from regretlab.experiments.report import write_report
-    from regretlab.experiments.storage import SweepFolderError
+    from regretlab.experiments.storage import SweepFolderError, SweepStore
 
-    if not _import_plugins("report", args.imports):
+    if not import_plugins("report", args.imports):
         return 2
     try:
         written = write_report(args.dir, reference=args.reference, imports=args.imports)
@@ -299,8 +232,13 @@ def _report(args: argparse.Namespace) -> int:
         print(f"regretlab report: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"regretlab report: cannot write to {str(args.dir)!r}: {exc}", file=sys.stderr)
-        return 1
+        print(f"regretlab report: error: cannot write to {str(args.dir)!r}: {exc}", file=sys.stderr)
+        return 2
+    for task, reason in SweepStore(args.dir).verify()[1].items():
+        print(
+            f"regretlab report: task {task} left out: {reason}; rerun the sweep to redo it",
+            file=sys.stderr,
+        )
     root = args.dir.resolve()
     print(
         f"regretlab report: {len(written)} files written\n"

@@ -14,7 +14,12 @@ from typing import Any
 import numpy as np
 
 from regretlab.checks._common import pickled_copy, require, without_global_random
-from regretlab.learners import BayesianLinearRegression, DisjointBayesianLinearRegression
+from regretlab.learners import (
+    BayesianLinearRegression,
+    BetaBernoulli,
+    DisjointBayesianLinearRegression,
+    GammaPoisson,
+)
 
 __all__ = [
     "check_action_probabilities",
@@ -64,11 +69,41 @@ def _policy_fixture(
     return [(per_action, rows), (shared, shared_rows)], means
 
 
-def _cases() -> list[tuple[Any, np.ndarray, np.ndarray]]:
-    """``(model, designs, means)`` for six replicates and for one stream."""
+def _arm_fixture(
+    n_replicates: int | None = 6, n_actions: int = 4, seed: int = 7
+) -> tuple[list[tuple[Any, np.ndarray]], np.ndarray]:
+    """Trained per-arm learners (Beta-Bernoulli, Gamma-Poisson), one-hot designs, true means."""
+    rng = np.random.default_rng(seed)
+    batch = () if n_replicates is None else (n_replicates,)
+    arms = [
+        BetaBernoulli(n_actions=n_actions, n_replicates=n_replicates),
+        GammaPoisson(n_actions=n_actions, n_replicates=n_replicates),
+    ]
+    means = rng.uniform(0.1, 0.9, size=(*batch, n_actions))
+    rows = np.broadcast_to(np.eye(n_actions), (*batch, n_actions, n_actions))
+    for step in range(3 * n_actions):
+        a = (
+            np.full(batch, step % n_actions)
+            if step < n_actions
+            else rng.integers(0, n_actions, batch)
+        )
+        mu = np.take_along_axis(means, np.asarray(a)[..., None], axis=-1)[..., 0]
+        y = (rng.random(batch) < mu).astype(float)
+        for model in arms:
+            model.learn_one(rows[..., 0, :], y, action=a, probability=np.full(batch, 0.5))
+    return [(model, rows) for model in arms], means
+
+
+def _cases(policy: Any = None) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+    """``(model, designs, means)`` for six replicates and for one stream.
+
+    A policy with ``learner_kind = "arms"`` (it reads a per-arm learner's counts or
+    posterior) runs on trained per-arm learners; every other on the linear fixtures.
+    """
     out = []
+    arms = getattr(policy, "learner_kind", None) == "arms"
     for n_replicates in (6, None):
-        models, means = _policy_fixture(n_replicates)
+        models, means = (_arm_fixture if arms else _policy_fixture)(n_replicates)
         # Writeable copies (the runner may pass read-only views): a policy that writes into its
         # designs is then caught by the mutation check, not by a numpy error elsewhere.
         out += [(model, np.array(rows), means) for model, rows in models]
@@ -87,7 +122,7 @@ def check_policy_same_seed_same_actions(policy: Any) -> None:
     >>> from regretlab.policies import ThompsonSampling
     >>> check_policy_same_seed_same_actions(ThompsonSampling())
     """
-    for model, rows, means in _cases():
+    for model, rows, means in _cases(policy):
         a, b = _select(policy, model, rows, means), _select(policy, model, rows, means)
         require(np.array_equal(a.actions, b.actions), f"{policy!r}: same seed, other actions")
 
@@ -101,7 +136,7 @@ def check_actions_are_valid(policy: Any) -> None:
     >>> from regretlab.policies import EpsilonGreedy
     >>> check_actions_are_valid(EpsilonGreedy(epsilon=0.2))
     """
-    for model, rows, means in _cases():
+    for model, rows, means in _cases(policy):
         for step in (1, 2, 50):
             choice = policy.select(model, rows, np.random.default_rng(step), step=step, means=means)
             require(
@@ -174,7 +209,7 @@ def check_policy_leaves_inputs_alone(policy: Any) -> None:
     >>> from regretlab.policies import LinUCB
     >>> check_policy_leaves_inputs_alone(LinUCB())
     """
-    for model, rows, means in _cases():
+    for model, rows, means in _cases(policy):
         designs, truth = rows.copy(), means.copy()  # writeable, as a user's own arrays are
         before = np.asarray(model.predict_one(rows))
         _select(policy, model, designs, truth)
@@ -195,7 +230,7 @@ def check_policy_uses_only_its_generator(policy: Any) -> None:
     >>> from regretlab.policies import Random
     >>> check_policy_uses_only_its_generator(Random())
     """
-    cases = _cases()
+    cases = _cases(policy)
     without_global_random(policy, lambda: [_select(policy, *case) for case in cases])
 
 
@@ -208,7 +243,7 @@ def check_policy_pickles(policy: Any) -> None:
     >>> check_policy_pickles(Greedy())
     """
     twin = pickled_copy(policy)
-    for model, rows, means in _cases():
+    for model, rows, means in _cases(policy):
         a, b = _select(policy, model, rows, means), _select(twin, model, rows, means)
         require(
             np.array_equal(a.actions, b.actions), f"{policy!r}: its pickled copy chooses otherwise"

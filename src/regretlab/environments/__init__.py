@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from regretlab.environments.arms import (
+    AdversarialBandit,
+    ArmStep,
+    MultiArmedBandit,
+    PiecewiseStationaryBandit,
+)
 from regretlab.environments.bandits import BanditStep, LinearBandit
 from regretlab.environments.drift import AbruptChange, InteractionOnset
+from regretlab.environments.gradual import ArmAppears, GradualDrift
 from regretlab.environments.interactions import InteractionStream, Observations
 from regretlab.environments.multilevel import MultilevelStream
 from regretlab.environments.noise import Custom, Gaussian, Heteroscedastic, Noise, StudentT
@@ -12,18 +19,24 @@ from regretlab.environments.supervised import SupervisedBandit
 
 __all__ = [
     "AbruptChange",
+    "AdversarialBandit",
+    "ArmAppears",
+    "ArmStep",
     "BanditStep",
     "Bernoulli",
     "Binomial",
     "Custom",
     "Gaussian",
+    "GradualDrift",
     "Heteroscedastic",
     "InteractionOnset",
     "InteractionStream",
     "LinearBandit",
+    "MultiArmedBandit",
     "MultilevelStream",
     "Noise",
     "Observations",
+    "PiecewiseStationaryBandit",
     "Poisson",
     "RewardModel",
     "StudentT",

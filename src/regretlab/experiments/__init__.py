@@ -3,7 +3,10 @@
 - :mod:`~regretlab.experiments.experiment`: experiment files parsed and checked;
 - :mod:`~regretlab.experiments.registry`: the names a file may use (and plugins);
 - :mod:`~regretlab.experiments.sweep`: environments x agents x replicates as tasks, resumable;
-- :mod:`~regretlab.experiments.storage`: a sweep's folder (Parquet per task, manifest);
+- :mod:`~regretlab.experiments.storage`: a sweep's folder (Parquet per task, manifest with
+  content hashes);
+- :mod:`~regretlab.experiments.lock`: one run at a time in a folder;
+- :mod:`~regretlab.experiments.sizing`: the size of the work and each task's memory, before it runs;
 - :mod:`~regretlab.experiments.executors`: the driver, a process pool or dask.distributed;
 - :mod:`~regretlab.experiments.report`: summary tables, figures and ``report.md``;
 - :mod:`~regretlab.experiments.offpolicy_spec`: an experiment's ``[offpolicy]`` table and the
@@ -41,6 +44,8 @@ _PUBLIC = {
         "run_task",
     ),
     "storage": ("TABLES", "SweepFolderError", "SweepResults", "SweepStore", "load_sweep"),
+    "lock": ("FolderLock", "FolderLockedError"),
+    "sizing": ("WorkSize", "estimate_work"),
     "executors": (
         "BLAS_VARIABLES",
         "ExecutorInfo",

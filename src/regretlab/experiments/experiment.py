@@ -13,6 +13,8 @@ sweep::
     track_coefficients = true      # prediction streams only (optional)
     reference = "main_effects"     # agent that paired differences are taken against (optional)
     imports = ["mypkg.components"] # plugin modules (optional; each must be allowed, see below)
+    feedback = {delay = "geometric", mean_delay = 5.0, batch_size = 10}  # optional: delayed,
+                                   # batched learning (regretlab.simulate.Feedback)
     offpolicy = {...}              # off-policy evaluation in the report (optional; bandits;
                                    # see regretlab.experiments.offpolicy_spec)
 
@@ -58,7 +60,7 @@ from regretlab.experiments.offpolicy_spec import check_logger, parse_offpolicy
 from regretlab.experiments.registry import ExperimentError, modules, parse_component
 from regretlab.experiments.registry import fail as _fail
 from regretlab.experiments.spec import _AGENT_KEYS, AgentSpec, EnvironmentSpec, Experiment
-from regretlab.simulate import log_checkpoints
+from regretlab.simulate import Feedback, log_checkpoints
 
 __all__ = [
     "AgentSpec",
@@ -78,6 +80,7 @@ _OPTIONAL = (
     "track_coefficients",
     "reference",
     "imports",
+    "feedback",
     "offpolicy",
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -107,6 +110,11 @@ def load_experiment(
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ExperimentError(f"{path}: cannot read the experiment file: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ExperimentError(
+            f"{path}: not a text file in UTF-8 (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); save the experiment file as UTF-8"
+        ) from None
     try:
         raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
@@ -200,6 +208,7 @@ def parse_experiment(
         track_coefficients=track,
         description=description,
         imports=_needed(envs, agents),
+        feedback=_feedback(raw.get("feedback")),
         offpolicy=None
         if raw.get("offpolicy") is None
         else parse_offpolicy(raw["offpolicy"], [a.name for a in agents], stream, horizon, allowed),
@@ -238,6 +247,22 @@ def _needed(envs: Iterable[EnvironmentSpec], agents: Iterable[AgentSpec]) -> tup
     parts = [c for e in envs for c in (e.source, *e.drift)]
     parts += [c for a in agents for c in (a.features, a.learner, a.policy, a.scheduler) if c]
     return tuple(dict.fromkeys(m for part in parts for m in modules(part)))
+
+
+def _feedback(value: Any) -> Feedback | None:
+    """The ``feedback`` table as a :class:`~regretlab.simulate.Feedback` (seeded per task)."""
+    if value is None:
+        return None
+    allowed = ("delay", "mean_delay", "batch_size")
+    if not isinstance(value, Mapping):
+        raise _fail("feedback", f"must be a table of {list(allowed)}, got {_describe(value)}")
+    for key in value:
+        if key not in allowed:
+            raise _fail(f"feedback.{key}", f"unknown key; allowed: {list(allowed)}")
+    try:
+        return Feedback(**value)
+    except (TypeError, ValueError) as exc:
+        raise _fail("feedback", str(exc)) from None
 
 
 def _int(key: str, value: Any, minimum: int) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from regretlab import environments, features, learners, policies
-from regretlab.experiments import plugins
+from regretlab.experiments import _selection, plugins
 from regretlab.experiments.components import (
     ROLES,
     Component,
@@ -32,7 +32,7 @@ from regretlab.experiments.components import (
     register,
     thaw,
 )
-from regretlab.policies import escalation
+from regretlab.policies import escalation, selection
 
 __all__ = [
     "ROLES",
@@ -311,6 +311,17 @@ def data_schedule(
 
 register("scheduler", "DataSchedule", data_schedule)
 
+# --- selection over whole agents (bandits): the learner holds the base agents ------------------
 
-# Off-policy estimators (role "estimator"), registered where the [offpolicy] table is parsed.
-from regretlab.experiments import offpolicy_spec  # noqa: E402, F401
+register("policy", "ChosenAgent", selection.ChosenAgent)
+for _name, _factory in (
+    ("Corral", _selection.corral),
+    ("RegretBalancing", _selection.regret_balancing),
+):
+    register("learner", _name, _factory, auto=lambda c: {"context": c}, auto_names=("context",))
+
+# Modules of their own register more names when imported: sliding-window, discounted and
+# changepoint learners, gradual drift and actions appearing (_nonstationary); the classic
+# multi-armed bandits (_registry_arms); off-policy estimators, role "estimator", where the
+# [offpolicy] table is parsed (offpolicy_spec).
+from regretlab.experiments import _nonstationary, _registry_arms, offpolicy_spec  # noqa: E402, F401

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from regretlab._io import write_atomically, write_csv, write_text
+from regretlab.experiments._markdown import _fmt, _interval, _markdown_table
 from regretlab.experiments.offpolicy_report import offpolicy_section
 from regretlab.experiments.storage import SweepResults, load_sweep
 from regretlab.plots import report as figures
@@ -174,19 +175,6 @@ def escalation_roles(experiment: Any) -> tuple[list[str], list[str]]:
     return escalating, fixed
 
 
-def _fmt(value: float) -> str:
-    return "" if pd.isna(value) else f"{value:#.4g}".rstrip(".")
-
-
-def _interval(row: pd.Series) -> str:
-    return f"{_fmt(row['mean'])} [{_fmt(row['lower'])}, {_fmt(row['upper'])}]"
-
-
-def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
 def _figure_writer(make: Callable[[], object]) -> Callable[[str], None]:
     def write(path: str) -> None:
         make().savefig(path, format="png", dpi=100)  # type: ignore[attr-defined]
@@ -274,7 +262,7 @@ def _environment_figures(
         ("Cumulative regret", f"regret_{env}.png",
          lambda: figures.regret_figure(regret, metric, env)),
         (f"Paired difference against `{reference}`", f"paired_{env}.png",
-         lambda: figures.paired_figure(regret, metric, reference, f"{env}: minus {reference}")),
+         lambda: figures.paired_figure(regret, metric, reference, env)),
         ("Convergence: average regret per step", f"convergence_{env}.png",
          lambda: figures.convergence_figure(regret, metric, env)),
     ]  # fmt: skip
@@ -294,6 +282,10 @@ def _environment_figures(
         made.append(
             ("Coefficient trajectories", f"coefficients_{env}.png",
              lambda: figures.coefficients_figure(mine_coef, agents, env))
+        )  # fmt: skip
+        made.append(
+            ("Final posteriors against the truth", f"posteriors_{env}.png",
+             lambda: figures.posterior_figure(mine_coef, agents, env))
         )  # fmt: skip
     return made
 
@@ -342,7 +334,7 @@ def _markdown(
         if results.n_finished == results.n_tasks
         else f"**incomplete: {results.n_finished} of {results.n_tasks} tasks finished**; "
         "rerun the sweep to finish it"
-    )
+    ) + "".join(f"; **damaged, left out: {d}**" for d in results.damaged)
     lines = [
         f"# {exp.name}",
         "",

@@ -12,11 +12,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from regretlab._random import SeedLike, children
 from regretlab.experiments import plugins, registry
 from regretlab.experiments.offpolicy_spec import OffPolicySpec
 from regretlab.experiments.registry import Component
-from regretlab.simulate import Agent
+from regretlab.simulate import Agent, Feedback
 
 __all__ = ["AgentSpec", "EnvironmentSpec", "Experiment", "agent_context"]
 
@@ -136,6 +138,7 @@ class Experiment:
     track_coefficients: bool = False
     description: str = ""
     imports: tuple[str, ...] = ()
+    feedback: Feedback | None = None
     offpolicy: OffPolicySpec | None = None
 
     @property
@@ -188,6 +191,18 @@ class Experiment:
         seeds = children(seed, len(self.agents))
         return [spec.build(env, seed=s) for spec, s in zip(self.agents, seeds, strict=True)]
 
+    def build_feedback(self, environment_seed: np.random.SeedSequence) -> Feedback | None:
+        """The runners' :class:`~regretlab.simulate.Feedback` for the task whose environment
+        seed is ``environment_seed``: its delays draw from child 3 of the task's chunk seed."""
+        if self.feedback is None:
+            return None
+        seed = np.random.SeedSequence(
+            environment_seed.entropy,
+            spawn_key=(*environment_seed.spawn_key[:-1], 3),
+            pool_size=environment_seed.pool_size,
+        )
+        return Feedback(**self.feedback.to_dict(), seed=seed)
+
     def to_dict(self) -> dict[str, Any]:
         """The resolved experiment (every default filled in), in the file's own schema."""
         return {
@@ -204,6 +219,7 @@ class Experiment:
             "agents": {a.name: a.to_python() for a in self.agents},
             # Only when a component needs a plugin: other experiments keep their digest.
             **({"imports": list(self.imports)} if self.imports else {}),
+            **({"feedback": self.feedback.to_dict()} if self.feedback is not None else {}),
             **({"offpolicy": self.offpolicy.to_python()} if self.offpolicy else {}),
         }
 

@@ -11,11 +11,15 @@ Layout of a folder ``OUT``::
     events/<task>.parquet           prior changes (escalation events), possibly empty
     coefficients/<task>.parquet     only with track_coefficients
 
-A task's files are written under temporary names and renamed into place (``os.replace``); only
-then is its manifest line appended and synced. A task is finished exactly when the manifest
-names it, so a run killed at any point leaves finished tasks intact and unfinished ones to redo;
-redoing a task rewrites its own files, so no row is ever lost or doubled. Readers go through the
-manifest, never through a directory listing.
+A task's files are written under temporary names, synced to disk and renamed into place
+(``os.replace``); only then is its manifest line, with the SHA-256 of each file, appended. A task
+is finished exactly when the manifest names it and its files still have those hashes, so a run
+killed at any point leaves finished tasks intact and unfinished ones to redo, and a file damaged
+later (a flipped byte, a truncation) makes its task unfinished again: ``run`` redoes it and says
+so, ``report`` leaves it out and says so. Parquet page checksums are on and verified on every
+read, so a damaged page is also caught without the manifest. Redoing a task rewrites its own
+files, so no row is ever lost or doubled. Readers go through the manifest, never through a
+directory listing.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from regretlab._io import write_atomically, write_parquet, write_text
+from regretlab._io import read_parquet, sha256, write_atomically, write_parquet, write_text
 from regretlab._machine import machine
+from regretlab.experiments._integrity import damage
 from regretlab.experiments.experiment import Experiment, parse_experiment
 
 __all__ = ["TABLES", "SweepFolderError", "SweepResults", "SweepStore", "load_sweep"]
@@ -81,19 +86,28 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _read_json(path: Path, *required: str) -> dict[str, Any]:
+    """A folder's JSON file as a dict with ``required`` keys, or an error naming the file."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else f"not valid JSON ({exc})"
+        raise SweepFolderError(
+            f"{path}: {reason}; the folder is damaged: restore the file, or choose another "
+            "output folder (or remove this one to start over)"
+        ) from None
+    missing = [key for key in required if not isinstance(value, dict) or key not in value]
+    if missing:
+        raise SweepFolderError(
+            f"{path}: not a regretlab sweep file (missing {missing}); the folder is damaged: "
+            "restore the file, or choose another output folder"
+        )
+    return value
+
+
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     keys = list(dict.fromkeys([*old, *new]))
     return [k for k in keys if old.get(k) != new.get(k)]
-
-
-def _intact(path: Path) -> bool:
-    """A complete Parquet file ends with its footer's magic bytes ``PAR1``."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(-4, os.SEEK_END)
-            return handle.read(4) == b"PAR1"
-    except OSError:  # missing, or shorter than 4 bytes
-        return False
 
 
 class SweepStore:
@@ -128,9 +142,9 @@ class SweepStore:
             raise SweepFolderError(f"{self.root} is an existing file, not a folder")
         meta_path = self.root / "metadata.json"
         if meta_path.exists():
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta = _read_json(meta_path, "experiment_hash", "n_tasks")
             if meta.get("experiment_hash") != experiment.digest():
-                saved = json.loads((self.root / "experiment.json").read_text(encoding="utf-8"))
+                saved = _read_json(self.root / "experiment.json")
                 changed = _differences(saved, experiment.to_dict())
                 raise SweepFolderError(
                     f"{self.root} holds results of a different experiment "
@@ -180,12 +194,17 @@ class SweepStore:
         )
 
     def metadata(self) -> dict[str, Any]:
-        return json.loads((self.root / "metadata.json").read_text(encoding="utf-8"))
+        return _read_json(self.root / "metadata.json", "experiment_hash", "n_tasks")
 
     def experiment(self, *, imports: Iterable[str] = ()) -> Experiment:
         """The saved resolved experiment; ``imports`` allow the plugin modules it names."""
-        raw = json.loads((self.root / "experiment.json").read_text(encoding="utf-8"))
-        return parse_experiment(raw, check=False, imports=imports)
+        path = self.root / "experiment.json"
+        try:
+            return parse_experiment(_read_json(path), check=False, imports=imports)
+        except ValueError as exc:  # ExperimentError
+            if isinstance(exc, SweepFolderError):
+                raise
+            raise SweepFolderError(f"{path}: {exc}") from None
 
     def _entries(self) -> tuple[dict[str, dict[str, Any]], int]:
         """Manifest entries by task id (the last wins) and the number of unreadable lines."""
@@ -193,13 +212,15 @@ class SweepStore:
         bad = 0
         if not self.manifest_path.exists():
             return entries, bad
-        for line in self.manifest_path.read_text(encoding="utf-8").splitlines():
+        for line in self.manifest_path.read_bytes().splitlines():
             if not line.strip():
                 continue
             try:
                 entry = json.loads(line)
+                if not isinstance(entry["files"], dict):
+                    raise TypeError
                 entries[entry["task"]] = entry
-            except (json.JSONDecodeError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError):  # ValueError: bad JSON or UTF-8
                 bad += 1  # a line cut short by a killed run
         return entries, bad
 
@@ -210,14 +231,26 @@ class SweepStore:
             text = "".join(json.dumps(e) + "\n" for e in entries.values())
             write_atomically([(self.manifest_path, write_text(text))])
 
+    def verify(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """Finished tasks' manifest entries by id, and the damaged ones' reasons by id.
+
+        A task is finished when its files have the hashes its manifest line recorded; a
+        task whose file is missing or differs is damaged, and must be redone.
+        """
+        entries, _ = self._entries()
+        finished: dict[str, dict[str, Any]] = {}
+        damaged: dict[str, str] = {}
+        for task, entry in entries.items():
+            reason = damage(self.root, entry)
+            if reason is None:
+                finished[task] = entry
+            else:
+                damaged[task] = reason
+        return finished, damaged
+
     def finished(self) -> dict[str, dict[str, Any]]:
         """Manifest entries of finished tasks whose files are all present and whole, by id."""
-        entries, _ = self._entries()
-        return {
-            task: entry
-            for task, entry in entries.items()
-            if all(_intact(self.root / path) for path in entry["files"].values())
-        }
+        return self.verify()[0]
 
     def save(
         self, task_id: str, tables: Mapping[str, pd.DataFrame], info: Mapping[str, Any]
@@ -226,7 +259,7 @@ class SweepStore:
         files = {name: f"{name}/{task_id}.parquet" for name in tables}
         for name in tables:
             (self.root / name).mkdir(exist_ok=True)
-        write_atomically(
+        written = write_atomically(
             [(self.root / files[name], write_parquet(table)) for name, table in tables.items()]
         )
         entry = {
@@ -234,11 +267,11 @@ class SweepStore:
             **info,
             "rows": {name: len(table) for name, table in tables.items()},
             "files": files,
+            "sha256": {name: sha256(path) for name, path in zip(tables, written, strict=True)},
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        # Flushed, not fsynced: a killed process loses nothing that was flushed, and fsync
-        # cost more than the Parquet files here (4 ms a task). After an operating-system crash
-        # a damaged file is caught by ``finished`` and its task is redone.
+        # Flushed, not fsynced: a killed process loses nothing that was flushed. After an
+        # operating-system crash a lost line only means its task is redone.
         with self.manifest_path.open("a", encoding="utf-8") as out:
             out.write(json.dumps(entry) + "\n")
 
@@ -273,12 +306,15 @@ class SweepResults(NamedTuple):
     coefficients: pd.DataFrame | None
     n_tasks: int
     n_finished: int
+    #: ``"<task>: <file>: <reason>"`` for each task whose files differ from the manifest
+    #: (left out of the tables; the next ``regretlab run`` redoes them)
+    damaged: tuple[str, ...] = ()
 
 
 def _read(root: Path, paths: list[str], order: list[str], agents: list[str]) -> pd.DataFrame:
     if not paths:
         return pd.DataFrame()
-    frames = [pd.read_parquet(root / p) for p in paths]
+    frames = [read_parquet(root / p) for p in paths]
     table = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
     if table.empty:
         return table
@@ -320,7 +356,9 @@ def load_sweep(root: str | os.PathLike[str], *, imports: Iterable[str] = ()) -> 
         raise SweepFolderError(f"{store.root} is not a regretlab sweep folder (no metadata.json)")
     experiment = store.experiment(imports=imports)
     meta = store.metadata()
-    done = store.finished()
+    done, damaged = store.verify()
+    for task, reason in damaged.items():
+        logger.warning("%s: task %s left out: %s", store.root, task, reason)
     envs = [e.name for e in experiment.environments]
     agents = [a.name for a in experiment.agents]
     tables = {
@@ -340,4 +378,5 @@ def load_sweep(root: str | os.PathLike[str], *, imports: Iterable[str] = ()) -> 
         tables["coefficients"] if experiment.track_coefficients else None,
         int(meta["n_tasks"]),
         len(done),
+        tuple(f"{task}: {reason}" for task, reason in damaged.items()),
     )

@@ -11,7 +11,8 @@ The **seed tree** is derived in the driver before anything is sent anywhere::
         └── chunk c                     children(environment, n_chunks)[c]
             ├── environment draws       children(chunk, 3)[0]  (base, then one per drift)
             ├── policies                children(chunk, 3)[1]  (one per agent, in run_bandit)
-            └── learners                children(chunk, 3)[2]  (one per agent)
+            ├── learners                children(chunk, 3)[2]  (one per agent)
+            └── feedback delays         children(chunk, 4)[3]  (one per replicate, if any)
 
 :func:`regretlab._random.children` derives child ``i`` without advancing its parent, so the tree
 is the same on every run: a task's rows depend on the experiment alone, whatever the executor,
@@ -42,30 +43,16 @@ from tqdm.auto import tqdm
 from regretlab._random import children
 from regretlab.experiments.executors import InProcessExecutor
 from regretlab.experiments.experiment import Experiment
+from regretlab.experiments.lock import FolderLock
 from regretlab.experiments.storage import SweepStore
 
-__all__ = [
-    "SweepSummary",
-    "Task",
-    "TaskFailure",
-    "TaskOutput",
-    "execute_task",
-    "plan_tasks",
-    "run_sweep",
-    "run_task",
-]
+__all__ = ["SweepSummary", "Task", "TaskFailure", "TaskOutput", "execute_task", "plan_tasks"]
+__all__ += ["run_sweep", "run_task"]
 
 logger = logging.getLogger(__name__)
 
-_EVENT_DTYPES = {
-    "environment": str,
-    "agent": str,
-    "replicate": np.int64,
-    "step": np.int64,
-    "group": str,
-    "old": np.float64,
-    "new": np.float64,
-}
+_EVENT_DTYPES = {"environment": str, "agent": str, "replicate": np.int64, "step": np.int64}
+_EVENT_DTYPES |= {"group": str, "old": np.float64, "new": np.float64}
 
 
 @dataclass(frozen=True)
@@ -165,25 +152,16 @@ def run_task(experiment: Experiment, task: Task) -> dict[str, pd.DataFrame]:
     )
     agents = experiment.build_agents(env, seed=task.learner_seed)
     checkpoints = np.asarray(experiment.checkpoints)
+    options: dict[str, Any] = {"checkpoints": checkpoints, "environment": task.environment}
+    options["feedback"] = experiment.build_feedback(task.environment_seed)
     if experiment.stream == "prequential":
-        result = run_prequential(
-            env,
-            agents,
-            checkpoints=checkpoints,
-            track_coefficients=experiment.track_coefficients,
-            environment=task.environment,
-        )
+        track = experiment.track_coefficients
+        result = run_prequential(env, agents, track_coefficients=track, **options)
         tables = {"regret": result.regret, "events": result.events}
         if experiment.track_coefficients:
             tables["coefficients"] = result.coefficients
     else:
-        outcome = run_bandit(
-            env,
-            agents,
-            seed=task.policy_seed,
-            checkpoints=checkpoints,
-            environment=task.environment,
-        )
+        outcome = run_bandit(env, agents, seed=task.policy_seed, **options)
         tables = {"regret": outcome.regret, "events": outcome.events}
     tables["events"] = tables["events"].astype(_EVENT_DTYPES)
     for table in tables.values():
@@ -268,6 +246,9 @@ class SweepSummary:
     failures: tuple[TaskFailure, ...]
     n_not_run: int
     seconds: float
+    #: ``"<task>: <file>: <reason>"`` for each finished task whose files differed from the
+    #: manifest's hashes, and that this run therefore redid
+    damaged: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -289,6 +270,7 @@ def run_sweep(
     executor: cf.Executor | None = None,
     max_pending: int = 64,
     progress: bool = False,
+    break_lock: bool = False,
 ) -> SweepSummary:
     """Run every unfinished task of ``experiment`` on ``executor`` and store it in ``out_dir``.
 
@@ -308,6 +290,11 @@ def run_sweep(
         Tasks submitted ahead of the finished ones (bounds the driver's memory).
     progress
         Show a progress bar on stderr.
+    break_lock
+        Remove another run's lock on ``out_dir``
+        (:class:`~regretlab.experiments.lock.FolderLock`; a stale one of this host is taken
+        over without it); otherwise a folder in use raises
+        :class:`~regretlab.experiments.lock.FolderLockedError`.
 
     Returns
     -------
@@ -330,11 +317,22 @@ def run_sweep(
     >>> first.n_done, again.n_skipped, again.n_done, rows
     (2, 2, 0, 8)
     """
-    started = time.perf_counter()
     store = SweepStore(out_dir)
+    store.check(experiment)  # refuse another experiment's folder before taking its lock
+    with FolderLock(store.root, break_lock=break_lock):
+        return _run_locked(experiment, store, executor, max_pending, progress)
+
+
+def _run_locked(
+    experiment: Experiment, store: SweepStore, executor: cf.Executor | None, *options: Any
+) -> SweepSummary:
+    max_pending, progress = options
+    started = time.perf_counter()
     tasks = plan_tasks(experiment)
     store.prepare(experiment, len(tasks))
-    finished = store.finished()
+    finished, damaged = store.verify()
+    for task_id, reason in damaged.items():
+        logger.warning("%s: redoing task %s: %s", store.root, task_id, reason)
     todo = deque(t for t in tasks if t.id not in finished)
     n_skipped = len(tasks) - len(todo)
     if n_skipped:
@@ -387,14 +385,8 @@ def run_sweep(
         failures=tuple(failures),
         n_not_run=len(todo),
         seconds=time.perf_counter() - started,
+        damaged=tuple(f"{task}: {reason}" for task, reason in damaged.items()),
     )
-    logger.info(
-        "%s: %d tasks run, %d skipped, %d failed, %d not run, %.1f s",
-        store.root,
-        n_done,
-        n_skipped,
-        len(failures),
-        len(todo),
-        summary.seconds,
-    )
+    counts = (n_done, n_skipped, len(failures), len(todo), summary.seconds)
+    logger.info("%s: %d tasks run, %d skipped, %d failed, %d not run, %.1f s", store.root, *counts)
     return summary

@@ -8,8 +8,9 @@ any stack of them ``(..., n_inputs)``, such as ``R`` replicates or a block of ob
 from __future__ import annotations
 
 from regretlab.features.actions import ActionFeatures
+from regretlab.features.arms import ArmFeatures
 from regretlab.features.groups import group_indices
 from regretlab.features.interactions import InteractionFeatures
 from regretlab.features.levels import LevelFeatures
 
-__all__ = ["ActionFeatures", "InteractionFeatures", "LevelFeatures", "group_indices"]
+__all__ = ["ActionFeatures", "ArmFeatures", "InteractionFeatures", "LevelFeatures", "group_indices"]

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+from regretlab.learners.arm_posteriors import BetaBernoulli, GammaPoisson
+from regretlab.learners.arms import ArmMeans
 from regretlab.learners.bayes import BayesianLinearRegression
+from regretlab.learners.changepoint import ChangepointBayesianLinearRegression
 from regretlab.learners.disjoint import DisjointBayesianLinearRegression
+from regretlab.learners.drift_rules import changepoint_hazard, discount_factor, sliding_window
 from regretlab.learners.nig import NormalInverseGammaRegression
 from regretlab.learners.reference import GaussianPosteriorMean, LeastSquares, Ridge
 from regretlab.learners.river import RiverRegressor
 from regretlab.learners.sgd import SGDLinearRegression
 from regretlab.learners.stats import SufficientStats
+from regretlab.learners.window import SlidingWindowBayesianLinearRegression
 
 __all__ = [
+    "ArmMeans",
     "BayesianLinearRegression",
+    "BetaBernoulli",
+    "ChangepointBayesianLinearRegression",
     "DisjointBayesianLinearRegression",
+    "GammaPoisson",
     "GaussianPosteriorMean",
     "LeastSquares",
     "NormalInverseGammaRegression",
     "Ridge",
     "RiverRegressor",
     "SGDLinearRegression",
+    "SlidingWindowBayesianLinearRegression",
     "SufficientStats",
+    "changepoint_hazard",
+    "discount_factor",
+    "sliding_window",
 ]

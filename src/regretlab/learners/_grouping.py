@@ -23,6 +23,11 @@ def check_groups(groups: Any) -> tuple[str, ...]:
         )
     if not all(isinstance(g, str) for g in labels):
         raise TypeError(f"groups must hold strings, got {list(labels)!r}")
+    empty = [i for i, g in enumerate(labels) if not g.strip()]
+    if empty:
+        raise ValueError(
+            f"groups must be non-empty names, got {labels[empty[0]]!r} at column {empty[0]}"
+        )
     return tuple(labels)
 
 

@@ -271,6 +271,8 @@ class BayesianLinearRegression(PendingUpdates):
         """The posterior from the statistics alone."""
         return gaussian.posterior(self._stats, self._prior, self._beta, rank_tol=self._rank_tol)
 
+    _solve_beta = property(lambda self: self._beta)  # the noise precision _solve uses
+
     @property
     def posterior(self) -> gaussian.GaussianPosterior:
         """The current Gaussian posterior ``(mean, covariance, proper)``; arrays are copies."""
@@ -289,8 +291,11 @@ class BayesianLinearRegression(PendingUpdates):
 
     @property
     def sd(self) -> np.ndarray:
-        """Posterior standard deviation of every weight, ``(..., p)``."""
-        return np.sqrt(np.maximum(np.einsum("...ii->...i", self.covariance), 0.0))
+        """Posterior sd of every weight, ``(..., p)``; ``inf`` where flat priors leave it open."""
+        sd = np.sqrt(np.maximum(np.einsum("...ii->...i", self.covariance), 0.0))
+        base = self._sync(full=True).covariance  # solved with noise precision _solve_beta
+        known = gaussian.determined(self.stats, self._prior, self._solve_beta, base)
+        return sd if known is None else np.where(known, sd, np.inf)
 
     @property
     def proper(self) -> bool:

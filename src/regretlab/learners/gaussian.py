@@ -339,3 +339,34 @@ def sample(
     shape = post.mean.shape if size is None else (size, *post.mean.shape)
     z = rng.standard_normal(shape)
     return post.mean + (factor @ z[..., None])[..., 0]
+
+
+def determined(
+    stats: SufficientStats,
+    prior_variance: np.ndarray,
+    noise_precision: float | np.ndarray,
+    covariance: np.ndarray,
+) -> np.ndarray | None:
+    """Which weights the prior and data determine (``(..., p)`` booleans), or None if all do.
+
+    ``covariance`` is :func:`posterior`'s for the same arguments. An improper posterior (flat
+    priors, too little data) has the pseudo-inverse of the precision ``A`` there, whose
+    diagonal is finite, even 0, along directions ``A`` does not constrain: weight ``j`` is
+    determined exactly when ``e_j`` lies in the range of ``A``, that is when the projector
+    ``A A^+`` has 1 at ``(j, j)`` (below 1 otherwise). Without flat columns every weight is.
+
+    >>> from regretlab.learners.stats import from_rows
+    >>> data = from_rows(np.array([[1.0, 1.0]]), np.array([2.0]))
+    >>> flat = np.array([np.inf, np.inf])
+    >>> determined(data, flat, 1.0, posterior(data, flat, 1.0).covariance)
+    array([False, False])
+    >>> half = np.array([1.0, np.inf])
+    >>> determined(data, half, 1.0, posterior(data, half, 1.0).covariance)
+    array([ True,  True])
+    """
+    prior_variance = np.broadcast_to(np.asarray(prior_variance, dtype=float), stats.xty.shape)
+    if not np.isinf(prior_variance).any():
+        return None
+    precision, _, off = _precision_system(stats, prior_variance, noise_precision)
+    projector = np.einsum("...ij,...ji->...i", precision, covariance)
+    return off | (np.abs(projector - 1.0) <= 1e-6)

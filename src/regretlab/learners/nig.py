@@ -87,6 +87,8 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
         self._b0 = check_real("noise_scale", noise_scale, minimum=0.0, exclusive_minimum=True)
         self._rate = np.full(self._batch, self._b0)
 
+    _solve_beta = 1.0  # the noise precision _solve uses: the noise scale comes after
+
     def _solve(self) -> gaussian.GaussianPosterior:
         post = gaussian.posterior(self._stats, self._prior, 1.0, rank_tol=self._rank_tol)
         fitted = np.einsum("...p,...p->...", post.mean, self._stats.xty)

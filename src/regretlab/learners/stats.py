@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from regretlab._validation import check_allocation
+
 __all__ = ["SufficientStats", "combine", "empty", "from_rows", "prefix"]
 
 
@@ -37,6 +39,11 @@ def empty(batch_shape: tuple[int, ...], n_features: int) -> SufficientStats:
     >>> empty((2,), 3).xtx.shape
     (2, 3, 3)
     """
+    # Refused before numpy tries: a MemoryError names no argument and may come only after
+    # swapping.
+    check_allocation(
+        "X'X (n_replicates x features x features)", (*batch_shape, n_features, n_features)
+    )
     return SufficientStats(
         np.zeros((*batch_shape, n_features, n_features)),
         np.zeros((*batch_shape, n_features)),

@@ -21,6 +21,7 @@ from regretlab.plots.report import (
     convergence_figure,
     escalation_figure,
     paired_figure,
+    posterior_figure,
     regret_figure,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "plot_offpolicy",
     "plot_paired_difference",
     "plot_regret",
+    "posterior_figure",
     "regret_figure",
     "save_figure",
 ]

@@ -62,6 +62,49 @@ def _band(ax: Axes, stats: pd.DataFrame, x: str, label: str, i: int) -> None:
         )
 
 
+#: The regret columns of the runners' tables, in the order a figure picks them by default, and
+#: what each sums (for the axis label).
+METRIC_TEXT = {
+    "expected_regret": "expected regret (squared error of the prediction against the true mean)",
+    "pseudo_regret": "pseudo-regret (best expected reward minus the chosen action's)",
+    "excess_loss": "excess loss (squared error against y, minus the true mean's)",
+    "realised_regret": "realised regret (best expected reward minus the reward received)",
+}
+
+
+def _metric(table: pd.DataFrame, value: str | None) -> str:
+    """``value``, or the first regret column of :data:`METRIC_TEXT` that ``table`` has."""
+    if value is not None:
+        return value
+    for name in METRIC_TEXT:
+        if name in table.columns:
+            return name
+    raise ValueError(
+        f"table has none of the regret columns {list(METRIC_TEXT)}; pass value= to choose one "
+        f"of its columns {list(table.columns)}"
+    )
+
+
+def _run_title(table: pd.DataFrame) -> str:
+    """``environment: horizon T, R replicates`` from a runner's table (what a reader needs)."""
+    envs = list(dict.fromkeys(table["environment"])) if "environment" in table else []
+    where = ", ".join(map(str, envs)) + ": " if envs else ""
+    n = table["replicate"].nunique() if "replicate" in table else 1
+    return f"{where}horizon {int(table['step'].max()):,}, {n} replicate{'s' if n != 1 else ''}"
+
+
+def _log_if_wide(ax: Axes, finals: pd.Series, span: float = 100.0) -> None:
+    """Log y when the positive final values span more than ``span``x (symmetric log if some
+    final values are <= 0, such as an oracle's 0)."""
+    positive = finals[finals > 0]
+    if len(positive) < 2 or positive.max() <= span * positive.min():
+        return
+    if len(positive) == len(finals):
+        ax.set_yscale("log")
+    else:
+        ax.set_yscale("symlog", linthresh=positive.min())
+
+
 def save_figure(fig: Figure, path: str | os.PathLike[str], **savefig_kwargs: Any) -> Path:
     """Save ``fig`` to ``path`` atomically: a temporary file beside it, then ``os.replace``.
 

@@ -11,14 +11,22 @@ from regretlab.simulate.results import summarise
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-from regretlab.plots._common import _axes, _band, _require_columns
+from regretlab.plots._common import (
+    METRIC_TEXT,
+    _axes,
+    _band,
+    _log_if_wide,
+    _metric,
+    _require_columns,
+    _run_title,
+)
 
 __all__ = ["plot_coefficients", "plot_paired_difference", "plot_regret"]
 
 
 def plot_regret(
     table: pd.DataFrame,
-    value: str = "expected_regret",
+    value: str | None = None,
     *,
     ax: Axes | None = None,
     title: str | None = None,
@@ -28,28 +36,38 @@ def plot_regret(
 
     ``table`` is a regret table from :func:`~regretlab.simulate.run_prequential` (``value``
     ``expected_regret`` or ``excess_loss``) or :func:`~regretlab.simulate.run_bandit`
-    (``pseudo_regret`` or ``realised_regret``).
+    (``pseudo_regret`` or ``realised_regret``); by default the first of these it has. The
+    title defaults to the environment, the horizon and the number of replicates. When the
+    agents' final means span more than 100x (a random policy beside learning ones), the y-axis
+    is logarithmic (symmetric-log if some are <= 0), so that no curve is squashed flat. Several
+    environments in one table get one curve per environment and agent.
 
     Examples
     --------
     >>> from matplotlib.figure import Figure
     >>> t = pd.DataFrame({"agent": ["a"] * 4, "replicate": [0, 1, 0, 1], "step": [1, 1, 9, 9],
     ...                   "pseudo_regret": [0.5, 0.7, 2.0, 3.0]})
-    >>> plot_regret(t, "pseudo_regret", ax=Figure().subplots()).get_xscale()
-    'log'
+    >>> ax = plot_regret(t, ax=Figure().subplots())
+    >>> ax.get_xscale(), ax.get_title()
+    ('log', 'horizon 9, 2 replicates')
     """
+    value = _metric(table, value)
     _require_columns(table, {"agent", "step", value})
     ax = _axes(ax)
-    stats = summarise(table, ["agent", "step"], value, level=level)
-    for i, (agent, part) in enumerate(stats.groupby("agent", sort=False)):
-        _band(ax, part, "step", str(agent), i)
+    several = "environment" in table and table["environment"].nunique() > 1
+    keys = ["environment", "agent"] if several else ["agent"]
+    stats = summarise(table, [*keys, "step"], value, level=level)
+    for i, (key, part) in enumerate(stats.groupby(keys, sort=False)):
+        _band(ax, part, "step", ": ".join(map(str, key)) if several else str(key[0]), i)
+    last = stats.sort_values("step").groupby(keys, sort=False)["mean"].last()
+    _log_if_wide(ax, last)
     ax.set_xscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel(f"cumulative {value.replace('_', ' ')} (mean, {level:.0%} band)")
+    text = METRIC_TEXT.get(value, value.replace("_", " "))
+    ax.set_ylabel(f"cumulative {text}\n(mean over replicates, {level:.0%} band)", fontsize="small")
     ax.grid(True, alpha=0.4)
     ax.legend(title="agent", fontsize="small", title_fontsize="small")
-    if title is not None:
-        ax.set_title(title)
+    ax.set_title(_run_title(table) if title is None else title)
     return ax
 
 

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from regretlab.policies.arms import (
+    KLUCB,
+    UCB1,
+    BayesUCB,
+    ConjugateThompsonSampling,
+    Exp3,
+    Softmax,
+)
 from regretlab.policies.exploration import (
     Choice,
     EpsilonGreedy,
@@ -14,12 +22,18 @@ from regretlab.policies.exploration import (
 )
 
 __all__ = [
+    "KLUCB",
+    "UCB1",
+    "BayesUCB",
     "Choice",
+    "ConjugateThompsonSampling",
     "EpsilonGreedy",
+    "Exp3",
     "Greedy",
     "LinUCB",
     "Oracle",
     "Random",
+    "Softmax",
     "ThompsonSampling",
     "argmax_random_ties",
 ]

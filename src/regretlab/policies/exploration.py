@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_int, check_real
+from regretlab._validation import check_finite, check_int, check_real
 from regretlab.base import Choice
+from regretlab.policies._ties import _ties, argmax_random_ties, row_max
 from regretlab.policies.propensities import (
     monte_carlo_shares,
     posterior_scores,
@@ -33,35 +34,8 @@ __all__ = [
     "Random",
     "ThompsonSampling",
     "argmax_random_ties",
+    "row_max",
 ]
-
-
-def row_max(values: np.ndarray) -> np.ndarray:
-    """``values.max(axis=-1)``, reduced over a contiguous copy with the last axis first.
-
-    numpy reduces a short contiguous last axis row by row, several times slower than a copy
-    and elementwise maxima of whole rows (the same values: NaN propagates either way).
-
-    >>> row_max(np.array([[1.0, 3.0, 2.0], [0.0, -1.0, np.nan]]))
-    array([ 3., nan])
-    """
-    return np.maximum.reduce(values.transpose(-1, *range(values.ndim - 1)).copy(), axis=0)
-
-
-def _ties(scores: np.ndarray) -> np.ndarray:
-    return scores == row_max(scores)[..., None]
-
-
-def argmax_random_ties(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Index of the largest score along the last axis, ties broken uniformly at random.
-
-    >>> argmax_random_ties(np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]]), np.random.default_rng(0))
-    array([1, 0])
-    """
-    # A uniform key per tied entry (0 elsewhere): the largest key is a uniform pick among ties.
-    keys = rng.random(np.shape(scores))
-    keys *= _ties(scores)
-    return keys.argmax(axis=-1)
 
 
 class Greedy:
@@ -119,8 +93,10 @@ class EpsilonGreedy:
     def __init__(self, epsilon: float = 0.1, *, decay: float = 0.0) -> None:
         self.epsilon = epsilon
         self.decay = decay
-        check_real("epsilon", epsilon, minimum=0.0)
         check_real("decay", decay, minimum=0.0)
+        # With decay, epsilon is the constant c of c / t^decay and may exceed 1 (min(1, .)
+        # applies early on); without, it is the probability itself.
+        check_real("epsilon", epsilon, minimum=0.0, maximum=None if decay > 0 else 1.0)
 
     def epsilon_at(self, step: int) -> float:
         return min(1.0, self.epsilon * float(step) ** -self.decay)
@@ -272,6 +248,9 @@ class ThompsonSampling:
         means: np.ndarray | None = None,
     ) -> Choice:
         scores = posterior_scores(model, designs, rng, self.scale)
+        if not np.isfinite(scores).all():  # as Greedy, whose model checks its designs
+            check_finite("designs", np.asarray(designs, dtype=float))
+            check_finite(f"ThompsonSampling's scores at step {step}", scores)
         actions = argmax_random_ties(scores, rng)
         if not self.propensity_draws:
             return Choice(actions, None)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from regretlab.simulate.agents import Agent, log_checkpoints
 from regretlab.simulate.bandit import BanditResult, run_bandit
+from regretlab.simulate.feedback import Feedback
 from regretlab.simulate.prequential import PrequentialResult, run_prequential
 from regretlab.simulate.results import escalation_timeline, summarise
 
 __all__ = [
     "Agent",
     "BanditResult",
+    "Feedback",
     "PrequentialResult",
     "escalation_timeline",
     "log_checkpoints",

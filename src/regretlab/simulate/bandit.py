@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from regretlab._random import SeedLike, children
 from regretlab.base import BanditEnvironment, StepLog
 from regretlab.policies.exploration import row_max
+from regretlab.simulate._labels import readable_name, tables_repr
 from regretlab.simulate.agents import (
     Agent,
     EventLog,
@@ -23,6 +24,7 @@ from regretlab.simulate.agents import (
     prepare_agents,
     replicate_ids,
 )
+from regretlab.simulate.feedback import Feedback, FeedbackChannel
 
 __all__ = ["BanditResult", "run_bandit"]
 
@@ -42,6 +44,9 @@ class BanditResult(NamedTuple):
     regret: pd.DataFrame
     steps: pd.DataFrame | None
     events: pd.DataFrame
+
+    def __repr__(self) -> str:
+        return tables_repr("BanditResult", self._asdict())
 
 
 def _design_rows(design: np.ndarray, context: np.ndarray, n_actions: int) -> np.ndarray:
@@ -69,14 +74,24 @@ def _chosen(actions: np.ndarray, offsets: np.ndarray | None, n_actions: int) -> 
 
 
 def _learn(
-    learner: Any, design: np.ndarray, rows: np.ndarray, index: tuple, rewards: np.ndarray
+    learner: Any,
+    design: np.ndarray,
+    rows: np.ndarray,
+    index: tuple,
+    rewards: np.ndarray,
+    probability: Any = None,
 ) -> None:
-    """Teach the chosen action's reward; ``index`` picks ``rows[r, a_r]`` (``rows[a]``)."""
+    """Teach the chosen action's reward; ``index`` picks ``rows[r, a_r]`` (``rows[a]``).
+
+    A learner with ``learns_propensity = True`` also gets the policy's ``probability``.
+    """
     # A design without an action axis is every action's row: no need to pick.
     chosen = design if design.ndim < rows.ndim else rows[index]
     actions = index[-1]
     if getattr(learner, "n_actions", None) is None:
         learner.learn_one(chosen, rewards)
+    elif getattr(learner, "learns_propensity", False):
+        learner.learn_one(chosen, rewards, action=actions, probability=probability)
     else:
         learner.learn_one(chosen, rewards, action=actions)
 
@@ -90,12 +105,14 @@ def run_bandit(
     log_steps: bool = False,
     environment: str | None = None,
     progress: bool = False,
+    feedback: Feedback | None = None,
     log_to: StepLog | None = None,
 ) -> BanditResult:
     """Run every agent on ``env`` for ``env.horizon`` steps over all replicates in lockstep.
 
     Records the cumulative pseudo-regret ``sum_t max_a mu_t(a) - mu_t(a_t)`` and realised
-    regret ``sum_t max_a mu_t(a) - r_t(a_t)`` at every checkpoint.
+    regret ``sum_t max_a mu_t(a) - r_t(a_t)`` at every checkpoint; a block with a ``best``
+    field (:class:`~regretlab.environments.ArmStep`) replaces ``max_a mu_t(a)`` by it.
 
     Parameters
     ----------
@@ -117,6 +134,9 @@ def run_bandit(
         agent).
     environment, progress
         Label for the ``environment`` column; show a progress bar.
+    feedback
+        Delayed or batched learning (:class:`~regretlab.simulate.Feedback`); ``None``, as
+        ``Feedback()``, teaches every reward at the end of its own step.
     log_to
         A :class:`~regretlab.base.StepLog` that receives every agent's context, choice (with
         its propensity), reward and the step's true means as the run goes (such as
@@ -143,13 +163,26 @@ def run_bandit(
     rngs = [np.random.default_rng(s) for s in children(seed, len(agents))]
     batch = () if env.n_replicates is None else (env.n_replicates,)
     k = env.n_actions
-    label = repr(env) if environment is None else environment
+    label = readable_name(env) if environment is None else environment
     events = EventLog(names, label)
     # Environment blocks of about 16 MB (fewer per-replicate generator calls); designs are
     # made per step, never held for a block.
     block = max(1, 2**21 // (max(1, math.prod(batch)) * (2 * k + env.context_dim)))
     replicates = np.arange(batch[0]) if batch else None
     offsets = None if replicates is None else replicates * k
+    channel = None if feedback is None else FeedbackChannel(feedback, len(agents), env.n_replicates)
+    if channel is not None:
+        weighted = [
+            n
+            for n, m in zip(names, learners, strict=True)
+            if getattr(m, "learns_propensity", False)
+        ]
+        if weighted:
+            raise ValueError(
+                f"feedback (delayed or batched learning) does not carry the propensities that "
+                f"the learners of {weighted} learn from (importance weights, as EXP3's); run "
+                f"them without feedback"
+            )
 
     pseudo = np.zeros((len(agents), *batch))
     realised = np.zeros((len(agents), *batch))
@@ -164,11 +197,16 @@ def run_bandit(
             np.ascontiguousarray(np.moveaxis(a, -2, 0))
             for a in (chunk.context, chunk.rewards, chunk.means)
         )
-        best_means = row_max(means)
+        # The comparator: the best action of each step, unless the block states its own
+        # (``best``, the best fixed arm of an adversarial bandit).
+        stated = getattr(chunk, "best", None)
+        best_means = row_max(means) if stated is None else np.ascontiguousarray(stated.T)
         for i in range(len(rewards)):
             t += 1
             best = best_means[i]
             flat_rewards, flat_means = rewards[i].reshape(-1), means[i].reshape(-1)
+            if channel is not None:
+                channel.begin(t)
             for a, policy in enumerate(policies):
                 design = maps[a].transform(context[i])
                 rows = _design_rows(design, context[i], k)
@@ -179,8 +217,14 @@ def run_bandit(
                     reward = flat_rewards[at]
                     if learners[a] is not None:
                         index = (actions,) if replicates is None else (replicates, actions)
-                        _learn(learners[a], design, rows, index, reward)
-                        events.after_step(a, learners[a], schedulers[a], t)
+                        if channel is None:
+                            _learn(learners[a], design, rows, index, reward, choice.probability)
+                            events.after_step(a, learners[a], schedulers[a], t)
+                        else:
+                            chosen = design if design.ndim < rows.ndim else rows[index]
+                            channel.send(a, t, chosen, reward, actions)
+                            if channel.deliver(a, t, learners[a]):
+                                events.after_step(a, learners[a], schedulers[a], t)
                 except (ValueError, TypeError) as exc:
                     raise type(exc)(f"step {t}, agent {names[a]!r}: {exc}") from exc
                 if log_to is not None:

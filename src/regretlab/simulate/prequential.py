@@ -14,6 +14,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from regretlab.base import PredictionStream
+from regretlab.simulate._labels import readable_name, tables_repr
 from regretlab.simulate.agents import (
     Agent,
     EventLog,
@@ -21,6 +22,7 @@ from regretlab.simulate.agents import (
     prepare_agents,
     replicate_ids,
 )
+from regretlab.simulate.feedback import Feedback, FeedbackChannel
 
 __all__ = ["PrequentialResult", "run_prequential"]
 
@@ -42,6 +44,9 @@ class PrequentialResult(NamedTuple):
     coefficients: pd.DataFrame | None
     events: pd.DataFrame
 
+    def __repr__(self) -> str:
+        return tables_repr("PrequentialResult", self._asdict())
+
 
 def _coefficients(learner: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
     """Posterior mean and sd where the learner has them, else its weights, else nothing."""
@@ -59,6 +64,7 @@ def run_prequential(
     track_coefficients: bool = False,
     environment: str | None = None,
     progress: bool = False,
+    feedback: Feedback | None = None,
 ) -> PrequentialResult:
     """Predict, then learn, one step at a time for every agent over every replicate.
 
@@ -83,6 +89,9 @@ def run_prequential(
         Label for the ``environment`` column; default the environment's ``repr``.
     progress
         Show a progress bar.
+    feedback
+        Delayed or batched learning (:class:`~regretlab.simulate.Feedback`); ``None``, as
+        ``Feedback()``, learns every observation right after predicting it.
 
     Examples
     --------
@@ -98,8 +107,9 @@ def run_prequential(
     horizon = env.horizon
     steps = check_checkpoints(checkpoints, horizon)
     batch = () if env.n_replicates is None else (env.n_replicates,)
-    label = repr(env) if environment is None else environment
+    label = readable_name(env) if environment is None else environment
     log = EventLog(names, label)
+    channel = None if feedback is None else FeedbackChannel(feedback, len(agents), env.n_replicates)
 
     expected = np.zeros((len(agents), *batch))
     excess = np.zeros((len(agents), *batch))
@@ -116,13 +126,21 @@ def run_prequential(
         designs = [fm.transform(x) for fm in maps]
         for i in range(len(y)):
             t += 1
+            if channel is not None:
+                channel.begin(t)
             for a, learner in enumerate(learners):
+                boundary = True
                 try:
                     yhat = learner.predict_one(designs[a][i])
-                    learner.learn_one(designs[a][i], y[i])
+                    if channel is None:
+                        learner.learn_one(designs[a][i], y[i])
+                    else:
+                        channel.send(a, t, designs[a][i], y[i], None)
+                        boundary = channel.deliver(a, t, learner)
                 except (ValueError, TypeError) as exc:
                     raise type(exc)(f"step {t}, agent {names[a]!r}: {exc}") from exc
-                log.after_step(a, learner, schedulers[a], t)
+                if boundary:
+                    log.after_step(a, learner, schedulers[a], t)
                 expected[a] += (yhat - mean[i]) ** 2
                 excess[a] += (yhat - y[i]) ** 2 - (mean[i] - y[i]) ** 2
             if next_check < len(steps) and t == steps[next_check]:

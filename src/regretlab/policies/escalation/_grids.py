@@ -24,8 +24,11 @@ def _candidate_values(
 
     A key of ``other_grids`` is a group name, or several that share one variance: a tuple of
     names or the names joined by ``+`` (``"intercept+main"``, the form experiment files can write).
+    For several names the grid's entries may also be tuples, one variance per name
+    (``{("intercept", "main"): [(1, 1), (inf, 1)]}``: the intercept shrunk with the main effects,
+    or flat). Other groups' variances may be ``inf`` (a flat prior).
     """
-    grids: dict[tuple[str, ...], np.ndarray] = {(group,): _grid("grid", grid)}
+    grids: dict[tuple[str, ...], np.ndarray] = {(group,): _grid("grid", grid)[:, None]}
     if other_grids is not None and not isinstance(other_grids, Mapping):
         raise TypeError(f"other_grids must map group names to variance grids, got {other_grids!r}")
     taken = {group}
@@ -41,9 +44,33 @@ def _candidate_values(
                     f"other_grids keys must name groups among {allowed} (each once), got {key!r}"
                 )
             taken.add(name)
-        grids[names] = _grid(f"other_grids[{key!r}]", values)
-    product = np.array(list(itertools.product(*grids.values())), dtype=float)
-    return {name: product[:, k].copy() for k, names in enumerate(grids) for name in names}
+        grids[names] = _joint_grid(f"other_grids[{key!r}]", values, len(names))
+    rows = [np.concatenate(combo) for combo in itertools.product(*grids.values())]
+    product = np.array(rows, dtype=float)
+    names = [name for key in grids for name in key]
+    return {name: product[:, k].copy() for k, name in enumerate(names)}
+
+
+def _joint_grid(name: str, values: Sequence[Any], width: int) -> np.ndarray:
+    """``(n, width)`` variances: a plain grid repeated across the names, or tuples of ``width``."""
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        array = np.empty((0, 0))
+    if array.ndim == 1:
+        array = np.repeat(array[:, None], width, axis=1)
+    if (
+        array.ndim != 2
+        or array.shape[0] == 0
+        or array.shape[1] != width
+        or np.isnan(array).any()
+        or (array < 0).any()
+    ):
+        raise ValueError(
+            f"{name} must be a non-empty sequence of variances >= 0 (inf: flat), or of tuples "
+            f"of {width} such variances (one per group), got {values!r}"
+        )
+    return array
 
 
 def _log_prior(grid: np.ndarray, off_weight: float | None) -> np.ndarray:

@@ -212,6 +212,30 @@ class ModelAveraging(_Candidates):
         # Type-II maximum likelihood is wild while the data barely determine the model: fits
         # start at 2p observations (the candidates keep their given variance until then).
         self._next_fit = 2 * self.n_features
+        self._counting = False
+        self._flat_differs = any(
+            np.isinf(v).any() and not np.isinf(v).all() for v in self._values.values()
+        )
+
+    def _training_done(self) -> bool:
+        """Whether every candidate's predictive is proper, so the evidence may start counting.
+
+        The observations before are a training sample common to all candidates (a partial Bayes
+        factor). Flat priors must be determined first. Where only some candidates have a flat
+        prior on a group (``inf`` in an entry of ``other_grids``), a learned noise must also have
+        one residual degree of freedom in every candidate: otherwise those candidates'
+        predictive is, under a vague noise prior (``a_0 -> 0``), improper in scale and loses to
+        the others for that reason alone. Candidates that share their flat columns compare
+        fairly from the first proper step, and the weights are their exact evidence.
+        """
+        if not getattr(self._inner, "proper", True):
+            return False
+        if self._flat_differs and hasattr(self._inner, "noise_posterior"):
+            shape, _ = self._inner.noise_posterior
+            if np.any(np.asarray(shape) < float(self._inner.noise_shape) + 0.5):
+                return False
+        self._counting = True
+        return True
 
     @classmethod
     def recommended(
@@ -232,20 +256,25 @@ class ModelAveraging(_Candidates):
           weak prior, a model without ``group`` looks over-fitted as soon as it has a few more
           observations than coefficients, and the looser candidates win the evidence for the
           wrong reason).
+        - An ``"intercept"`` group is, in half of the prior mass, shrunk with the other groups
+          and, in the other half, flat. The intercept is the one coefficient whose size depends
+          on where the user puts the origin of ``y``: the flat half keeps the default's
+          predictions from depending on that (a large intercept is not shrunk while the first
+          observations come in), the shrunk half keeps the gain of shrinking a small one. The
+          two halves are compared from a common training sample (every candidate proper, with
+          one residual degree of freedom for its noise), as partial Bayes factors.
 
         All combinations have equal prior weight. Measured against a fixed reference family of
-        35 priors (``benchmarks/escalation_family.py``, ``benchmarks/RESULTS.md``, 47 streams):
-        within 1.05 of its best member (chosen out of sample) in 40, at most 1.10 in all but
-        the streams with a large intercept (up to 1.99: the shared scale shrinks a large
-        intercept while the first observations come in). The 0.1 decade was added for noisy
-        streams (noise sd 2 on unit-scale effects), where the best fixed prior shrinks the main
-        effects that strongly (there 1.16-1.32 before, 1.04-1.05 with it).
+        35 priors (``benchmarks/escalation_family.py``, ``benchmarks/RESULTS.md``, section
+        "Escalation you can trust").
 
         >>> bma = ModelAveraging.recommended(("intercept", "main", "pairwise"))
         >>> bma.grid
         (0.0, 0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
-        >>> bma.other_grids
-        {('intercept', 'main'): (0.1, 1.0, 10.0, 100.0)}
+        >>> bma.other_grids[("intercept", "main")][::4]
+        ((0.1, 0.1), (inf, 0.1))
+        >>> len(bma.candidates["main"])  # 7 x (4 shrunk + 4 flat intercepts)
+        56
         """
         from regretlab.learners import NormalInverseGammaRegression
 
@@ -259,9 +288,12 @@ class ModelAveraging(_Candidates):
             n_replicates=n_replicates,
         )
         others = tuple(g for g in labels if g != group)
-        return cls(
-            learner=base, group=group, grid=LADDER, other_grids={others: SCALES} if others else None
-        )
+        if not others:
+            return cls(learner=base, group=group, grid=LADDER)
+        shrunk = [tuple(s for _ in others) for s in SCALES]
+        flat = [tuple(np.inf if g == "intercept" else s for g in others) for s in SCALES]
+        entries = tuple(dict.fromkeys(shrunk + flat))  # one flat entry if only the intercept
+        return cls(learner=base, group=group, grid=LADDER, other_grids={others: entries})
 
     @property
     def weights(self) -> np.ndarray:
@@ -273,9 +305,7 @@ class ModelAveraging(_Candidates):
     def learn_one(self, x: Any, y: Any) -> ModelAveraging:
         x, y = self._check_xy(x, y)
         xs, ys = self._tile(x), self._tile(np.asarray(y))
-        # While a flat prior leaves the posterior improper, every candidate's predictive is
-        # improper alike: the evidence starts counting once the flat columns are determined.
-        if getattr(self._inner, "proper", True):
+        if self._counting or self._training_done():
             self._log_weight += self._split(self._inner.log_predictive(xs, ys))
         self._inner.learn_one(xs, ys)
         self._step += 1
@@ -354,6 +384,7 @@ class ModelAveraging(_Candidates):
         self._step = int(state["step"])
         self._leader = np.argmax(self._log_weight, axis=0)
         self._next_fit = max(self._step + 1, 2 * self.n_features)
+        self._counting = False
         return self
 
     def __repr__(self) -> str:
