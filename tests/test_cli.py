@@ -182,6 +182,7 @@ def test_example_lists_the_packaged_examples(capsys):
     assert capsys.readouterr().out.split() == [
         "bandit_drift",
         "bandit_escalation",
+        "multi_armed_bandit",
         "offpolicy",
         "prediction_escalation",
     ]
