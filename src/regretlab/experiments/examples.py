@@ -21,7 +21,8 @@ def example_names() -> list[str]:
     Examples
     --------
     >>> example_names()
-    ['bandit_drift', 'bandit_escalation', 'prediction_escalation']
+    ['bandit_drift', 'bandit_escalation', 'multi_armed_bandit', 'offpolicy',
+     'prediction_escalation']
     """
     return sorted(
         entry.name.removesuffix(".toml")
