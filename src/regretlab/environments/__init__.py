@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from regretlab.environments.bandits import BanditStep, LinearBandit
 from regretlab.environments.drift import AbruptChange, InteractionOnset
+from regretlab.environments.glm_bandit import GLMBandit
 from regretlab.environments.interactions import InteractionStream, Observations
 from regretlab.environments.multilevel import MultilevelStream
 from regretlab.environments.noise import Custom, Gaussian, Heteroscedastic, Noise, StudentT
@@ -16,6 +17,7 @@ __all__ = [
     "Bernoulli",
     "Binomial",
     "Custom",
+    "GLMBandit",
     "Gaussian",
     "Heteroscedastic",
     "InteractionOnset",

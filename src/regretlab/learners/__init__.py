@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from regretlab.learners.bayes import BayesianLinearRegression
+from regretlab.learners.glm import BayesianGLM
 from regretlab.learners.disjoint import DisjointBayesianLinearRegression
 from regretlab.learners.nig import NormalInverseGammaRegression
 from regretlab.learners.reference import GaussianPosteriorMean, LeastSquares, Ridge
@@ -11,6 +12,7 @@ from regretlab.learners.sgd import SGDLinearRegression
 from regretlab.learners.stats import SufficientStats
 
 __all__ = [
+    "BayesianGLM",
     "BayesianLinearRegression",
     "DisjointBayesianLinearRegression",
     "GaussianPosteriorMean",
