@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from regretlab.learners.bayes import BayesianLinearRegression
 from regretlab.learners.glm import BayesianGLM
+from regretlab.learners.bootstrap import Bootstrap
 from regretlab.learners.disjoint import DisjointBayesianLinearRegression
 from regretlab.learners.nig import NormalInverseGammaRegression
 from regretlab.learners.reference import GaussianPosteriorMean, LeastSquares, Ridge
@@ -14,6 +15,7 @@ from regretlab.learners.stats import SufficientStats
 __all__ = [
     "BayesianGLM",
     "BayesianLinearRegression",
+    "Bootstrap",
     "DisjointBayesianLinearRegression",
     "GaussianPosteriorMean",
     "LeastSquares",

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_real
+from regretlab._validation import check_int, check_real
 from regretlab.base import Choice
+from regretlab.policies.propensity import thompson_propensity
 
 __all__ = [
     "Choice",
@@ -187,6 +188,10 @@ class ThompsonSampling:
         Multiplies the spread of the draws around the posterior mean (Agrawal and Goyal's
         ``v``; MABWiser's ``LinTS(alpha=...)``). ``1`` is exact posterior sampling; smaller
         values explore less (``0`` is greedy on the posterior mean, up to ties).
+    n_propensity_draws
+        With ``M > 0``, the probability of the chosen action is estimated from ``M`` more
+        draws (:func:`~regretlab.policies.propensity.thompson_propensity`) and returned in
+        :class:`Choice` for off-policy evaluation; ``0`` returns ``None``.
 
     Examples
     --------
@@ -196,9 +201,11 @@ class ThompsonSampling:
     Choice(actions=np.int64(2), probability=None)
     """
 
-    def __init__(self, scale: float = 1.0) -> None:
+    def __init__(self, scale: float = 1.0, *, n_propensity_draws: int = 0) -> None:
         self.scale = scale
+        self.n_propensity_draws = n_propensity_draws
         check_real("scale", scale, minimum=0.0)
+        check_int("n_propensity_draws", n_propensity_draws, minimum=0)
 
     def select(
         self,
@@ -220,10 +227,15 @@ class ThompsonSampling:
                 center = np.asarray(model.mean)
                 weights = center + self.scale * (weights - center)
             scores = np.einsum("...kp,...p->...k", designs, weights)
-        return Choice(argmax_random_ties(scores, rng), None)
+        actions = argmax_random_ties(scores, rng)
+        if not self.n_propensity_draws:
+            return Choice(actions, None)
+        draws = self.n_propensity_draws
+        return Choice(actions, thompson_propensity(model, designs, actions, rng, draws, self.scale))
 
     def __repr__(self) -> str:
-        return f"ThompsonSampling(scale={self.scale})"
+        extra = f", n_propensity_draws={self.n_propensity_draws}" if self.n_propensity_draws else ""
+        return f"ThompsonSampling(scale={self.scale}{extra})"
 
 
 class Random:
