@@ -31,12 +31,25 @@ __all__ = [
 _STEPS = 60
 
 
-def _stream(n_features: int, seed: int, batch: tuple[int, ...] = ()) -> Iterator[tuple]:
+def _link(learner: Any) -> str | None:
+    """The link of a GLM learner (or of the learner a wrapper holds), else ``None``."""
+    link = getattr(learner, "link", None)
+    return link if link is not None else getattr(getattr(learner, "learner", None), "link", None)
+
+
+def _stream(learner: Any, seed: int, batch: tuple[int, ...] = ()) -> Iterator[tuple]:
+    """Rows and targets: linear-Gaussian, or 0/1 (logit link) or counts (log link) for GLMs."""
+    n_features, link = _n_features(learner), _link(learner)
     rng = np.random.default_rng(seed)
     w = rng.normal(size=n_features)
     for _ in range(_STEPS):
         x = rng.uniform(-1, 1, size=(*batch, n_features))
-        yield x, x @ w + 0.1 * rng.normal(size=batch)
+        y = x @ w + 0.1 * rng.normal(size=batch)
+        if link == "logit":
+            y = (y > 0).astype(float)
+        elif link == "log":
+            y = np.floor(np.exp(np.clip(y, -3.0, 3.0)))
+        yield x, y
 
 
 def _learn(model: Any, x: np.ndarray, y: Any, step: int) -> None:
@@ -72,7 +85,7 @@ def _n_features(learner: Any) -> int:
 
 def _trajectory(learner: Any, seed: int = 0) -> np.ndarray:
     out = []
-    for t, (x, y) in enumerate(_stream(_n_features(learner), seed)):
+    for t, (x, y) in enumerate(_stream(learner, seed)):
         out.append(learner.predict_one(x))
         _learn(learner, x, y, t)
     return np.asarray(out, dtype=float)
@@ -98,7 +111,7 @@ def check_inputs_not_mutated(learner: Any) -> None:
     >>> check_inputs_not_mutated(BayesianLinearRegression(groups=("main", "main")))
     """
     model = learner.clone()
-    for t, (x, y) in enumerate(_stream(_n_features(model), 1)):
+    for t, (x, y) in enumerate(_stream(model, 1)):
         x0, y0 = x.copy(), np.copy(y)
         model.predict_one(x)
         _learn(model, x, y, t)
@@ -126,7 +139,7 @@ def check_batched_equals_single(learner: Any, n_replicates: int = 3) -> None:
     """
     batched = _with_replicates(learner, n_replicates)
     singles = [learner.clone() for _ in range(n_replicates)]
-    stream = list(_stream(_n_features(learner), 2, (n_replicates,)))
+    stream = list(_stream(learner, 2, (n_replicates,)))
     for t, (x, y) in enumerate(stream):
         together = np.asarray(batched.predict_one(x))
         apart = np.array([m.predict_one(x[r]) for r, m in enumerate(singles)])
@@ -163,7 +176,7 @@ def check_state_round_trip(learner: Any) -> None:
     >>> check_state_round_trip(BayesianLinearRegression(groups=("main", "main")))
     """
     model = learner.clone()
-    stream = list(_stream(_n_features(model), 3))
+    stream = list(_stream(model, 3))
     for t, (x, y) in enumerate(stream[:30]):
         _learn(model, x, y, t)
     buffer = io.BytesIO()
@@ -194,7 +207,7 @@ def check_bad_input(learner: Any) -> None:
     """
     model = learner.clone()
     p = _n_features(model)
-    stream = list(_stream(p, 4))
+    stream = list(_stream(model, 4))
     for t, (x, y) in enumerate(stream[:10]):
         _learn(model, x, y, t)
     probe = stream[10][0]

@@ -14,7 +14,11 @@ from typing import Any
 import numpy as np
 
 from regretlab.checks._common import pickled_copy, require, without_global_random
-from regretlab.learners import BayesianLinearRegression, DisjointBayesianLinearRegression
+from regretlab.learners import (
+    BayesianLinearRegression,
+    Bootstrap,
+    DisjointBayesianLinearRegression,
+)
 
 __all__ = [
     "check_actions_are_valid",
@@ -28,9 +32,10 @@ __all__ = [
 
 
 def _policy_fixture(
-    n_replicates: int | None = 6, n_actions: int = 4, seed: int = 7
+    n_replicates: int | None = 6, n_actions: int = 4, seed: int = 7, bootstrap: bool = False
 ) -> tuple[list[tuple[Any, np.ndarray]], np.ndarray]:
-    """A trained per-action model, a trained shared model, their designs and true means."""
+    """A trained per-action model, a trained shared model, their designs and true means
+    (both wrapped in :class:`~regretlab.learners.Bootstrap` with ``bootstrap``)."""
     rng = np.random.default_rng(seed)
     single = n_replicates is None
     width = 1 if n_replicates is None else n_replicates
@@ -39,6 +44,8 @@ def _policy_fixture(
         groups=("intercept", "main", "main"), n_actions=n_actions, n_replicates=n_replicates
     )
     shared = BayesianLinearRegression(groups=("main",) * (p * n_actions), n_replicates=n_replicates)
+    if bootstrap:
+        per_action, shared = Bootstrap(per_action, n_copies=5), Bootstrap(shared, n_copies=5)
     w = rng.normal(size=(n_actions, p))
     for _ in range(20):
         x = np.c_[np.ones(width), rng.uniform(-1, 1, size=(width, p - 1))]
@@ -63,11 +70,13 @@ def _policy_fixture(
     return [(per_action, rows), (shared, shared_rows)], means
 
 
-def _cases() -> list[tuple[Any, np.ndarray, np.ndarray]]:
-    """``(model, designs, means)`` for six replicates and for one stream."""
+def _cases(policy: Any = None) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+    """``(model, designs, means)`` for six replicates and for one stream; bootstrapped models
+    for a policy that says it needs them (``needs_copies = True``)."""
     out = []
+    bootstrap = bool(getattr(policy, "needs_copies", False))
     for n_replicates in (6, None):
-        models, means = _policy_fixture(n_replicates)
+        models, means = _policy_fixture(n_replicates, bootstrap=bootstrap)
         # Writeable copies (the runner may pass read-only views): a policy that writes into its
         # designs is then caught by the mutation check, not by a numpy error elsewhere.
         out += [(model, np.array(rows), means) for model, rows in models]
@@ -86,7 +95,7 @@ def check_policy_same_seed_same_actions(policy: Any) -> None:
     >>> from regretlab.policies import ThompsonSampling
     >>> check_policy_same_seed_same_actions(ThompsonSampling())
     """
-    for model, rows, means in _cases():
+    for model, rows, means in _cases(policy):
         a, b = _select(policy, model, rows, means), _select(policy, model, rows, means)
         require(np.array_equal(a.actions, b.actions), f"{policy!r}: same seed, other actions")
 
@@ -100,7 +109,7 @@ def check_actions_are_valid(policy: Any) -> None:
     >>> from regretlab.policies import EpsilonGreedy
     >>> check_actions_are_valid(EpsilonGreedy(epsilon=0.2))
     """
-    for model, rows, means in _cases():
+    for model, rows, means in _cases(policy):
         for step in (1, 2, 50):
             choice = policy.select(model, rows, np.random.default_rng(step), step=step, means=means)
             require(
@@ -138,7 +147,7 @@ def check_policy_leaves_inputs_alone(policy: Any) -> None:
     >>> from regretlab.policies import LinUCB
     >>> check_policy_leaves_inputs_alone(LinUCB())
     """
-    for model, rows, means in _cases():
+    for model, rows, means in _cases(policy):
         designs, truth = rows.copy(), means.copy()  # writeable, as a user's own arrays are
         before = np.asarray(model.predict_one(rows))
         _select(policy, model, designs, truth)
@@ -159,7 +168,7 @@ def check_policy_uses_only_its_generator(policy: Any) -> None:
     >>> from regretlab.policies import Random
     >>> check_policy_uses_only_its_generator(Random())
     """
-    cases = _cases()
+    cases = _cases(policy)
     without_global_random(policy, lambda: [_select(policy, *case) for case in cases])
 
 
@@ -172,7 +181,7 @@ def check_policy_pickles(policy: Any) -> None:
     >>> check_policy_pickles(Greedy())
     """
     twin = pickled_copy(policy)
-    for model, rows, means in _cases():
+    for model, rows, means in _cases(policy):
         a, b = _select(policy, model, rows, means), _select(twin, model, rows, means)
         require(
             np.array_equal(a.actions, b.actions), f"{policy!r}: its pickled copy chooses otherwise"

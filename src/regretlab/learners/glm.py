@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_choice, check_int, check_state, float_array
+from regretlab._validation import (
+    as_float_array,
+    check_choice,
+    check_finite,
+    check_int,
+    check_state,
+    float_array,
+)
 from regretlab.learners import gaussian, stats
 from regretlab.learners.bayes import BayesianLinearRegression
 from regretlab.learners.glm_math import (
@@ -249,7 +256,7 @@ class BayesianGLM(BayesianLinearRegression):
         self._stats = stats.SufficientStats(
             np.einsum("...np,...n,...nq->...pq", x, h / _BETA, x),
             np.einsum("...np,...n->...p", x, lin / _BETA),
-            -2.0 * const.sum(axis=-1) / _BETA,
+            np.array(-2.0 * const.sum(axis=-1) / _BETA),
             np.full(self._batch, float(n)),
         )
         self._post = None
@@ -281,8 +288,6 @@ class BayesianGLM(BayesianLinearRegression):
         else:
             eta = gaussian.predictive_mean(post, x)
         if not np.all(np.isfinite(eta)):
-            from regretlab._validation import check_finite
-
             check_finite("x", x)
         mu = mean_response(self.link, eta)
         if not return_sd:
@@ -306,31 +311,39 @@ class BayesianGLM(BayesianLinearRegression):
         state = super().get_state()
         if self.refit_start is not None:
             n = self._n_data
-            state["data_x"] = self._data[0][..., :n, :].copy() if n else np.zeros((*self._batch, 0, self.n_features))
-            state["data_y"] = self._data[1][..., :n].copy() if n else np.zeros((*self._batch, 0))
-            state["data_weight"] = self._data[2][..., :n].copy() if n else np.zeros((*self._batch, 0))
+            b, p = self._batch, self.n_features
+            data = self._data or [np.zeros((*b, 0, p)), np.zeros((*b, 0)), np.zeros((*b, 0))]
+            state["data_x"] = data[0][..., :n, :].copy()
+            state["data_y"] = data[1][..., :n].copy()
+            state["data_weight"] = data[2][..., :n].copy()
             state["next_refit"] = np.array(float(self._next_refit or 0))
         return state
 
     def set_state(self, state: Mapping[str, np.ndarray]) -> BayesianGLM:
-        """Restore what :meth:`get_state` returned."""
-        data_keys = ("data_x", "data_y", "data_weight", "next_refit")
-        linear = {k: v for k, v in state.items() if k not in data_keys}
+        """Restore what :meth:`get_state` returned (shapes must match this model)."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a mapping of arrays, got {type(state).__name__}")
+        b, p = self._batch, self.n_features
+        shapes: dict[str, tuple[int, ...]] = {"xtx": (*b, p, p), "xty": (*b, p), "yty": b, "n": b}
         if self.refit_start is not None:
-            missing = [k for k in data_keys if k not in state]
-            if missing:
-                raise ValueError(f"state must have exactly the keys ..., {missing}")
-            n = np.shape(state["data_y"])[-1]
-            p, b = self.n_features, self._batch
-            shapes = {"data_x": (*b, n, p), "data_y": (*b, n), "data_weight": (*b, n), "next_refit": ()}
-            data = check_state({k: state[k] for k in data_keys}, shapes)
-        super().set_state(linear)
-        self._factors = None
+            n = int(np.shape(state.get("data_y", np.zeros((*b, 0))))[-1])
+            shapes.update(
+                {"data_x": (*b, n, p), "data_y": (*b, n), "data_weight": (*b, n), "next_refit": ()}
+            )
+        prior = as_float_array(
+            "state['prior_variance']", state.get("prior_variance"), shape=(*b, p), finite=False
+        )
+        if np.isnan(prior).any() or (prior < 0).any():
+            raise ValueError(f"state['prior_variance'] must be >= 0, got {prior}")
+        arrays = check_state({k: v for k, v in state.items() if k != "prior_variance"}, shapes)
+        self._prior = prior.copy()
+        self._stats = stats.SufficientStats(*(arrays[k] for k in ("xtx", "xty", "yty", "n")))
+        self._post = None
         self._n_updates = 0
         if self.refit_start is not None:
-            self._data = [data["data_x"], data["data_y"], data["data_weight"]] if n else []
+            self._data = [arrays["data_x"], arrays["data_y"], arrays["data_weight"]] if n else []
             self._n_data = n
-            self._next_refit = int(data["next_refit"])
+            self._next_refit = int(arrays["next_refit"])
         return self
 
     def get_params(self) -> dict[str, Any]:

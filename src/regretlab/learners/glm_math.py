@@ -45,7 +45,7 @@ LINKS = {"logit": "Bernoulli", "log": "Poisson"}
 _MAX_ETA = 700.0
 # The scalar Newton solve of one online step stops when every step is below this (in eta).
 _ETA_TOL = 1e-12
-_MAX_SCALAR_ITER = 60
+_MAX_SCALAR_ITER = 200
 
 
 def mean_response(link: str, eta: np.ndarray) -> np.ndarray:
@@ -101,15 +101,18 @@ def site_step(
         lo = np.where(f0 < 0, eta0 + qw * f0, eta0)
         hi = np.where(f0 < 0, eta0, eta0 + qw * y)
     e = np.clip(eta0, lo, hi)
+    last = np.full(e.shape, np.inf)
     for _ in range(_MAX_SCALAR_ITER):
         mu = mean_response(link, e)
         f = e - eta0 - qw * (y - mu)
         lo = np.where(f < 0, e, lo)
         hi = np.where(f > 0, e, hi)
-        step = f / (1.0 + qw * curvature(link, mu))
-        new = e - step
-        outside = (new < lo) | (new > hi)
-        new = np.where(outside, 0.5 * (lo + hi), new)
+        new = e - f / (1.0 + qw * curvature(link, mu))
+        # Newton may leave the bracket or cycle inside it (steep sites): then bisect, which
+        # halves the bracket, so the iteration always converges.
+        slow = np.abs(f) > 0.5 * last
+        new = np.where((new < lo) | (new > hi) | slow, 0.5 * (lo + hi), new)
+        last = np.abs(f)
         done = np.abs(new - e) <= _ETA_TOL * (1.0 + np.abs(e))
         e = new
         if np.all(done):

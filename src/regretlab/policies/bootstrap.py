@@ -37,6 +37,9 @@ class BootstrappedThompsonSampling:
     (np.int64(0), 0.8)
     """
 
+    #: The learner must be a :class:`~regretlab.learners.Bootstrap` (read by the checks).
+    needs_copies = True
+
     def select(
         self,
         model: Any,
