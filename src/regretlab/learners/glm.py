@@ -192,7 +192,12 @@ class BayesianGLM(BayesianLinearRegression):
         eta = site_step(self.link, eta0, q, y, w) if post.proper else eta0
         h, lin, const = sites(self.link, y, eta, w)
         st = self._stats
-        st.xtx[...] += np.einsum("...p,...q->...pq", (h / _BETA)[..., None] * x, x)
+        # L's rank-one terms wait as rows sqrt(h / beta) x and are added one block at a time
+        # (one batched product instead of an outer product per step).
+        if self._n_buf == self._block:
+            self._fold()
+        self._buf_x[self._n_buf] = np.sqrt(h / _BETA)[..., None] * x
+        self._n_buf += 1
         st.xty[...] += (lin / _BETA)[..., None] * x
         st.yty[...] += -2.0 * const / _BETA
         st.n[...] += 1.0
@@ -203,6 +208,22 @@ class BayesianGLM(BayesianLinearRegression):
         mean += (lin - h * eta)[..., None] * sx
         cov -= np.einsum("...p,...q->...pq", (h / (1.0 + shrink))[..., None] * sx, sx)
         self._n_updates += 1
+
+    def _fold(self) -> None:
+        m = self._n_buf
+        if m:
+            rows = np.moveaxis(self._buf_x[:m], 0, -2)
+            self._stats.xtx[...] += np.swapaxes(rows, -1, -2) @ rows
+            self._n_buf = 0
+
+    @property
+    def n_seen(self) -> np.ndarray:
+        """Observations learned so far (per replicate)."""
+        return self._stats.n.copy()
+
+    def _solve(self) -> gaussian.GaussianPosterior:
+        self._fold()
+        return super()._solve()
 
     def _sync(self, full: bool = False) -> gaussian.GaussianPosterior:
         post = self._post
@@ -253,6 +274,7 @@ class BayesianGLM(BayesianLinearRegression):
         mode = newton_map(self.link, x, y, precision, start, weight=w, off=off)
         eta = np.einsum("...np,...p->...n", x, mode)
         h, lin, const = sites(self.link, y, eta, w)
+        self._n_buf = 0
         self._stats = stats.SufficientStats(
             np.einsum("...np,...n,...nq->...pq", x, h / _BETA, x),
             np.einsum("...np,...n->...p", x, lin / _BETA),
@@ -338,6 +360,7 @@ class BayesianGLM(BayesianLinearRegression):
         arrays = check_state({k: v for k, v in state.items() if k != "prior_variance"}, shapes)
         self._prior = prior.copy()
         self._stats = stats.SufficientStats(*(arrays[k] for k in ("xtx", "xty", "yty", "n")))
+        self._n_buf = 0
         self._post = None
         self._n_updates = 0
         if self.refit_start is not None:

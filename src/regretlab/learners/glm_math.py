@@ -101,22 +101,19 @@ def site_step(
         lo = np.where(f0 < 0, eta0 + qw * f0, eta0)
         hi = np.where(f0 < 0, eta0, eta0 + qw * y)
     e = np.clip(eta0, lo, hi)
-    last = np.full(e.shape, np.inf)
     for _ in range(_MAX_SCALAR_ITER):
         mu = mean_response(link, e)
         f = e - eta0 - qw * (y - mu)
         lo = np.where(f < 0, e, lo)
         hi = np.where(f > 0, e, hi)
         new = e - f / (1.0 + qw * curvature(link, mu))
-        # Newton may leave the bracket or cycle inside it (steep sites): then bisect, which
-        # halves the bracket, so the iteration always converges.
-        slow = np.abs(f) > 0.5 * last
-        new = np.where((new < lo) | (new > hi) | slow, 0.5 * (lo + hi), new)
-        last = np.abs(f)
         done = np.abs(new - e) <= _ETA_TOL * (1.0 + np.abs(e))
-        e = new
         if np.all(done):
-            break
+            return new
+        # Newton may leave the bracket or cycle between its ends (steep sites): then bisect,
+        # which halves the bracket, so the iteration always converges.
+        stray = ~done & ((new <= lo) | (new >= hi))
+        e = np.where(stray, 0.5 * (lo + hi), new)
     return e
 
 
