@@ -310,3 +310,6 @@ def data_schedule(
 
 
 register("scheduler", "DataSchedule", data_schedule)
+
+# The GLM bandits register themselves (their own module keeps this one small).
+from regretlab.experiments import glm_registry  # noqa: E402, F401
