@@ -151,7 +151,7 @@ BAD = [
         [
             "agents.sgd.learner.type",
             "'SGDRegressor'",
-            "choose one of ['BayesianLinearRegression'",
+            "choose one of ['BayesianGLM', 'BayesianLinearRegression'",
         ],
     ),
     (
