@@ -71,7 +71,9 @@ def test_learner_check(cls, extra, check):
         if check is checks.check_batched_equals_single:
             pytest.skip("each replicate draws its own bootstrap weights (by design)")
         extra = dict(extra)
-        inner = learners.BayesianGLM if extra.pop("glm", False) else learners.BayesianLinearRegression
+        inner = (
+            learners.BayesianGLM if extra.pop("glm", False) else learners.BayesianLinearRegression
+        )
         check(cls(inner(groups=GROUPS), **extra))
     elif issubclass(cls, (escalation.ModelAveraging, escalation.ChampionChallenger)):
         base = learners.NormalInverseGammaRegression(groups=GROUPS)

@@ -72,9 +72,9 @@ def test_refit_gives_the_laplace_posterior_and_evidence(link):
     np.testing.assert_allclose(model.covariance, np.linalg.inv(precision), rtol=1e-9, atol=1e-12)
     ll = log_likelihood(link, y, x @ m).sum()
     log_prior = -0.5 * (m @ (m / v) + np.log(2 * np.pi * v).sum())
-    laplace = ll + log_prior + 0.5 * len(v) * np.log(2 * np.pi) - 0.5 * np.linalg.slogdet(
-        precision
-    )[1]
+    laplace = (
+        ll + log_prior + 0.5 * len(v) * np.log(2 * np.pi) - 0.5 * np.linalg.slogdet(precision)[1]
+    )
     np.testing.assert_allclose(model.log_evidence(), laplace, rtol=1e-10)
     np.testing.assert_allclose(model.log_likelihood(), ll, rtol=1e-12)
 

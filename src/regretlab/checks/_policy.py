@@ -40,10 +40,12 @@ def _policy_fixture(
     single = n_replicates is None
     width = 1 if n_replicates is None else n_replicates
     p = 3
-    per_action = DisjointBayesianLinearRegression(
+    per_action: Any = DisjointBayesianLinearRegression(
         groups=("intercept", "main", "main"), n_actions=n_actions, n_replicates=n_replicates
     )
-    shared = BayesianLinearRegression(groups=("main",) * (p * n_actions), n_replicates=n_replicates)
+    shared: Any = BayesianLinearRegression(
+        groups=("main",) * (p * n_actions), n_replicates=n_replicates
+    )
     if bootstrap:
         per_action, shared = Bootstrap(per_action, n_copies=5), Bootstrap(shared, n_copies=5)
     w = rng.normal(size=(n_actions, p))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from regretlab.learners.bayes import BayesianLinearRegression
-from regretlab.learners.glm import BayesianGLM
 from regretlab.learners.bootstrap import Bootstrap
 from regretlab.learners.disjoint import DisjointBayesianLinearRegression
+from regretlab.learners.glm import BayesianGLM
 from regretlab.learners.nig import NormalInverseGammaRegression
 from regretlab.learners.reference import GaussianPosteriorMean, LeastSquares, Ridge
 from regretlab.learners.river import RiverRegressor

@@ -185,9 +185,7 @@ class Bootstrap:
 
     def clone(self) -> Bootstrap:
         """An untrained bootstrap with the same arguments (and the same weights)."""
-        return Bootstrap(
-            self.learner, n_copies=self.n_copies, weights=self.weights, seed=self.seed
-        )
+        return Bootstrap(self.learner, n_copies=self.n_copies, weights=self.weights, seed=self.seed)
 
     def get_params(self) -> dict[str, Any]:
         """The constructor arguments, as given."""

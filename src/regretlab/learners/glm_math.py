@@ -70,8 +70,8 @@ def log_likelihood(link: str, y: np.ndarray, eta: np.ndarray) -> np.ndarray:
 def sites(
     link: str, y: np.ndarray, eta: np.ndarray, weight: np.ndarray | float = 1.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-observation site terms at ``eta*`` = ``eta``: ``(h, l' + h eta, l - l' eta - h eta^2/2)``,
-    each multiplied by ``weight`` (a bootstrap or case weight)."""
+    """Per-observation site terms at ``eta* = eta``: ``h``, ``l' + h eta`` and
+    ``l - l' eta - h eta^2 / 2``, each multiplied by ``weight`` (a bootstrap or case weight)."""
     mu = mean_response(link, eta)
     h = curvature(link, mu)
     slope = y - mu
