@@ -245,3 +245,15 @@ def test_data_driven_schedulers_escalate_a_glm_only_with_interactions(scheduler)
     # (a 5% nominal false-escalation rate; the GLM's is approximate, via Laplace evidence).
     assert fired[2.0] >= 12, fired
     assert fired[0.0] <= 2, fired
+
+
+def test_model_averaging_runs_over_a_glm():
+    """ModelAveraging over the interaction variance works on a BayesianGLM (weights from its
+    plug-in predictive probabilities) and passes the learner checks."""
+    from regretlab import checks
+
+    groups = ("intercept", "main", "main", "pairwise")
+    averaged = escalation.ModelAveraging(
+        learner=learners.BayesianGLM(groups=groups), group="pairwise", grid=(0.0, 0.1, 1.0)
+    )
+    checks.check_learner(averaged)
