@@ -21,7 +21,7 @@ def example_names() -> list[str]:
     Examples
     --------
     >>> example_names()
-    ['bandit_escalation', 'prediction_escalation']
+    ['bandit_escalation', 'glm_bandit', 'prediction_escalation']
     """
     return sorted(
         entry.name.removesuffix(".toml")

@@ -57,7 +57,7 @@ class Bootstrap:
     >>> for y in (1.0, 2.0, 3.0):
     ...     boot = boot.learn_one(np.ones(1), y)
     >>> boot.predict_copies(np.ones(1)).round(2)
-    array([2.5 , 1.33, 2.4 , 2.4 ])
+    array([1.  , 1.6 , 1.25, 1.67])
     """
 
     def __init__(

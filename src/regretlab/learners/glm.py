@@ -98,9 +98,9 @@ class BayesianGLM(BayesianLinearRegression):
     >>> model = BayesianGLM(groups=("intercept", "main"), link="logit", refit_start=400)
     >>> model = model.learn_many(x, y)
     >>> model.mean.round(1)
-    array([-0.9,  2. ])
+    array([-1.1,  1.9])
     >>> round(model.predict_one(np.array([1.0, 0.5])), 2)
-    0.53
+    0.46
     >>> BayesianGLM(groups=("main",), link="log").learn_one(np.ones(1), -1.0)
     Traceback (most recent call last):
     ValueError: y must be a count >= 0 for the log link (Poisson rewards), got -1.0
@@ -142,12 +142,12 @@ class BayesianGLM(BayesianLinearRegression):
             if np.any(bad):
                 raise ValueError(
                     "y must be 0 or 1 for the logit link (Bernoulli rewards), "
-                    f"got {np.asarray(y)[bad].flat[0]!r}"
+                    f"got {float(np.asarray(y)[bad].flat[0])}"
                 )
         elif np.any(y < 0.0):
             raise ValueError(
                 "y must be a count >= 0 for the log link (Poisson rewards), "
-                f"got {np.asarray(y)[y < 0.0].flat[0]!r}"
+                f"got {float(np.asarray(y)[y < 0.0].flat[0])}"
             )
 
     def _check_weight(self, weight: Any, shape: tuple[int, ...]) -> np.ndarray | float:

@@ -20,7 +20,7 @@ def inverse_gap_weights(scores: np.ndarray, best: np.ndarray, gamma: float) -> n
     the rest. ``scores`` are predicted rewards in [0, 1], ``best`` their argmax ``(...)``.
 
     >>> inverse_gap_weights(np.array([0.9, 0.5, 0.1]), np.array(0), 10.0).round(4)
-    array([0.8182, 0.1429, 0.0909])
+    array([0.7662, 0.1429, 0.0909])
     """
     k = scores.shape[-1]
     top = np.take_along_axis(scores, np.asarray(best)[..., None], axis=-1)
@@ -60,7 +60,7 @@ class SquareCB:
     >>> model = BayesianLinearRegression(groups=("main", "main")).learn_one([1.0, 0.0], 1.0)
     >>> choice = SquareCB().select(model, np.eye(2), np.random.default_rng(0), step=4)
     >>> choice.actions, round(float(choice.probability), 4)
-    (np.int64(0), 0.8889)
+    (np.int64(0), 0.9167)
     """
 
     def __init__(
@@ -109,7 +109,8 @@ class SquareCB:
         chosen = np.take_along_axis(probs, actions[..., None], axis=-1)[..., 0]
         actions = np.where(chosen > 0, actions, best)
         chosen = np.take_along_axis(probs, actions[..., None], axis=-1)[..., 0]
-        return Choice(actions, chosen)
+        # One stream: a numpy scalar, as the other policies return.
+        return Choice(actions[()], chosen[()])
 
     def __repr__(self) -> str:
         return (
