@@ -73,10 +73,10 @@ class GLMBandit(LinearBandit):
     weight_scale
         Multiplies every drawn weight but a given ``intercept`` (counts need smaller
         predictors than clicks).
-    **kwargs
-        ``n_actions``, ``context_dim``, ``interaction_scale``, ``context_pairwise``,
-        ``pairwise_scale``, ``horizon``, ``n_replicates``, ``seed``, ``block_size`` as for
-        :class:`LinearBandit` (there is no additive noise).
+    n_actions, context_dim, interaction_scale, context_pairwise, pairwise_scale
+        The design and the truth, as for :class:`LinearBandit`.
+    horizon, n_replicates, seed, block_size
+        As for :class:`LinearBandit` (there is no additive noise).
 
     Examples
     --------
