@@ -20,8 +20,12 @@ def example_names() -> list[str]:
 
     Examples
     --------
-    >>> example_names()
-    ['bandit_drift', 'bandit_escalation', 'multi_armed_bandit', 'prediction_escalation']
+    >>> print(*example_names(), sep="\n")
+    bandit_drift
+    bandit_escalation
+    glm_bandit
+    multi_armed_bandit
+    prediction_escalation
     """
     return sorted(
         entry.name.removesuffix(".toml")
