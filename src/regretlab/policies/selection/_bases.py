@@ -168,6 +168,18 @@ class AgentSelector:
         raise AttributeError("no base learner has n_features")
 
     @property
+    def base_learners(self) -> list[Any]:
+        """The base agents' learners, in the order of :attr:`names` (``None`` for a model-free
+        base); the selector teaches them, callers only read them."""
+        return list(self._learners)
+
+    @property
+    def picks(self) -> np.ndarray | None:
+        """The base each replicate picked at the last :meth:`select` (``None`` once the step
+        is learned)."""
+        return None if self._picks is None else self._picks.copy()
+
+    @property
     def pick_counts(self) -> np.ndarray:
         """How often each base was picked, ``(M, R)`` (``(M,)`` for one stream)."""
         return self._counts.copy()
