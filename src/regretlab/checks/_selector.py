@@ -74,7 +74,7 @@ def check_selector_teaches_only_the_picked(selector: Any) -> None:
     rng = np.random.default_rng(0)
     for t, (designs, rewards) in enumerate(_steps(model, 2), 1):
         learners = model.base_learners
-        before = [None if m is None else m.get_state() for m in learners]
+        before: list[Any] = [{} if m is None else m.get_state() for m in learners]
         choice = model.select(designs, rng, step=t)
         picks = np.asarray(model.picks)
         rows = np.arange(designs.shape[0])
