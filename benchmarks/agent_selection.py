@@ -34,7 +34,7 @@ Reported: pseudo-regret at T, ratio of means to the best fixed agent (and to eac
 95% paired bootstrap intervals; each selector's share of picks per base over time;
 replicate-steps per second of each agent (a shared 2-core machine: compare within a run).
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/agent_selection.py              # ~15 min
+    OPENBLAS_NUM_THREADS=1 python benchmarks/agent_selection.py   # ~36 min, 2 shared cores
     OPENBLAS_NUM_THREADS=1 python benchmarks/agent_selection.py --quick      # smoke run
 """
 
