@@ -256,3 +256,45 @@ def _environment_cases():
 def test_environment_check(make, check):
     assert make is not None, "add an example for the environment to ENVIRONMENT_EXAMPLES"
     check(make())
+
+
+def _selector_examples():
+    """Every exported agent selector over two Bayesian Thompson agents; teach both ways."""
+    from regretlab.policies import ThompsonSampling, selection
+
+    def bases():
+        return {
+            name: (
+                learners.NormalInverseGammaRegression(
+                    groups=GROUPS, prior_variance={"pairwise": v}, n_replicates=4
+                ),
+                ThompsonSampling(),
+            )
+            for name, v in (("main", 0.0), ("full", 1.0))
+        }
+
+    made = {
+        "Corral": lambda teach: selection.Corral(
+            bases(), horizon=40, learning_rate=2.0, teach=teach
+        ),
+        "RegretBalancing": lambda teach: selection.RegretBalancing(
+            bases(),
+            bounds=[selection.RegretBound(4), selection.RegretBound(6)],
+            confidence_scale=0.1,
+            teach=teach,
+        ),
+    }
+    for name in selection.__all__:
+        obj = getattr(selection, name)
+        if inspect.isclass(obj) and hasattr(obj, "select") and hasattr(obj, "learn_one"):
+            assert name in made, f"add an example for {name} to _selector_examples"
+            for teach in ("picked", "all"):
+                for check in checks.selector_checks():
+                    yield pytest.param(
+                        made[name], teach, check, id=f"{name}[{teach}]-{check.__name__}"
+                    )
+
+
+@pytest.mark.parametrize(("make", "teach", "check"), list(_selector_examples()))
+def test_selector_check(make, teach, check):
+    check(make(teach))

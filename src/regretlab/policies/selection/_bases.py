@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_finite, check_int, float_array
+from regretlab._validation import check_choice, check_finite, check_int, float_array
 from regretlab.base import Choice, Event
 
 _META = "meta:"
@@ -84,8 +84,9 @@ class AgentSelector:
     """Base class of :class:`Corral` and :class:`RegretBalancing` (not public): whole agents
     over one design, one picked per replicate and step; only the picked one learns."""
 
-    def __init__(self, bases: Any, n_replicates: int | None = None) -> None:
+    def __init__(self, bases: Any, n_replicates: int | None = None, teach: str = "picked") -> None:
         self.bases = bases
+        self._teach_all = check_choice("teach", teach, ("picked", "all")) == "all"
         if isinstance(bases, Mapping):
             items = [(str(k), v) for k, v in bases.items()]
         elif isinstance(bases, Sequence) and not isinstance(bases, str):
@@ -167,6 +168,18 @@ class AgentSelector:
         raise AttributeError("no base learner has n_features")
 
     @property
+    def base_learners(self) -> list[Any]:
+        """The base agents' learners, in the order of :attr:`names` (``None`` for a model-free
+        base); the selector teaches them, callers only read them."""
+        return list(self._learners)
+
+    @property
+    def picks(self) -> np.ndarray | None:
+        """The base each replicate picked at the last :meth:`select` (``None`` once the step
+        is learned)."""
+        return None if self._picks is None else self._picks.copy()
+
+    @property
     def pick_counts(self) -> np.ndarray:
         """How often each base was picked, ``(M, R)`` (``(M,)`` for one stream)."""
         return self._counts.copy()
@@ -202,7 +215,8 @@ class AgentSelector:
 
     def learn_one(self, x: Any, y: Any, *, action: Any = None) -> AgentSelector:
         """Teach the step's reward ``y`` to the bases picked by the last :meth:`select`, each
-        only in the replicates that picked it, and update the selector."""
+        only in the replicates that picked it (every base, with ``teach="all"``), and update
+        the selector."""
         if self._picks is None:
             raise ValueError(
                 "learn_one needs the picks of a select() in the same step: a selector is taught "
@@ -214,7 +228,7 @@ class AgentSelector:
         check_finite("y", y_arr)
         kwargs = {} if action is None else {"action": action}
         for i, learner in enumerate(self._learners):
-            mask = self._picks == i
+            mask = np.ones_like(self._picks, dtype=bool) if self._teach_all else self._picks == i
             if learner is None or not mask.any():
                 continue
             if mask.all():
