@@ -16,6 +16,7 @@ import numpy as np
 
 from regretlab._validation import check_choice, check_finite, check_int, float_array
 from regretlab.base import Choice, Event
+from regretlab.learners._replicates import restore_unpicked
 
 _META = "meta:"
 
@@ -44,40 +45,6 @@ def _split(name: str, base: Any) -> tuple[Any, Any]:
             if not callable(getattr(learner, method, None)):
                 raise TypeError(f"bases[{name!r}]: learner has no {method}(); got {learner!r}")
     return learner, policy
-
-
-def restore_unpicked(
-    name: str, mask: np.ndarray, after: Mapping[str, Any], before: Mapping[str, Any]
-) -> dict[str, np.ndarray]:
-    """Each state array with the replicates outside ``mask`` put back as they were.
-
-    An array whose leading axis is the replicates' is merged row by row; any other array must
-    not have changed by learning (a shared counter would have counted the unpicked replicates'
-    step too), else the update cannot be confined to the picked replicates: ``TypeError``.
-
-    >>> mask = np.array([True, False])
-    >>> restore_unpicked("m", mask, {"n": np.array([1.0, 1.0])}, {"n": np.array([0.0, 0.0])})
-    {'n': array([1., 0.])}
-    >>> restore_unpicked("m", mask, {"t": np.array(2.0)}, {"t": np.array(1.0)})
-    Traceback (most recent call last):
-    TypeError: bases['m']: state entry 't' of shape () has no replicate axis and changed when \
-learning, so only the picked replicates cannot be taught; give the learner per-replicate state
-    """
-    merged = {}
-    r = mask.shape[0]
-    for key, new in after.items():
-        new, old = np.asarray(new), np.asarray(before[key])
-        if new.ndim >= 1 and new.shape[0] == r and new.shape == old.shape:
-            merged[key] = np.where(mask.reshape((r,) + (1,) * (new.ndim - 1)), new, old)
-        elif new.shape == old.shape and np.array_equal(new, old, equal_nan=True):
-            merged[key] = new
-        else:
-            raise TypeError(
-                f"bases[{name!r}]: state entry {key!r} of shape {new.shape} has no replicate "
-                "axis and changed when learning, so only the picked replicates cannot be taught; "
-                "give the learner per-replicate state"
-            )
-    return merged
 
 
 class AgentSelector:
@@ -236,7 +203,8 @@ class AgentSelector:
                 continue
             before = learner.get_state()
             learner.learn_one(x, y, **kwargs)
-            learner.set_state(restore_unpicked(self.names[i], mask, learner.get_state(), before))
+            owner = f"bases[{self.names[i]!r}]"
+            learner.set_state(restore_unpicked(owner, mask, learner.get_state(), before))
         self._step += 1
         np.add.at(self._counts, (self._picks, *np.indices(self._lead)), 1.0)
         self._update(y_arr)
