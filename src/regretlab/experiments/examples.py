@@ -20,7 +20,8 @@ def example_names() -> list[str]:
 
     Examples
     --------
-    >>> print(*example_names(), sep="\n")
+    >>> for name in example_names():
+    ...     print(name)
     bandit_drift
     bandit_escalation
     glm_bandit
