@@ -34,7 +34,7 @@ Reported: pseudo-regret at T, ratio of means to the best fixed agent (and to eac
 95% paired bootstrap intervals; each selector's share of picks per base over time;
 replicate-steps per second of each agent (a shared 2-core machine: compare within a run).
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/agent_selection.py              # ~15 min
+    OPENBLAS_NUM_THREADS=1 python benchmarks/agent_selection.py   # ~36 min, 2 shared cores
     OPENBLAS_NUM_THREADS=1 python benchmarks/agent_selection.py --quick      # smoke run
 """
 
@@ -65,7 +65,7 @@ WEAK = 100.0
 NOISE_PRIOR = 1e-3
 MAIN, FULL = "fixed 0", "fixed 100"
 FIXED = [f"fixed {v:g}" for v in GRID]
-SELECTORS = ["CORRAL", "CORRAL eta 0.075", "balancing"]
+SELECTORS = ["CORRAL", "CORRAL eta 0.075", "balancing", "CORRAL, all learn", "balancing, all learn"]
 AGENTS = [*FIXED, "default", *SELECTORS]
 PEERS = ["coba importance", "coba off-policy", "VW squarecb -q ::", "VW squarecb automl 4"]
 ENV, POLICY, BOOT = 0, 1, 2
@@ -164,12 +164,15 @@ def make_agent(name: str, features: Any, setup: Setup, checks: np.ndarray) -> Ag
         "main": (nig(features, 0.0, r), ThompsonSampling()),
         "full": (nig(features, WEAK, r), ThompsonSampling()),
     }
+    teach = "all" if name.endswith("all learn") else "picked"
     if name.startswith("CORRAL"):
         rate = 0.075 if name.endswith("0.075") else None
-        selector = recorded(Corral)(bases, horizon=t, learning_rate=rate)
+        selector = recorded(Corral)(bases, horizon=t, learning_rate=rate, teach=teach)
     else:
         bounds = [RegretBound(n_coefficients(features, v)) for v in (0.0, WEAK)]
-        selector = recorded(RegretBalancing)(bases, bounds=bounds, confidence_scale=1.0)
+        selector = recorded(RegretBalancing)(
+            bases, bounds=bounds, confidence_scale=1.0, teach=teach
+        )
     type(selector).checkpoints = frozenset(int(c) for c in checks)
     return Agent(name, selector, policy=ChosenAgent())
 
@@ -311,6 +314,16 @@ def paired_ratio(num: np.ndarray, den: np.ndarray, rng: np.random.Generator, n_b
     return float(num.mean() / den.mean(axis=1).min()), float(lo), float(hi)
 
 
+# Paired comparisons (on the replicates both agents ran): label -> agent.
+COMPARED = {
+    "main": MAIN,
+    "full": FULL,
+    "default": "default",
+    "coba importance": "coba importance",
+    "coba off-policy": "coba off-policy",
+}
+
+
 def analyse(regret: pd.DataFrame, horizon: int, seed: int) -> pd.DataFrame:
     final = regret[regret["step"] == horizon]
     rows = []
@@ -328,13 +341,20 @@ def analyse(regret: pd.DataFrame, horizon: int, seed: int) -> pd.DataFrame:
             row = {"environment": sc.name, "agent": agent, "replicates": len(reps)}
             row["regret"] = float(mine.mean())
             row["best fixed"] = best
-            for label, den in (
-                ("best", fixed[:, reps]),
-                ("main", wide.loc[reps, MAIN].to_numpy()),
-                ("full", wide.loc[reps, FULL].to_numpy()),
-                ("default", wide.loc[reps, "default"].to_numpy()),
-            ):
-                ratio, lo, hi = paired_ratio(mine.to_numpy(), den, rng)
+            row |= dict(
+                zip(
+                    ("vs best", "vs best lo", "vs best hi"),
+                    paired_ratio(mine.to_numpy(), fixed[:, reps], rng),
+                    strict=True,
+                )
+            )
+            for label, column in COMPARED.items():
+                if column not in wide:
+                    continue
+                both = wide.loc[reps, column].dropna().index
+                ratio, lo, hi = paired_ratio(
+                    mine.loc[both].to_numpy(), wide.loc[both, column].to_numpy(), rng
+                )
                 row |= {f"vs {label}": ratio, f"vs {label} lo": lo, f"vs {label} hi": hi}
             rows.append(row)
     return pd.DataFrame(rows)
@@ -354,14 +374,32 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--peers", nargs="*", default=PEERS, help=f"subset of {PEERS}")
+    parser.add_argument(
+        "--agents",
+        nargs="*",
+        default=AGENTS,
+        help="subset of the regretlab agents; rows of other agents already in OUT are kept",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/agent_selection"))
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--report-only", action="store_true", help="print the tables of the CSVs in OUT"
+    )
     args = parser.parse_args()
     if args.quick:
         args.replicates, args.peer_replicates, args.horizon = 6, 2, 200
     setup = Setup(args.n_actions, args.context_dim, args.replicates, args.horizon, args.seed)
     print(f"# {machine_note()}; {vars(args)}", file=sys.stderr)
-    jobs = [(sc, i, a, False) for i, sc in enumerate(SCENARIOS) for a in AGENTS]
+    if args.report_only:
+        report(
+            pd.read_csv(args.out / "regret.csv"),
+            pd.read_csv(args.out / "speed.csv"),
+            pd.read_csv(args.out / "shares.csv"),
+            setup,
+            args,
+        )
+        return
+    jobs = [(sc, i, a, False) for i, sc in enumerate(SCENARIOS) for a in args.agents]
     jobs += [(sc, i, p, True) for i, sc in enumerate(SCENARIOS) for p in args.peers]
     cost = {"CORRAL": 10, "CORRAL eta 0.075": 10, "balancing": 5, "default": 8}
     jobs.sort(key=lambda j: -(50 if j[3] else cost.get(j[2], 1)))
@@ -389,12 +427,32 @@ def main() -> None:
                 file=sys.stderr,
             )
     args.out.mkdir(parents=True, exist_ok=True)
-    regret = pd.concat(tables, ignore_index=True)
-    regret.to_csv(args.out / "regret.csv", index=False)
     speeds = pd.DataFrame(speed, columns=["environment", "agent", "replicates", "seconds", "rs/s"])
-    speeds.to_csv(args.out / "speed.csv", index=False)
     share_table = pd.DataFrame(shares)
-    share_table.to_csv(args.out / "shares.csv", index=False)
+    ran = set(args.agents) | set(args.peers)
+    merged = []
+    for name, new in (
+        ("regret", pd.concat(tables, ignore_index=True)),
+        ("speed", speeds),
+        ("shares", share_table),
+    ):
+        path = args.out / f"{name}.csv"
+        if path.exists():  # keep the other agents' rows of an earlier run
+            old = pd.read_csv(path)
+            new = pd.concat([old[~old["agent"].isin(ran)], new], ignore_index=True)
+        new.to_csv(path, index=False)
+        merged.append(new)
+    regret, speeds, share_table = merged
+    report(regret, speeds, share_table, setup, args)
+
+
+def report(
+    regret: pd.DataFrame,
+    speeds: pd.DataFrame,
+    share_table: pd.DataFrame,
+    setup: Setup,
+    args: argparse.Namespace,
+) -> None:
     table = analyse(regret, setup.horizon, args.seed)
     table.to_csv(args.out / "ratios.csv", index=False)
 
@@ -402,13 +460,13 @@ def main() -> None:
         f"\n{machine_note()}; R = {setup.replicates}, peers R = {args.peer_replicates}, "
         f"T = {setup.horizon}, {setup.n_actions} arms, {setup.context_dim} context features"
     )
-    print("\n| scenario | agent | R | regret | vs best fixed | vs main | vs full | vs default |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    columns = ["best", *(c for c in COMPARED if f"vs {c}" in table)]
+    print("\n| scenario | agent | R | regret | " + " | ".join(f"vs {c}" for c in columns) + " |")
+    print("| --- | --- | ---: | ---: |" + " ---: |" * len(columns))
     for _, row in table.iterrows():
         print(
             f"| {row['environment']} | {row['agent']} | {row['replicates']} | "
-            f"{row['regret']:.1f} | {fmt(row, 'vs best')} | {fmt(row, 'vs main')} | "
-            f"{fmt(row, 'vs full')} | {fmt(row, 'vs default')} |"
+            f"{row['regret']:.1f} | " + " | ".join(fmt(row, f"vs {c}") for c in columns) + " |"
         )
     if not share_table.empty:
         print("\nShare of picks on the full model (mean over replicates), by step:")

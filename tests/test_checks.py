@@ -44,6 +44,12 @@ EXAMPLES: dict[str, list[dict]] = {
     "ModelAveraging": [{"grid": (0.0, 0.1, 1.0)}],
     "ChampionChallenger": [{"grid": (0.0, 1.0), "min_steps": 5}],
     "Hedge": [{"eta": "auto"}, {"eta": 0.5}],
+    "BayesianGLM": [
+        {},
+        {"link": "log", "prior_variance": {"pairwise": 0.0, "main": 0.5}},
+        {"prior_variance": {"intercept": float("inf")}, "refit_start": 20, "refresh_every": 7},
+    ],
+    "Bootstrap": [{"n_copies": 3}, {"n_copies": 2, "weights": "bernoulli", "glm": True}],
     "DisjointBayesianLinearRegression": [
         {"n_actions": 3},
         {"n_actions": 2, "prior_variance": {"pairwise": 0.0}, "noise_precision": 3.0},
@@ -73,7 +79,15 @@ def _cases():
 @pytest.mark.parametrize(("cls", "extra", "check"), list(_cases()))
 def test_learner_check(cls, extra, check):
     assert extra is not None, f"add an example for {cls.__name__} to EXAMPLES in {__file__}"
-    if issubclass(cls, (escalation.ModelAveraging, escalation.ChampionChallenger)):
+    if cls is learners.Bootstrap:
+        if check is checks.check_batched_equals_single:
+            pytest.skip("each replicate draws its own bootstrap weights (by design)")
+        extra = dict(extra)
+        inner = (
+            learners.BayesianGLM if extra.pop("glm", False) else learners.BayesianLinearRegression
+        )
+        check(cls(inner(groups=GROUPS), **extra))
+    elif issubclass(cls, (escalation.ModelAveraging, escalation.ChampionChallenger)):
         base = learners.NormalInverseGammaRegression(groups=GROUPS)
         check(cls(learner=base, **extra))
     elif cls is escalation.Hedge:
@@ -98,6 +112,8 @@ POLICY_EXAMPLES: dict[str, list[dict]] = {
     "Softmax": [{"temperature": 0.5}],
     "Exp3": [{}, {"gamma": 0.3}],
     "ConjugateThompsonSampling": [{}, {"propensity_draws": 50}],
+    "SquareCB": [{}, {"gamma_scale": 1.0, "gamma_exponent": 0.0, "reward_range": (-3.0, 3.0)}],
+    "ThompsonSampling": [{}, {"scale": 0.5, "propensity_draws": 20}],
 }
 
 
@@ -157,6 +173,13 @@ ENVIRONMENT_EXAMPLES: dict[str, list] = {
     "LinearBandit": [
         lambda: _bandit(),
         lambda: _bandit(n_replicates=3, context_pairwise=True, block_size=7),
+    ],
+    "GLMBandit": [
+        lambda: environments.GLMBandit(n_actions=3, context_dim=2, horizon=30, seed=0),
+        lambda: environments.GLMBandit(
+            link="log", weight_scale=0.3, n_replicates=3, horizon=25, block_size=4, seed=2
+        ),
+        lambda: environments.GLMBandit(intercept=-4.5, context_pairwise=True, horizon=20, seed=1),
     ],
     "InteractionStream": [lambda: _stream(), lambda: _stream(n_replicates=3, block_size=5)],
     "MultilevelStream": [
@@ -233,3 +256,45 @@ def _environment_cases():
 def test_environment_check(make, check):
     assert make is not None, "add an example for the environment to ENVIRONMENT_EXAMPLES"
     check(make())
+
+
+def _selector_examples():
+    """Every exported agent selector over two Bayesian Thompson agents; teach both ways."""
+    from regretlab.policies import ThompsonSampling, selection
+
+    def bases():
+        return {
+            name: (
+                learners.NormalInverseGammaRegression(
+                    groups=GROUPS, prior_variance={"pairwise": v}, n_replicates=4
+                ),
+                ThompsonSampling(),
+            )
+            for name, v in (("main", 0.0), ("full", 1.0))
+        }
+
+    made = {
+        "Corral": lambda teach: selection.Corral(
+            bases(), horizon=40, learning_rate=2.0, teach=teach
+        ),
+        "RegretBalancing": lambda teach: selection.RegretBalancing(
+            bases(),
+            bounds=[selection.RegretBound(4), selection.RegretBound(6)],
+            confidence_scale=0.1,
+            teach=teach,
+        ),
+    }
+    for name in selection.__all__:
+        obj = getattr(selection, name)
+        if inspect.isclass(obj) and hasattr(obj, "select") and hasattr(obj, "learn_one"):
+            assert name in made, f"add an example for {name} to _selector_examples"
+            for teach in ("picked", "all"):
+                for check in checks.selector_checks():
+                    yield pytest.param(
+                        made[name], teach, check, id=f"{name}[{teach}]-{check.__name__}"
+                    )
+
+
+@pytest.mark.parametrize(("make", "teach", "check"), list(_selector_examples()))
+def test_selector_check(make, teach, check):
+    check(make(teach))

@@ -423,3 +423,24 @@ def test_model_averaging_as_a_base_is_refused_clearly():
     agent = Agent("c", Corral(bases, horizon=60, learning_rate=5.0), policy=ChosenAgent())
     with pytest.raises(TypeError, match=r"bases\['bma'\]: state entry .* no replicate axis"):
         run_bandit(env, [agent], seed=0)
+
+
+def test_teach_all_gives_every_base_every_observation():
+    r = 4
+    env = LinearBandit(n_actions=3, context_dim=2, horizon=30, n_replicates=r, seed=2)
+    corral = Corral(_ts_bases(env, r), horizon=30, teach="all")
+    shadows = [m.clone() for m in corral._learners]
+    rng = np.random.default_rng(0)
+    for step, block in enumerate(env, 1):
+        designs = env.features.transform(block.context)
+        choice = corral.select(designs, rng, step=step)
+        chosen = designs[np.arange(r), choice.actions]
+        y = block.rewards[np.arange(r), choice.actions]
+        corral.learn_one(chosen, y)
+        for shadow in shadows:
+            shadow.learn_one(chosen, y)
+    for learner, shadow in zip(corral._learners, shadows, strict=True):
+        for key, value in learner.get_state().items():
+            np.testing.assert_array_equal(value, shadow.get_state()[key])
+    with pytest.raises(ValueError, match="teach"):
+        Corral(_ts_bases(env, r), horizon=30, teach="some")

@@ -3,7 +3,8 @@
 
 Run the one for your component's role before handing it to a runner:
 :func:`check_environment` (a prediction stream or a bandit), :func:`check_learner`,
-:func:`check_policy` and :func:`check_scheduler`. Each runs the component on small seeded data
+:func:`check_policy`, :func:`check_scheduler` and :func:`check_selector` (an agent selector
+such as :class:`~regretlab.policies.selection.Corral`). Each runs the component on small seeded data
 and raises ``AssertionError`` naming the component and what it broke: shapes, determinism under
 a seed, no use of the global random state, inputs left alone, pickling (process pools and dask
 ship components to workers), and the role's own promises (see :mod:`regretlab.base`).
@@ -64,6 +65,14 @@ from regretlab.checks._scheduler import (
     check_scheduler_uses_no_global_random,
     scheduler_checks,
 )
+from regretlab.checks._selector import (
+    check_selector,
+    check_selector_pickles,
+    check_selector_same_seed_same_actions,
+    check_selector_state_round_trip,
+    check_selector_teaches_only_the_picked,
+    selector_checks,
+)
 
 __all__ = [
     "check_action_probabilities",
@@ -92,9 +101,15 @@ __all__ = [
     "check_scheduler_pickles",
     "check_scheduler_reports_every_change",
     "check_scheduler_uses_no_global_random",
+    "check_selector",
+    "check_selector_pickles",
+    "check_selector_same_seed_same_actions",
+    "check_selector_state_round_trip",
+    "check_selector_teaches_only_the_picked",
     "check_state_round_trip",
     "environment_checks",
     "learner_checks",
     "policy_checks",
     "scheduler_checks",
+    "selector_checks",
 ]

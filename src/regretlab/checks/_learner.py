@@ -49,7 +49,16 @@ def _stream(
 
 
 def _targets(learner: Any) -> str:
-    return str(getattr(learner, "target_kind", "real"))
+    """``target_kind`` of the learner (or of the learner a wrapper holds); a GLM's follows its
+    link: 0/1 for the logit, counts for the log."""
+    for model in (learner, getattr(learner, "learner", None)):
+        kind = getattr(model, "target_kind", None)
+        if kind is not None:
+            return str(kind)
+        link = getattr(model, "link", None)
+        if link is not None:
+            return {"logit": "binary", "log": "count"}.get(link, "real")
+    return "real"
 
 
 def _learn(model: Any, x: np.ndarray, y: Any, step: int) -> None:

@@ -17,6 +17,7 @@ from regretlab.checks._common import pickled_copy, require, without_global_rando
 from regretlab.learners import (
     BayesianLinearRegression,
     BetaBernoulli,
+    Bootstrap,
     DisjointBayesianLinearRegression,
     GammaPoisson,
 )
@@ -34,17 +35,22 @@ __all__ = [
 
 
 def _policy_fixture(
-    n_replicates: int | None = 6, n_actions: int = 4, seed: int = 7
+    n_replicates: int | None = 6, n_actions: int = 4, seed: int = 7, bootstrap: bool = False
 ) -> tuple[list[tuple[Any, np.ndarray]], np.ndarray]:
-    """A trained per-action model, a trained shared model, their designs and true means."""
+    """A trained per-action model, a trained shared model, their designs and true means
+    (both wrapped in :class:`~regretlab.learners.Bootstrap` with ``bootstrap``)."""
     rng = np.random.default_rng(seed)
     single = n_replicates is None
     width = 1 if n_replicates is None else n_replicates
     p = 3
-    per_action = DisjointBayesianLinearRegression(
+    per_action: Any = DisjointBayesianLinearRegression(
         groups=("intercept", "main", "main"), n_actions=n_actions, n_replicates=n_replicates
     )
-    shared = BayesianLinearRegression(groups=("main",) * (p * n_actions), n_replicates=n_replicates)
+    shared: Any = BayesianLinearRegression(
+        groups=("main",) * (p * n_actions), n_replicates=n_replicates
+    )
+    if bootstrap:
+        per_action, shared = Bootstrap(per_action, n_copies=5), Bootstrap(shared, n_copies=5)
     w = rng.normal(size=(n_actions, p))
     for _ in range(20):
         x = np.c_[np.ones(width), rng.uniform(-1, 1, size=(width, p - 1))]
@@ -98,12 +104,17 @@ def _cases(policy: Any = None) -> list[tuple[Any, np.ndarray, np.ndarray]]:
     """``(model, designs, means)`` for six replicates and for one stream.
 
     A policy with ``learner_kind = "arms"`` (it reads a per-arm learner's counts or
-    posterior) runs on trained per-arm learners; every other on the linear fixtures.
+    posterior) runs on trained per-arm learners; one that says it needs bootstrapped copies
+    (``needs_copies = True``) on bootstrapped models; every other on the linear fixtures.
     """
     out = []
     arms = getattr(policy, "learner_kind", None) == "arms"
+    bootstrap = bool(getattr(policy, "needs_copies", False))
     for n_replicates in (6, None):
-        models, means = (_arm_fixture if arms else _policy_fixture)(n_replicates)
+        if arms:
+            models, means = _arm_fixture(n_replicates)
+        else:
+            models, means = _policy_fixture(n_replicates, bootstrap=bootstrap)
         # Writeable copies (the runner may pass read-only views): a policy that writes into its
         # designs is then caught by the mutation check, not by a numpy error elsewhere.
         out += [(model, np.array(rows), means) for model, rows in models]

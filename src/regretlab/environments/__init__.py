@@ -10,6 +10,7 @@ from regretlab.environments.arms import (
 )
 from regretlab.environments.bandits import BanditStep, LinearBandit
 from regretlab.environments.drift import AbruptChange, InteractionOnset
+from regretlab.environments.glm_bandit import GLMBandit
 from regretlab.environments.gradual import ArmAppears, GradualDrift
 from regretlab.environments.interactions import InteractionStream, Observations
 from regretlab.environments.multilevel import MultilevelStream
@@ -26,6 +27,7 @@ __all__ = [
     "Bernoulli",
     "Binomial",
     "Custom",
+    "GLMBandit",
     "Gaussian",
     "GradualDrift",
     "Heteroscedastic",

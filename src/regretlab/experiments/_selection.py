@@ -48,6 +48,7 @@ def corral(
     *,
     learning_rate: float | None = None,
     reward_range: Any = "auto",
+    teach: str = "picked",
     context: Mapping[str, Any],
 ) -> selection.Corral:
     """A :class:`~regretlab.policies.selection.Corral` over the ``bases`` table, for the
@@ -58,6 +59,7 @@ def corral(
         learning_rate=learning_rate,
         reward_range=reward_range,
         n_replicates=context["n_replicates"],
+        teach=teach,
     )
 
 
@@ -78,6 +80,7 @@ def regret_balancing(
     bound_scale: float = 1.0,
     confidence_scale: float = 1.0,
     delta: float = 0.05,
+    teach: str = "picked",
     context: Mapping[str, Any],
 ) -> selection.RegretBalancing:
     """A :class:`~regretlab.policies.selection.RegretBalancing` over the ``bases`` table.
@@ -109,4 +112,5 @@ def regret_balancing(
         confidence_scale=confidence_scale,
         delta=delta,
         n_replicates=context["n_replicates"],
+        teach=teach,
     )

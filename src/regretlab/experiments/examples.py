@@ -20,9 +20,14 @@ def example_names() -> list[str]:
 
     Examples
     --------
-    >>> example_names()
-    ['bandit_drift', 'bandit_escalation', 'multi_armed_bandit', 'offpolicy',
-     'prediction_escalation']
+    >>> for name in example_names():
+    ...     print(name)
+    bandit_drift
+    bandit_escalation
+    glm_bandit
+    multi_armed_bandit
+    offpolicy
+    prediction_escalation
     """
     return sorted(
         entry.name.removesuffix(".toml")

@@ -322,6 +322,11 @@ for _name, _factory in (
 
 # Modules of their own register more names when imported: sliding-window, discounted and
 # changepoint learners, gradual drift and actions appearing (_nonstationary); the classic
-# multi-armed bandits (_registry_arms); off-policy estimators, role "estimator", where the
-# [offpolicy] table is parsed (offpolicy_spec).
-from regretlab.experiments import _nonstationary, _registry_arms, offpolicy_spec  # noqa: E402, F401
+# multi-armed bandits (_registry_arms); the GLM bandits (glm_registry); off-policy estimators,
+# role "estimator", where the [offpolicy] table is parsed (offpolicy_spec).
+from regretlab.experiments import (  # noqa: E402, F401
+    _nonstationary,
+    _registry_arms,
+    glm_registry,
+    offpolicy_spec,
+)

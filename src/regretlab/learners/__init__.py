@@ -5,9 +5,11 @@ from __future__ import annotations
 from regretlab.learners.arm_posteriors import BetaBernoulli, GammaPoisson
 from regretlab.learners.arms import ArmMeans
 from regretlab.learners.bayes import BayesianLinearRegression
+from regretlab.learners.bootstrap import Bootstrap
 from regretlab.learners.changepoint import ChangepointBayesianLinearRegression
 from regretlab.learners.disjoint import DisjointBayesianLinearRegression
 from regretlab.learners.drift_rules import changepoint_hazard, discount_factor, sliding_window
+from regretlab.learners.glm import BayesianGLM
 from regretlab.learners.nig import NormalInverseGammaRegression
 from regretlab.learners.reference import GaussianPosteriorMean, LeastSquares, Ridge
 from regretlab.learners.river import RiverRegressor
@@ -17,8 +19,10 @@ from regretlab.learners.window import SlidingWindowBayesianLinearRegression
 
 __all__ = [
     "ArmMeans",
+    "BayesianGLM",
     "BayesianLinearRegression",
     "BetaBernoulli",
+    "Bootstrap",
     "ChangepointBayesianLinearRegression",
     "DisjointBayesianLinearRegression",
     "GammaPoisson",

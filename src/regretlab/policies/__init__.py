@@ -10,6 +10,7 @@ from regretlab.policies.arms import (
     Exp3,
     Softmax,
 )
+from regretlab.policies.bootstrap import BootstrappedThompsonSampling
 from regretlab.policies.exploration import (
     Choice,
     EpsilonGreedy,
@@ -20,11 +21,13 @@ from regretlab.policies.exploration import (
     ThompsonSampling,
     argmax_random_ties,
 )
+from regretlab.policies.squarecb import SquareCB, inverse_gap_weights
 
 __all__ = [
     "KLUCB",
     "UCB1",
     "BayesUCB",
+    "BootstrappedThompsonSampling",
     "Choice",
     "ConjugateThompsonSampling",
     "EpsilonGreedy",
@@ -34,6 +37,8 @@ __all__ = [
     "Oracle",
     "Random",
     "Softmax",
+    "SquareCB",
     "ThompsonSampling",
     "argmax_random_ties",
+    "inverse_gap_weights",
 ]

@@ -32,6 +32,7 @@ import numpy as np
 
 from regretlab._random import SeedLike, as_seed_sequence, replicate_seeds
 from regretlab._validation import check_choice, check_int, check_real
+from regretlab.learners._replicates import restore_unpicked
 
 __all__ = ["DELAY_KINDS", "Feedback", "FeedbackChannel"]
 
@@ -164,20 +165,7 @@ def _teach_some(
         )
     before = get()
     _teach(learner, x, y, actions)
-    after = get()
-    merged = {}
-    for key, new in after.items():
-        old = np.asarray(before[key])
-        new = np.asarray(new)
-        if new.ndim == 0 or new.shape[0] != len(mask) or old.shape != new.shape:
-            raise TypeError(
-                f"random per-replicate delays need state arrays that lead with the replicate "
-                f"axis ({len(mask)}); {type(learner).__name__}.get_state()[{key!r}] has shape "
-                f"{new.shape}"
-            )
-        keep = mask.reshape(-1, *(1,) * (new.ndim - 1))
-        merged[key] = np.where(keep, new, old)
-    put(merged)
+    put(restore_unpicked("random per-replicate delays", mask, get(), before))
 
 
 class _Pending:

@@ -17,7 +17,7 @@ __all__ = ["_candidate_values", "_fitter", "_log_prior", "_moments"]
 def _candidate_values(
     group: str,
     grid: Sequence[float],
-    other_grids: Mapping[Any, Sequence[float]] | None,
+    other_grids: Mapping[Any, Sequence[Any]] | None,
     groups: list[str],
 ) -> dict[str, np.ndarray]:
     """Every averaged group's variance per candidate, ``(C,)`` each: the product of the grids.
@@ -47,8 +47,8 @@ def _candidate_values(
         grids[names] = _joint_grid(f"other_grids[{key!r}]", values, len(names))
     rows = [np.concatenate(combo) for combo in itertools.product(*grids.values())]
     product = np.array(rows, dtype=float)
-    names = [name for key in grids for name in key]
-    return {name: product[:, k].copy() for k, name in enumerate(names)}
+    columns = [name for key in grids for name in key]
+    return {name: product[:, k].copy() for k, name in enumerate(columns)}
 
 
 def _joint_grid(name: str, values: Sequence[Any], width: int) -> np.ndarray:

@@ -38,7 +38,7 @@ class _Candidates:
         learner: Any,
         group: str,
         grid: Sequence[float],
-        other_grids: Mapping[Any, Sequence[float]] | None = None,
+        other_grids: Mapping[Any, Sequence[Any]] | None = None,
     ) -> None:
         self.learner = learner
         self.group = group
@@ -198,7 +198,7 @@ class ModelAveraging(_Candidates):
         learner: Any,
         group: str = "pairwise",
         grid: Sequence[float] = LADDER,
-        other_grids: Mapping[Any, Sequence[float]] | None = None,
+        other_grids: Mapping[Any, Sequence[Any]] | None = None,
         off_weight: float | None = None,
         fit: Sequence[str] = (),
     ) -> None:

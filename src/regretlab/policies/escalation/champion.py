@@ -41,7 +41,7 @@ class ChampionChallenger(_Candidates):
         learner: Any,
         group: str = "pairwise",
         grid: Sequence[float] = LADDER,
-        other_grids: Mapping[Any, Sequence[float]] | None = None,
+        other_grids: Mapping[Any, Sequence[Any]] | None = None,
         margin: float = 2.0,
         min_steps: int = 30,
         start: int = 0,

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_finite, check_int, float_array
+from regretlab._validation import check_choice, check_finite, check_int, float_array
 from regretlab.base import Choice, Event
+from regretlab.learners._replicates import restore_unpicked
 
 _META = "meta:"
 
@@ -46,46 +47,13 @@ def _split(name: str, base: Any) -> tuple[Any, Any]:
     return learner, policy
 
 
-def restore_unpicked(
-    name: str, mask: np.ndarray, after: Mapping[str, Any], before: Mapping[str, Any]
-) -> dict[str, np.ndarray]:
-    """Each state array with the replicates outside ``mask`` put back as they were.
-
-    An array whose leading axis is the replicates' is merged row by row; any other array must
-    not have changed by learning (a shared counter would have counted the unpicked replicates'
-    step too), else the update cannot be confined to the picked replicates: ``TypeError``.
-
-    >>> mask = np.array([True, False])
-    >>> restore_unpicked("m", mask, {"n": np.array([1.0, 1.0])}, {"n": np.array([0.0, 0.0])})
-    {'n': array([1., 0.])}
-    >>> restore_unpicked("m", mask, {"t": np.array(2.0)}, {"t": np.array(1.0)})
-    Traceback (most recent call last):
-    TypeError: bases['m']: state entry 't' of shape () has no replicate axis and changed when \
-learning, so only the picked replicates cannot be taught; give the learner per-replicate state
-    """
-    merged = {}
-    r = mask.shape[0]
-    for key, new in after.items():
-        new, old = np.asarray(new), np.asarray(before[key])
-        if new.ndim >= 1 and new.shape[0] == r and new.shape == old.shape:
-            merged[key] = np.where(mask.reshape((r,) + (1,) * (new.ndim - 1)), new, old)
-        elif new.shape == old.shape and np.array_equal(new, old, equal_nan=True):
-            merged[key] = new
-        else:
-            raise TypeError(
-                f"bases[{name!r}]: state entry {key!r} of shape {new.shape} has no replicate "
-                "axis and changed when learning, so only the picked replicates cannot be taught; "
-                "give the learner per-replicate state"
-            )
-    return merged
-
-
 class AgentSelector:
     """Base class of :class:`Corral` and :class:`RegretBalancing` (not public): whole agents
     over one design, one picked per replicate and step; only the picked one learns."""
 
-    def __init__(self, bases: Any, n_replicates: int | None = None) -> None:
+    def __init__(self, bases: Any, n_replicates: int | None = None, teach: str = "picked") -> None:
         self.bases = bases
+        self._teach_all = check_choice("teach", teach, ("picked", "all")) == "all"
         if isinstance(bases, Mapping):
             items = [(str(k), v) for k, v in bases.items()]
         elif isinstance(bases, Sequence) and not isinstance(bases, str):
@@ -167,6 +135,18 @@ class AgentSelector:
         raise AttributeError("no base learner has n_features")
 
     @property
+    def base_learners(self) -> list[Any]:
+        """The base agents' learners, in the order of :attr:`names` (``None`` for a model-free
+        base); the selector teaches them, callers only read them."""
+        return list(self._learners)
+
+    @property
+    def picks(self) -> np.ndarray | None:
+        """The base each replicate picked at the last :meth:`select` (``None`` once the step
+        is learned)."""
+        return None if self._picks is None else self._picks.copy()
+
+    @property
     def pick_counts(self) -> np.ndarray:
         """How often each base was picked, ``(M, R)`` (``(M,)`` for one stream)."""
         return self._counts.copy()
@@ -202,7 +182,8 @@ class AgentSelector:
 
     def learn_one(self, x: Any, y: Any, *, action: Any = None) -> AgentSelector:
         """Teach the step's reward ``y`` to the bases picked by the last :meth:`select`, each
-        only in the replicates that picked it, and update the selector."""
+        only in the replicates that picked it (every base, with ``teach="all"``), and update
+        the selector."""
         if self._picks is None:
             raise ValueError(
                 "learn_one needs the picks of a select() in the same step: a selector is taught "
@@ -214,7 +195,7 @@ class AgentSelector:
         check_finite("y", y_arr)
         kwargs = {} if action is None else {"action": action}
         for i, learner in enumerate(self._learners):
-            mask = self._picks == i
+            mask = np.ones_like(self._picks, dtype=bool) if self._teach_all else self._picks == i
             if learner is None or not mask.any():
                 continue
             if mask.all():
@@ -222,7 +203,8 @@ class AgentSelector:
                 continue
             before = learner.get_state()
             learner.learn_one(x, y, **kwargs)
-            learner.set_state(restore_unpicked(self.names[i], mask, learner.get_state(), before))
+            owner = f"bases[{self.names[i]!r}]"
+            learner.set_state(restore_unpicked(owner, mask, learner.get_state(), before))
         self._step += 1
         np.add.at(self._counts, (self._picks, *np.indices(self._lead)), 1.0)
         self._update(y_arr)

@@ -80,6 +80,11 @@ class RegretBalancing(AgentSelector):
         The confidence level of the elimination test, in (0, 1).
     n_replicates
         ``R``; needed only when no base has a learner (else it is theirs).
+    teach
+        ``"picked"`` (default): only the picked base learns the step, in the replicates that
+        picked it; ``"all"``: every base learns every step's observed reward (off-policy
+        data for the bases that did not act; coba's ``mode="off-policy"``), so no base is
+        starved, at the price of bases that learn from actions they did not choose.
 
     References
     ----------
@@ -113,8 +118,10 @@ class RegretBalancing(AgentSelector):
         confidence_scale: float = 1.0,
         delta: float = 0.05,
         n_replicates: int | None = None,
+        teach: str = "picked",
     ) -> None:
-        super().__init__(bases, n_replicates)
+        super().__init__(bases, n_replicates, teach)
+        self.teach = teach
         self.bounds = bounds
         self.confidence_scale = confidence_scale
         self.delta = delta
@@ -190,6 +197,7 @@ class RegretBalancing(AgentSelector):
             "confidence_scale": self.confidence_scale,
             "delta": self.delta,
             "n_replicates": self.n_replicates,
+            "teach": self.teach,
         }
 
     def clone(self) -> RegretBalancing:

@@ -105,6 +105,11 @@ class Corral(AgentSelector):
         included).
     n_replicates
         ``R``; needed only when no base has a learner (else it is theirs).
+    teach
+        ``"picked"`` (default): only the picked base learns the step, in the replicates that
+        picked it; ``"all"``: every base learns every step's observed reward (off-policy
+        data for the bases that did not act; coba's ``mode="off-policy"``), so no base is
+        starved, at the price of bases that learn from actions they did not choose.
 
     Notes
     -----
@@ -146,8 +151,10 @@ class Corral(AgentSelector):
         learning_rate: float | None = None,
         reward_range: Any = "auto",
         n_replicates: int | None = None,
+        teach: str = "picked",
     ) -> None:
-        super().__init__(bases, n_replicates)
+        super().__init__(bases, n_replicates, teach)
+        self.teach = teach
         self.horizon = horizon
         self.learning_rate = learning_rate
         self.reward_range = reward_range
@@ -250,6 +257,7 @@ class Corral(AgentSelector):
             "learning_rate": self.learning_rate,
             "reward_range": self.reward_range,
             "n_replicates": self.n_replicates,
+            "teach": self.teach,
         }
 
     def clone(self) -> Corral:
