@@ -128,7 +128,7 @@ class FolderLock:
                         f"{self.root} has a lock file {self.path} that is being written or was "
                         "left unreadable by a killed run; retry in a few seconds (it is taken "
                         "over after 10), or rerun with --break-lock"
-                    )
+                    ) from None
                 raise FolderLockedError(
                     f"{self.root} is in use by process {holder.get('pid')} on "
                     f"{holder.get('host')} (since {holder.get('started')}; lock file "
