@@ -254,13 +254,13 @@ def test_thompson_sampling_picks_an_action_with_its_closed_form_probability(scal
 @pytest.mark.parametrize("policy", [Greedy(), ThompsonSampling()], ids=repr)
 def test_bandit_regret_equals_an_independent_loop_over_env_take(policy):
     r, k, horizon, seed = 4, 3, 60, 17
+    checkpoints = [1, 10, 30, 60]
     make = lambda: LinearBandit(  # noqa: E731
         n_actions=k, context_dim=2, horizon=horizon, n_replicates=r, seed=5
     )
     learner = BayesianLinearRegression(groups=make().features, n_replicates=r)
-    result = run_bandit(
-        make(), [Agent("a", learner, policy=policy)], seed=seed, checkpoints=[horizon]
-    )
+    agents = [Agent("a", learner, policy=policy)]
+    result = run_bandit(make(), agents, seed=seed, checkpoints=checkpoints, log_steps=True)
 
     env = make()
     block = env.take(horizon)  # (R, T, ...): the whole run at once, not the runner's blocks
@@ -269,18 +269,34 @@ def test_bandit_regret_equals_an_independent_loop_over_env_take(policy):
     rows = np.arange(r)
     pseudo = np.zeros(r)
     realised = np.zeros(r)
+    expected, chosen, propensity = [], [], []
     for t in range(horizon):
         designs = env.features.transform(block.context[:, t])  # (R, K, p)
-        actions = policy.select(model, designs, rng, step=t + 1).actions
+        choice = policy.select(model, designs, rng, step=t + 1)
+        actions = choice.actions
         reward = block.rewards[rows, t, actions]
         model.learn_one(designs[rows, actions], reward)
         best = block.means[:, t].max(axis=1)
         pseudo += best - block.means[rows, t, actions]
         realised += best - reward
-    final = result.regret.sort_values("replicate")
-    np.testing.assert_allclose(final["pseudo_regret"], pseudo, rtol=1e-12)
-    np.testing.assert_allclose(final["realised_regret"], realised, rtol=1e-12)
+        chosen.append(actions)
+        p = np.nan if choice.probability is None else choice.probability
+        propensity.append(np.broadcast_to(p, (r,)))
+        if t + 1 in checkpoints:
+            expected.append((t + 1, pseudo.copy(), realised.copy()))
+    table = result.regret.sort_values(["step", "replicate"])
+    assert table.columns.tolist() == [
+        "environment", "agent", "replicate", "step", "pseudo_regret", "realised_regret"
+    ]  # fmt: skip
+    assert table["step"].unique().tolist() == checkpoints
+    for step, want_pseudo, want_realised in expected:
+        rows_t = table[table["step"] == step]
+        np.testing.assert_allclose(rows_t["pseudo_regret"], want_pseudo, rtol=1e-12)
+        np.testing.assert_allclose(rows_t["realised_regret"], want_realised, rtol=1e-12)
     assert (pseudo > 0).all()  # the loop did learn something imperfectly: a real comparison
+    log = result.steps.sort_values(["step", "replicate"])
+    np.testing.assert_array_equal(log["action"], np.concatenate(chosen))
+    np.testing.assert_array_equal(log["probability"], np.concatenate(propensity))
 
 
 # -- surviving mutants of the first mutation run, killed (docs/mutation.md) ---------------------
