@@ -358,3 +358,13 @@ def test_exploration_propensities_and_uniform_draws_cover_every_action():
         assert (np.abs(c / n - 0.25) < 5 * np.sqrt(0.25 * 0.75 / n)).all(), c
     with pytest.raises(ValueError, match=r"^alpha must be >= 0"):
         LinUCB(alpha=-1.0)
+    # With a clear greedy action (3): 0.2 / 4 + 0.8 for it, 0.2 / 4 for the others.
+    x = np.zeros(len(GROUPS))
+    x[0] = 1.0
+    model.learn_one(np.tile(x, (2, 1)), np.ones(2))
+    ranked = np.zeros((2, 4, len(GROUPS)))
+    ranked[:, :, 0] = np.arange(4)
+    for _ in range(50):
+        choice = EpsilonGreedy(0.2).select(model, ranked, rng, step=1)
+        want = np.where(choice.actions == 3, 0.05 + 0.8, 0.05)
+        np.testing.assert_allclose(choice.probability, want)
