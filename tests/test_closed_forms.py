@@ -368,3 +368,49 @@ def test_exploration_propensities_and_uniform_draws_cover_every_action():
         choice = EpsilonGreedy(0.2).select(model, ranked, rng, step=1)
         want = np.where(choice.actions == 3, 0.05 + 0.8, 0.05)
         np.testing.assert_allclose(choice.probability, want)
+
+
+@pytest.mark.parametrize("r", [None, 1, 8, 64])
+def test_rank_one_updates_between_reads_match_a_direct_solve(r):
+    """Read after every step, so that the posterior is carried by rank-one updates (in place
+    for one stream, deferred columns for 8 or more replicates) rather than re-solved."""
+    beta = 1.5
+    prior = np.array([2.0, 2.0, 2.0, 0.3, 0.3])
+    rr = 1 if r is None else r
+    x, y = _data(rr, 30, seed=3)
+    model = BayesianLinearRegression(
+        groups=GROUPS, prior_variance={"main": 2.0, "pairwise": 0.3}, noise_precision=beta,
+        n_replicates=r, refresh_every=10_000,
+    )  # fmt: skip
+    z = np.random.default_rng(8).normal(size=(rr, len(GROUPS)))
+    for t, (xt, yt) in enumerate(zip(x, y, strict=True)):
+        model.learn_one(xt[0] if r is None else xt, yt[0] if r is None else yt)
+        loc, sd = model.predict_one(z[0] if r is None else z, return_sd=True, include_noise=False)
+        if t in (0, 9, 29):
+            mean, cov = _direct(x[: t + 1], y[: t + 1], np.tile(prior, (rr, 1)), beta)
+            want_sd = np.sqrt(np.einsum("rp,rpq,rq->r", z, cov, z))
+            np.testing.assert_allclose(np.reshape(sd, (rr,)), want_sd, rtol=1e-8)
+            np.testing.assert_allclose(
+                np.reshape(loc, (rr,)), np.einsum("rp,rp->r", z, mean), rtol=1e-8, atol=1e-12
+            )
+    np.testing.assert_allclose(np.reshape(model.covariance, cov.shape), cov, atol=1e-12)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_the_in_place_rank_one_update_in_either_memory_order(order):
+    """Sherman-Morrison: S' = S - beta S x x' S / (1 + beta x'S x), m' = m + S' x beta (y - x'm)
+    written in place by BLAS, through the transpose for a C-ordered matrix."""
+    from regretlab.learners import gaussian
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(5, 5))
+    cov = a @ a.T + np.eye(5)
+    mean = rng.normal(size=5)
+    x, y, beta = rng.normal(size=5), 0.7, 2.0
+    post = gaussian.GaussianPosterior(mean.copy(), np.array(cov, order=order), True)
+    gaussian.rank_one_update(post, x, np.float64(y), beta)
+    sx = cov @ x
+    want_cov = cov - beta * np.outer(sx, sx) / (1 + beta * x @ sx)
+    want_mean = mean + beta * (y - x @ mean) * sx / (1 + beta * x @ sx)
+    np.testing.assert_allclose(post.covariance, want_cov, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(post.mean, want_mean, rtol=1e-12)
