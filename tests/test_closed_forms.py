@@ -254,13 +254,13 @@ def test_thompson_sampling_picks_an_action_with_its_closed_form_probability(scal
 @pytest.mark.parametrize("policy", [Greedy(), ThompsonSampling()], ids=repr)
 def test_bandit_regret_equals_an_independent_loop_over_env_take(policy):
     r, k, horizon, seed = 4, 3, 60, 17
+    checkpoints = [1, 10, 30, 60]
     make = lambda: LinearBandit(  # noqa: E731
         n_actions=k, context_dim=2, horizon=horizon, n_replicates=r, seed=5
     )
     learner = BayesianLinearRegression(groups=make().features, n_replicates=r)
-    result = run_bandit(
-        make(), [Agent("a", learner, policy=policy)], seed=seed, checkpoints=[horizon]
-    )
+    agents = [Agent("a", learner, policy=policy)]
+    result = run_bandit(make(), agents, seed=seed, checkpoints=checkpoints, log_steps=True)
 
     env = make()
     block = env.take(horizon)  # (R, T, ...): the whole run at once, not the runner's blocks
@@ -269,18 +269,34 @@ def test_bandit_regret_equals_an_independent_loop_over_env_take(policy):
     rows = np.arange(r)
     pseudo = np.zeros(r)
     realised = np.zeros(r)
+    expected, chosen, propensity = [], [], []
     for t in range(horizon):
         designs = env.features.transform(block.context[:, t])  # (R, K, p)
-        actions = policy.select(model, designs, rng, step=t + 1).actions
+        choice = policy.select(model, designs, rng, step=t + 1)
+        actions = choice.actions
         reward = block.rewards[rows, t, actions]
         model.learn_one(designs[rows, actions], reward)
         best = block.means[:, t].max(axis=1)
         pseudo += best - block.means[rows, t, actions]
         realised += best - reward
-    final = result.regret.sort_values("replicate")
-    np.testing.assert_allclose(final["pseudo_regret"], pseudo, rtol=1e-12)
-    np.testing.assert_allclose(final["realised_regret"], realised, rtol=1e-12)
+        chosen.append(actions)
+        p = np.nan if choice.probability is None else choice.probability
+        propensity.append(np.broadcast_to(p, (r,)))
+        if t + 1 in checkpoints:
+            expected.append((t + 1, pseudo.copy(), realised.copy()))
+    table = result.regret.sort_values(["step", "replicate"])
+    assert table.columns.tolist() == [
+        "environment", "agent", "replicate", "step", "pseudo_regret", "realised_regret"
+    ]  # fmt: skip
+    assert table["step"].unique().tolist() == checkpoints
+    for step, want_pseudo, want_realised in expected:
+        rows_t = table[table["step"] == step]
+        np.testing.assert_allclose(rows_t["pseudo_regret"], want_pseudo, rtol=1e-12)
+        np.testing.assert_allclose(rows_t["realised_regret"], want_realised, rtol=1e-12)
     assert (pseudo > 0).all()  # the loop did learn something imperfectly: a real comparison
+    log = result.steps.sort_values(["step", "replicate"])
+    np.testing.assert_array_equal(log["action"], np.concatenate(chosen))
+    np.testing.assert_array_equal(log["probability"], np.concatenate(propensity))
 
 
 # -- surviving mutants of the first mutation run, killed (docs/mutation.md) ---------------------
@@ -342,3 +358,59 @@ def test_exploration_propensities_and_uniform_draws_cover_every_action():
         assert (np.abs(c / n - 0.25) < 5 * np.sqrt(0.25 * 0.75 / n)).all(), c
     with pytest.raises(ValueError, match=r"^alpha must be >= 0"):
         LinUCB(alpha=-1.0)
+    # With a clear greedy action (3): 0.2 / 4 + 0.8 for it, 0.2 / 4 for the others.
+    x = np.zeros(len(GROUPS))
+    x[0] = 1.0
+    model.learn_one(np.tile(x, (2, 1)), np.ones(2))
+    ranked = np.zeros((2, 4, len(GROUPS)))
+    ranked[:, :, 0] = np.arange(4)
+    for _ in range(50):
+        choice = EpsilonGreedy(0.2).select(model, ranked, rng, step=1)
+        want = np.where(choice.actions == 3, 0.05 + 0.8, 0.05)
+        np.testing.assert_allclose(choice.probability, want)
+
+
+@pytest.mark.parametrize("r", [None, 1, 8, 64])
+def test_rank_one_updates_between_reads_match_a_direct_solve(r):
+    """Read after every step, so that the posterior is carried by rank-one updates (in place
+    for one stream, deferred columns for 8 or more replicates) rather than re-solved."""
+    beta = 1.5
+    prior = np.array([2.0, 2.0, 2.0, 0.3, 0.3])
+    rr = 1 if r is None else r
+    x, y = _data(rr, 30, seed=3)
+    model = BayesianLinearRegression(
+        groups=GROUPS, prior_variance={"main": 2.0, "pairwise": 0.3}, noise_precision=beta,
+        n_replicates=r, refresh_every=10_000,
+    )  # fmt: skip
+    z = np.random.default_rng(8).normal(size=(rr, len(GROUPS)))
+    for t, (xt, yt) in enumerate(zip(x, y, strict=True)):
+        model.learn_one(xt[0] if r is None else xt, yt[0] if r is None else yt)
+        loc, sd = model.predict_one(z[0] if r is None else z, return_sd=True, include_noise=False)
+        if t in (0, 9, 29):
+            mean, cov = _direct(x[: t + 1], y[: t + 1], np.tile(prior, (rr, 1)), beta)
+            want_sd = np.sqrt(np.einsum("rp,rpq,rq->r", z, cov, z))
+            np.testing.assert_allclose(np.reshape(sd, (rr,)), want_sd, rtol=1e-8)
+            np.testing.assert_allclose(
+                np.reshape(loc, (rr,)), np.einsum("rp,rp->r", z, mean), rtol=1e-8, atol=1e-12
+            )
+    np.testing.assert_allclose(np.reshape(model.covariance, cov.shape), cov, atol=1e-12)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_the_in_place_rank_one_update_in_either_memory_order(order):
+    """Sherman-Morrison: S' = S - beta S x x' S / (1 + beta x'S x), m' = m + S' x beta (y - x'm)
+    written in place by BLAS, through the transpose for a C-ordered matrix."""
+    from regretlab.learners import gaussian
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(5, 5))
+    cov = a @ a.T + np.eye(5)
+    mean = rng.normal(size=5)
+    x, y, beta = rng.normal(size=5), 0.7, 2.0
+    post = gaussian.GaussianPosterior(mean.copy(), np.array(cov, order=order), True)
+    gaussian.rank_one_update(post, x, np.float64(y), beta)
+    sx = cov @ x
+    want_cov = cov - beta * np.outer(sx, sx) / (1 + beta * x @ sx)
+    want_mean = mean + beta * (y - x @ mean) * sx / (1 + beta * x @ sx)
+    np.testing.assert_allclose(post.covariance, want_cov, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(post.mean, want_mean, rtol=1e-12)

@@ -322,3 +322,14 @@ def test_a_full_disk_names_the_file(tmp_path):
     assert len(lines) == 1
     assert "File too large" in lines[0]
     assert str(tmp_path / "out") in lines[0]  # the file that could not be written
+
+
+def test_an_unreadable_lock_is_taken_over_once_it_is_old(tmp_path):
+    lock = tmp_path / ".lock"
+    lock.write_text("")  # a holder killed between creating the file and writing its record
+    with pytest.raises(FolderLockedError, match="being written or was left unreadable"):
+        FolderLock(tmp_path).acquire()  # it may be being written right now
+    old = lock.stat().st_mtime - 60
+    os.utime(lock, (old, old))
+    with FolderLock(tmp_path):
+        assert json.loads(lock.read_text())["pid"] == os.getpid()

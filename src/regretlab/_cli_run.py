@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         return _error(exc)
     except (ValueError, TypeError) as exc:  # a component refusing its size or arguments
         return _error(f"{args.experiment}: {exc}")
+    except Exception as exc:  # a plugin component failing to build or step: the run would too
+        return _error(f"{args.experiment}: cannot size the work: {type(exc).__name__}: {exc}")
     print(f"regretlab run: {experiment.name}: {size.describe()}", file=sys.stderr)
     if size.too_large and not args.allow_large:
         gib = size.machine_bytes / 2**30

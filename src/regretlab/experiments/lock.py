@@ -15,12 +15,16 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 __all__ = ["FolderLock", "FolderLockedError"]
+
+# Seconds after which an unreadable lock file is taken for a holder that died while writing it.
+_UNREADABLE_GRACE = 10.0
 
 
 class FolderLockedError(RuntimeError):
@@ -89,6 +93,11 @@ class FolderLock:
             return {}
 
     def _stale(self, record: dict[str, Any]) -> bool:
+        if not record:  # unreadable: its holder died between creating and writing it, unless
+            try:  # it is being written right now
+                return time.time() - self.path.stat().st_mtime > _UNREADABLE_GRACE
+            except FileNotFoundError:
+                return True
         if record.get("host") != socket.gethostname():
             return False  # cannot tell from here whether a process of another host is alive
         pid = record.get("pid")
@@ -114,6 +123,12 @@ class FolderLock:
                 if self.break_lock or self._stale(holder):
                     self.path.unlink(missing_ok=True)
                     continue
+                if not holder:
+                    raise FolderLockedError(
+                        f"{self.root} has a lock file {self.path} that is being written or was "
+                        "left unreadable by a killed run; retry in a few seconds (it is taken "
+                        "over after 10), or rerun with --break-lock"
+                    ) from None
                 raise FolderLockedError(
                     f"{self.root} is in use by process {holder.get('pid')} on "
                     f"{holder.get('host')} (since {holder.get('started')}; lock file "
