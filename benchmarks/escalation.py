@@ -257,9 +257,15 @@ def make_agent(name: str, mode: Mode, features: Any, group: str, noise: float, r
         learner = mode.learner(features, group, value, noise, r, scale=scale)
         return Agent(name, learner, policy=policy, scheduler=Fixed({group: value}))
     base = mode.learner(features, group, 0.0, noise, r)
+    if name == DEFAULT and mode.name == "learned":
+        # The default itself (its grids, its flat-intercept twins, its noise prior).
+        return Agent(
+            name, ModelAveraging.recommended(features, group=group, n_replicates=r), policy=policy
+        )
     if name == DEFAULT:
-        # The rule of ModelAveraging.recommended: the group's variance on the grid, jointly with
-        # one shared scale of every other group on decades up to the weak prior.
+        # The rule of ModelAveraging.recommended with the noise known: the group's variance on
+        # the grid, jointly with one shared scale of every other group on decades up to the
+        # weak prior.
         bma = ModelAveraging(
             learner=base,
             group=group,
