@@ -1,10 +1,10 @@
-"""Row maxima and argmax with uniformly random ties: what every index policy picks by."""
+"""Row maxima, argmax with uniformly random ties and inverse-CDF draws: how policies pick."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["argmax_random_ties", "row_max"]
+__all__ = ["argmax_random_ties", "inverse_cdf", "row_max"]
 
 
 def row_max(values: np.ndarray) -> np.ndarray:
@@ -33,3 +33,15 @@ def argmax_random_ties(scores: np.ndarray, rng: np.random.Generator) -> np.ndarr
     keys = rng.random(np.shape(scores))
     keys *= _ties(scores)
     return keys.argmax(axis=-1)
+
+
+def inverse_cdf(cdf: np.ndarray, u: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The index each uniform ``u`` falls at in the cumulative probabilities ``cdf`` (along
+    ``axis``): the number of entries ``<= u``, capped at the last index (rounding may leave the
+    top of ``cdf`` a little below ``u``).
+
+    >>> cdf = np.cumsum([[0.2, 0.5, 0.3]] * 3, axis=-1)
+    >>> inverse_cdf(cdf, np.array([0.1, 0.2, 0.95]))
+    array([0, 1, 2])
+    """
+    return np.minimum((cdf <= np.expand_dims(u, axis)).sum(axis=axis), cdf.shape[axis] - 1)

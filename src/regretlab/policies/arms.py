@@ -22,6 +22,7 @@ from scipy import special
 from regretlab._validation import check_choice, check_int, check_real
 from regretlab.base import Choice
 from regretlab.policies._kl import FAMILIES, kl_index
+from regretlab.policies._ties import inverse_cdf
 
 __all__ = ["KLUCB", "UCB1", "BayesUCB", "ConjugateThompsonSampling", "Exp3", "Softmax"]
 
@@ -63,12 +64,6 @@ def _pulls(model: Any) -> tuple[np.ndarray, np.ndarray]:
     return n, total[..., None]
 
 
-def _with_unseen(n: np.ndarray, bonus: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """``mean + bonus``: the bonus of an arm never pulled (``n == 0``) is already ``inf``."""
-    bonus += mean
-    return bonus
-
-
 def _ratio(top: np.ndarray, n: np.ndarray) -> np.ndarray:
     """``top / n`` (``top`` broadcasts), ``inf`` where ``n == 0`` (without a warning)."""
     if np.min(n) > 0:  # every arm pulled: the common case after the first K steps
@@ -105,7 +100,8 @@ class UCB1:
         scale = (2.0 * self.alpha**2) * np.log(np.maximum(total, 1.0))
         bonus = _ratio(scale, n)
         np.sqrt(bonus, out=bonus)
-        return _with_unseen(n, bonus, np.asarray(model.reward_mean))
+        bonus += np.asarray(model.reward_mean)  # an arm never pulled keeps its infinite bonus
+        return bonus
 
     def select(
         self,
@@ -225,8 +221,7 @@ class BayesUCB:
 def _draw(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One index per row of ``probabilities`` ``(..., K)`` by the inverse CDF of a uniform."""
     cdf = np.cumsum(probabilities, axis=-1)
-    u = rng.random(probabilities.shape[:-1]) * cdf[..., -1]
-    return np.minimum((cdf <= u[..., None]).sum(axis=-1), probabilities.shape[-1] - 1)
+    return inverse_cdf(cdf, rng.random(probabilities.shape[:-1]) * cdf[..., -1])
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from regretlab.base import Choice
-from regretlab.policies.exploration import argmax_random_ties, row_max
+from regretlab.policies._ties import argmax_random_ties
+from regretlab.policies.propensities import tie_probabilities
 
 __all__ = ["BootstrappedThompsonSampling"]
 
@@ -59,9 +60,8 @@ class BootstrappedThompsonSampling:
         copy = rng.integers(0, n_copies, size=scores.shape[:-2])
         drawn = np.take_along_axis(scores, copy[..., None, None], axis=-2)[..., 0, :]
         actions = argmax_random_ties(drawn, rng)
-        ties = scores == row_max(scores)[..., None]
-        share = ties / ties.sum(axis=-1, keepdims=True)
-        probability = np.take_along_axis(share.mean(axis=-2), actions[..., None], -1)[..., 0]
+        share = tie_probabilities(scores).mean(axis=-2)
+        probability = np.take_along_axis(share, actions[..., None], -1)[..., 0]
         return Choice(actions, probability)
 
     def __repr__(self) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 
 from regretlab._validation import check_real
 from regretlab.base import Choice
-from regretlab.policies.exploration import argmax_random_ties
+from regretlab.policies._ties import argmax_random_ties, inverse_cdf
 
 __all__ = ["SquareCB", "inverse_gap_weights"]
 
@@ -102,9 +102,7 @@ class SquareCB:
         scaled = np.clip((scores - self._low) / self._width, 0.0, 1.0)
         best = argmax_random_ties(scaled, rng)
         probs = inverse_gap_weights(scaled, best, self.gamma_at(step))
-        u = rng.random(scaled.shape[:-1])
-        cdf = np.cumsum(probs, axis=-1)
-        actions = np.minimum((cdf <= u[..., None]).sum(axis=-1), scaled.shape[-1] - 1)
+        actions = inverse_cdf(np.cumsum(probs, axis=-1), rng.random(scaled.shape[:-1]))
         # An action of probability 0 (only by rounding at the top of the CDF) is never chosen.
         chosen = np.take_along_axis(probs, actions[..., None], axis=-1)[..., 0]
         actions = np.where(chosen > 0, actions, best)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from regretlab._validation import check_int, check_real
+from regretlab.policies._ties import inverse_cdf
 from regretlab.policies.selection._bases import AgentSelector
 
 __all__ = ["Corral", "importance_weighted", "log_barrier_step"]
@@ -202,9 +203,7 @@ class Corral(AgentSelector):
         return self._gamma / self._m
 
     def _pick(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        u = rng.random(self._lead)
-        cum = np.cumsum(self._pbar, axis=0)
-        picks = np.minimum((u[None] >= cum).sum(axis=0), self._m - 1)
+        picks = inverse_cdf(np.cumsum(self._pbar, axis=0), rng.random(self._lead), axis=0)
         return picks, np.take_along_axis(self._pbar, picks[None], axis=0)[0]
 
     def _loss(self, rewards: np.ndarray) -> np.ndarray:
