@@ -234,7 +234,7 @@ ENVIRONMENT_EXAMPLES: dict[str, list] = {
     ],
     "ArmAppears": [
         lambda: environments.ArmAppears(_bandit(), 10, actions=(1,)),
-        lambda: environments.ArmAppears(_bandit(n_replicates=2), 4, actions=[0, 2], gap=1.0),
+        lambda: environments.ArmAppears(_bandit(n_replicates=2), 4, actions=[0, 2]),
     ],
     "InteractionOnset": [
         lambda: environments.InteractionOnset(_bandit(), 10),

@@ -1,5 +1,5 @@
-"""GradualDrift moves the weights along the stated ramp; ArmAppears lowers named actions by the
-gap until their step; bad values are named. (Block invariance, noise and composition are
+"""GradualDrift moves the weights along the stated ramp; ArmAppears masks named actions until
+their step (the truth untouched); bad values are named. (Block invariance, noise and composition are
 checked with the other wrappers in test_drift.py and test_checks.py.)"""
 
 from __future__ import annotations
@@ -43,13 +43,22 @@ def test_gradual_drift_on_a_stream_and_a_one_step_ramp_is_an_abrupt_change():
     )
 
 
-def test_arm_appears_lowers_the_actions_until_the_step():
+def test_arm_appears_masks_the_actions_until_the_step():
     base = _bandit()
-    env = ArmAppears(base, 15, actions=(0, 2), gap=4.0)
-    got, plain = env.take(40).means, base.take(40).means
-    np.testing.assert_allclose(got[:, :14, [0, 2]], plain[:, :14, [0, 2]] - 4.0, atol=1e-12)
-    np.testing.assert_array_equal(got[:, :, 1], plain[:, :, 1])
-    np.testing.assert_array_equal(got[:, 14:], plain[:, 14:])
+    env = ArmAppears(base, 15, actions=(0, 2))
+    got, plain = env.take(40), base.take(40)
+    np.testing.assert_array_equal(got.means, plain.means)
+    np.testing.assert_array_equal(got.rewards, plain.rewards)
+    expected = np.ones((2, 40, 3), dtype=bool)
+    expected[:, :14, [0, 2]] = False
+    np.testing.assert_array_equal(got.available, expected)
+    # Nested in a weight change, the mask survives; nesting two masks intersects them.
+    outer = AbruptChange(env, 20, seed=1).take(40)
+    np.testing.assert_array_equal(outer.available, expected)
+    both = ArmAppears(env, 10, actions=(1,)).take(40).available
+    np.testing.assert_array_equal(both[:, :9, 1], False)
+    np.testing.assert_array_equal(both[:, :14, [0, 2]], False)
+    assert both[:, 14:].all()
 
 
 @pytest.mark.parametrize(
@@ -60,11 +69,12 @@ def test_arm_appears_lowers_the_actions_until_the_step():
         (lambda: GradualDrift(_bandit(), 0, 5), ValueError, "at_step must be >= 1"),
         (lambda: ArmAppears(_bandit(), 5, actions=(3,)), ValueError, "actions must be action"),
         (lambda: ArmAppears(_bandit(), 5, actions=()), ValueError, "at least one action"),
-        (lambda: ArmAppears(_bandit(), 5, gap=0.0), ValueError, "gap must be > 0"),
+        (lambda: ArmAppears(_bandit(), 5, actions=(0, 1, 2)), ValueError, "at least one of"),
+        (lambda: ArmAppears(_bandit(), 5, gap=1.0), TypeError, "gap"),
         (
             lambda: ArmAppears(InteractionStream(x_dim=2, horizon=9, seed=0), 5),
-            ValueError,
-            "one-hot column",
+            TypeError,
+            "needs a bandit",
         ),
     ],
 )

@@ -281,7 +281,11 @@ class Policy(Protocol):
     ``select`` gets the agent's learner (``None`` for a model-free policy), the design rows
     ``(R, K, p)`` of every action (``(K, p)`` for one stream; possibly a read-only broadcast
     view), the policy's own generator, the 1-based ``step`` and the true expected rewards
-    ``means`` ``(R, K)`` (for oracles only). It draws only from ``rng``, leaves its arguments
+    ``means`` ``(R, K)`` (for oracles only) and, when the environment has actions that cannot
+    be chosen at the step, their mask ``available`` ``(R, K)`` (True = may be chosen; passed
+    only then, so a policy without the keyword still runs elsewhere): the policy never picks an
+    unavailable action and its propensities are over the available ones
+    (:mod:`regretlab.policies.availability`). It draws only from ``rng``, leaves its arguments
     as they were (the learner is taught by the runner, not by the policy) and returns a
     :class:`Choice`.
 
@@ -301,6 +305,7 @@ class Policy(Protocol):
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
         """The actions for this step (see the class)."""
         ...

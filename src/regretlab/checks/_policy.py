@@ -21,11 +21,13 @@ from regretlab.learners import (
     DisjointBayesianLinearRegression,
     GammaPoisson,
 )
+from regretlab.policies.availability import accepts_available
 
 __all__ = [
     "check_action_probabilities",
     "check_actions_are_valid",
     "check_policy",
+    "check_policy_honours_availability",
     "check_policy_leaves_inputs_alone",
     "check_policy_pickles",
     "check_policy_same_seed_same_actions",
@@ -261,6 +263,64 @@ def check_policy_pickles(policy: Any) -> None:
         )
 
 
+def _masks(shape: tuple[int, ...], seed: int) -> list[np.ndarray]:
+    """Random masks with at least one action available per row, and one with a single one."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for share in (0.3, 0.6):
+        mask = rng.random(shape) < share
+        mask[..., rng.integers(0, shape[-1])] = True
+        out.append(mask)
+    single = np.zeros(shape, dtype=bool)
+    single[..., -1] = True
+    return [*out, single]
+
+
+def check_policy_honours_availability(policy: Any) -> None:
+    """With ``available=`` a mask ``(..., K)``, ``select`` never picks an unavailable action, its
+    probability is in (0, 1], and ``action_probabilities`` (where present) puts no mass on them
+    and sums to 1 over the available ones. A policy whose ``select`` takes no ``available``
+    keyword is not checked (the runner refuses it on an environment with such a mask).
+
+    Examples
+    --------
+    >>> from regretlab.policies import EpsilonGreedy
+    >>> check_policy_honours_availability(EpsilonGreedy(epsilon=0.5))
+    """
+    if not accepts_available(policy):
+        return
+    for model, rows, means in _cases(policy):
+        for i, mask in enumerate(_masks(rows.shape[:-1], seed=11)):
+            for step in (1, 2, 50):
+                rng = np.random.default_rng(100 * i + step)
+                choice = policy.select(model, rows, rng, step=step, means=means, available=mask)
+                actions = np.asarray(choice.actions)
+                picked = np.take_along_axis(mask, actions[..., None], axis=-1)[..., 0]
+                require(
+                    bool(np.all(picked)),
+                    f"{policy!r}: chose an unavailable action (available={mask.tolist()}, "
+                    f"actions={actions.tolist()})",
+                )
+                if choice.probability is not None:
+                    prob = np.asarray(choice.probability)
+                    require(
+                        bool(np.all((prob > 0) & (prob <= 1))),
+                        f"{policy!r}: probabilities outside (0, 1] under a mask: {prob}",
+                    )
+            if not hasattr(policy, "action_probabilities"):
+                continue
+            probs = np.asarray(
+                policy.action_probabilities(
+                    model, rows, np.random.default_rng(0), step=2, means=means, available=mask
+                )
+            )
+            require(
+                bool(np.all(probs[~mask] == 0)) and np.allclose(probs.sum(axis=-1), 1.0),
+                f"{policy!r}: action_probabilities under a mask must be 0 on unavailable "
+                "actions and sum to 1 over the available ones",
+            )
+
+
 def policy_checks() -> list[Callable[[Any], None]]:
     """Every check that applies to a policy.
 
@@ -276,6 +336,7 @@ def policy_checks() -> list[Callable[[Any], None]]:
         check_policy_leaves_inputs_alone,
         check_policy_uses_only_its_generator,
         check_policy_pickles,
+        check_policy_honours_availability,
     ]
 
 

@@ -11,7 +11,7 @@ from regretlab.environments.arms import (
 from regretlab.environments.bandits import BanditStep, LinearBandit
 from regretlab.environments.drift import AbruptChange, InteractionOnset
 from regretlab.environments.glm_bandit import GLMBandit
-from regretlab.environments.gradual import ArmAppears, GradualDrift
+from regretlab.environments.gradual import ArmAppears, AvailableStep, GradualDrift
 from regretlab.environments.interactions import InteractionStream, Observations
 from regretlab.environments.multilevel import MultilevelStream
 from regretlab.environments.noise import Custom, Gaussian, Heteroscedastic, Noise, StudentT
@@ -23,6 +23,7 @@ __all__ = [
     "AdversarialBandit",
     "ArmAppears",
     "ArmStep",
+    "AvailableStep",
     "BanditStep",
     "Bernoulli",
     "Binomial",

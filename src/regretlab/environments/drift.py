@@ -109,7 +109,7 @@ class _WeightChange:
     def _apply(self, block: Any, offset: int) -> Any:
         single = self.env.n_replicates is None
         axis = 0 if single else 1
-        inputs, realised, expected = block
+        inputs, realised, expected, *rest = block  # rest: an inner ArmAppears' mask
         m = inputs.shape[axis]
         cuts = [i - offset for i in self._change_indices() if offset < i < offset + m]
         changed = [
@@ -127,7 +127,7 @@ class _WeightChange:
             means = self._means(inputs[part], weights, single)
             realised[part] = means + (realised[part] - expected[part])
             expected[part] = means
-        return type(block)(inputs, realised, expected)
+        return type(block)(inputs, realised, expected, *rest)
 
     def _means(self, inputs: np.ndarray, weights: np.ndarray, single: bool) -> np.ndarray:
         base = self.env

@@ -1,4 +1,4 @@
-"""More drift wrappers: weights that move gradually, and actions that become worth choosing.
+"""More drift wrappers: weights that move gradually, and actions that appear mid-run.
 
 Both follow :mod:`regretlab.environments.drift` (the base's contexts and noise, expected values
 recomputed from the changed weights, nesting with the other wrappers).
@@ -7,15 +7,15 @@ recomputed from the changed weights, nesting with the other wrappers).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from regretlab._random import SeedLike, replicate_seeds
-from regretlab._validation import check_int, check_real
+from regretlab._validation import check_int
 from regretlab.environments.drift import _weight_drawer, _WeightChange
 
-__all__ = ["ArmAppears", "GradualDrift"]
+__all__ = ["ArmAppears", "AvailableStep", "GradualDrift"]
 
 
 class GradualDrift(_WeightChange):
@@ -78,70 +78,94 @@ class GradualDrift(_WeightChange):
         return f"GradualDrift({self.env!r}, start={self.start}, stop={self.stop})"
 
 
-class ArmAppears(_WeightChange):
-    """Named actions are out of reach before ``at_step``: their reward is ``gap`` lower.
+class AvailableStep(NamedTuple):
+    """A :class:`~regretlab.environments.BanditStep` with the actions that may be chosen:
+    ``available`` ``(..., K)`` booleans beside ``context``, ``rewards`` and ``means``.
 
-    The runners have no mask of available actions, so "not there yet" is modelled as "much
-    worse": before ``at_step`` the named actions' one-hot weights (group ``action`` of
-    :class:`~regretlab.features.ActionFeatures`, columns ``a{k}``) are lowered by ``gap``; from
-    ``at_step`` on they are the base's, so an action a learner has written off may now be the
-    best. Regret is always measured against the best action of the step.
+    :func:`~regretlab.simulate.run_bandit` passes each step's mask to the policies (which never
+    pick an unavailable action, :mod:`regretlab.policies.availability`) and measures regret
+    against the best available action.
+
+    >>> from regretlab.environments import LinearBandit
+    >>> env = ArmAppears(LinearBandit(n_actions=3, context_dim=1, horizon=4, seed=0), 3)
+    >>> next(iter(env)).available
+    array([False,  True,  True])
+    """
+
+    context: np.ndarray
+    rewards: np.ndarray
+    means: np.ndarray
+    available: np.ndarray
+
+
+class ArmAppears(_WeightChange):
+    """Named actions are unavailable before ``at_step``: no policy can choose them, and regret
+    is measured against the best action that is available.
+
+    The blocks are :class:`AvailableStep`: the base's (or inner wrapper's) context, rewards and
+    means untouched, plus the mask ``available``, False for the named actions at steps
+    ``1 .. at_step - 1`` and True everywhere else. An action that appears may be the best from
+    then on, and a learner has never seen it.
 
     Parameters
     ----------
     env
-        A bandit whose features have the one-hot columns ``a0 .. a{K-1}`` (such as
-        :class:`~regretlab.environments.LinearBandit`).
+        A bandit with a linear truth (such as :class:`~regretlab.environments.LinearBandit`,
+        or another drift wrapper around one).
     at_step
-        First step (1-based) at which the actions are worth their base value.
+        First step (1-based) at which the actions can be chosen.
     actions
-        Indices of the actions that appear.
-    gap
-        How much lower their expected reward is before ``at_step``, ``> 0``.
+        Indices of the actions that appear, ``0 .. K - 1``; at least one action must be
+        available at every step, so not all ``K``.
 
     Examples
     --------
     >>> from regretlab.environments import LinearBandit
     >>> base = LinearBandit(n_actions=3, context_dim=1, horizon=10, seed=0)
-    >>> env = ArmAppears(base, 6, actions=(2,), gap=5.0)
-    >>> means, plain = env.take(10).means, base.take(10).means
-    >>> float(means[4, 2] - plain[4, 2]).__round__(9), bool(means[5, 2] == plain[5, 2])
-    (-5.0, True)
+    >>> env = ArmAppears(base, 6, actions=(2,))
+    >>> block = env.take(10)
+    >>> block.available[4].tolist(), block.available[5].tolist()
+    ([True, True, False], [True, True, True])
+    >>> bool((block.means == base.take(10).means).all())
+    True
     """
 
-    def __init__(
-        self, env: Any, at_step: int, *, actions: Iterable[int] = (0,), gap: float = 3.0
-    ) -> None:
+    def __init__(self, env: Any, at_step: int, *, actions: Iterable[int] = (0,)) -> None:
         self.env = env
         self.at_step = at_step
         self.actions = actions
-        self.gap = gap
         self._check(env, at_step)
-        check_real("gap", gap, minimum=0.0, exclusive_minimum=True)
-        names = list(env.features.names)
+        k = getattr(env, "n_actions", None)
+        if not isinstance(k, int | np.integer):
+            raise TypeError(f"ArmAppears needs a bandit (n_actions); {type(env).__name__} has none")
         chosen = [actions] if isinstance(actions, int | np.integer) else list(actions)
         if not chosen:
             raise ValueError("actions must name at least one action, got none")
-        columns = []
         for a in chosen:
             check_int("actions", a, minimum=0)
-            if f"a{a}" not in names:
-                raise ValueError(
-                    f"actions must be action indices whose one-hot column a{{k}} is in "
-                    f"env.features, got {a} (features: {names})"
-                )
-            columns.append(names.index(f"a{a}"))
-        self._columns = np.array(columns)
+            if a >= k:
+                raise ValueError(f"actions must be action indices in [0, {k}), got {a}")
+        self._unavailable = np.zeros(k, dtype=bool)
+        self._unavailable[chosen] = True
+        if self._unavailable.all():
+            raise ValueError(
+                f"actions must leave at least one of the {k} actions available, got {chosen}"
+            )
 
     def _rule(self, index: int, inner: np.ndarray) -> np.ndarray | None:
-        if index >= self.at_step - 1:
-            return None
-        out = inner.copy()
-        out[..., self._columns] -= self.gap
-        return out
+        return None  # the truth is the base's: only the mask changes
+
+    def _apply(self, block: Any, offset: int) -> Any:
+        block = super()._apply(block, offset)
+        single = self.env.n_replicates is None
+        inputs, rewards, means = block[:3]
+        m = means.shape[0 if single else 1]
+        early = (offset + np.arange(m) < self.at_step - 1)[:, None] & self._unavailable
+        mask = ~early if single else np.broadcast_to(~early, means.shape)
+        inner = getattr(block, "available", None)
+        if inner is not None:
+            mask = mask & inner
+        return AvailableStep(inputs, rewards, means, np.ascontiguousarray(mask))
 
     def __repr__(self) -> str:
-        return (
-            f"ArmAppears({self.env!r}, at_step={self.at_step}, actions={self.actions!r}, "
-            f"gap={self.gap})"
-        )
+        return f"ArmAppears({self.env!r}, at_step={self.at_step}, actions={self.actions!r})"

@@ -23,6 +23,7 @@ from regretlab._validation import check_choice, check_int, check_real
 from regretlab.base import Choice
 from regretlab.policies._kl import FAMILIES, kl_index
 from regretlab.policies._ties import inverse_cdf
+from regretlab.policies.availability import check_available, masked_probabilities, masked_scores
 
 __all__ = ["KLUCB", "UCB1", "BayesUCB", "ConjugateThompsonSampling", "Exp3", "Softmax"]
 
@@ -111,8 +112,9 @@ class UCB1:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
-        return _index_choice(self.index(model), rng)
+        return _index_choice(masked_scores(self.index(model), available), rng)
 
     def __repr__(self) -> str:
         return f"UCB1(alpha={self.alpha})"
@@ -169,8 +171,9 @@ class KLUCB:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
-        return _index_choice(self.index(model), rng)
+        return _index_choice(masked_scores(self.index(model), available), rng)
 
     def __repr__(self) -> str:
         return f"KLUCB(family={self.family!r}, c={self.c}, variance={self.variance})"
@@ -205,6 +208,7 @@ class BayesUCB:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
         q = self.level(step)
         if hasattr(model, "quantile"):
@@ -212,7 +216,7 @@ class BayesUCB:
         else:
             loc, sd = model.predict_one(designs, return_sd=True, include_noise=False)
             index = np.asarray(loc) + special.ndtri(q) * np.asarray(sd)
-        return _index_choice(index, rng)
+        return _index_choice(masked_scores(index, available), rng)
 
     def __repr__(self) -> str:
         return "BayesUCB()"
@@ -265,8 +269,9 @@ class Softmax:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
-        prob = self.probabilities(model, designs)
+        prob = masked_probabilities(self.probabilities(model, designs), available)
         actions = _draw(prob, rng)
         return Choice(actions, np.take_along_axis(prob, actions[..., None], axis=-1)[..., 0])
 
@@ -299,22 +304,24 @@ class Exp3:
         if gamma is not None:
             check_real("gamma", gamma, minimum=0.0, exclusive_minimum=True, maximum=1.0)
 
-    def gamma_at(self, step: int, n_actions: int) -> Any:
+    def gamma_at(self, step: int, n_actions: Any) -> Any:
         """The exploration rate at ``step`` (1-based) for ``n_actions`` arms."""
         if self.gamma is not None:
             return np.float64(self.gamma)
-        k = n_actions
-        return np.minimum(1.0, np.sqrt(k * math.log(k) / ((math.e - 1.0) * step)))
+        k = n_actions  # an array of per-replicate counts of available arms, too
+        return np.minimum(1.0, np.sqrt(k * np.log(k) / ((math.e - 1.0) * step)))
 
-    def probabilities(self, model: Any, step: int) -> np.ndarray:
-        """Every arm's probability, ``(..., K)``."""
+    def probabilities(self, model: Any, step: int, available: Any = None) -> np.ndarray:
+        """Every arm's probability, ``(..., K)``; with ``available``, EXP3 over the available
+        arms (``K`` their number, zero on the others)."""
         _needs(self, model, "importance_weighted_sum")
         weighted = np.asarray(model.importance_weighted_sum, dtype=float)
-        k = weighted.shape[-1]
+        mask = None if available is None else check_available(available, weighted.shape)
+        k = weighted.shape[-1] if mask is None else mask.sum(axis=-1, keepdims=True)
         gamma = self.gamma_at(step, k)
-        prob = _softmax(weighted * (gamma / k))
+        prob = _softmax(masked_scores(weighted * (gamma / k), mask))
         prob *= 1.0 - gamma
-        prob += gamma / k
+        prob += gamma / k if mask is None else mask * (gamma / k)
         return prob
 
     def select(
@@ -325,8 +332,9 @@ class Exp3:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
-        prob = self.probabilities(model, step)
+        prob = self.probabilities(model, step, available)
         actions = _draw(prob, rng)
         return Choice(actions, np.take_along_axis(prob, actions[..., None], axis=-1)[..., 0])
 
@@ -368,22 +376,23 @@ class ConjugateThompsonSampling:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
         _needs(self, model, "sample_means")
         # Continuous draws tie with probability 0: a plain argmax (the first of equals).
-        actions = np.asarray(model.sample_means(rng)).argmax(axis=-1)
+        actions = masked_scores(np.asarray(model.sample_means(rng)), available).argmax(axis=-1)
         if not self.propensity_draws:
             return Choice(actions, None)
-        return Choice(actions, self.propensity(model, actions, rng))
+        return Choice(actions, self.propensity(model, actions, rng, available))
 
-    def propensity(self, model: Any, actions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """The Monte Carlo probability that a posterior draw picks ``actions``."""
+    def propensity(self, model: Any, actions: Any, rng: Any, available: Any = None) -> np.ndarray:
+        """The Monte Carlo probability that a draw picks ``actions`` (among ``available`` arms)."""
         n = self.propensity_draws
         hits = np.zeros(np.shape(actions))
         chunk = max(1, 2**20 // max(1, int(np.size(actions)) * 8))
         for lo in range(0, n, chunk):
             draws = np.asarray(model.sample_means(rng, size=min(chunk, n - lo)))
-            hits += (draws.argmax(axis=-1) == actions).sum(axis=0)
+            hits += (masked_scores(draws, available).argmax(axis=-1) == actions).sum(axis=0)
         return (hits + 1.0) / (n + 1.0)
 
     def __repr__(self) -> str:

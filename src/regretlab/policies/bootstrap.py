@@ -8,6 +8,7 @@ import numpy as np
 
 from regretlab.base import Choice
 from regretlab.policies._ties import argmax_random_ties
+from regretlab.policies.availability import masked_scores
 from regretlab.policies.propensities import tie_probabilities
 
 __all__ = ["BootstrappedThompsonSampling"]
@@ -49,13 +50,15 @@ class BootstrappedThompsonSampling:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
         if not callable(getattr(model, "predict_copies", None)):
             raise TypeError(
                 "BootstrappedThompsonSampling needs a learner with predict_copies(); wrap the "
                 f"learner in regretlab.learners.Bootstrap, got {type(model).__name__}"
             )
-        scores = np.asarray(model.predict_copies(designs))  # (..., B, K)
+        copies_mask = None if available is None else np.asarray(available)[..., None, :]
+        scores = masked_scores(np.asarray(model.predict_copies(designs)), copies_mask)  # (.., B, K)
         n_copies = scores.shape[-2]
         copy = rng.integers(0, n_copies, size=scores.shape[:-2])
         drawn = np.take_along_axis(scores, copy[..., None, None], axis=-2)[..., 0, :]

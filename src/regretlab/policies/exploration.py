@@ -18,6 +18,7 @@ import numpy as np
 from regretlab._validation import check_finite, check_int, check_real
 from regretlab.base import Choice
 from regretlab.policies._ties import _ties, argmax_random_ties, row_max
+from regretlab.policies.availability import draw_available, masked_scores, uniform_available
 from regretlab.policies.propensities import (
     monte_carlo_shares,
     posterior_scores,
@@ -57,8 +58,9 @@ class Greedy:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
-        scores = np.asarray(model.predict_one(designs))
+        scores = masked_scores(np.asarray(model.predict_one(designs)), available)
         actions = argmax_random_ties(scores, rng)
         return Choice(actions, 1.0 / _ties(scores).sum(axis=-1), deterministic=True)
 
@@ -70,9 +72,10 @@ class Greedy:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> np.ndarray:
         """``(..., K)``: 1 on the best predicted action (shared evenly among ties), else 0."""
-        return tie_probabilities(np.asarray(model.predict_one(designs)))
+        return tie_probabilities(masked_scores(np.asarray(model.predict_one(designs)), available))
 
     def __repr__(self) -> str:
         return "Greedy()"
@@ -109,19 +112,22 @@ class EpsilonGreedy:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
-        scores = np.asarray(model.predict_one(designs))
+        scores = masked_scores(np.asarray(model.predict_one(designs)), available)
         eps = self.epsilon_at(step)
         ties = _ties(scores)
         greedy = argmax_random_ties(scores, rng)
         if eps == 0.0:  # exactly Greedy, drawing nothing more from the generator
             return Choice(greedy, 1.0 / ties.sum(axis=-1))
-        k = scores.shape[-1]
         explore = rng.random(scores.shape[:-1]) < eps
-        uniform = rng.integers(0, k, size=scores.shape[:-1])
+        uniform = draw_available(rng, scores.shape, available)
         actions = np.where(explore, uniform, greedy)
         chosen_tied = np.take_along_axis(ties, actions[..., None], axis=-1)[..., 0]
-        probability = eps / k + (1.0 - eps) * chosen_tied / ties.sum(axis=-1)
+        uniform_share = np.take_along_axis(
+            uniform_available(scores.shape, available), actions[..., None], axis=-1
+        )[..., 0]
+        probability = eps * uniform_share + (1.0 - eps) * chosen_tied / ties.sum(axis=-1)
         return Choice(actions, probability)
 
     def action_probabilities(
@@ -132,12 +138,14 @@ class EpsilonGreedy:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> np.ndarray:
         """``(..., K)``: ``epsilon_t / K`` everywhere plus ``1 - epsilon_t`` on the greedy
         action(s)."""
-        scores = np.asarray(model.predict_one(designs))
+        scores = masked_scores(np.asarray(model.predict_one(designs)), available)
         eps = self.epsilon_at(step)
-        return eps / scores.shape[-1] + (1.0 - eps) * tie_probabilities(scores)
+        uniform = uniform_available(scores.shape, available)
+        return eps * uniform + (1.0 - eps) * tie_probabilities(scores)
 
     def __repr__(self) -> str:
         return f"EpsilonGreedy(epsilon={self.epsilon}, decay={self.decay})"
@@ -173,8 +181,9 @@ class LinUCB:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
-        scores = self._scores(model, designs)
+        scores = masked_scores(self._scores(model, designs), available)
         return Choice(
             argmax_random_ties(scores, rng), 1.0 / _ties(scores).sum(axis=-1), deterministic=True
         )
@@ -191,9 +200,10 @@ class LinUCB:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> np.ndarray:
         """``(..., K)``: 1 on the largest upper bound (shared evenly among ties), else 0."""
-        return tie_probabilities(self._scores(model, designs))
+        return tie_probabilities(masked_scores(self._scores(model, designs), available))
 
     def __repr__(self) -> str:
         return f"LinUCB(alpha={self.alpha}, include_noise={self.include_noise})"
@@ -246,18 +256,17 @@ class ThompsonSampling:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
         scores = posterior_scores(model, designs, rng, self.scale)
         if not np.isfinite(scores).all():  # as Greedy, whose model checks its designs
             check_finite("designs", np.asarray(designs, dtype=float))
             check_finite(f"ThompsonSampling's scores at step {step}", scores)
-        actions = argmax_random_ties(scores, rng)
+        actions = argmax_random_ties(masked_scores(scores, available), rng)
         if not self.propensity_draws:
             return Choice(actions, None)
         draws = self.propensity_draws
-        shares = monte_carlo_shares(
-            lambda g, n: posterior_scores(model, designs, g, self.scale, n), rng, draws
-        )
+        shares = monte_carlo_shares(self._sampler(model, designs, available), rng, draws)
         return Choice(actions, sampled_propensity(shares, actions, draws))
 
     def action_probabilities(
@@ -268,12 +277,16 @@ class ThompsonSampling:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> np.ndarray:
         """``(..., K)``: shares of ``propensity_draws`` (1000 if 0) draws; se at most
         ``0.5 / sqrt(draws)``."""
         draws = self.propensity_draws or 1000
-        return monte_carlo_shares(
-            lambda g, n: posterior_scores(model, designs, g, self.scale, n), rng, draws
+        return monte_carlo_shares(self._sampler(model, designs, available), rng, draws)
+
+    def _sampler(self, model: Any, designs: np.ndarray, available: Any) -> Any:
+        return lambda g, n: masked_scores(
+            posterior_scores(model, designs, g, self.scale, n), available
         )
 
     def __repr__(self) -> str:
@@ -297,6 +310,7 @@ class Random:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
         """A uniform action per replicate from ``rng``; ``model``, ``step`` and ``means`` unused.
 
@@ -316,8 +330,10 @@ class Random:
         Choice
             ``actions`` of shape ``designs.shape[:-2]`` and ``probability`` ``1 / K`` each.
         """
-        lead, k = designs.shape[:-2], designs.shape[-2]
-        return Choice(rng.integers(0, k, size=lead), np.full(lead, 1.0 / k))
+        shape = designs.shape[:-1]
+        actions = draw_available(rng, shape, available)
+        prob = uniform_available(shape, available)
+        return Choice(actions, np.take_along_axis(prob, actions[..., None], axis=-1)[..., 0])
 
     def action_probabilities(
         self,
@@ -327,10 +343,10 @@ class Random:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> np.ndarray:
         """``(..., K)``: ``1 / K`` for every action."""
-        k = designs.shape[-2]
-        return np.full((*designs.shape[:-2], k), 1.0 / k)
+        return uniform_available(designs.shape[:-1], available)
 
     def __repr__(self) -> str:
         return "Random()"
@@ -352,10 +368,11 @@ class Oracle:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
         if means is None:
             raise ValueError("Oracle needs the expected rewards: means must not be None")
-        means = np.asarray(means)
+        means = masked_scores(np.asarray(means), available)
         return Choice(
             argmax_random_ties(means, rng), 1.0 / _ties(means).sum(axis=-1), deterministic=True
         )
@@ -368,11 +385,12 @@ class Oracle:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> np.ndarray:
         """``(..., K)``: 1 on the best true action (shared evenly among ties), else 0."""
         if means is None:
             raise ValueError("Oracle needs the expected rewards: means must not be None")
-        return tie_probabilities(np.asarray(means))
+        return tie_probabilities(masked_scores(np.asarray(means), available))
 
     def __repr__(self) -> str:
         return "Oracle()"

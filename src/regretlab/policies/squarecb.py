@@ -9,22 +9,30 @@ import numpy as np
 from regretlab._validation import check_real
 from regretlab.base import Choice
 from regretlab.policies._ties import argmax_random_ties, inverse_cdf
+from regretlab.policies.availability import check_available, masked_scores
 
 __all__ = ["SquareCB", "inverse_gap_weights"]
 
 
-def inverse_gap_weights(scores: np.ndarray, best: np.ndarray, gamma: float) -> np.ndarray:
+def inverse_gap_weights(
+    scores: np.ndarray, best: np.ndarray, gamma: float, available: Any = None
+) -> np.ndarray:
     """Action probabilities ``(..., K)`` of inverse-gap weighting (Foster & Rakhlin 2020, Alg. 1).
 
     Every action but ``best`` gets ``1 / (K + gamma (scores[best] - scores[a]))``; ``best`` gets
-    the rest. ``scores`` are predicted rewards in [0, 1], ``best`` their argmax ``(...)``.
+    the rest. ``scores`` are predicted rewards in [0, 1], ``best`` their argmax ``(...)``. With
+    an ``available`` mask (:mod:`regretlab.policies.availability`) the weighting is over the
+    available actions: ``K`` is their number and the others get 0 (``best`` must be available).
 
     >>> inverse_gap_weights(np.array([0.9, 0.5, 0.1]), np.array(0), 10.0).round(4)
     array([0.7662, 0.1429, 0.0909])
     """
-    k = scores.shape[-1]
+    mask = None if available is None else check_available(available, scores.shape)
+    k = scores.shape[-1] if mask is None else mask.sum(axis=-1, keepdims=True)
     top = np.take_along_axis(scores, np.asarray(best)[..., None], axis=-1)
     probs = 1.0 / (k + gamma * (top - scores))
+    if mask is not None:
+        probs *= mask
     np.put_along_axis(probs, np.asarray(best)[..., None], 0.0, axis=-1)
     rest = 1.0 - probs.sum(axis=-1, keepdims=True)
     np.put_along_axis(probs, np.asarray(best)[..., None], rest, axis=-1)
@@ -97,11 +105,12 @@ class SquareCB:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
         scores = np.asarray(model.predict_one(designs), dtype=float)
         scaled = np.clip((scores - self._low) / self._width, 0.0, 1.0)
-        best = argmax_random_ties(scaled, rng)
-        probs = inverse_gap_weights(scaled, best, self.gamma_at(step))
+        best = argmax_random_ties(masked_scores(scaled, available), rng)
+        probs = inverse_gap_weights(scaled, best, self.gamma_at(step), available)
         actions = inverse_cdf(np.cumsum(probs, axis=-1), rng.random(scaled.shape[:-1]))
         # An action of probability 0 (only by rounding at the top of the CDF) is never chosen.
         chosen = np.take_along_axis(probs, actions[..., None], axis=-1)[..., 0]

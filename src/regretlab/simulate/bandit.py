@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from regretlab._random import SeedLike, children
 from regretlab.base import BanditEnvironment, StepLog
-from regretlab.policies.exploration import row_max
+from regretlab.simulate._availability import best_available, block_availability, check_chosen
 from regretlab.simulate._labels import readable_name, tables_repr
 from regretlab.simulate.agents import (
     Agent,
@@ -200,7 +200,11 @@ def run_bandit(
         # The comparator: the best action of each step, unless the block states its own
         # (``best``, the best fixed arm of an adversarial bandit).
         stated = getattr(chunk, "best", None)
-        best_means = row_max(means) if stated is None else np.ascontiguousarray(stated.T)
+        # Actions a step makes unavailable (``available``): never chosen, not the comparator.
+        available = block_availability(chunk, means, policies, names)
+        best_means = (
+            best_available(means, available) if stated is None else np.ascontiguousarray(stated.T)
+        )
         for i in range(len(rewards)):
             t += 1
             best = best_means[i]
@@ -211,9 +215,14 @@ def run_bandit(
                 design = maps[a].transform(context[i])
                 rows = _design_rows(design, context[i], k)
                 try:
-                    choice = policy.select(learners[a], rows, rngs[a], step=t, means=means[i])
+                    mask = {} if available is None else {"available": available[i]}
+                    choice = policy.select(
+                        learners[a], rows, rngs[a], step=t, means=means[i], **mask
+                    )
                     actions = np.asarray(choice.actions)
                     at = _chosen(actions, offsets, k)
+                    if available is not None:
+                        check_chosen(available[i], at)
                     reward = flat_rewards[at]
                     if learners[a] is not None:
                         index = (actions,) if replicates is None else (replicates, actions)

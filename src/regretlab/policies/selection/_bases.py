@@ -158,6 +158,7 @@ class AgentSelector:
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
         """Pick a base per replicate and return the action of its policy.
 
@@ -167,8 +168,9 @@ class AgentSelector:
         base's policy does not report one.
         """
         picks, pick_probability = self._pick(rng)
+        mask = {} if available is None else {"available": available}
         choices = [
-            policy.select(learner, designs, rng, step=step, means=means)
+            policy.select(learner, designs, rng, step=step, means=means, **mask)
             for learner, policy in zip(self._learners, self._policies, strict=True)
         ]
         actions = np.stack([np.asarray(c.actions) for c in choices])

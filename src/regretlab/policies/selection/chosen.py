@@ -45,6 +45,7 @@ learner, got NoneType
         *,
         step: int,
         means: np.ndarray | None = None,
+        available: np.ndarray | None = None,
     ) -> Choice:
         """The picked base's action (see the class)."""
         chooser = getattr(model, "select", None)
@@ -53,7 +54,9 @@ learner, got NoneType
                 "ChosenAgent needs an agent selector (Corral, RegretBalancing) as the agent's "
                 f"learner, got {type(model).__name__}"
             )
-        return chooser(designs, rng, step=step, means=means)
+        if available is None:
+            return chooser(designs, rng, step=step, means=means)
+        return chooser(designs, rng, step=step, means=means, available=available)
 
     def __repr__(self) -> str:
         return "ChosenAgent()"
