@@ -58,6 +58,16 @@ EXAMPLES: dict[str, list[dict]] = {
     "ArmMeans": [{"n_actions": 6}, {"n_actions": 6, "initial": 0.5}],
     "BetaBernoulli": [{"n_actions": 6}, {"n_actions": 6, "prior_alpha": 0.5, "prior_beta": 2.0}],
     "GammaPoisson": [{"n_actions": 6}, {"n_actions": 6, "prior_shape": 2.0, "prior_rate": 0.5}],
+    # Forgetting per-action and per-arm learners (issue 18).
+    "SlidingWindowDisjointBayesianLinearRegression": [
+        {"n_actions": 3, "window": 4},
+        {"n_actions": 2, "window": 1, "prior_variance": {"pairwise": 0.0}},
+    ],
+    "DiscountedDisjointBayesianLinearRegression": [{"n_actions": 3, "forgetting": 0.9}],
+    "SlidingWindowArmMeans": [{"n_actions": 6, "window": 5}, {"n_actions": 6, "window": 1}],
+    "DiscountedArmMeans": [{"n_actions": 6, "forgetting": 0.8}],
+    "SlidingWindowBetaBernoulli": [{"n_actions": 6, "window": 3}],
+    "DiscountedBetaBernoulli": [{"n_actions": 6, "forgetting": 0.7, "prior_alpha": 0.5}],
 }
 
 

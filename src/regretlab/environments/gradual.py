@@ -146,7 +146,7 @@ class ArmAppears(_WeightChange):
             if a >= k:
                 raise ValueError(f"actions must be action indices in [0, {k}), got {a}")
         self._unavailable = np.zeros(k, dtype=bool)
-        self._unavailable[chosen] = True
+        self._unavailable[np.asarray(chosen, dtype=int)] = True
         if self._unavailable.all():
             raise ValueError(
                 f"actions must leave at least one of the {k} actions available, got {chosen}"

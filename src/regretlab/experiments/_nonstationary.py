@@ -7,12 +7,19 @@ changes the user expects in the run: the value then follows the stated rule of
     learner = {type = "SlidingWindowBayesianLinearRegression", n_changes = 3}
     learner = {type = "BayesianLinearRegression.discounted", n_changes = 3}
     learner = {type = "ChangepointBayesianLinearRegression", n_changes = 3, max_run = 500}
+    learner = {type = "SlidingWindowDisjointBayesianLinearRegression", n_changes = 3}
+    learner = {type = "DiscountedBetaBernoulli", n_changes = 3}
+
+The per-action and per-arm forgetting learners (``SlidingWindow*`` / ``Discounted*`` of
+:mod:`regretlab.learners.disjoint_window` and :mod:`regretlab.learners.arm_windows`) take
+``window`` / ``forgetting`` or ``n_changes`` alike.
 
 The changepoint learner's ``max_run`` defaults to the horizon (its posterior is then exact).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,6 +29,7 @@ from regretlab.experiments.components import register
 __all__ = [
     "changepoint_regression",
     "discounted_regression",
+    "forgetting_learner",
     "sliding_window_regression",
 ]
 
@@ -118,6 +126,74 @@ for _name, _factory in (
 ):
     register(
         "learner", _name, _factory, auto=_auto, auto_names=("groups", "n_replicates", "horizon")
+    )
+_FORGETTING = {
+    "SlidingWindowDisjointBayesianLinearRegression": ("window", learners.sliding_window),
+    "DiscountedDisjointBayesianLinearRegression": ("forgetting", learners.discount_factor),
+    "SlidingWindowArmMeans": ("window", learners.sliding_window),
+    "DiscountedArmMeans": ("forgetting", learners.discount_factor),
+    "SlidingWindowBetaBernoulli": ("window", learners.sliding_window),
+    "DiscountedBetaBernoulli": ("forgetting", learners.discount_factor),
+}
+
+
+def forgetting_learner(
+    name: str, *, n_changes: float | None = None, horizon: int = 1, **params: Any
+) -> Any:
+    """The per-action or per-arm forgetting learner ``name`` of :mod:`regretlab.learners`, its
+    ``window`` / ``forgetting`` given in ``params`` or set by the rule for ``n_changes``.
+
+    >>> forgetting_learner("SlidingWindowArmMeans", n_changes=2, horizon=1500, n_actions=3)
+    SlidingWindowArmMeans(n_actions=3, n_replicates=None, initial=0.0, window=149)
+    """
+    key, rule = _FORGETTING[name]
+    value = _by_rule(key, params.pop(key, None), n_changes, horizon, rule)
+    return getattr(learners, name)(**params, **{key: value})
+
+
+def _forgetting_auto(name: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    def auto(context: Mapping[str, Any]) -> dict[str, Any]:
+        k = getattr(context["env"], "n_actions", None)
+        if k is None:
+            raise ValueError(f"{name} needs a bandit environment (one with n_actions)")
+        out = {"n_actions": int(k), "n_replicates": context["n_replicates"]}
+        out["horizon"] = context["env"].horizon
+        if "Disjoint" in name:
+            out["groups"] = context["features"]
+        return out
+
+    return auto
+
+
+def _forgetting_factory(name: str) -> Callable[..., Any]:
+    """``forgetting_learner(name, ...)`` with the class's signature, its window or discount
+    optional, plus ``n_changes`` and ``horizon`` (what a file may set is read from it)."""
+    key = _FORGETTING[name][0]
+
+    def factory(**params: Any) -> Any:
+        return forgetting_learner(name, **params)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    own = inspect.signature(getattr(learners, name)).parameters.values()
+    factory.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            *(p.replace(default=None) if p.name == key else p for p in own),
+            inspect.Parameter("n_changes", keyword, default=None),
+            inspect.Parameter("horizon", keyword, default=1),
+        ]
+    )
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = f"{name}, ``{key}`` or ``n_changes`` for the rule of the horizon."
+    return factory
+
+
+for _name in _FORGETTING:
+    register(
+        "learner",
+        _name,
+        _forgetting_factory(_name),
+        auto=_forgetting_auto(_name),
+        auto_names=("n_actions", "n_replicates", "horizon", *(("groups",) * ("Disjoint" in _name))),
     )
 register(
     "drift",

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from regretlab.learners.arm_posteriors import BetaBernoulli, GammaPoisson
+from regretlab.learners.arm_windows import (
+    DiscountedArmMeans,
+    DiscountedBetaBernoulli,
+    SlidingWindowArmMeans,
+    SlidingWindowBetaBernoulli,
+)
 from regretlab.learners.arms import ArmMeans
 from regretlab.learners.bayes import BayesianLinearRegression
 from regretlab.learners.bootstrap import Bootstrap
 from regretlab.learners.changepoint import ChangepointBayesianLinearRegression
 from regretlab.learners.disjoint import DisjointBayesianLinearRegression
+from regretlab.learners.disjoint_window import (
+    DiscountedDisjointBayesianLinearRegression,
+    SlidingWindowDisjointBayesianLinearRegression,
+)
 from regretlab.learners.drift_rules import changepoint_hazard, discount_factor, sliding_window
 from regretlab.learners.glm import BayesianGLM
 from regretlab.learners.nig import NormalInverseGammaRegression
@@ -24,6 +34,9 @@ __all__ = [
     "BetaBernoulli",
     "Bootstrap",
     "ChangepointBayesianLinearRegression",
+    "DiscountedArmMeans",
+    "DiscountedBetaBernoulli",
+    "DiscountedDisjointBayesianLinearRegression",
     "DisjointBayesianLinearRegression",
     "GammaPoisson",
     "GaussianPosteriorMean",
@@ -32,7 +45,10 @@ __all__ = [
     "Ridge",
     "RiverRegressor",
     "SGDLinearRegression",
+    "SlidingWindowArmMeans",
     "SlidingWindowBayesianLinearRegression",
+    "SlidingWindowBetaBernoulli",
+    "SlidingWindowDisjointBayesianLinearRegression",
     "SufficientStats",
     "changepoint_hazard",
     "discount_factor",
