@@ -11,15 +11,18 @@ Instances (Bernoulli arms, fixed):
    mean final pseudo-regret with a 95% interval and its ratio to the Lai-Robbins bound
    ``sum_{a: gap > 0} gap_a / KL(mu_a, mu*) * log T`` (reported, not gated: finite-horizon
    ratios below 1 are legitimate).
-2. Peers (``--peer-horizon``, ``--peer-replicates``): MABWiser ``UCB1(alpha=1)`` and
+2. Peers (``--peer-horizon``, default 10^4; ``--peer-replicates``, default 200; ``--instances``
+   to run one instance; a peer replicate-step costs 7-230 us, so run each peer and rule as its
+   own process, see RESULTS.md): MABWiser ``UCB1(alpha=1)`` and
    ``ThompsonSampling()`` (Beta(1, 1) counters), river ``UCB(delta=1)`` and
    ``ThompsonSampling(proba.Beta(1, 1))``, each stepped on the same reward tables as ours (the
    first replicates of our environment: common random numbers, so the comparison is paired).
    Exploration constants aligned: all use ``mean + 1 * sqrt(2 log N / n)`` with N the pulls so
    far. Equivalence: two one-sided paired t tests (TOST, alpha 0.05 each) that the ratio of
    mean regrets ours / peer lies in [0.95, 1.05] (H0: ``mean(ours - 0.95 peer) <= 0`` or
-   ``mean(ours - 1.05 peer) >= 0``). Speed: replicate-steps per second, ours at the regret run's
-   R (environment included) against the peer's single-replicate loop.
+   ``mean(ours - 1.05 peer) >= 0``), with the ratio's 90% interval beside it. Speed:
+   replicate-steps per second, ours at R = the peer's replicate count (environment included)
+   against the peer's single-replicate loop.
 3. Throughput (``--throughput-replicates``, default 1000; K = 10 arms with means
    ``linspace(0.05, 0.95, 10)``): Beta-TS, UCB1 and KL-UCB through ``run_bandit`` (environment
    included) against a bare numpy lockstep loop each (draw the reward table, draw or compute the
@@ -333,8 +336,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--horizon", type=int, default=10_000)
     parser.add_argument("--replicates", type=int, default=200)
-    parser.add_argument("--peer-horizon", type=int, default=2_000)
-    parser.add_argument("--peer-replicates", type=int, default=400)
+    parser.add_argument("--peer-horizon", type=int, default=10_000)
+    parser.add_argument("--peer-replicates", type=int, default=200)
     parser.add_argument("--peers", nargs="*", default=["river", "mabwiser"])
     parser.add_argument("--rules", nargs="*", default=["ucb1", "beta_ts"])
     parser.add_argument("--instances", nargs="*", default=list(INSTANCES), choices=list(INSTANCES))
