@@ -7,12 +7,12 @@ draws the reward of every action), so regret differences between agents are pair
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import pandas as pd
-from tqdm.auto import tqdm
 
+from regretlab._lazy import lazy_module
+from regretlab._lazy import progress_bar as tqdm
 from regretlab._random import SeedLike, children
 from regretlab.base import BanditEnvironment, StepLog
 from regretlab.policies.exploration import row_max
@@ -25,6 +25,11 @@ from regretlab.simulate.agents import (
     replicate_ids,
 )
 from regretlab.simulate.feedback import Feedback, FeedbackChannel
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_module("pandas")
 
 __all__ = ["BanditResult", "run_bandit"]
 

@@ -7,12 +7,12 @@ so differences between them are paired.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import pandas as pd
-from tqdm.auto import tqdm
 
+from regretlab._lazy import lazy_module
+from regretlab._lazy import progress_bar as tqdm
 from regretlab.base import PredictionStream
 from regretlab.simulate._labels import readable_name, tables_repr
 from regretlab.simulate.agents import (
@@ -23,6 +23,11 @@ from regretlab.simulate.agents import (
     replicate_ids,
 )
 from regretlab.simulate.feedback import Feedback, FeedbackChannel
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_module("pandas")
 
 __all__ = ["PrequentialResult", "run_prequential"]
 
