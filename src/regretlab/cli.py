@@ -41,6 +41,19 @@ def _count(minimum: int) -> type:
     return parse  # type: ignore[return-value]
 
 
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+_positive_number.__name__ = "number"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="regretlab",
@@ -184,6 +197,13 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
         "--allow-large",
         action="store_true",
         help="run even when a task's estimated peak memory exceeds half of this machine's",
+    )
+    run.add_argument(
+        "--block-memory-mb",
+        type=_positive_number,
+        metavar="MB",
+        help="MiB of environment data each task holds at once (default: the experiment's "
+        "block_memory_mb, else 64); changes the memory, never the results",
     )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(parser=run, handler=_run)

@@ -154,6 +154,8 @@ def run_task(experiment: Experiment, task: Task) -> dict[str, pd.DataFrame]:
     checkpoints = np.asarray(experiment.checkpoints)
     options: dict[str, Any] = {"checkpoints": checkpoints, "environment": task.environment}
     options["feedback"] = experiment.build_feedback(task.environment_seed)
+    if experiment.block_memory is not None:
+        options["block_memory"] = experiment.block_memory
     if experiment.stream == "prequential":
         track = experiment.track_coefficients
         result = run_prequential(env, agents, track_coefficients=track, **options)
