@@ -95,7 +95,8 @@ def main() -> None:
     print(f"block_memory: {'default (64 MiB)' if budget is None else budget} bytes")
     print()
     print(
-        "| R | d | T | peak RSS MB | agents' state MB | peak - state MB | RSS before the run MB | wall s |"
+        "| R | d | T | peak RSS MB | agents' state MB | peak - state MB | RSS before the run MB "
+        "| wall s |"
     )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for case in cases:
