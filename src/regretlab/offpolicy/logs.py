@@ -3,8 +3,9 @@
 :class:`ParquetLog` streams every decision to a Parquet file in blocks of ``block_rows`` rows
 (``pyarrow.parquet.ParquetWriter``): its buffers and the row group pyarrow is encoding hold at
 most one block together, so logging a long run costs one block of memory, not the run.
-:class:`MemoryLog` keeps the steps in memory (small runs, tests). :func:`read_log` reads a Parquet or CSV log (the columns of
-:mod:`regretlab.offpolicy.table`) into a validated :class:`~regretlab.offpolicy.LoggedBandit`.
+:class:`MemoryLog` keeps the steps in memory (small runs, tests). :func:`read_log` reads a
+Parquet or CSV log (the columns of :mod:`regretlab.offpolicy.table`) into a validated
+:class:`~regretlab.offpolicy.LoggedBandit`.
 """
 
 from __future__ import annotations
