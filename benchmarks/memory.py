@@ -9,6 +9,11 @@ agent are built, before the run (the "start"), so that
 
     peak - state: what the run holds beyond its agents (the acceptance: <= 200 MB, flat in T)
 
+and, from a second process that steps the same agent alone for T steps on one design row (no
+environment, no runner; pandas imported at the end as a run does), the run's peak minus the
+agent's own peak: what the runner and the environment hold (the blocks), beside the agent's
+state and the temporaries of its steps and periodic refreshes.
+
 Run from the repository root (shared machine: the cases run one after another)::
 
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python benchmarks/memory.py \\
@@ -55,16 +60,29 @@ def state_bytes(obj, seen=None):
 
 
 start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-options = {{}} if budget is None else {{"block_memory": budget}}
-result = run_prequential(env, [Agent("bayes", learner)], **options)
+if {alone}:
+    # The agent stepped alone, T steps on one reused design row: its own peak (state and the
+    # temporaries of its steps and periodic refreshes), and pandas, which a run loads at the end.
+    model = learner.clone()
+    x, y = np.random.default_rng(1).uniform(-1, 1, size=(R, learner.mean.shape[-1])), np.zeros(R)
+    for _ in range(T):
+        model.predict_one(x)
+        model.learn_one(x, y)
+    import pandas
+    result = None
+else:
+    options = {{}} if budget is None else {{"block_memory": budget}}
+    result = run_prequential(env, [Agent("bayes", learner)], **options)
 # The learner the runner stepped is a clone; its final state has the same arrays' sizes.
 learner.learn_one(env.features.transform(env.take(1).x[:, 0]), np.zeros(R))
-print("STATE", state_bytes(learner), "START", start, "ROWS", len(result.regret))
+print("STATE", state_bytes(learner), "START", start)
 """
 
 
-def run_case(r: int, x_dim: int, horizon: int, budget: int | None) -> dict[str, float]:
-    code = CHILD.format(R=r, x_dim=x_dim, T=horizon, budget=budget)
+def run_case(
+    r: int, x_dim: int, horizon: int, budget: int | None, alone: bool = False
+) -> dict[str, float]:
+    code = CHILD.format(R=r, x_dim=x_dim, T=horizon, budget=budget, alone=alone)
     start = time.perf_counter()
     done = subprocess.run(
         ["/usr/bin/time", "-v", sys.executable, "-c", code],
@@ -96,17 +114,19 @@ def main() -> None:
     print()
     print(
         "| R | d | T | peak RSS MB | agents' state MB | peak - state MB | RSS before the run MB "
-        "| wall s |"
+        "| agent alone: peak MB | run - agent alone MB | wall s (run, alone) |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for case in cases:
         r, x_dim, horizon = (int(v) for v in case.split(","))
         d = 1 + x_dim + x_dim * (x_dim - 1) // 2
         m = run_case(r, x_dim, horizon, budget)
+        a = run_case(r, x_dim, horizon, budget, alone=True)
         mb = 1e6
         print(
             f"| {r} | {d} | {horizon} | {m['peak'] / mb:.0f} | {m['state'] / mb:.0f} | "
-            f"{(m['peak'] - m['state']) / mb:.0f} | {m['start'] / mb:.0f} | {m['seconds']:.0f} |",
+            f"{(m['peak'] - m['state']) / mb:.0f} | {m['start'] / mb:.0f} | {a['peak'] / mb:.0f} "
+            f"| {(m['peak'] - a['peak']) / mb:.0f} | {m['seconds']:.0f}, {a['seconds']:.0f} |",
             flush=True,
         )
 

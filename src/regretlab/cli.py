@@ -124,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     example.add_argument("name", nargs="?", metavar="NAME", help="the example to print")
     example.set_defaults(parser=example, handler=_example, out=None)
+    from regretlab._cli_bench import add_bench_parser  # argparse only: nothing heavy
+
+    add_bench_parser(commands)
     return parser
 
 
@@ -279,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            parser.error("a command is required (available: demo, run, example, report)")
+            parser.error("a command is required (available: demo, run, example, report, bench)")
         if args.out is not None and args.out.exists() and not args.out.is_dir():
             args.parser.error(
                 f"argument --out: {str(args.out)!r} is an existing file, not a folder"
