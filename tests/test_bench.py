@@ -74,3 +74,5 @@ def test_the_reference_loop_matches_the_learner_it_times():
         np.testing.assert_allclose(model.predict_one(x[t]), preds[t], atol=1e-12)
         model.learn_one(x[t], y[t])
     np.testing.assert_allclose(model.mean, mean, atol=1e-10)
+    sd = np.sqrt(np.einsum("rii->ri", cov))
+    np.testing.assert_allclose(model.sd, sd, atol=1e-10)

@@ -85,6 +85,8 @@ def _rows(timings: list[Timing], ceilings: Ceilings) -> list[BenchRow]:
         kernel = KERNELS[t.kernel]
         gbs = t.rate * kernel.bytes(t.dim) / 1e9
         gflops = t.rate * kernel.flops(t.dim) / 1e9
+        share = (gbs / ceilings.copy_gbs, gflops / ceilings.matmul_gflops)
+        ratio = t.rate / refs.get(t.kernel, first)
         rows.append(
             BenchRow(
                 t.kernel,
@@ -93,12 +95,12 @@ def _rows(timings: list[Timing], ceilings: Ceilings) -> list[BenchRow]:
                 t.n_replicates,
                 t.dim,
                 t.rate,
-                t.rate / refs.get(t.kernel, first),
+                ratio,
                 gbs,
-                gbs / ceilings.copy_gbs,
+                share[0],
                 gflops,
-                gflops / ceilings.matmul_gflops,
-            )  # fmt: skip
+                share[1],
+            )
         )
     return rows
 

@@ -17,7 +17,7 @@ import numpy as np
 from regretlab.bench import reference
 from regretlab.bench.machine import best_seconds
 
-__all__ = ["KERNELS", "Kernel", "Timing", "bandit_timings", "learner_timings"]
+__all__ = ["KERNELS", "Kernel", "Timing", "learner_timings"]
 
 K = 5  # actions of the bandit cases
 
