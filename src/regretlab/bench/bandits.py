@@ -30,7 +30,7 @@ def _ours(policy: Any, r: int, d: int, steps: int) -> Callable[[], None]:
     def run() -> None:
         env = LinearBandit(n_actions=K, context_dim=d - 1, horizon=steps, n_replicates=r, seed=0)
         fm = InteractionFeatures(d - 1, pairwise=False)
-        model = DisjointBayesianLinearRegression(groups=fm, n_actions=K, n_replicates=r)
+        model: Any = DisjointBayesianLinearRegression(groups=fm, n_actions=K, n_replicates=r)
         agent = Agent("a", model, features=fm, policy=policy)
         run_bandit(env, [agent], seed=1, checkpoints=np.array([steps]))
 
