@@ -23,6 +23,7 @@ Run from the repository root (shared machine: the cases run one after another)::
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -79,6 +80,9 @@ print("STATE", state_bytes(learner), "START", start)
 """
 
 
+ENV = dict(os.environ)
+
+
 def run_case(
     r: int, x_dim: int, horizon: int, budget: int | None, alone: bool = False
 ) -> dict[str, float]:
@@ -89,6 +93,7 @@ def run_case(
         capture_output=True,
         text=True,
         check=True,
+        env=ENV,
     )
     seconds = time.perf_counter() - start
     peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)[1]) * 1024
@@ -106,11 +111,21 @@ def main() -> None:
         help="R,x_dim,T (repeatable); default the acceptance sizes at short horizons",
     )
     parser.add_argument("--block-memory-mb", type=float, default=None)
+    parser.add_argument(
+        "--fixed-mmap-threshold",
+        action="store_true",
+        help="run the children with MALLOC_MMAP_THRESHOLD_=131072 (glibc): large arrays are "
+        "mapped and unmapped, so the resident size follows the live arrays rather than the "
+        "heap's fragmentation",
+    )
     args = parser.parse_args()
+    if args.fixed_mmap_threshold:
+        ENV["MALLOC_MMAP_THRESHOLD_"] = "131072"
     cases = args.case or ["1000,10,1000", "1000,10,3000", "10000,6,300", "10000,6,1000"]
     budget = None if args.block_memory_mb is None else int(args.block_memory_mb * 2**20)
     print(machine_note())
     print(f"block_memory: {'default (64 MiB)' if budget is None else budget} bytes")
+    print(f"MALLOC_MMAP_THRESHOLD_={ENV.get('MALLOC_MMAP_THRESHOLD_', 'unset (dynamic)')}")
     print()
     print(
         "| R | d | T | peak RSS MB | agents' state MB | peak - state MB | RSS before the run MB "

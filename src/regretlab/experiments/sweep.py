@@ -18,8 +18,8 @@ The **seed tree** is derived in the driver before anything is sent anywhere::
 is the same on every run: a task's rows depend on the experiment alone, whatever the executor,
 the number of workers, the order tasks finish in, or whether the sweep was resumed.
 
-Results go to a :class:`~regretlab.experiments.storage.SweepStore` folder: one Parquet file per
-task and table (written by local workers themselves), a manifest, metadata; reruns skip tasks.
+Results go to a :class:`~regretlab.experiments.storage.SweepStore` folder (one Parquet file per
+task and table, written by local workers themselves; a manifest); reruns skip finished tasks.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import os
+import pickle
 import sys
 import time
 import traceback
@@ -263,6 +264,15 @@ def _outcome(future: cf.Future, task: Task) -> TaskOutput | TaskFailure:
         return TaskFailure(task, f"{type(exc).__name__}: {exc} (the worker running it failed)")
 
 
+_UNPICKLED: dict[bytes, Experiment] = {}  # a worker's experiment, unpickled once
+
+
+def _execute_pickled(blob: bytes, task: Task, folder: Path | None) -> TaskOutput | TaskFailure:
+    """:func:`execute_task` on the experiment the driver pickled once for all its tasks."""
+    experiment = _UNPICKLED.get(blob) or _UNPICKLED.setdefault(blob, pickle.loads(blob))
+    return execute_task(experiment, task, folder)
+
+
 def run_sweep(
     experiment: Experiment,
     out_dir: str | os.PathLike[str],
@@ -340,6 +350,7 @@ def _run_locked(
     executor = InProcessExecutor() if executor is None else executor
     local = isinstance(executor, InProcessExecutor | cf.ProcessPoolExecutor)
     folder = store.root if local else None  # remote workers may not see the folder
+    blob = pickle.dumps(experiment)  # once, not once per task
     running: dict[cf.Future, Task] = {}
     failures: list[TaskFailure] = []
     n_done = 0
@@ -356,7 +367,7 @@ def _run_locked(
         while running or (todo and not stopped):
             while todo and not stopped and len(running) < max(1, max_pending):
                 try:
-                    future = executor.submit(execute_task, experiment, todo[0], folder)
+                    future = executor.submit(_execute_pickled, blob, todo[0], folder)
                 except RuntimeError as exc:  # a broken or shut-down executor takes no more
                     logger.error("%s: the executor stopped taking tasks: %s", store.root, exc)
                     stopped = True
@@ -379,15 +390,10 @@ def _run_locked(
         for future in running:
             future.cancel()
     store.write_failures([f.describe() for f in failures])
+    redone = tuple(f"{task}: {reason}" for task, reason in damaged.items())
+    seconds = time.perf_counter() - started
     summary = SweepSummary(
-        out_dir=store.root,
-        n_tasks=len(tasks),
-        n_skipped=n_skipped,
-        n_done=n_done,
-        failures=tuple(failures),
-        n_not_run=len(todo),
-        seconds=time.perf_counter() - started,
-        damaged=tuple(f"{task}: {reason}" for task, reason in damaged.items()),
+        store.root, len(tasks), n_skipped, n_done, tuple(failures), len(todo), seconds, redone
     )
     counts = (n_done, n_skipped, len(failures), len(todo), summary.seconds)
     logger.info("%s: %d tasks run, %d skipped, %d failed, %d not run, %.1f s", store.root, *counts)
