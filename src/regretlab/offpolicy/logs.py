@@ -256,21 +256,29 @@ class ParquetLog:
         if not self._held:
             return
         import pyarrow as pa
+        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         n, b = self._held, self._buffers
         self._check_block(n)
+        # malloc, not pyarrow's default pool (mimalloc), whose segments stay resident: with it
+        # the log held about one block more than its buffers and the row group it encodes.
+        pool = pa.system_memory_pool()
+
+        def array(values: np.ndarray) -> Any:
+            return pa.array(values, memory_pool=pool)  # numbers: no copy
+
         # Agent names as a dictionary column: the names are written once per row group.
         columns = {
             "agent": pa.DictionaryArray.from_arrays(
-                pa.array(b["agent"][:n]), pa.array(self._agents, pa.string())
+                array(b["agent"][:n]), pa.array(self._agents, pa.string())
             ),
             **{
-                key: pa.array(b[key][:n])
+                key: array(b[key][:n])
                 for key in ("replicate", "step", "action", "propensity", "deterministic", "reward")
             },
-            **{f"context_{i}": pa.array(row[:n]) for i, row in enumerate(b["context"])},
-            **{f"mean_{a}": pa.array(row[:n]) for a, row in enumerate(b["mean"])},
+            **{f"context_{i}": array(row[:n]) for i, row in enumerate(b["context"])},
+            **{f"mean_{a}": array(row[:n]) for a, row in enumerate(b["mean"])},
         }
         table = pa.table(columns)
         if self._writer is None:
@@ -278,8 +286,11 @@ class ParquetLog:
             schema = table.schema.set(0, pa.field("agent", pa.string()))
             # Dictionary pages for the agent names only: hashing 65536 distinct doubles per
             # column costs several blocks of memory and saves nothing.
-            self._writer = pq.ParquetWriter(Path(self.path), schema, use_dictionary=["agent"])
-        table = table.set_column(0, "agent", table.column("agent").cast(pa.string()))
+            self._writer = pq.ParquetWriter(
+                Path(self.path), schema, use_dictionary=["agent"], memory_pool=pool
+            )
+        names = pc.cast(table.column("agent"), pa.string(), memory_pool=pool)
+        table = table.set_column(0, "agent", names)
         # In row groups of an eighth of a block: pyarrow holds one encoded group at a time.
         self._writer.write_table(table, row_group_size=self.group_rows)
         self.blocks_written += 1
