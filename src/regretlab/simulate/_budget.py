@@ -54,7 +54,9 @@ def stream_block_size(block_memory: int, env: Any, maps: Sequence[Any]) -> int:
     >>> stream_block_size(64 * 2**20, env, [env.features])  # 8 * 1000 * (30 + 3 + 112) * 2 B
     28
     """
-    floats = 3 * env.features.n_inputs + 3 + 2 * sum(int(m.n_features) for m in maps)
+    # A width a (duck-typed) feature map does not state counts as one column.
+    inputs = int(getattr(env.features, "n_inputs", 1))
+    floats = 3 * inputs + 3 + 2 * sum(int(getattr(m, "n_features", 1)) for m in maps)
     return _steps(block_memory, env.horizon, env.n_replicates, floats)
 
 
