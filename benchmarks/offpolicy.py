@@ -178,8 +178,11 @@ with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "log.parquet")
     log = ParquetLog(path, block_rows={block}) if {logged} else None
     # Parquet's code: a first write pages in ~50 MB of pyarrow's shared libraries (file-backed,
-    # once per process, whatever is written), so both modes write a one-row file first.
+    # once per process, whatever is written), so both modes write a one-row file first, and a
+    # two-step logged run (the log's own code path: dictionary column, cast, row groups).
     pq.write_table(pa.table({{"x": [1.0], "s": ["a"], "b": [True]}}), path + ".warm")
+    warm = LinearBandit(n_actions=5, context_dim=6, horizon=2, seed=0)
+    run_bandit(warm, [Agent("uniform", policy=Random())], seed=1, log_to=ParquetLog(path + ".w2"))
     # Reset the peak (Linux: VmHWM) after the imports, whose own peak is larger than a run's.
     open("/proc/self/clear_refs", "w").write("5")
     before = kb("VmRSS:")

@@ -94,9 +94,9 @@ def _measure(experiment, folder, **where) -> dict:
     with open_executor(**where) as info:
         workers = max(1, info.capacity // 4)
         list(info.executor.map(_warm, range(4 * workers)))  # start and import before the clock
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         summary = run_sweep(experiment, folder, executor=info.executor, max_pending=info.capacity)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         description = info.description
     assert summary.complete, summary.failures
     lines = (folder / "manifest.jsonl").read_text().splitlines()
@@ -108,6 +108,8 @@ def _measure(experiment, folder, **where) -> dict:
         "tasks_per_s": summary.n_tasks / wall,
         "compute_per_task_ms": 1e3 * compute / summary.n_tasks,
         "wall_per_task_ms": 1e3 * wall / summary.n_tasks,
+        # The driver process's own CPU time (workers are other processes): its cost per task.
+        "driver_cpu_per_task_ms": 1e3 * cpu / summary.n_tasks,
         "load_before": load,
         "load_after": os.getloadavg()[0],
     }
@@ -120,6 +122,12 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=300)
     parser.add_argument("--out", default="benchmarks/out/sweep")
     parser.add_argument("--sweeps", nargs="+", default=["work", "tiny"], choices=["work", "tiny"])
+    parser.add_argument(
+        "--setups",
+        nargs="+",
+        default=["in this process", "pool 1", "pool 2", "dask 1", "dask 2"],
+        help="a subset of the setups (the first one run is the rows' reference)",
+    )
     args = parser.parse_args()
 
     from pathlib import Path
@@ -138,6 +146,7 @@ def main() -> None:
         ("dask 1", {"dask_local": 1}),
         ("dask 2", {"dask_local": 2}),
     ]
+    setups = [(label, where) for label, where in setups if label in args.setups]
     rows = []
     for kind in args.sweeps:
         experiment = _experiment(kind, args.tasks, args.environments, args.horizon)
@@ -153,6 +162,7 @@ def main() -> None:
             print(
                 f"{kind:5s} {label:16s} {row['wall_s']:7.2f} s {row['tasks_per_s']:8.1f} tasks/s "
                 f"compute {row['compute_per_task_ms']:6.2f} ms/task "
+                f"driver CPU {row['driver_cpu_per_task_ms']:5.2f} ms/task "
                 f"identical={row['identical_rows']} "
                 f"load {row['load_before']:.1f}-{row['load_after']:.1f}",
                 flush=True,
@@ -161,6 +171,8 @@ def main() -> None:
     for kind in args.sweeps:
         part = table[table["sweep"] == kind].set_index("setup")
         for engine in ("pool", "dask"):
+            if f"{engine} 2" not in part.index or f"{engine} 1" not in part.index:
+                continue
             ratio = part.loc[f"{engine} 2", "tasks_per_s"] / part.loc[f"{engine} 1", "tasks_per_s"]
             print(f"{kind}: {engine} scaling 2 workers / 1 worker = {ratio:.2f}x")
     tiny = table[table["sweep"] == "tiny"]

@@ -29,6 +29,7 @@ SUBPACKAGES = (
     "multilevel",
     "checks",
     "base",
+    "bench",
 )
 
 # Public names announced for these modules but not necessarily present yet.

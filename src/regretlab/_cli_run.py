@@ -8,6 +8,7 @@ or the folder is one line naming the file or argument, with exit status 2 and no
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -55,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         experiment = load_experiment(args.experiment, imports=args.imports)
+        if getattr(args, "block_memory_mb", None) is not None:
+            memory = max(1, int(args.block_memory_mb * 2**20))
+            experiment = dataclasses.replace(experiment, block_memory=memory)
         out = Path("regretlab-out") / experiment.name if args.out is None else args.out
         resuming = SweepStore(out).check(experiment)
         size = estimate_work(experiment)

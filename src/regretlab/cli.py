@@ -41,6 +41,19 @@ def _count(minimum: int) -> type:
     return parse  # type: ignore[return-value]
 
 
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+_positive_number.__name__ = "number"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="regretlab",
@@ -111,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     example.add_argument("name", nargs="?", metavar="NAME", help="the example to print")
     example.set_defaults(parser=example, handler=_example, out=None)
+    from regretlab._cli_bench import add_bench_parser  # argparse only: nothing heavy
+
+    add_bench_parser(commands)
     return parser
 
 
@@ -184,6 +200,13 @@ def _run_parser(commands: argparse._SubParsersAction) -> None:
         "--allow-large",
         action="store_true",
         help="run even when a task's estimated peak memory exceeds half of this machine's",
+    )
+    run.add_argument(
+        "--block-memory-mb",
+        type=_positive_number,
+        metavar="MB",
+        help="MiB of environment data each task holds at once (default: the experiment's "
+        "block_memory_mb, else 64); changes the memory, never the results",
     )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(parser=run, handler=_run)
@@ -259,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            parser.error("a command is required (available: demo, run, example, report)")
+            parser.error("a command is required (available: demo, run, example, report, bench)")
         if args.out is not None and args.out.exists() and not args.out.is_dir():
             args.parser.error(
                 f"argument --out: {str(args.out)!r} is an existing file, not a folder"

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import expit
 
+from regretlab._lazy import lazy_function
 from regretlab._random import SeedLike
 from regretlab._validation import check_choice, check_real
 from regretlab.environments.bandits import BanditStep, LinearBandit, _check_range
 from regretlab.environments.noise import Noise
 from regretlab.environments.rewards import Bernoulli, Poisson, RewardModel
+
+if TYPE_CHECKING:
+    from scipy.special import expit
+else:
+    expit = lazy_function("scipy.special", "expit")
 
 __all__ = ["GLMBandit"]
 

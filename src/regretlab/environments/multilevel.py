@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from regretlab._lazy import lazy_module
 from regretlab._random import SeedLike, children, replicate_seeds
 from regretlab._validation import check_int, check_real
 from regretlab.environments._contributors import (
@@ -23,6 +23,11 @@ from regretlab.environments._steps import steps
 from regretlab.environments.interactions import Observations
 from regretlab.environments.noise import Gaussian, Noise, resolve_noise
 from regretlab.features import LevelFeatures
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_module("pandas")
 
 __all__ = ["EXAMPLES", "MultilevelStream", "align_coefficients", "random_coefficients"]
 

@@ -15,6 +15,8 @@ sweep::
     imports = ["mypkg.components"] # plugin modules (optional; each must be allowed, see below)
     feedback = {delay = "geometric", mean_delay = 5.0, batch_size = 10}  # optional: delayed,
                                    # batched learning (regretlab.simulate.Feedback)
+    block_memory_mb = 64           # optional: MiB of environment data a task holds at once
+                                   # (the runners' block_memory; never changes the results)
     offpolicy = {...}              # off-policy evaluation in the report (optional; bandits;
                                    # see regretlab.experiments.offpolicy_spec)
 
@@ -82,6 +84,7 @@ _OPTIONAL = (
     "imports",
     "feedback",
     "offpolicy",
+    "block_memory_mb",
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -209,6 +212,7 @@ def parse_experiment(
         description=description,
         imports=_needed(envs, agents),
         feedback=_feedback(raw.get("feedback")),
+        block_memory=_block_memory(raw.get("block_memory_mb")),
         offpolicy=None
         if raw.get("offpolicy") is None
         else parse_offpolicy(raw["offpolicy"], [a.name for a in agents], stream, horizon, allowed),
@@ -277,6 +281,15 @@ def _name(key: str, value: Any) -> str:
     if not isinstance(value, str) or not _NAME.match(value):
         raise _fail(key, f"must be a name of letters, digits, '_' and '-', got {_describe(value)}")
     return value
+
+
+def _block_memory(value: Any) -> int | None:
+    """``block_memory_mb`` (MiB, a positive number) as bytes; ``None`` when not given."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise _fail("block_memory_mb", f"must be a positive number of MiB, got {_describe(value)}")
+    return max(1, int(value * 2**20))
 
 
 def _checkpoints(value: Any, horizon: int) -> tuple[int, ...]:

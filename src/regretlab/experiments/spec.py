@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -140,6 +140,9 @@ class Experiment:
     imports: tuple[str, ...] = ()
     feedback: Feedback | None = None
     offpolicy: OffPolicySpec | None = None
+    # How the runners read the environments (bytes held at once): it changes the memory, never
+    # the results, so it is neither compared nor written into the resolved experiment.
+    block_memory: int | None = field(default=None, compare=False)
 
     @property
     def stream(self) -> str:

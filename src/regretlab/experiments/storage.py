@@ -38,9 +38,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from regretlab._io import read_parquet, sha256, write_atomically, write_parquet, write_text
+from regretlab._io import read_parquet, write_atomically, write_text
 from regretlab._machine import machine
 from regretlab.experiments._integrity import damage
+from regretlab.experiments._task_files import write_task_files
 from regretlab.experiments.experiment import Experiment, parse_experiment
 
 __all__ = ["TABLES", "SweepFolderError", "SweepResults", "SweepStore", "load_sweep"]
@@ -253,23 +254,18 @@ class SweepStore:
         return self.verify()[0]
 
     def save(
-        self, task_id: str, tables: Mapping[str, pd.DataFrame], info: Mapping[str, Any]
+        self,
+        task_id: str,
+        tables: Mapping[str, pd.DataFrame],
+        info: Mapping[str, Any],
+        written: Mapping[str, Any] | None = None,
     ) -> None:
-        """Write a task's tables, then record it in the manifest (see the module notes)."""
-        files = {name: f"{name}/{task_id}.parquet" for name in tables}
-        for name in tables:
-            (self.root / name).mkdir(exist_ok=True)
-        written = write_atomically(
-            [(self.root / files[name], write_parquet(table)) for name, table in tables.items()]
-        )
-        entry = {
-            "task": task_id,
-            **info,
-            "rows": {name: len(table) for name, table in tables.items()},
-            "files": files,
-            "sha256": {name: sha256(path) for name, path in zip(tables, written, strict=True)},
-            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
+        """Write a task's tables, then record it in the manifest (see the module notes);
+        ``written``: what :func:`write_task_files` returned where the worker wrote them."""
+        if written is None:
+            written = write_task_files(self.root, task_id, tables)
+        finished = datetime.now(UTC).isoformat(timespec="seconds")
+        entry = {"task": task_id, **info, **written, "finished": finished}
         # Flushed, not fsynced: a killed process loses nothing that was flushed. After an
         # operating-system crash a lost line only means its task is redone.
         with self.manifest_path.open("a", encoding="utf-8") as out:

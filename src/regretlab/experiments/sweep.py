@@ -18,9 +18,8 @@ The **seed tree** is derived in the driver before anything is sent anywhere::
 is the same on every run: a task's rows depend on the experiment alone, whatever the executor,
 the number of workers, the order tasks finish in, or whether the sweep was resumed.
 
-Results go to a folder managed by :class:`~regretlab.experiments.storage.SweepStore`: one
-Parquet file per task and table, a manifest of finished tasks, metadata. A rerun skips what the
-manifest names.
+Results go to a :class:`~regretlab.experiments.storage.SweepStore` folder (one Parquet file per
+task and table, written by local workers themselves; a manifest); reruns skip finished tasks.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import os
+import pickle
 import sys
 import time
 import traceback
@@ -41,6 +41,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from regretlab._random import children
+from regretlab.experiments._task_files import write_task_files
 from regretlab.experiments.executors import InProcessExecutor
 from regretlab.experiments.experiment import Experiment
 from regretlab.experiments.lock import FolderLock
@@ -114,18 +115,9 @@ def plan_tasks(experiment: Experiment) -> list[Task]:
             start = c * experiment.chunk_size
             stop = min(start + experiment.chunk_size, experiment.replicates)
             env_part, policy_part, learner_part = children(chunk_seed, 3)
-            tasks.append(
-                Task(
-                    index=e * experiment.n_chunks + c,
-                    environment=spec.name,
-                    chunk=c,
-                    start=start,
-                    stop=stop,
-                    environment_seed=env_part,
-                    policy_seed=policy_part,
-                    learner_seed=learner_part,
-                )
-            )
+            index = e * experiment.n_chunks + c
+            seeds = (env_part, policy_part, learner_part)
+            tasks.append(Task(index, spec.name, c, start, stop, *seeds))
     return tasks
 
 
@@ -154,6 +146,8 @@ def run_task(experiment: Experiment, task: Task) -> dict[str, pd.DataFrame]:
     checkpoints = np.asarray(experiment.checkpoints)
     options: dict[str, Any] = {"checkpoints": checkpoints, "environment": task.environment}
     options["feedback"] = experiment.build_feedback(task.environment_seed)
+    if experiment.block_memory is not None:
+        options["block_memory"] = experiment.block_memory
     if experiment.stream == "prequential":
         track = experiment.track_coefficients
         result = run_prequential(env, agents, track_coefficients=track, **options)
@@ -181,6 +175,7 @@ class TaskOutput:
     task_id: str
     tables: dict[str, pd.DataFrame]
     seconds: float
+    written: dict[str, Any] | None = None  # the files' manifest fields, if the worker wrote them
 
 
 @dataclass(frozen=True)
@@ -211,8 +206,11 @@ class TaskFailure:
         }
 
 
-def execute_task(experiment: Experiment, task: Task) -> TaskOutput | TaskFailure:
-    """:func:`run_task` in a worker; an exception comes back as a :class:`TaskFailure`.
+def execute_task(
+    experiment: Experiment, task: Task, folder: Path | None = None
+) -> TaskOutput | TaskFailure:
+    """:func:`run_task` in a worker; an exception comes back as a :class:`TaskFailure`. With a
+    results ``folder`` the worker writes the task's files there and returns no tables.
 
     >>> from regretlab.experiments.experiment import parse_experiment
     >>> exp = parse_experiment({"seed": 1, "horizon": 20, "replicates": 2,
@@ -225,9 +223,12 @@ def execute_task(experiment: Experiment, task: Task) -> TaskOutput | TaskFailure
     start = time.perf_counter()
     try:
         tables = run_task(experiment, task)
+        seconds = time.perf_counter() - start
+        if folder is not None:
+            return TaskOutput(task.id, {}, seconds, write_task_files(folder, task.id, tables))
     except Exception as exc:
         return TaskFailure(task, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-    return TaskOutput(task.id, tables, time.perf_counter() - start)
+    return TaskOutput(task.id, tables, seconds)
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,15 @@ def _outcome(future: cf.Future, task: Task) -> TaskOutput | TaskFailure:
         return future.result()
     except Exception as exc:  # the executor failed, not the task: a dead worker, a lost cluster
         return TaskFailure(task, f"{type(exc).__name__}: {exc} (the worker running it failed)")
+
+
+_UNPICKLED: dict[bytes, Experiment] = {}  # a worker's experiment, unpickled once
+
+
+def _execute_pickled(blob: bytes, task: Task, folder: Path | None) -> TaskOutput | TaskFailure:
+    """:func:`execute_task` on the experiment the driver pickled once for all its tasks."""
+    experiment = _UNPICKLED.get(blob) or _UNPICKLED.setdefault(blob, pickle.loads(blob))
+    return execute_task(experiment, task, folder)
 
 
 def run_sweep(
@@ -338,6 +348,9 @@ def _run_locked(
     if n_skipped:
         logger.info("%s: %d of %d tasks already finished", store.root, n_skipped, len(tasks))
     executor = InProcessExecutor() if executor is None else executor
+    local = isinstance(executor, InProcessExecutor | cf.ProcessPoolExecutor)
+    folder = store.root if local else None  # remote workers may not see the folder
+    blob = pickle.dumps(experiment)  # once, not once per task
     running: dict[cf.Future, Task] = {}
     failures: list[TaskFailure] = []
     n_done = 0
@@ -354,7 +367,7 @@ def _run_locked(
         while running or (todo and not stopped):
             while todo and not stopped and len(running) < max(1, max_pending):
                 try:
-                    future = executor.submit(execute_task, experiment, todo[0])
+                    future = executor.submit(_execute_pickled, blob, todo[0], folder)
                 except RuntimeError as exc:  # a broken or shut-down executor takes no more
                     logger.error("%s: the executor stopped taking tasks: %s", store.root, exc)
                     stopped = True
@@ -369,7 +382,7 @@ def _run_locked(
                     logger.error("task %s failed (%s): %s", task.id, task.describe(), outcome.error)
                 else:
                     info = {**task.describe(), "seconds": round(outcome.seconds, 6)}
-                    store.save(task.id, outcome.tables, info)
+                    store.save(task.id, outcome.tables, info, outcome.written)
                     n_done += 1
                 bar.update()
     finally:
@@ -377,15 +390,10 @@ def _run_locked(
         for future in running:
             future.cancel()
     store.write_failures([f.describe() for f in failures])
+    redone = tuple(f"{task}: {reason}" for task, reason in damaged.items())
+    seconds = time.perf_counter() - started
     summary = SweepSummary(
-        out_dir=store.root,
-        n_tasks=len(tasks),
-        n_skipped=n_skipped,
-        n_done=n_done,
-        failures=tuple(failures),
-        n_not_run=len(todo),
-        seconds=time.perf_counter() - started,
-        damaged=tuple(f"{task}: {reason}" for task, reason in damaged.items()),
+        store.root, len(tasks), n_skipped, n_done, tuple(failures), len(todo), seconds, redone
     )
     counts = (n_done, n_skipped, len(failures), len(todo), summary.seconds)
     logger.info("%s: %d tasks run, %d skipped, %d failed, %d not run, %.1f s", store.root, *counts)

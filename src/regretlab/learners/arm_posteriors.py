@@ -3,13 +3,18 @@ lockstep, on top of the counts of :class:`~regretlab.learners.ArmMeans`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import special
 
+from regretlab._lazy import lazy_module
 from regretlab._validation import check_real, float_array
 from regretlab.learners.arms import ArmMeans
+
+if TYPE_CHECKING:
+    from scipy import special
+else:
+    special = lazy_module("scipy.special")
 
 __all__ = ["BetaBernoulli", "GammaPoisson"]
 

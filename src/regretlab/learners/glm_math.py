@@ -24,8 +24,17 @@ Chapelle, O. and Li, L. (2011). An empirical evaluation of Thompson sampling. NI
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from scipy.special import expit, gammaln
+
+from regretlab._lazy import lazy_function
+
+if TYPE_CHECKING:
+    from scipy.special import expit, gammaln
+else:
+    expit = lazy_function("scipy.special", "expit")
+    gammaln = lazy_function("scipy.special", "gammaln")
 
 __all__ = [
     "LINKS",

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import gammaln
 
+from regretlab._lazy import lazy_function
 from regretlab._validation import check_real
 from regretlab.learners import gaussian
 from regretlab.learners.bayes import BayesianLinearRegression
 from regretlab.learners.rank import DEFAULT_RANK_TOL
+
+if TYPE_CHECKING:
+    from scipy.special import gammaln
+else:
+    gammaln = lazy_function("scipy.special", "gammaln")
 
 __all__ = ["NormalInverseGammaRegression"]
 

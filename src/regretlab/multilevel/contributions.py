@@ -11,14 +11,20 @@ same map applied to ``true_weights``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
+from regretlab._lazy import lazy_module
 from regretlab._validation import as_float_array, check_real
 from regretlab.features import LevelFeatures
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy import stats
+else:
+    pd = lazy_module("pandas")
+    stats = lazy_module("scipy.stats")
 
 __all__ = ["aligned_contributions", "alignment_matrix"]
 

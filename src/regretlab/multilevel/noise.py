@@ -8,16 +8,21 @@ intervals hold per contributor and not only on average.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from regretlab._lazy import lazy_module
 from regretlab._validation import as_float_array, check_finite, check_int
 from regretlab.features import LevelFeatures
 from regretlab.learners.gaussian import GaussianPosterior
 from regretlab.learners.rank import solve_flat
 from regretlab.multilevel.contributions import aligned_contributions
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_module("pandas")
 
 __all__ = ["ContributorNoise"]
 

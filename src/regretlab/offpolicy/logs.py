@@ -1,10 +1,11 @@
 """Step logs for :func:`~regretlab.simulate.run_bandit` (``log_to=``), and reading logs back.
 
 :class:`ParquetLog` streams every decision to a Parquet file in blocks of ``block_rows`` rows
-(``pyarrow.parquet.ParquetWriter``): it holds at most one block, so logging a long run costs
-one block of memory, not the run. :class:`MemoryLog` keeps the steps in memory (small runs,
-tests). :func:`read_log` reads a Parquet or CSV log (the columns of
-:mod:`regretlab.offpolicy.table`) into a validated :class:`~regretlab.offpolicy.LoggedBandit`.
+(``pyarrow.parquet.ParquetWriter``): its buffers and the row group pyarrow is encoding hold at
+most one block together, so logging a long run costs one block of memory, not the run.
+:class:`MemoryLog` keeps the steps in memory (small runs, tests). :func:`read_log` reads a
+Parquet or CSV log (the columns of :mod:`regretlab.offpolicy.table`) into a validated
+:class:`~regretlab.offpolicy.LoggedBandit`.
 """
 
 from __future__ import annotations
@@ -108,25 +109,31 @@ class MemoryLog:
 class ParquetLog:
     """A :class:`~regretlab.base.StepLog` streaming to a Parquet file, one block at a time.
 
-    Rows are one agent x replicate x step (the columns of :mod:`regretlab.offpolicy.table`),
-    buffered in preallocated arrays of ``block_rows`` rows and written as one row group when
-    full, so memory holds at most one block whatever the horizon. :meth:`close` (called by the
-    runner after the last step, or on leaving a ``with`` block) writes the rest.
+    Rows are one agent x replicate x step (the columns of :mod:`regretlab.offpolicy.table`).
+    A block of ``block_rows`` rows is the log's whole memory: row groups of about an eighth of
+    it (``group_rows``, whole steps), and preallocated buffers of as many whole row groups as
+    fit beside one more (seven when ``block_rows`` is a multiple of ``8 R``), written when
+    full; so the buffers and the one row group pyarrow is encoding stay within one block
+    whatever the horizon. :meth:`close` (called by the runner after the last step, or on
+    leaving a ``with`` block) writes the rest.
 
     Parameters
     ----------
     path
         The Parquet file to write (replaced if it exists).
     block_rows
-        Rows per block (row group); a step of ``R`` replicates is never split, so a block
-        holds ``max(1, block_rows // R)`` steps.
+        Rows of memory for the log; a step of ``R`` replicates is never split, so a row group
+        holds ``max(1, block_rows // 8 // R)`` steps (at least one, and the buffers at least
+        one group, when a block is smaller than two steps).
 
     Attributes
     ----------
     blocks_written
-        Row groups written so far.
+        Times the buffers were written out (each as several row groups).
     peak_rows
-        The most rows held in memory at once.
+        The most rows held in the buffers at once.
+    group_rows
+        Rows per row group (set at the first step).
 
     Examples
     --------
@@ -140,8 +147,8 @@ class ParquetLog:
     ...     writer = ParquetLog(path, block_rows=40)
     ...     _ = run_bandit(env, [Agent("uniform", policy=Random())], seed=1, log_to=writer)
     ...     log = read_log(path)
-    >>> writer.blocks_written, writer.peak_rows, log.actions.shape
-    (3, 40, (2, 50))
+    >>> writer.blocks_written, writer.peak_rows, writer.group_rows, log.actions.shape
+    (3, 36, 4, (2, 50))
     """
 
     def __init__(self, path: str | os.PathLike[str], *, block_rows: int = 1 << 16) -> None:
@@ -153,6 +160,7 @@ class ParquetLog:
 
         self.blocks_written = 0
         self.peak_rows = 0
+        self.group_rows = 0
         self._writer: Any = None
         self._agents: list[str] = []
         self._buffers: dict[str, np.ndarray] = {}
@@ -170,7 +178,9 @@ class ParquetLog:
     def _allocate(self, r: int, c: int, k: int) -> None:
         self._width = (r, c, k)
         self._replicates = np.arange(r)
-        self._capacity = max(1, self.block_rows // r) * r
+        # Row groups of an eighth of a block; buffers of as many whole groups as fit beside one.
+        self.group_rows = max(1, self.block_rows // 8 // r) * r
+        self._capacity = max(1, self.block_rows // self.group_rows - 1) * self.group_rows
         n = self._capacity
         self._buffers = {
             "agent": np.empty(n, np.int32),
@@ -246,21 +256,29 @@ class ParquetLog:
         if not self._held:
             return
         import pyarrow as pa
+        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         n, b = self._held, self._buffers
         self._check_block(n)
+        # malloc, not pyarrow's default pool (mimalloc), whose segments stay resident: with it
+        # the log held about one block more than its buffers and the row group it encodes.
+        pool = pa.system_memory_pool()
+
+        def array(values: np.ndarray) -> Any:
+            return pa.array(values, memory_pool=pool)  # numbers: no copy
+
         # Agent names as a dictionary column: the names are written once per row group.
         columns = {
             "agent": pa.DictionaryArray.from_arrays(
-                pa.array(b["agent"][:n]), pa.array(self._agents, pa.string())
+                array(b["agent"][:n]), pa.array(self._agents, pa.string())
             ),
             **{
-                key: pa.array(b[key][:n])
+                key: array(b[key][:n])
                 for key in ("replicate", "step", "action", "propensity", "deterministic", "reward")
             },
-            **{f"context_{i}": pa.array(row[:n]) for i, row in enumerate(b["context"])},
-            **{f"mean_{a}": pa.array(row[:n]) for a, row in enumerate(b["mean"])},
+            **{f"context_{i}": array(row[:n]) for i, row in enumerate(b["context"])},
+            **{f"mean_{a}": array(row[:n]) for a, row in enumerate(b["mean"])},
         }
         table = pa.table(columns)
         if self._writer is None:
@@ -268,9 +286,13 @@ class ParquetLog:
             schema = table.schema.set(0, pa.field("agent", pa.string()))
             # Dictionary pages for the agent names only: hashing 65536 distinct doubles per
             # column costs several blocks of memory and saves nothing.
-            self._writer = pq.ParquetWriter(Path(self.path), schema, use_dictionary=["agent"])
-        table = table.set_column(0, "agent", table.column("agent").cast(pa.string()))
-        self._writer.write_table(table)
+            self._writer = pq.ParquetWriter(
+                Path(self.path), schema, use_dictionary=["agent"], memory_pool=pool
+            )
+        names = pc.cast(table.column("agent"), pa.string(), memory_pool=pool)
+        table = table.set_column(0, "agent", names)
+        # In row groups of an eighth of a block: pyarrow holds one encoded group at a time.
+        self._writer.write_table(table, row_group_size=self.group_rows)
         self.blocks_written += 1
         self._held = 0
 

@@ -8,8 +8,16 @@ it). Every replicate and arm is solved at once.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from scipy import special
+
+from regretlab._lazy import lazy_module
+
+if TYPE_CHECKING:
+    from scipy import special
+else:
+    special = lazy_module("scipy.special")
 
 __all__ = ["FAMILIES", "kl_divergence", "kl_index"]
 

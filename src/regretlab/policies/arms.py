@@ -14,16 +14,21 @@ generator. ``Choice.probability`` is the propensity (see :class:`~regretlab.base
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import special
 
+from regretlab._lazy import lazy_module
 from regretlab._validation import check_choice, check_int, check_real
 from regretlab.base import Choice
 from regretlab.policies._kl import FAMILIES, kl_index
 from regretlab.policies._ties import inverse_cdf
 from regretlab.policies.availability import check_available, masked_probabilities, masked_scores
+
+if TYPE_CHECKING:
+    from scipy import special
+else:
+    special = lazy_module("scipy.special")
 
 __all__ = ["KLUCB", "UCB1", "BayesUCB", "ConjugateThompsonSampling", "Exp3", "Softmax"]
 

@@ -6,16 +6,16 @@ draws the reward of every action), so regret differences between agents are pair
 
 from __future__ import annotations
 
-import math
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import pandas as pd
-from tqdm.auto import tqdm
 
+from regretlab._lazy import lazy_module
+from regretlab._lazy import progress_bar as tqdm
 from regretlab._random import SeedLike, children
 from regretlab.base import BanditEnvironment, StepLog
 from regretlab.simulate._availability import best_available, block_availability, check_chosen
+from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, bandit_block_size
 from regretlab.simulate._labels import readable_name, tables_repr
 from regretlab.simulate.agents import (
     Agent,
@@ -25,6 +25,11 @@ from regretlab.simulate.agents import (
     replicate_ids,
 )
 from regretlab.simulate.feedback import Feedback, FeedbackChannel
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_module("pandas")
 
 __all__ = ["BanditResult", "run_bandit"]
 
@@ -107,6 +112,7 @@ def run_bandit(
     progress: bool = False,
     feedback: Feedback | None = None,
     log_to: StepLog | None = None,
+    block_memory: int = DEFAULT_BLOCK_MEMORY,
 ) -> BanditResult:
     """Run every agent on ``env`` for ``env.horizon`` steps over all replicates in lockstep.
 
@@ -121,7 +127,7 @@ def run_bandit(
         :class:`~regretlab.environments.BanditStep` blocks (fields ``context``, ``rewards``,
         ``means``, time on the axis after the replicate axis); it also has ``n_actions``,
         ``context_dim``, ``horizon``, ``n_replicates`` and ``features``. The runner picks
-        ``block_size`` (about 16 MB per block), so the steps must not depend on it.
+        ``block_size`` (from ``block_memory``), so the steps must not depend on it.
     agents
         Agents with a ``policy``; the learner may be ``None`` for model-free policies.
     seed
@@ -142,6 +148,10 @@ def run_bandit(
         its propensity), reward and the step's true means as the run goes (such as
         :class:`~regretlab.offpolicy.ParquetLog`, for off-policy evaluation); closed after the
         last step. ``None`` (the default) logs nothing and changes nothing.
+    block_memory
+        Bytes of environment data (contexts, rewards, means) held at once: the steps are read
+        in blocks sized to fit (at least one step), so the memory does not grow with the
+        horizon. Any value gives the same results; default 64 MiB.
 
     Examples
     --------
@@ -165,9 +175,8 @@ def run_bandit(
     k = env.n_actions
     label = readable_name(env) if environment is None else environment
     events = EventLog(names, label)
-    # Environment blocks of about 16 MB (fewer per-replicate generator calls); designs are
-    # made per step, never held for a block.
-    block = max(1, 2**21 // (max(1, math.prod(batch)) * (2 * k + env.context_dim)))
+    # Environment blocks within block_memory; designs are made per step, never held for a block.
+    block = bandit_block_size(block_memory, env)
     replicates = np.arange(batch[0]) if batch else None
     offsets = None if replicates is None else replicates * k
     channel = None if feedback is None else FeedbackChannel(feedback, len(agents), env.n_replicates)

@@ -7,13 +7,14 @@ so differences between them are paired.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import pandas as pd
-from tqdm.auto import tqdm
 
+from regretlab._lazy import lazy_module
+from regretlab._lazy import progress_bar as tqdm
 from regretlab.base import PredictionStream
+from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, stream_block_size
 from regretlab.simulate._labels import readable_name, tables_repr
 from regretlab.simulate.agents import (
     Agent,
@@ -23,6 +24,11 @@ from regretlab.simulate.agents import (
     replicate_ids,
 )
 from regretlab.simulate.feedback import Feedback, FeedbackChannel
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_module("pandas")
 
 __all__ = ["PrequentialResult", "run_prequential"]
 
@@ -65,6 +71,7 @@ def run_prequential(
     environment: str | None = None,
     progress: bool = False,
     feedback: Feedback | None = None,
+    block_memory: int = DEFAULT_BLOCK_MEMORY,
 ) -> PrequentialResult:
     """Predict, then learn, one step at a time for every agent over every replicate.
 
@@ -92,6 +99,10 @@ def run_prequential(
     feedback
         Delayed or batched learning (:class:`~regretlab.simulate.Feedback`); ``None``, as
         ``Feedback()``, learns every observation right after predicting it.
+    block_memory
+        Bytes of environment data (inputs, outputs, designs) held at once: the steps are read
+        in blocks sized to fit (at least one step), so the memory does not grow with the
+        horizon. Any value gives the same results; default 64 MiB.
 
     Examples
     --------
@@ -118,7 +129,7 @@ def run_prequential(
     next_check = 0
     t = 0
     bar = tqdm(total=horizon, disable=not progress, desc=label, leave=False)
-    for block in env.blocks():
+    for block in env.blocks(stream_block_size(block_memory, env, maps)):
         # Observations first in every array, so each step reads contiguous (R, p) rows.
         x = np.moveaxis(block.x, -2, 0)
         y = np.moveaxis(block.y, -1, 0)

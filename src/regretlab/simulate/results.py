@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy import stats as sps
+
+from regretlab._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy import stats as sps
+else:
+    pd = lazy_module("pandas")
+    sps = lazy_module("scipy.stats")
 
 __all__ = ["escalation_timeline", "ratio_to_best_fixed", "summarise"]
 

@@ -16,13 +16,18 @@ statistics and of the candidates' log evidence; afterwards
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import logsumexp
 
+from regretlab._lazy import lazy_function
 from regretlab.learners.rank import solve_flat
 from regretlab.learners.stats import SufficientStats
+
+if TYPE_CHECKING:
+    from scipy.special import logsumexp
+else:
+    logsumexp = lazy_function("scipy.special", "logsumexp")
 
 __all__ = ["Window"]
 

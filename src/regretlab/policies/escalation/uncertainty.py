@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import logsumexp
 
+from regretlab._lazy import lazy_function
 from regretlab._validation import check_int, check_real
 from regretlab.policies.escalation._window import Window
 from regretlab.policies.escalation.base import Event, apply_prior, check_every
 from regretlab.policies.escalation.evidence import LADDER, _grid
+
+if TYPE_CHECKING:
+    from scipy.special import logsumexp
+else:
+    logsumexp = lazy_function("scipy.special", "logsumexp")
 
 __all__ = ["UncertaintyTrigger"]
 
