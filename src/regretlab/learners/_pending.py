@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from regretlab.learners import gaussian, stats
+from regretlab.learners._factor import SamplingFactor
 
 __all__ = ["PendingUpdates"]
 
@@ -64,6 +65,9 @@ class PendingUpdates:
         defer = math.prod(self._batch) >= _MIN_BATCH_TO_DEFER
         self._factors = np.empty((*self._batch, _DEFERRED_COLUMNS, p)) if defer else None
         self._n_factors = 0
+        # Replicates that sample (Thompson sampling) keep the covariance's Cholesky factor
+        # through the rank-one updates instead of factorising afresh at every draw.
+        self._sampling = SamplingFactor() if defer else None
 
     # -- the statistics -----------------------------------------------------------------------
     def _accumulate(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -104,6 +108,8 @@ class PendingUpdates:
             self._n_factors += 1
             if self._n_factors == _DEFERRED_COLUMNS:
                 self._absorb(post)
+        if self._sampling is not None:
+            self._sampling.update(post, x, self._beta)
         self._observe_residual(shrink, resid)
         return shrink if isinstance(shrink, float) else float(shrink.max())
 

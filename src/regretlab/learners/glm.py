@@ -207,6 +207,8 @@ class BayesianGLM(BayesianLinearRegression):
             return
         mean += (lin - h * eta)[..., None] * sx
         cov -= np.einsum("...p,...q->...pq", (h / (1.0 + shrink))[..., None] * sx, sx)
+        if self._sampling is not None:  # the same rank-one step, with precision h
+            self._sampling.update(post, x, h)
         self._n_updates += 1
 
     def _fold(self) -> None:
