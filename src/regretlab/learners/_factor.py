@@ -41,9 +41,12 @@ def downdate(upper: np.ndarray, x: np.ndarray, beta: float | np.ndarray) -> None
     >>> bool(np.allclose(upper[..., 0], np.linalg.cholesky(new).T))
     True
     """
+    _downdate(upper, np.einsum("ijn,jn->in", upper, np.ascontiguousarray(x)), beta)
+
+
+def _downdate(upper: np.ndarray, v: np.ndarray, beta: float | np.ndarray) -> None:
+    """:func:`downdate` given ``v = L'x`` ``(p, N)``."""
     p = upper.shape[0]
-    x = np.ascontiguousarray(x)
-    v = np.einsum("ijn,jn->in", upper, x)  # L'x
     # t_k = sum_{j >= k} v_j^2, then the coefficients a_k and b_k of the module notes.
     shifted = np.empty_like(v)
     shifted[:-1] = v[1:] ** 2
@@ -53,8 +56,8 @@ def downdate(upper: np.ndarray, x: np.ndarray, beta: float | np.ndarray) -> None
     before = after + beta * v**2
     a = np.sqrt(after / before)
     b = beta * v / np.sqrt(after * before)
-    suffix = np.zeros(x.shape)  # sum_{i > k} v_i L[:, i], as rows
-    old = np.empty(x.shape)
+    suffix = np.zeros(v.shape)  # sum_{i > k} v_i L[:, i], as rows
+    old = np.empty(v.shape)
     for k in range(p - 1, -1, -1):
         row = upper[k, k:]
         np.multiply(row, v[k], out=old[k:])
@@ -76,9 +79,11 @@ class SamplingFactor:
     def __init__(self) -> None:
         self._post: gaussian.GaussianPosterior | None = None
         self._upper: np.ndarray | None = None
+        self._stale = False  # whether the posterior's covariance lags behind the factor
 
     def clear(self) -> None:
         self._post = self._upper = None
+        self._stale = False
 
     def holds(self, post: gaussian.GaussianPosterior) -> bool:
         """Whether the factor kept is ``post``'s (else :meth:`draw` factorises afresh)."""
@@ -112,6 +117,37 @@ class SamplingFactor:
         items = np.ascontiguousarray(np.swapaxes(z.reshape(-1, upper.shape[-1], p), -1, -2))
         lz = np.einsum("jin,mjn->min", upper, items)
         return mean + np.swapaxes(lz, -1, -2).reshape(z.shape)
+
+    def learn(
+        self, post: gaussian.GaussianPosterior, x: np.ndarray, y: np.ndarray, beta: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Sherman-Morrison update of ``post`` by rows ``x`` ``(N, p)`` and ``y`` ``(N,)``
+        through the factor alone (it must hold ``post``): the mean in place, the factor by
+        :func:`downdate`; the covariance is left behind until :meth:`complete`.
+
+        Returns ``q = beta x'S x`` and the residual ``y - x'm``, as
+        :func:`regretlab.learners.gaussian.rank_one_update` does. ``S x = L (L'x)`` takes two
+        passes over the factor where the covariance's update would take its own two.
+        """
+        upper = self._current(post)
+        xt = np.ascontiguousarray(x.T)
+        v = np.einsum("ijn,jn->in", upper, xt)  # L'x
+        sx = np.einsum("jin,jn->in", upper, v)  # S x = L L'x
+        q = beta * np.einsum("in,in->n", v, v)
+        mean = post.mean
+        resid = y - np.einsum("np,np->n", x, mean)
+        mean += (sx * (beta * resid / (1.0 + q))).T
+        _downdate(upper, v, beta)
+        self._stale = True
+        return q, resid
+
+    def complete(self, post: gaussian.GaussianPosterior) -> None:
+        """Bring ``post``'s covariance up to the factor (``L L'``) if :meth:`learn` left it."""
+        if self._stale and self._post is post and self._upper is not None:
+            lower = np.ascontiguousarray(self._upper.transpose(2, 1, 0))
+            full = lower @ lower.swapaxes(-1, -2)
+            post.covariance[...] = full.reshape(post.covariance.shape)
+            self._stale = False
 
     def update(
         self, post: gaussian.GaussianPosterior, x: np.ndarray, beta: float | np.ndarray

@@ -101,15 +101,18 @@ class PendingUpdates:
     # -- the posterior ------------------------------------------------------------------------
     def _update(self, post: gaussian.GaussianPosterior, x: np.ndarray, y: np.ndarray) -> float:
         """Apply one row to the cached posterior; return the largest variance shrink factor."""
-        shrink, resid = gaussian.rank_one_update(
-            post, x, y, self._beta, self._factors, self._n_factors
-        )
-        if self._factors is not None:
-            self._n_factors += 1
-            if self._n_factors == _DEFERRED_COLUMNS:
-                self._absorb(post)
-        if self._sampling is not None:
-            self._sampling.update(post, x, self._beta)
+        if self._sampling is not None and self._sampling.holds(post) and not self._n_factors:
+            # Sampling replicates: the kept Cholesky factor is updated, the covariance waits
+            # (built from the factor when it is read, by _sync).
+            shrink, resid = self._sampling.learn(post, x, y, self._beta)
+        else:
+            shrink, resid = gaussian.rank_one_update(
+                post, x, y, self._beta, self._factors, self._n_factors
+            )
+            if self._factors is not None:
+                self._n_factors += 1
+                if self._n_factors == _DEFERRED_COLUMNS:
+                    self._absorb(post)
         self._observe_residual(shrink, resid)
         return shrink if isinstance(shrink, float) else float(shrink.max())
 
@@ -134,9 +137,26 @@ class PendingUpdates:
     def _sync(self, full: bool = False) -> gaussian.GaussianPosterior:
         """The posterior of everything learned; ``full`` also absorbs deferred corrections."""
         post = self._apply_pending()
+        if self._sampling is not None:
+            self._sampling.complete(post)
         if full and self._n_factors:
             self._absorb(post)
         return post
+
+    def _draw_weights(self, rng: np.random.Generator, size: int | None) -> np.ndarray:
+        """Weights drawn from the posterior: ``mean + L z`` with the kept Cholesky factor
+        (updated by rank one per step) or a fresh one."""
+        if self._sampling is None:
+            return gaussian.sample(self._sync(full=True), rng, size)
+        post = self._sync_draws()
+        if not self._sampling.holds(post):
+            post = self._sync(full=True)
+        shape = post.mean.shape if size is None else (size, *post.mean.shape)
+        return self._sampling.draw(post, rng.standard_normal(shape))
+
+    def _sync_draws(self) -> gaussian.GaussianPosterior:
+        """:meth:`_sync` for a draw through the kept factor: the covariance may wait."""
+        return self._apply_pending()
 
     def _apply_pending(self) -> gaussian.GaussianPosterior:
         post = self._post

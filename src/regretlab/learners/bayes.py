@@ -359,14 +359,7 @@ class BayesianLinearRegression(PendingUpdates):
         """Weights drawn from the posterior with the caller's generator."""
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        if self._sampling is None:
-            return gaussian.sample(self._sync(full=True), rng, size)
-        # The kept Cholesky factor (updated by rank one per step), or a fresh one.
-        post = self._sync()
-        if not self._sampling.holds(post):
-            post = self._sync(full=True)
-        shape = post.mean.shape if size is None else (size, *post.mean.shape)
-        return self._sampling.draw(post, rng.standard_normal(shape))
+        return self._draw_weights(rng, size)
 
     # -- persistence --------------------------------------------------------------------------
     def get_state(self) -> dict[str, np.ndarray]:

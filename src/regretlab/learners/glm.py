@@ -234,6 +234,9 @@ class BayesianGLM(BayesianLinearRegression):
             self._n_updates = 0
         return post
 
+    def _sync_draws(self) -> gaussian.GaussianPosterior:
+        return self._sync()  # the covariance is always current here
+
     # -- stored data and the refit ------------------------------------------------------------
     def _store(self, x: np.ndarray, y: np.ndarray, w: np.ndarray | float) -> None:
         if self.refit_start is None:
