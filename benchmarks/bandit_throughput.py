@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 R = 1000
-HORIZON = {"beta_ts": 300, "ucb1": 300, "klucb": 300, "disjoint_ts": 500, "shared_ts": 100}
+HORIZON = {"beta_ts": 300, "ucb1": 300, "klucb": 300, "disjoint_ts": 500, "shared_ts": 200}
 HORIZON["logistic_ts"] = 300
 MODES = {
     "beta_ts": ("e2e", "replay", "alone", "bare"),

@@ -41,29 +41,38 @@ def downdate(upper: np.ndarray, x: np.ndarray, beta: float | np.ndarray) -> None
     >>> bool(np.allclose(upper[..., 0], np.linalg.cholesky(new).T))
     True
     """
-    _downdate(upper, np.einsum("ijn,jn->in", upper, np.ascontiguousarray(x)), beta)
+    _downdate(upper, np.ascontiguousarray(x), beta)
 
 
-def _downdate(upper: np.ndarray, v: np.ndarray, beta: float | np.ndarray) -> None:
-    """:func:`downdate` given ``v = L'x`` ``(p, N)``."""
+def _downdate(
+    upper: np.ndarray, x: np.ndarray, beta: float | np.ndarray, z: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`downdate` for ``x`` ``(p, N)``, in one pass over the rows of ``U = L'`` from the
+    last up (each row read from memory once): row ``k`` gives ``v_k = U[k] . x`` and, with
+    ``t_k = t_{k+1} + v_k^2``, its own coefficients.
+
+    Returns ``S x = L v`` (with the old factor), ``beta x'S x`` and, for standard normals
+    ``z`` ``(p, N)``, ``L z`` with the new factor (``None`` without ``z``).
+    """
     p = upper.shape[0]
-    # t_k = sum_{j >= k} v_j^2, then the coefficients a_k and b_k of the module notes.
-    shifted = np.empty_like(v)
-    shifted[:-1] = v[1:] ** 2
-    shifted[-1] = 0.0
-    tail = np.cumsum(shifted[::-1], axis=0)[::-1]  # t_{k+1}
-    after = 1.0 + beta * tail
-    before = after + beta * v**2
-    a = np.sqrt(after / before)
-    b = beta * v / np.sqrt(after * before)
-    suffix = np.zeros(v.shape)  # sum_{i > k} v_i L[:, i], as rows
-    old = np.empty(v.shape)
+    suffix = np.zeros(x.shape)  # sum_{i > k} v_i U[i], the old rows; at the end L v = S x
+    drawn = None if z is None else np.zeros(x.shape)
+    old, scratch = np.empty(x.shape), np.empty(x.shape)
+    tail = np.zeros(x.shape[1:])  # beta t_{k+1}
     for k in range(p - 1, -1, -1):
         row = upper[k, k:]
-        np.multiply(row, v[k], out=old[k:])
-        row *= a[k]
-        row -= b[k] * suffix[k:]
+        v = np.einsum("in,in->n", row, x[k:])
+        after = 1.0 + tail
+        tail = tail + beta * v * v
+        before = 1.0 + tail
+        b = beta * v / np.sqrt(after * before)
+        np.multiply(row, v, out=old[k:])
+        row *= np.sqrt(after / before)
+        row -= np.multiply(suffix[k:], b, out=scratch[k:])
         suffix[k:] += old[k:]
+        if drawn is not None and z is not None:
+            drawn[k:] += np.multiply(row, z[k], out=scratch[k:])
+    return suffix, tail, drawn
 
 
 class SamplingFactor:
@@ -80,10 +89,13 @@ class SamplingFactor:
         self._post: gaussian.GaussianPosterior | None = None
         self._upper: np.ndarray | None = None
         self._stale = False  # whether the posterior's covariance lags behind the factor
+        self._next: np.ndarray | None = None
+        self._drawn: tuple[np.ndarray, np.ndarray] | None = None
 
     def clear(self) -> None:
         self._post = self._upper = None
         self._stale = False
+        self._drawn = None
 
     def holds(self, post: gaussian.GaussianPosterior) -> bool:
         """Whether the factor kept is ``post``'s (else :meth:`draw` factorises afresh)."""
@@ -91,6 +103,7 @@ class SamplingFactor:
 
     def _current(self, post: gaussian.GaussianPosterior) -> np.ndarray:
         if self._post is not post or self._upper is None:
+            self._drawn = None
             factor = gaussian.sampling_factor(post.covariance)
             p = factor.shape[-1]
             lower = factor.reshape(-1, p, p)
@@ -126,20 +139,34 @@ class SamplingFactor:
         :func:`downdate`; the covariance is left behind until :meth:`complete`.
 
         Returns ``q = beta x'S x`` and the residual ``y - x'm``, as
-        :func:`regretlab.learners.gaussian.rank_one_update` does. ``S x = L (L'x)`` takes two
-        passes over the factor where the covariance's update would take its own two.
+        :func:`regretlab.learners.gaussian.rank_one_update` does; ``S x = L (L'x)`` and the
+        next draw's ``L z`` (see :meth:`expect`) come out of the downdate's one pass.
         """
         upper = self._current(post)
-        xt = np.ascontiguousarray(x.T)
-        v = np.einsum("ijn,jn->in", upper, xt)  # L'x
-        sx = np.einsum("jin,jn->in", upper, v)  # S x = L L'x
-        q = beta * np.einsum("in,in->n", v, v)
         mean = post.mean
         resid = y - np.einsum("np,np->n", x, mean)
+        # S x = L L'x comes out of the downdate's pass, and so does the next draw's L z.
+        z = self._next
+        xt = np.ascontiguousarray(x.T)
+        sx, q, drawn = _downdate(upper, xt, beta, None if z is None else z.T.copy())
         mean += (sx * (beta * resid / (1.0 + q))).T
-        _downdate(upper, v, beta)
+        self._drawn = None if z is None or drawn is None else (z, drawn.T)
         self._stale = True
         return q, resid
+
+    def expect(self, z: np.ndarray | None) -> None:
+        """Standard normals ``(N, p)`` of the next draw, gathered during :meth:`learn` (the
+        learning applied before a draw then costs no separate pass); ``None`` to stop."""
+        self._next = z
+        self._drawn = None
+
+    def drawn(self, post: gaussian.GaussianPosterior, z: np.ndarray) -> np.ndarray:
+        """``mean + L z`` for the ``z`` of :meth:`expect`: as gathered by the last
+        :meth:`learn` if it was ``post``'s last update, else by :meth:`draw`."""
+        done, self._drawn, self._next = self._drawn, None, None
+        if done is not None and done[0] is z and self.holds(post):
+            return post.mean + done[1].reshape(z.shape)
+        return self.draw(post, z)
 
     def complete(self, post: gaussian.GaussianPosterior) -> None:
         """Bring ``post``'s covariance up to the factor (``L L'``) if :meth:`learn` left it."""
@@ -154,6 +181,7 @@ class SamplingFactor:
     ) -> None:
         """Follow ``post``'s Sherman-Morrison update by ``x`` ``(..., p)`` with precision
         ``beta`` (scalar or per item); a factor of another posterior is dropped."""
+        self._drawn = None
         if self._upper is None:
             return
         if self._post is not post:

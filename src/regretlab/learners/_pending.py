@@ -113,6 +113,8 @@ class PendingUpdates:
                 self._n_factors += 1
                 if self._n_factors == _DEFERRED_COLUMNS:
                     self._absorb(post)
+            if self._sampling is not None:  # a factor kept here follows (or is dropped)
+                self._sampling.update(post, x, self._beta)
         self._observe_residual(shrink, resid)
         return shrink if isinstance(shrink, float) else float(shrink.max())
 
@@ -148,11 +150,15 @@ class PendingUpdates:
         (updated by rank one per step) or a fresh one."""
         if self._sampling is None:
             return gaussian.sample(self._sync(full=True), rng, size)
+        shape = self._stats.xty.shape if size is None else (size, *self._stats.xty.shape)
+        # Drawn before the pending rows are learned (which draws nothing), so the last
+        # update's pass over the factor also gathers L z.
+        z = rng.standard_normal(shape)
+        self._sampling.expect(z if size is None and len(shape) == 2 else None)
         post = self._sync_draws()
         if not self._sampling.holds(post):
             post = self._sync(full=True)
-        shape = post.mean.shape if size is None else (size, *post.mean.shape)
-        return self._sampling.draw(post, rng.standard_normal(shape))
+        return self._sampling.drawn(post, z)
 
     def _sync_draws(self) -> gaussian.GaussianPosterior:
         """:meth:`_sync` for a draw through the kept factor: the covariance may wait."""
