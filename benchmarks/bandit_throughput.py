@@ -108,7 +108,8 @@ def _make(case: str, horizon: int) -> tuple[Any, Any]:
         env = GLMBandit(n_actions=5, context_dim=1, intercept=-1.5, horizon=horizon,
                         n_replicates=R, seed=2)  # fmt: skip
         timed = type("TimedGLM", (BayesianGLM,), {"learn_one": _timed_learn})
-        return env, Agent("a", timed(groups=env.features, n_replicates=R), policy=ThompsonSampling())
+        model = timed(groups=env.features, n_replicates=R)
+        return env, Agent("a", model, policy=ThompsonSampling())
     import bandits
 
     env = bandits.make_env(R, horizon, 4)
@@ -253,8 +254,11 @@ def main() -> None:
         print(f"{case} (T = {horizon})")
         for mode in modes:
             today, now = rate["today", mode], rate["now", mode]
-            line = f"  {mode:7s} today {today:>12,.0f}  now {now:>12,.0f}  now/today {now / today:6.2f}"
-            print(line if mode != "bare" else f"  {mode:7s} bare loop {now:>12,.0f}")
+            if mode == "bare":
+                print(f"  {mode:7s} bare loop {now:>12,.0f}")
+            else:
+                print(f"  {mode:7s} today {today:>12,.0f}  now {now:>12,.0f}  now/today "
+                      f"{now / today:6.2f}")  # fmt: skip
         for name in srcs:
             parts = []
             if "bare" in modes:

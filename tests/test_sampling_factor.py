@@ -29,7 +29,8 @@ def relative(a: np.ndarray, b: np.ndarray) -> float:
 def kept_factor(model: BayesianLinearRegression) -> np.ndarray:
     """The factor the model keeps, after checking that it is kept (not made afresh)."""
     post = model._sync()
-    assert model._sampling is not None and model._sampling.holds(post)
+    assert model._sampling is not None
+    assert model._sampling.holds(post)
     return model._sampling.get(post)
 
 
@@ -133,7 +134,9 @@ def test_the_same_draws_as_a_fresh_factor_up_to_rounding():
         model.sample(rng)
         model.learn_one(x, y)
     kept = model.sample(np.random.default_rng(12))
-    fresh = SamplingFactor().draw(model.posterior, np.random.default_rng(12).standard_normal((R, P)))
+    fresh = SamplingFactor().draw(
+        model.posterior, np.random.default_rng(12).standard_normal((R, P))
+    )
     assert relative(kept, fresh) < 1e-9
 
 
@@ -148,7 +151,8 @@ def test_the_factor_follows_the_glm_laplace_steps():
         model.learn_one(x, y)
     model.sample(rng)
     post = model._sync()
-    assert model._sampling is not None and model._sampling.holds(post)
+    assert model._sampling is not None
+    assert model._sampling.holds(post)
     fresh = np.linalg.cholesky(post.covariance)
     assert relative(model._sampling.get(post), fresh) < 1e-9
 
