@@ -7,6 +7,12 @@ updates (:func:`regretlab.learners.gaussian.rank_one_update`), whose covariance 
 themselves wait as columns, or by a fresh solve from the statistics whenever an update would lose
 precision, after ``refresh_every`` updates and under forgetting.
 
+Replicates that draw weights (Thompson sampling on a shared model) keep the Cholesky factor of
+the covariance (:class:`regretlab.learners._factor.SamplingFactor`) once they first draw: each
+learned row then updates the mean and the factor by a rank-one downdate, O(p^2), and the
+covariance waits until it is read (built as ``L L'``); a draw costs no new factorisation. A
+refresh or a prior change starts a new posterior, whose factor is made afresh at the next draw.
+
 :class:`PendingUpdates` holds this machinery for
 :class:`~regretlab.learners.BayesianLinearRegression` (and so for its subclasses). The model
 supplies the statistics ``_stats``, the noise precision ``_beta``, the discount ``_gamma``, the
