@@ -68,7 +68,8 @@ def _chosen(actions: np.ndarray, offsets: np.ndarray | None, n_actions: int) -> 
     shape = () if offsets is None else offsets.shape
     if actions.shape != shape or actions.dtype.kind not in "iu":
         raise ValueError(f"actions must be integers of shape {shape}, got {actions!r}")
-    if actions.min() < 0 or actions.max() >= n_actions:
+    # One reduction: as unsigned integers of the same width, negative actions are huge.
+    if actions.view(f"u{actions.itemsize}").max() >= n_actions:
         raise ValueError(f"actions must lie in [0, {n_actions}), got {actions.ravel()}")
     return actions if offsets is None else offsets + actions
 
