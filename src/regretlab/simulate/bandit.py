@@ -185,6 +185,10 @@ def run_bandit(
                 f"them without feedback"
             )
 
+    # Agents whose prior changes are recorded: a scheduler, or a learner that reports its own.
+    watched = [
+        s is not None or hasattr(m, "pop_events") for m, s in zip(learners, schedulers, strict=True)
+    ]
     pseudo = np.zeros((len(agents), *batch))
     realised = np.zeros((len(agents), *batch))
     records: list[tuple[int, int, np.ndarray, np.ndarray]] = []
@@ -220,7 +224,8 @@ def run_bandit(
                         index = (actions,) if replicates is None else (replicates, actions)
                         if channel is None:
                             _learn(learners[a], design, rows, index, reward, choice.probability)
-                            events.after_step(a, learners[a], schedulers[a], t)
+                            if watched[a]:
+                                events.after_step(a, learners[a], schedulers[a], t)
                         else:
                             chosen = design if design.ndim < rows.ndim else rows[index]
                             channel.send(a, t, chosen, reward, actions)
