@@ -104,6 +104,7 @@ class SamplingFactor:
     def _current(self, post: gaussian.GaussianPosterior) -> np.ndarray:
         if self._post is not post or self._upper is None:
             self._drawn = None
+            self._stale = False  # a new posterior's covariance is its own
             factor = gaussian.sampling_factor(post.covariance)
             p = factor.shape[-1]
             lower = factor.reshape(-1, p, p)
