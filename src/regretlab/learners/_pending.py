@@ -7,6 +7,12 @@ updates (:func:`regretlab.learners.gaussian.rank_one_update`), whose covariance 
 themselves wait as columns, or by a fresh solve from the statistics whenever an update would lose
 precision, after ``refresh_every`` updates and under forgetting.
 
+Replicates that draw weights (Thompson sampling on a shared model) keep the Cholesky factor of
+the covariance (:class:`regretlab.learners._factor.SamplingFactor`) once they first draw: each
+learned row then updates the mean and the factor by a rank-one downdate, O(p^2), and the
+covariance waits until it is read (built as ``L L'``); a draw costs no new factorisation. A
+refresh or a prior change starts a new posterior, whose factor is made afresh at the next draw.
+
 :class:`PendingUpdates` holds this machinery for
 :class:`~regretlab.learners.BayesianLinearRegression` (and so for its subclasses). The model
 supplies the statistics ``_stats``, the noise precision ``_beta``, the discount ``_gamma``, the
@@ -20,6 +26,7 @@ import math
 import numpy as np
 
 from regretlab.learners import gaussian, stats
+from regretlab.learners._factor import SamplingFactor
 
 __all__ = ["PendingUpdates"]
 
@@ -64,6 +71,9 @@ class PendingUpdates:
         defer = math.prod(self._batch) >= _MIN_BATCH_TO_DEFER
         self._factors = np.empty((*self._batch, _DEFERRED_COLUMNS, p)) if defer else None
         self._n_factors = 0
+        # Replicates that sample (Thompson sampling) keep the covariance's Cholesky factor
+        # through the rank-one updates instead of factorising afresh at every draw.
+        self._sampling = SamplingFactor() if defer else None
 
     # -- the statistics -----------------------------------------------------------------------
     def _accumulate(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -97,13 +107,20 @@ class PendingUpdates:
     # -- the posterior ------------------------------------------------------------------------
     def _update(self, post: gaussian.GaussianPosterior, x: np.ndarray, y: np.ndarray) -> float:
         """Apply one row to the cached posterior; return the largest variance shrink factor."""
-        shrink, resid = gaussian.rank_one_update(
-            post, x, y, self._beta, self._factors, self._n_factors
-        )
-        if self._factors is not None:
-            self._n_factors += 1
-            if self._n_factors == _DEFERRED_COLUMNS:
-                self._absorb(post)
+        if self._sampling is not None and self._sampling.holds(post) and not self._n_factors:
+            # Sampling replicates: the kept Cholesky factor is updated, the covariance waits
+            # (built from the factor when it is read, by _sync).
+            shrink, resid = self._sampling.learn(post, x, y, self._beta)
+        else:
+            shrink, resid = gaussian.rank_one_update(
+                post, x, y, self._beta, self._factors, self._n_factors
+            )
+            if self._factors is not None:
+                self._n_factors += 1
+                if self._n_factors == _DEFERRED_COLUMNS:
+                    self._absorb(post)
+            if self._sampling is not None:  # a factor kept here follows (or is dropped)
+                self._sampling.update(post, x, self._beta)
         self._observe_residual(shrink, resid)
         return shrink if isinstance(shrink, float) else float(shrink.max())
 
@@ -128,9 +145,30 @@ class PendingUpdates:
     def _sync(self, full: bool = False) -> gaussian.GaussianPosterior:
         """The posterior of everything learned; ``full`` also absorbs deferred corrections."""
         post = self._apply_pending()
+        if self._sampling is not None:
+            self._sampling.complete(post)
         if full and self._n_factors:
             self._absorb(post)
         return post
+
+    def _draw_weights(self, rng: np.random.Generator, size: int | None) -> np.ndarray:
+        """Weights drawn from the posterior: ``mean + L z`` with the kept Cholesky factor
+        (updated by rank one per step) or a fresh one."""
+        if self._sampling is None:
+            return gaussian.sample(self._sync(full=True), rng, size)
+        shape = self._stats.xty.shape if size is None else (size, *self._stats.xty.shape)
+        # Drawn before the pending rows are learned (which draws nothing), so the last
+        # update's pass over the factor also gathers L z.
+        z = rng.standard_normal(shape)
+        self._sampling.expect(z if size is None and len(shape) == 2 else None)
+        post = self._sync_draws()
+        if not self._sampling.holds(post):
+            post = self._sync(full=True)
+        return self._sampling.drawn(post, z)
+
+    def _sync_draws(self) -> gaussian.GaussianPosterior:
+        """:meth:`_sync` for a draw through the kept factor: the covariance may wait."""
+        return self._apply_pending()
 
     def _apply_pending(self) -> gaussian.GaussianPosterior:
         post = self._post

@@ -359,7 +359,7 @@ class BayesianLinearRegression(PendingUpdates):
         """Weights drawn from the posterior with the caller's generator."""
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        return gaussian.sample(self._sync(full=True), rng, size)
+        return self._draw_weights(rng, size)
 
     # -- persistence --------------------------------------------------------------------------
     def get_state(self) -> dict[str, np.ndarray]:

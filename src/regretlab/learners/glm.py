@@ -207,6 +207,8 @@ class BayesianGLM(BayesianLinearRegression):
             return
         mean += (lin - h * eta)[..., None] * sx
         cov -= np.einsum("...p,...q->...pq", (h / (1.0 + shrink))[..., None] * sx, sx)
+        if self._sampling is not None:  # the same rank-one step, with precision h
+            self._sampling.update(post, x, h)
         self._n_updates += 1
 
     def _fold(self) -> None:
@@ -231,6 +233,9 @@ class BayesianGLM(BayesianLinearRegression):
             post = self._post = self._solve()
             self._n_updates = 0
         return post
+
+    def _sync_draws(self) -> gaussian.GaussianPosterior:
+        return self._sync()  # the covariance is always current here
 
     # -- stored data and the refit ------------------------------------------------------------
     def _store(self, x: np.ndarray, y: np.ndarray, w: np.ndarray | float) -> None:

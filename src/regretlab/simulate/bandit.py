@@ -73,7 +73,8 @@ def _chosen(actions: np.ndarray, offsets: np.ndarray | None, n_actions: int) -> 
     shape = () if offsets is None else offsets.shape
     if actions.shape != shape or actions.dtype.kind not in "iu":
         raise ValueError(f"actions must be integers of shape {shape}, got {actions!r}")
-    if actions.min() < 0 or actions.max() >= n_actions:
+    # One reduction: as unsigned integers of the same width, negative actions are huge.
+    if actions.view(f"u{actions.itemsize}").max() >= n_actions:
         raise ValueError(f"actions must lie in [0, {n_actions}), got {actions.ravel()}")
     return actions if offsets is None else offsets + actions
 
@@ -193,6 +194,10 @@ def run_bandit(
                 f"them without feedback"
             )
 
+    # Agents whose prior changes are recorded: a scheduler, or a learner that reports its own.
+    watched = [
+        s is not None or hasattr(m, "pop_events") for m, s in zip(learners, schedulers, strict=True)
+    ]
     pseudo = np.zeros((len(agents), *batch))
     realised = np.zeros((len(agents), *batch))
     records: list[tuple[int, int, np.ndarray, np.ndarray]] = []
@@ -237,7 +242,8 @@ def run_bandit(
                         index = (actions,) if replicates is None else (replicates, actions)
                         if channel is None:
                             _learn(learners[a], design, rows, index, reward, choice.probability)
-                            events.after_step(a, learners[a], schedulers[a], t)
+                            if watched[a]:
+                                events.after_step(a, learners[a], schedulers[a], t)
                         else:
                             chosen = design if design.ndim < rows.ndim else rows[index]
                             channel.send(a, t, chosen, reward, actions)
