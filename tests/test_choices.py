@@ -32,7 +32,7 @@ def _expected(env, run, horizon):
     if means.ndim == 2:  # one stream: add the replicate axis
         means = means[None]
     stated = getattr(block, "best", None)
-    best = means.max(-1) if stated is None else np.asarray(stated, dtype=float).reshape(means.shape[:2])
+    best = means.max(-1) if stated is None else np.asarray(stated, float).reshape(means.shape[:2])
     steps = run.steps
     rows = []
     for agent in dict.fromkeys(steps["agent"]):
@@ -44,7 +44,7 @@ def _expected(env, run, horizon):
             optimal = chosen >= best[r, t]
             for step in np.sort(run.regret["step"].unique()):
                 for a in range(env.n_actions):
-                    pick = (actions[:step] == a)
+                    pick = actions[:step] == a
                     rows.append({"agent": agent, "replicate": r, "step": step, "action": a,
                                  "count": int(pick.sum()),
                                  "optimal": int((pick & optimal[:step]).sum()),
@@ -76,8 +76,16 @@ def test_choices_match_a_loop_over_the_linear_bandits_draws(monkeypatch, flush):
     ]  # fmt: skip
     run = run_bandit(env, agents, seed=2, checkpoints=[1, 7, 30, 60], log_steps=True)
     _compare(env, run, 60)
-    assert run.choices.columns.tolist() == ["environment", "agent", "replicate", "step",
-                                            "action", "count", "optimal", "expected_reward"]
+    assert run.choices.columns.tolist() == [
+        "environment",
+        "agent",
+        "replicate",
+        "step",
+        "action",
+        "count",
+        "optimal",
+        "expected_reward",
+    ]
     totals = run.choices.groupby(["agent", "replicate", "step"])[["count", "optimal"]].sum()
     assert (totals["count"] == totals.index.get_level_values("step")).all()
     oracle = totals.loc["oracle"]
@@ -240,7 +248,8 @@ def test_a_folder_from_before_the_choices_still_reports_and_a_damaged_one_is_red
         lines.append(json.dumps(entry))
     (old / "manifest.jsonl").write_text("\n".join(lines) + "\n")
     results = load_sweep(old)
-    assert results.choices is None and results.n_finished == 2
+    assert results.choices is None
+    assert results.n_finished == 2
     names = {p.name for p in write_report(old)}
     assert "oracle.csv" not in names
     assert "run the experiment into a new folder" in (old / "report.md").read_text()
