@@ -10,6 +10,7 @@ LinUCB (the usual contextual run). Reported: seconds per run of each and their r
 Run from the repository root::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/choice_tally.py     # --replicates 1000
+    OPENBLAS_NUM_THREADS=1 python benchmarks/choice_tally.py --horizon 3000 --only multi-armed
 """
 
 from __future__ import annotations
@@ -62,11 +63,14 @@ def main() -> None:
     parser.add_argument("--replicates", type=int, default=1000)
     parser.add_argument("--horizon", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", choices=["multi-armed", "linear"], default=None)
     args = parser.parse_args()
     print(f"machine: {machine_note()} (shared with other jobs)")
     print(f"run_bandit, {args.replicates} replicates x {args.horizon} steps, 2 agents, 5 arms, "
           f"best of {args.repeats} (alternating)")  # fmt: skip
     for name, make in _workloads(args.replicates, args.horizon).items():
+        if args.only is not None and not name.startswith(args.only):
+            continue
         _run(make, plain=False)  # warm-up
         shipped, plain = [], []
         for _ in range(args.repeats):

@@ -191,7 +191,7 @@ def run_bandit(
 
     pseudo = np.zeros((len(agents), *batch))
     realised = np.zeros((len(agents), *batch))
-    tally = _ChoiceTally(len(agents), batch, k)
+    tally = _ChoiceTally(len(agents), batch, k, len(steps))
     records: list[tuple[int, int, np.ndarray, np.ndarray]] = []
     log: list[dict[str, Any]] = []
     t, next_check = 0, 0

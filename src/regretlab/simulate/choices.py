@@ -39,7 +39,9 @@ class _ChoiceTally:
 
     _FLUSH = 2**16
 
-    def __init__(self, n_agents: int, batch: tuple[int, ...], n_actions: int) -> None:
+    def __init__(
+        self, n_agents: int, batch: tuple[int, ...], n_actions: int, n_checkpoints: int
+    ) -> None:
         self.n_actions = n_actions
         self.size = math.prod(batch) * n_actions
         self.count = np.zeros((n_agents, self.size), np.int64)
@@ -48,7 +50,10 @@ class _ChoiceTally:
         self.pending: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [
             [] for _ in range(n_agents)
         ]
-        self.records: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        # Snapshots at the checkpoints, written in place (no concatenation at the end).
+        shape = (n_checkpoints, n_agents, self.size)
+        self.saved = (np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape))
+        self.steps: list[int] = []
 
     def add(self, agent: int, at: np.ndarray, mean: np.ndarray, best: np.ndarray) -> None:
         """One step of ``agent``: flat chosen indices ``at``, their expected rewards ``mean``."""
@@ -61,7 +66,8 @@ class _ChoiceTally:
         pending = self.pending[agent]
         if not pending:
             return
-        at, optimal, mean = (np.concatenate([np.ravel(p[i]) for p in pending]) for i in range(3))
+        join = np.concatenate if np.ndim(pending[0][0]) else np.stack  # one stream: scalars
+        at, optimal, mean = (join([p[i] for p in pending]) for i in range(3))
         n = self.size
         self.count[agent] += np.bincount(at, minlength=n)
         self.optimal[agent] += np.bincount(at, weights=optimal, minlength=n).astype(np.int64)
@@ -71,22 +77,21 @@ class _ChoiceTally:
     def checkpoint(self, step: int) -> None:
         for agent in range(len(self.pending)):
             self._flush(agent)
-        self.records.append((step, self.count.copy(), self.optimal.copy(), self.reward.copy()))
+        for saved, now in zip(self.saved, (self.count, self.optimal, self.reward), strict=True):
+            saved[len(self.steps)] = now
+        self.steps.append(step)
 
     def table(self, label: str, names: list[str], replicates: np.ndarray) -> pd.DataFrame:
         """Rows ordered by step, agent, replicate, action."""
         k, n_agents, n_reps = self.n_actions, len(names), len(replicates)
-        n_steps = len(self.records)
+        n_steps = len(self.steps)
         per_step = n_agents * n_reps * k
-
-        def column(i: int) -> np.ndarray:
-            return np.concatenate([record[i].reshape(-1) for record in self.records])
 
         def text(values: list[str], codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
             # Taken from a short string array: much faster than converting repeated objects.
             return pd.array(values, dtype="str").take(codes)
 
-        steps = np.array([record[0] for record in self.records], dtype=np.int64)
+        steps = np.array(self.steps, dtype=np.int64)
         agent_codes = np.tile(np.repeat(np.arange(n_agents), n_reps * k), n_steps)
         return pd.DataFrame(
             {
@@ -95,9 +100,9 @@ class _ChoiceTally:
                 "replicate": np.tile(np.repeat(replicates.astype(np.int64), k), n_steps * n_agents),
                 "step": np.repeat(steps, per_step),
                 "action": np.tile(np.arange(k, dtype=np.int64), n_steps * n_agents * n_reps),
-                "count": column(1),
-                "optimal": column(2),
-                "expected_reward": column(3),
+                "count": self.saved[0][:n_steps].reshape(-1),
+                "optimal": self.saved[1][:n_steps].reshape(-1),
+                "expected_reward": self.saved[2][:n_steps].reshape(-1),
             },
             copy=False,
         )
