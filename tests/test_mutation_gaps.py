@@ -13,7 +13,7 @@ from regretlab.environments import LinearBandit
 from regretlab.learners import BayesianLinearRegression
 from regretlab.learners.gaussian import log_evidence
 from regretlab.learners.stats import from_rows
-from regretlab.policies import EpsilonGreedy, LinUCB, Oracle
+from regretlab.policies import EpsilonGreedy, Greedy, LinUCB, Oracle, Random, ThompsonSampling
 from regretlab.policies.escalation import ModelAveraging
 from regretlab.simulate import Agent, run_bandit
 
@@ -132,5 +132,60 @@ def test_the_step_log_has_named_columns_and_a_plain_index():
         "chosen_mean", "probability",
     ]  # fmt: skip
     assert run.steps.index.tolist() == list(range(10))
+    assert repr(run).startswith("BanditResult(regret=<")
     assert set(run.steps["environment"]) == {"here"}
     assert set(run.steps["agent"]) == {"o"}
+
+
+def test_log_evidence_with_a_flat_column_matches_the_limit_of_a_wide_prior():
+    """A flat (``inf``) column: evidence up to a constant shared by priors with the same flat
+    columns, so differences between two such priors equal the limit of a very wide prior
+    (1e8: the difference moves by O(1e-8)). Replicate 1 has no data (its flat column is not
+    determined): its evidence is -inf, and the batch takes the careful path for all."""
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(2, 8, 3)), rng.normal(size=(2, 8))
+    x[1] = 0.0
+    stats_ = from_rows(x, y)
+    a, b = np.array([np.inf, 1.0, 0.5]), np.array([np.inf, 2.0, 0.1])
+    got_a, got_b = log_evidence(stats_, a, 1.0), log_evidence(stats_, b, 1.0)
+    assert np.isneginf(got_a[1])
+    wide = 1e8
+    want = _evidence(x[0], y[0], np.r_[wide, a[1:]]) - _evidence(x[0], y[0], np.r_[wide, b[1:]])
+    np.testing.assert_allclose(got_a[0] - got_b[0], want, atol=1e-6)
+    # Every replicate determined: the direct path gives the same differences.
+    full = from_rows(x[:1].repeat(2, axis=0), y[:1].repeat(2, axis=0))
+    diff = log_evidence(full, a, 1.0) - log_evidence(full, b, 1.0)
+    np.testing.assert_allclose(diff, want, atol=1e-6)
+
+
+def test_action_probabilities_of_the_exploration_policies_in_closed_form():
+    """What off-policy estimators read for a target policy: replicate 0 has one best action
+    (3), replicate 1 two tied ones (1 and 2)."""
+    rng = np.random.default_rng(0)
+    model = BayesianLinearRegression(groups=GROUPS, n_replicates=2)
+    model.learn_one(np.tile([1.0, 0.0, 0.0], (2, 1)), np.ones(2))  # score grows with x_0
+    designs = np.zeros((2, 4, len(GROUPS)))
+    designs[:, :, 0] = [[0.0, 1.0, 2.0, 3.0], [0.0, 2.0, 2.0, 1.0]]
+    greedy = np.array([[0.0, 0.0, 0.0, 1.0], [0.0, 0.5, 0.5, 0.0]])
+    means = designs[:, :, 0]
+    for policy, want in [
+        (Greedy(), greedy),
+        (EpsilonGreedy(0.4, decay=1.0), 0.2 / 4 + 0.8 * greedy),  # epsilon_2 = 0.4 / 2
+        (LinUCB(0.0), greedy),
+        (Random(), np.full((2, 4), 0.25)),
+        (Oracle(), greedy),
+    ]:
+        got = policy.action_probabilities(model, designs, rng, step=2, means=means)
+        np.testing.assert_allclose(got, want, err_msg=repr(policy))
+    # Thompson sampling with a tiny spread is greedy; shares of 4,000 draws (se <= 0.008).
+    sampler = ThompsonSampling(scale=1e-9, propensity_draws=4000)
+    shares = sampler.action_probabilities(model, designs, rng, step=2)
+    np.testing.assert_allclose(shares, greedy, atol=0.05)
+    shares = ThompsonSampling(scale=1e-9).action_probabilities(model, designs, rng, step=2)
+    np.testing.assert_allclose(shares, greedy, atol=0.07)  # the default 1,000 draws
+    with pytest.raises(ValueError, match=r"^Oracle needs the expected rewards: means must not"):
+        Oracle().action_probabilities(model, designs, rng, step=2)
+    single = BayesianLinearRegression(groups=GROUPS)
+    got = EpsilonGreedy(0.4).action_probabilities(single, designs[1], rng, step=1)
+    np.testing.assert_allclose(got, 0.25)  # untrained: every action tied
+    assert [repr(p) for p in (Greedy(), Random(), Oracle())] == ["Greedy()", "Random()", "Oracle()"]
