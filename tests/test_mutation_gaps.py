@@ -143,19 +143,24 @@ def test_log_evidence_with_a_flat_column_matches_the_limit_of_a_wide_prior():
     (1e8: the difference moves by O(1e-8)). Replicate 1 has no data (its flat column is not
     determined): its evidence is -inf, and the batch takes the careful path for all."""
     rng = np.random.default_rng(3)
-    x, y = rng.normal(size=(2, 8, 3)), rng.normal(size=(2, 8))
+    x, y = rng.normal(size=(3, 8, 3)), rng.normal(size=(3, 8))
     x[1] = 0.0
     stats_ = from_rows(x, y)
     a, b = np.array([np.inf, 1.0, 0.5]), np.array([np.inf, 2.0, 0.1])
     got_a, got_b = log_evidence(stats_, a, 1.0), log_evidence(stats_, b, 1.0)
     assert np.isneginf(got_a[1])
     wide = 1e8
-    want = _evidence(x[0], y[0], np.r_[wide, a[1:]]) - _evidence(x[0], y[0], np.r_[wide, b[1:]])
-    np.testing.assert_allclose(got_a[0] - got_b[0], want, atol=1e-6)
+    want = [
+        _evidence(x[i], y[i], np.r_[wide, a[1:]]) - _evidence(x[i], y[i], np.r_[wide, b[1:]])
+        for i in (0, 2)
+    ]
+    np.testing.assert_allclose(got_a[[0, 2]] - got_b[[0, 2]], want, atol=1e-6)
     # Every replicate determined: the direct path gives the same differences.
-    full = from_rows(x[:1].repeat(2, axis=0), y[:1].repeat(2, axis=0))
+    full = from_rows(x[[0, 2]], y[[0, 2]])
     diff = log_evidence(full, a, 1.0) - log_evidence(full, b, 1.0)
     np.testing.assert_allclose(diff, want, atol=1e-6)
+    # One stream without the data to determine its flat column.
+    assert np.isneginf(log_evidence(from_rows(x[1], y[1]), a, 1.0))
 
 
 def test_action_probabilities_of_the_exploration_policies_in_closed_form():
