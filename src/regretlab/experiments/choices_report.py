@@ -138,8 +138,8 @@ def choices_section(results: SweepResults, folder: Path) -> tuple[str, list[tupl
         "## Arm choices and the oracle",
         "",
         "**Share of the oracle's expected reward**: the agent's cumulative expected reward "
-        "`sum_t mu_t(a_t)` over the oracle's `sum_t max_a mu_t(a)` (against the best fixed arm "
-        "where the environment's regret is), per replicate at the last step, so "
+        "`sum_t mu_t(a_t)` over the oracle's `sum_t max_a mu_t(a)` (or the best fixed arm's, where "
+        "the environment measures regret against it), per replicate at the last step, so "
         "1 - pseudo-regret / oracle's reward: 100 % for the oracle. It is a ratio of rewards: "
         "read it for rewards on a ratio scale (clicks, conversions); with rewards centred at "
         "zero (a linear bandit's) its origin is arbitrary, and the regret above is the measure. "
