@@ -34,6 +34,10 @@ def test_log_evidence_of_one_stream_and_of_replicates_under_one_prior():
     one = log_evidence(from_rows(x[0], y[0]), prior, 1.0)
     assert np.shape(one) == ()
     np.testing.assert_allclose(one, _evidence(x[0], y[0], prior), rtol=1e-10)
+    # A near-perfect fit (y'y - m'X'y well below 1: no floor but 0 may touch it).
+    close = x[0] @ np.array([0.1, -0.1, 0.05]) + 0.01 * y[0]
+    got = log_evidence(from_rows(x[0], close), prior, 1.0)
+    np.testing.assert_allclose(got, _evidence(x[0], close, prior), rtol=1e-10)
     batched = from_rows(x, y)  # (replicates, rows, p)
     want = [_evidence(x[i], y[i], prior) for i in range(3)]
     np.testing.assert_allclose(log_evidence(batched, prior, 1.0), want, rtol=1e-10)
@@ -122,6 +126,37 @@ def test_linucb_and_the_oracle_log_their_tie_shares_and_are_deterministic():
     assert choice.deterministic is True
     with pytest.raises(ValueError, match=r"^Oracle needs the expected rewards: means must not"):
         Oracle().select(None, np.zeros((2, 3, 1)), rng, step=1)
+
+
+class _Recorder:
+    """A per-action learner that learns from propensities and records what it is taught."""
+
+    learns_propensity = True
+
+    def __init__(self, n_actions: int) -> None:
+        self.n_actions = n_actions
+        self.calls: list[tuple] = []
+
+    def learn_one(self, x, y, *, action, probability):
+        self.calls.append((np.asarray(x).shape, np.asarray(action), np.asarray(probability)))
+
+    def predict_one(self, x, **_):
+        return np.zeros(np.shape(x)[:-1])
+
+    def clone(self):
+        return self  # the runner's fresh copy records here too
+
+
+def test_a_learner_of_propensities_is_taught_the_rows_and_probabilities():
+    env = LinearBandit(n_actions=3, context_dim=2, horizon=4, n_replicates=2, seed=0)
+    recorder = _Recorder(3)
+    run_bandit(env, [Agent("r", recorder, policy=Random())], seed=1, log_steps=True)
+    assert len(recorder.calls) == 4
+    for shape, action, probability in recorder.calls:
+        assert shape == (2, env.features.n_features)
+        assert action.shape == (2,)
+        np.testing.assert_allclose(probability, 1 / 3)
+    assert LinUCB().alpha == 1.0
 
 
 def test_the_step_log_has_named_columns_and_a_plain_index():
