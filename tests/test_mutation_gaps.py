@@ -117,9 +117,10 @@ def test_exploration_on_one_stream():
 def test_linucb_and_the_oracle_log_their_tie_shares_and_are_deterministic():
     rng = np.random.default_rng(0)
     model = BayesianLinearRegression(groups=GROUPS, n_replicates=2)
-    choice = LinUCB(1.0).select(model, np.zeros((2, 4, len(GROUPS))), rng, step=1)
-    np.testing.assert_allclose(choice.probability, [0.25, 0.25])
-    assert choice.deterministic is True
+    for policy in (LinUCB(1.0), Greedy()):
+        choice = policy.select(model, np.zeros((2, 4, len(GROUPS))), rng, step=1)
+        np.testing.assert_allclose(choice.probability, [0.25, 0.25])
+        assert choice.deterministic is True
     means = np.array([[1.0, 1.0, 0.0], [0.0, 2.0, 1.0]])
     choice = Oracle().select(None, np.zeros((2, 3, 1)), rng, step=1, means=means)
     np.testing.assert_allclose(choice.probability, [0.5, 1.0])
@@ -138,7 +139,9 @@ class _Recorder:
         self.calls: list[tuple] = []
 
     def learn_one(self, x, y, *, action, probability):
-        self.calls.append((np.asarray(x).shape, np.asarray(action), np.asarray(probability)))
+        self.calls.append(
+            (np.asarray(x).shape, np.asarray(action), np.asarray(probability), np.asarray(y))
+        )
 
     def predict_one(self, x, **_):
         return np.zeros(np.shape(x)[:-1])
@@ -150,12 +153,16 @@ class _Recorder:
 def test_a_learner_of_propensities_is_taught_the_rows_and_probabilities():
     env = LinearBandit(n_actions=3, context_dim=2, horizon=4, n_replicates=2, seed=0)
     recorder = _Recorder(3)
-    run_bandit(env, [Agent("r", recorder, policy=Random())], seed=1, log_steps=True)
+    run = run_bandit(env, [Agent("r", recorder, policy=Random())], seed=1, log_steps=True)
     assert len(recorder.calls) == 4
-    for shape, action, probability in recorder.calls:
+    for t, (shape, action, probability, reward) in enumerate(recorder.calls, start=1):
         assert shape == (2, env.features.n_features)
         assert action.shape == (2,)
         np.testing.assert_allclose(probability, 1 / 3)
+        np.testing.assert_allclose(reward, run.steps.loc[run.steps["step"] == t, "reward"])
+    plain = run_bandit(env, [Agent("o", policy=Oracle())])
+    assert plain.steps is None  # the step log is opt-in
+    assert plain.regret["environment"].iloc[0].startswith("LinearBandit")
     assert LinUCB().alpha == 1.0
 
 
