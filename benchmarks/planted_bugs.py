@@ -43,16 +43,16 @@ BUGS = [
     ),
     (
         "Thompson sampling scales the draw around 0, not the posterior mean",
-        "src/regretlab/policies/exploration.py",
-        "                weights = center + self.scale * (weights - center)",
-        "                weights = self.scale * weights",
+        "src/regretlab/policies/propensities.py",  # posterior_scores, since 29b7308
+        "        weights = center + scale * (weights - center)",
+        "        weights = scale * weights",
         ["tests/test_closed_forms.py"],
     ),
     (
         "LinUCB bonus uses the variance instead of the sd (MABWiser parity)",
         "src/regretlab/policies/exploration.py",
-        "        scores = np.asarray(loc) + self.alpha * np.asarray(sd)",
-        "        scores = np.asarray(loc) + self.alpha * np.asarray(sd) ** 2",
+        "        return np.asarray(loc) + self.alpha * np.asarray(sd)\n",  # LinUCB._scores
+        "        return np.asarray(loc) + self.alpha * np.asarray(sd) ** 2\n",
         ["tests/test_linucb_parity.py"],
     ),
 ]

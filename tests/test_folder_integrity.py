@@ -71,7 +71,7 @@ def test_manifest_records_a_hash_per_file_and_pages_carry_checksums(tmp_path):
     run_sweep(_experiment(), tmp_path)
     entries = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
     for entry in entries:
-        assert set(entry["sha256"]) == set(entry["files"]) == {"regret", "events"}
+        assert set(entry["sha256"]) == set(entry["files"]) == {"regret", "events", "choices"}
         assert all(len(h) == 64 for h in entry["sha256"].values())
     table = pd.DataFrame({"x": np.random.default_rng(0).normal(size=5000)})
     path = tmp_path / "t.parquet"

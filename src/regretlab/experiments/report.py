@@ -14,7 +14,9 @@ Written into the results folder: ``report.md`` and ``report/`` with
   paired bootstrap interval (:func:`~regretlab.simulate.results.ratio_to_best_fixed`);
 - figures per environment: ``regret_*``, ``paired_*``, ``convergence_*`` (average regret per
   step, log-log), ``escalation_*`` when there are prior-change events and ``coefficients_*``
-  when coefficients were tracked.
+  when coefficients were tracked;
+- bandit sweeps: arm choices and regret relative to the oracle (``arm_choices.csv``,
+  ``oracle.csv``, ``choices_*``; :mod:`regretlab.experiments.choices_report`).
 
 All files are written under temporary names and renamed together, so a failed report leaves
 an earlier one whole.
@@ -33,6 +35,7 @@ import pandas as pd
 
 from regretlab._io import write_atomically, write_csv, write_text
 from regretlab.experiments._markdown import _fmt, _interval, _markdown_table
+from regretlab.experiments.choices_report import choices_section
 from regretlab.experiments.offpolicy_report import offpolicy_section
 from regretlab.experiments.storage import SweepResults, load_sweep
 from regretlab.plots import report as figures
@@ -242,6 +245,8 @@ def write_report(
         figure_names[env] = [(caption, name) for caption, name, _ in made]
         targets += [(folder / name, _figure_writer(draw)) for _, name, draw in made]
     text = _markdown(results, final, paired, ranked, figure_names, metrics[0], reference)
+    section, files = choices_section(results, folder)  # bandit sweeps: arm choices, oracle
+    text, targets = text + section, targets + files
     if ratios is not None:
         text += _ratio_section(ratios, metrics[0])
     if exp.offpolicy is not None:  # the [offpolicy] table: regretlab.experiments.offpolicy_report

@@ -10,6 +10,8 @@ Layout of a folder ``OUT``::
     regret/<task>.parquet           one file per task: environment x replicate chunk
     events/<task>.parquet           prior changes (escalation events), possibly empty
     coefficients/<task>.parquet     only with track_coefficients
+    choices/<task>.parquet          bandit sweeps: arm-choice counts (absent in folders written
+                                    before they were recorded; those still load and report)
 
 A task's files are written under temporary names, synced to disk and renamed into place
 (``os.replace``); only then is its manifest line, with the SHA-256 of each file, appended. A task
@@ -48,7 +50,7 @@ __all__ = ["TABLES", "SweepFolderError", "SweepResults", "SweepStore", "load_swe
 
 logger = logging.getLogger(__name__)
 
-TABLES = ("regret", "events", "coefficients")
+TABLES = ("regret", "events", "coefficients", "choices")
 _PACKAGES = (
     "regretlab",
     "numpy",
@@ -305,6 +307,9 @@ class SweepResults(NamedTuple):
     #: ``"<task>: <file>: <reason>"`` for each task whose files differ from the manifest
     #: (left out of the tables; the next ``regretlab run`` redoes them)
     damaged: tuple[str, ...] = ()
+    #: bandit sweeps: the finished tasks' arm-choice counts (``run_bandit``'s ``choices``);
+    #: ``None`` for prediction streams and for folders written before they were recorded
+    choices: pd.DataFrame | None = None
 
 
 def _read(root: Path, paths: list[str], order: list[str], agents: list[str]) -> pd.DataFrame:
@@ -375,4 +380,5 @@ def load_sweep(root: str | os.PathLike[str], *, imports: Iterable[str] = ()) -> 
         int(meta["n_tasks"]),
         len(done),
         tuple(f"{task}: {reason}" for task, reason in damaged.items()),
+        None if tables["choices"].empty else tables["choices"],
     )

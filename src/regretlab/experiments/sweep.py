@@ -122,7 +122,9 @@ def plan_tasks(experiment: Experiment) -> list[Task]:
 
 
 def run_task(experiment: Experiment, task: Task) -> dict[str, pd.DataFrame]:
-    """Run one task: ``regret`` and ``events`` (and ``coefficients``) with global replicates.
+    """Run one task: ``regret``, ``events`` (and ``coefficients``, or a bandit's ``choices``).
+
+    Replicates are numbered globally (the task's ``start`` added).
 
     The experiment's plugin modules are imported first, by name: a pool or dask worker builds
     the components from the resolved experiment, as the driver did.
@@ -156,7 +158,7 @@ def run_task(experiment: Experiment, task: Task) -> dict[str, pd.DataFrame]:
             tables["coefficients"] = result.coefficients
     else:
         outcome = run_bandit(env, agents, seed=task.policy_seed, **options)
-        tables = {"regret": outcome.regret, "events": outcome.events}
+        tables = {"regret": outcome.regret, "events": outcome.events, "choices": outcome.choices}
     tables["events"] = tables["events"].astype(_EVENT_DTYPES)
     for table in tables.values():
         if "replicate" in table:

@@ -12,6 +12,7 @@ backend. :func:`save_figure` writes atomically.
 from __future__ import annotations
 
 from regretlab.plots._common import save_figure
+from regretlab.plots.choices import choices_figure
 from regretlab.plots.convergence import plot_convergence
 from regretlab.plots.escalation import plot_escalation_steps, plot_escalation_timeline
 from regretlab.plots.offpolicy import offpolicy_figure, plot_offpolicy
@@ -26,6 +27,7 @@ from regretlab.plots.report import (
 )
 
 __all__ = [
+    "choices_figure",
     "coefficients_figure",
     "convergence_figure",
     "escalation_figure",

@@ -24,6 +24,7 @@ from regretlab.simulate.agents import (
     prepare_agents,
     replicate_ids,
 )
+from regretlab.simulate.choices import _ChoiceTally
 from regretlab.simulate.feedback import Feedback, FeedbackChannel
 
 if TYPE_CHECKING:
@@ -36,7 +37,10 @@ __all__ = ["BanditResult", "run_bandit"]
 
 class BanditResult(NamedTuple):
     """``regret``: one row per agent x replicate x checkpoint; ``steps``: optional per-step log;
-    ``events``: every prior change (agent, replicate, step, group, old, new).
+    ``events``: every prior change (agent, replicate, step, group, old, new); ``choices``: one
+    row per agent x replicate x checkpoint x action, how often the action was chosen so far
+    (``count``), how often it was optimal then (``optimal``) and the expected reward it
+    collected (``expected_reward``; see :mod:`regretlab.simulate.choices`).
 
     >>> from regretlab.environments import LinearBandit
     >>> from regretlab.policies import Random
@@ -49,6 +53,7 @@ class BanditResult(NamedTuple):
     regret: pd.DataFrame
     steps: pd.DataFrame | None
     events: pd.DataFrame
+    choices: pd.DataFrame
 
     def __repr__(self) -> str:
         return tables_repr("BanditResult", self._asdict())
@@ -200,6 +205,7 @@ def run_bandit(
     ]
     pseudo = np.zeros((len(agents), *batch))
     realised = np.zeros((len(agents), *batch))
+    tally = _ChoiceTally(len(agents), batch, k, len(steps))
     records: list[tuple[int, int, np.ndarray, np.ndarray]] = []
     log: list[dict[str, Any]] = []
     t, next_check = 0, 0
@@ -258,6 +264,7 @@ def run_bandit(
                 mean = flat_means[at]
                 pseudo[a] += best - mean
                 realised[a] += best - reward
+                tally.add(a, at, mean, best)
                 if log_steps:
                     log.append(
                         {
@@ -277,6 +284,7 @@ def run_bandit(
                 records.extend(
                     (a, t, pseudo[a].copy(), realised[a].copy()) for a in range(len(agents))
                 )
+                tally.checkpoint(t)
         bar.update(len(rewards))
     bar.close()
     if log_to is not None:
@@ -299,7 +307,8 @@ def run_bandit(
         ignore_index=True,
     )
     steps_table = _step_table(log, label, reps) if log_steps else None
-    return BanditResult(regret, steps_table, events.table())
+    choices = tally.table(label, names, reps)
+    return BanditResult(regret, steps_table, events.table(), choices)
 
 
 def _step_table(log: list[dict[str, Any]], label: str, reps: np.ndarray) -> pd.DataFrame:
