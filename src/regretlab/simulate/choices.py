@@ -17,11 +17,17 @@ is that plus the agent's cumulative pseudo-regret. The summaries below read thes
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from regretlab._lazy import lazy_module
 from regretlab.simulate.results import summarise
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_module("pandas")
 
 __all__ = ["choice_shares", "optimal_share", "oracle_share"]
 
