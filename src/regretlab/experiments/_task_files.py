@@ -14,12 +14,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from regretlab._io import sha256, write_atomically, write_parquet
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["write_task_files"]
+__all__ = ["EVENT_DTYPES", "write_task_files"]
+
+#: Column types of a task's ``events`` table (fixed, so that a task without events still
+#: writes the same schema as one with them).
+EVENT_DTYPES = {"environment": str, "agent": str, "replicate": np.int64, "step": np.int64}
+EVENT_DTYPES |= {"group": str, "old": np.float64, "new": np.float64}
 
 
 def write_task_files(

@@ -41,7 +41,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from regretlab._random import children
-from regretlab.experiments._task_files import write_task_files
+from regretlab.experiments._task_files import EVENT_DTYPES, write_task_files
 from regretlab.experiments.executors import InProcessExecutor
 from regretlab.experiments.experiment import Experiment
 from regretlab.experiments.lock import FolderLock
@@ -51,9 +51,6 @@ __all__ = ["SweepSummary", "Task", "TaskFailure", "TaskOutput", "execute_task", 
 __all__ += ["run_sweep", "run_task"]
 
 logger = logging.getLogger(__name__)
-
-_EVENT_DTYPES = {"environment": str, "agent": str, "replicate": np.int64, "step": np.int64}
-_EVENT_DTYPES |= {"group": str, "old": np.float64, "new": np.float64}
 
 
 @dataclass(frozen=True)
@@ -122,9 +119,8 @@ def plan_tasks(experiment: Experiment) -> list[Task]:
 
 
 def run_task(experiment: Experiment, task: Task) -> dict[str, pd.DataFrame]:
-    """Run one task: ``regret``, ``events`` (and ``coefficients``, or a bandit's ``choices``).
-
-    Replicates are numbered globally (the task's ``start`` added).
+    """Run one task: ``regret``, ``events`` (and ``coefficients``, or a bandit's ``choices``),
+    replicates numbered globally (the task's ``start`` added).
 
     The experiment's plugin modules are imported first, by name: a pool or dask worker builds
     the components from the resolved experiment, as the driver did.
@@ -159,7 +155,7 @@ def run_task(experiment: Experiment, task: Task) -> dict[str, pd.DataFrame]:
     else:
         outcome = run_bandit(env, agents, seed=task.policy_seed, **options)
         tables = {"regret": outcome.regret, "events": outcome.events, "choices": outcome.choices}
-    tables["events"] = tables["events"].astype(_EVENT_DTYPES)
+    tables["events"] = tables["events"].astype(EVENT_DTYPES)
     for table in tables.values():
         if "replicate" in table:
             table["replicate"] = table["replicate"].astype(np.int64) + task.start

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from regretlab.policies.arms import (
-    KLUCB,
-    UCB1,
-    BayesUCB,
-    ConjugateThompsonSampling,
-    Exp3,
-    Softmax,
-)
+from regretlab.policies.arm_sampling import ConjugateThompsonSampling
+from regretlab.policies.arms import KLUCB, UCB1, BayesUCB, Exp3, Softmax
 from regretlab.policies.bootstrap import BootstrappedThompsonSampling
 from regretlab.policies.exploration import (
     Choice,

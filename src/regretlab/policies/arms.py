@@ -8,7 +8,7 @@ index rules pull every arm once first. Ties are broken uniformly at random with 
 generator. ``Choice.probability`` is the propensity (see :class:`~regretlab.base.Choice`):
 ``1 / (number of tied maxima)`` for the deterministic index rules, the closed form for
 :class:`Softmax` and :class:`Exp3`, and a Monte Carlo estimate for
-:class:`ConjugateThompsonSampling` when asked for.
+:class:`~regretlab.policies.arm_sampling.ConjugateThompsonSampling` when asked for (its module).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 else:
     special = lazy_module("scipy.special")
 
-__all__ = ["KLUCB", "UCB1", "BayesUCB", "ConjugateThompsonSampling", "Exp3", "Softmax"]
+__all__ = ["KLUCB", "UCB1", "BayesUCB", "Exp3", "Softmax"]
 
 
 def _needs(policy: Any, model: Any, *names: str) -> None:
@@ -345,60 +345,3 @@ class Exp3:
 
     def __repr__(self) -> str:
         return f"Exp3(gamma={self.gamma})"
-
-
-class ConjugateThompsonSampling:
-    """Thompson sampling from a conjugate per-arm posterior: Beta draws for
-    :class:`~regretlab.learners.BetaBernoulli`, Gamma draws for
-    :class:`~regretlab.learners.GammaPoisson`; act greedily on the draw.
-
-    One exact draw of every arm's mean per replicate per step (``model.sample_means(rng)``).
-    With ``propensity_draws = n > 0`` the probability of the chosen arm is estimated from
-    ``n`` further draws: ``(hits + 1) / (n + 1)``, positive by construction and biased by at
-    most ``1 / (n + 1)``; with 0 (the default, the fastest) the probability is ``None``.
-
-    Examples
-    --------
-    >>> from regretlab.learners import BetaBernoulli
-    >>> model = BetaBernoulli(n_actions=3, n_replicates=2)
-    >>> choice = ConjugateThompsonSampling(propensity_draws=99).select(
-    ...     model, np.zeros((2, 3, 3)), np.random.default_rng(0), step=1)
-    >>> choice.actions.shape, choice.probability.shape
-    ((2,), (2,))
-    """
-
-    #: Reads a per-arm learner (what :func:`regretlab.checks.check_policy` trains for it).
-    learner_kind = "arms"
-
-    def __init__(self, propensity_draws: int = 0) -> None:
-        self.propensity_draws = check_int("propensity_draws", propensity_draws, minimum=0)
-
-    def select(
-        self,
-        model: Any,
-        designs: np.ndarray,
-        rng: np.random.Generator,
-        *,
-        step: int,
-        means: np.ndarray | None = None,
-        available: np.ndarray | None = None,
-    ) -> Choice:
-        _needs(self, model, "sample_means")
-        # Continuous draws tie with probability 0: a plain argmax (the first of equals).
-        actions = masked_scores(np.asarray(model.sample_means(rng)), available).argmax(axis=-1)
-        if not self.propensity_draws:
-            return Choice(actions, None)
-        return Choice(actions, self.propensity(model, actions, rng, available))
-
-    def propensity(self, model: Any, actions: Any, rng: Any, available: Any = None) -> np.ndarray:
-        """The Monte Carlo probability that a draw picks ``actions`` (among ``available`` arms)."""
-        n = self.propensity_draws
-        hits = np.zeros(np.shape(actions))
-        chunk = max(1, 2**20 // max(1, int(np.size(actions)) * 8))
-        for lo in range(0, n, chunk):
-            draws = np.asarray(model.sample_means(rng, size=min(chunk, n - lo)))
-            hits += (masked_scores(draws, available).argmax(axis=-1) == actions).sum(axis=0)
-        return (hits + 1.0) / (n + 1.0)
-
-    def __repr__(self) -> str:
-        return f"ConjugateThompsonSampling(propensity_draws={self.propensity_draws})"
