@@ -56,6 +56,29 @@ def _coefficients(learner: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
     return None if weights is None else (np.asarray(weights), None)
 
 
+def _predict_learn_block(learner: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Predictions of a block of steps (time first), then learn them: ``(m, *batch)``."""
+    out = learner.predict_learn_many(np.moveaxis(x, 0, -2), np.moveaxis(y, 0, -1))
+    return np.moveaxis(np.asarray(out, dtype=float), -1, 0)
+
+
+def _add_losses(
+    a: int,
+    yhat: np.ndarray,
+    y: np.ndarray,
+    mean: np.ndarray,
+    expected: np.ndarray,
+    excess: np.ndarray,
+) -> None:
+    """Add a block's losses to agent ``a``'s tallies, summed in step order as one step at a time
+    would (a cumulative sum starting from the tally)."""
+    for tally, loss in (
+        (expected, (yhat - mean) ** 2),
+        (excess, (yhat - y) ** 2 - (mean - y) ** 2),
+    ):
+        tally[a] = np.cumsum(np.concatenate([tally[a][None], loss]), axis=0)[-1]
+
+
 def run_prequential(
     env: PredictionStream,
     agents: list[Agent] | tuple[Agent, ...],
@@ -65,6 +88,7 @@ def run_prequential(
     environment: str | None = None,
     progress: bool = False,
     feedback: Feedback | None = None,
+    time_blocking: bool = True,
 ) -> PrequentialResult:
     """Predict, then learn, one step at a time for every agent over every replicate.
 
@@ -92,6 +116,13 @@ def run_prequential(
     feedback
         Delayed or batched learning (:class:`~regretlab.simulate.Feedback`); ``None``, as
         ``Feedback()``, learns every observation right after predicting it.
+    time_blocking
+        Let learners with ``predict_learn_many`` (such as
+        :class:`~regretlab.learners.BayesianLinearRegression`) predict and learn all the steps
+        between two checkpoints in one call, blocked by time for the cache; agents with a
+        scheduler, learners that report events, and runs with ``feedback`` go step by step.
+        The predictions agree with the step-by-step loop (``False``) to about 1e-12, so the
+        results do too.
 
     Examples
     --------
@@ -103,6 +134,8 @@ def run_prequential(
     >>> result.regret[["agent", "replicate", "step"]].shape
     (8, 3)
     """
+    if not isinstance(time_blocking, bool):
+        raise TypeError(f"time_blocking must be True or False, got {time_blocking!r}")
     names, learners, maps, schedulers = prepare_agents(agents, env)
     horizon = env.horizon
     steps = check_checkpoints(checkpoints, horizon)
@@ -111,6 +144,16 @@ def run_prequential(
     log = EventLog(names, label)
     channel = None if feedback is None else FeedbackChannel(feedback, len(agents), env.n_replicates)
 
+    # Agents whose learner predicts and learns whole blocks of rows (time blocking); the rest,
+    # and every agent with a scheduler, events or delayed feedback, go step by step.
+    blocked = [
+        time_blocking
+        and channel is None
+        and schedulers[a] is None
+        and callable(getattr(learner, "predict_learn_many", None))
+        and not hasattr(learner, "pop_events")
+        for a, learner in enumerate(learners)
+    ]
     expected = np.zeros((len(agents), *batch))
     excess = np.zeros((len(agents), *batch))
     records: list[tuple[int, int, np.ndarray, np.ndarray]] = []
@@ -124,25 +167,45 @@ def run_prequential(
         y = np.moveaxis(block.y, -1, 0)
         mean = np.moveaxis(block.mean, -1, 0)
         designs = [fm.transform(x) for fm in maps]
-        for i in range(len(y)):
-            t += 1
-            if channel is not None:
-                channel.begin(t)
+        # Segments end at checkpoints, where the tallies (and coefficients) are recorded.
+        start = 0
+        while start < len(y):
+            stop = len(y)
+            if next_check < len(steps):
+                stop = min(stop, start + int(steps[next_check]) - t)
+            rows = slice(start, stop)
             for a, learner in enumerate(learners):
-                boundary = True
-                try:
-                    yhat = learner.predict_one(designs[a][i])
-                    if channel is None:
-                        learner.learn_one(designs[a][i], y[i])
-                    else:
-                        channel.send(a, t, designs[a][i], y[i], None)
-                        boundary = channel.deliver(a, t, learner)
-                except (ValueError, TypeError) as exc:
-                    raise type(exc)(f"step {t}, agent {names[a]!r}: {exc}") from exc
-                if boundary:
-                    log.after_step(a, learner, schedulers[a], t)
-                expected[a] += (yhat - mean[i]) ** 2
-                excess[a] += (yhat - y[i]) ** 2 - (mean[i] - y[i]) ** 2
+                if blocked[a]:
+                    try:
+                        yhat_block = _predict_learn_block(learner, designs[a][rows], y[rows])
+                    except (ValueError, TypeError) as exc:
+                        raise type(exc)(
+                            f"steps {t + 1}-{t + stop - start}, agent {names[a]!r}: {exc}"
+                        ) from exc
+                    _add_losses(a, yhat_block, y[rows], mean[rows], expected, excess)
+            for i in range(start, stop):
+                step = t + 1 + i - start
+                if channel is not None:
+                    channel.begin(step)
+                for a, learner in enumerate(learners):
+                    if blocked[a]:
+                        continue
+                    boundary = True
+                    try:
+                        yhat = learner.predict_one(designs[a][i])
+                        if channel is None:
+                            learner.learn_one(designs[a][i], y[i])
+                        else:
+                            channel.send(a, step, designs[a][i], y[i], None)
+                            boundary = channel.deliver(a, step, learner)
+                    except (ValueError, TypeError) as exc:
+                        raise type(exc)(f"step {step}, agent {names[a]!r}: {exc}") from exc
+                    if boundary:
+                        log.after_step(a, learner, schedulers[a], step)
+                    expected[a] += (yhat - mean[i]) ** 2
+                    excess[a] += (yhat - y[i]) ** 2 - (mean[i] - y[i]) ** 2
+            t += stop - start
+            start = stop
             if next_check < len(steps) and t == steps[next_check]:
                 next_check += 1
                 for a, learner in enumerate(learners):
