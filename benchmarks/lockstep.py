@@ -32,7 +32,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 OURS = HERE.parent / "src"
 # (x_dim, steps): d = 1 + x_dim + x_dim (x_dim - 1) / 2 design columns.
-POINTS = {22: (6, 400), 56: (10, 120), 172: (18, 24)}
+POINTS = {22: (6, 1000), 56: (10, 200), 172: (18, 32)}
 R = 1000
 
 
@@ -47,10 +47,7 @@ def _measure(d: int, repeats: int) -> dict[str, float]:
 
     x_dim, steps = POINTS[d]
 
-    def make_env() -> InteractionStream:
-        return InteractionStream(x_dim=x_dim, horizon=steps, n_replicates=R, seed=0)
-
-    env = make_env()
+    env = InteractionStream(x_dim=x_dim, horizon=steps, n_replicates=R, seed=0)
     fm = env.features
     block = next(iter(env.blocks(steps)))
     x = fm.transform(np.moveaxis(block.x, -2, 0))  # (T, R, d)
@@ -81,11 +78,11 @@ def _measure(d: int, repeats: int) -> dict[str, float]:
     else:
         model = rows()
     out["env"] = best_of(
-        lambda: [fm.transform(np.moveaxis(b.x, -2, 0)) for b in make_env().blocks()], repeats
+        lambda: [fm.transform(np.moveaxis(b.x, -2, 0)) for b in env.blocks()], repeats
     )
     agent = Agent("bayes", BayesianLinearRegression(groups=fm, n_replicates=R))
     out["runner"] = best_of(
-        lambda: run_prequential(make_env(), [agent], checkpoints=np.array([steps])), repeats
+        lambda: run_prequential(env, [agent], checkpoints=np.array([steps])), repeats
     )
     ref_mean, ref_cov = posterior_from_rows(x, y)
     out["mean_err"] = float(np.abs(model.mean - ref_mean).max())

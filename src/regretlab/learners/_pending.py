@@ -131,6 +131,7 @@ class PendingUpdates:
             out.reshape(n_rep, m),
         )
         run = _lockstep.kernel()
+        norms = np.einsum("rmp,rmp->rm", flat_x, flat_x)
         done = 0
         while done < m:
             post = self._sync(full=True)
@@ -138,7 +139,7 @@ class PendingUpdates:
                 post = self._refresh()
             stop = min(m, done + self.refresh_every - self._n_updates)
             rows = slice(done, stop)
-            if not post.proper or not self._safe_rows(post, flat_x[:, rows]):
+            if not post.proper or not self._safe_rows(post, norms[:, rows]):
                 stop = min(stop, done + _ROWS_BEFORE_RECHECK)
                 rows = slice(done, stop)
                 out[..., rows] = self._predict_learn_rows(x[..., rows, :], y[..., rows])
@@ -152,14 +153,17 @@ class PendingUpdates:
             done = stop
         return out
 
-    def _safe_rows(self, post: gaussian.GaussianPosterior, x: np.ndarray) -> bool:
-        """Whether no row of ``x`` ``(R, m, p)`` can shrink a variance by over ``_MAX_SHRINK``."""
-        cov = post.covariance.reshape(x.shape[0], x.shape[-1], x.shape[-1])
-        # lambda_max of a covariance is at most its trace and its largest absolute row sum.
-        trace = np.einsum("rii->r", cov)
-        bound = np.minimum(trace, np.abs(cov).sum(axis=-1).max(axis=-1))
-        largest = np.einsum("rmp,rmp->rm", x, x).max(axis=-1)
-        return bool((self._beta * largest * bound <= _MAX_SHRINK).all())
+    def _safe_rows(self, post: gaussian.GaussianPosterior, norms: np.ndarray) -> bool:
+        """Whether no row, of squared norms ``norms`` ``(R, m)``, can shrink a variance by more
+        than ``_MAX_SHRINK``."""
+        p = post.mean.shape[-1]
+        cov = post.covariance.reshape(-1, p, p)
+        limit = _MAX_SHRINK / (self._beta * norms.max(axis=-1))
+        # lambda_max of a covariance is at most its trace (read from the diagonal alone) and
+        # its largest absolute row sum (a pass over the matrices, so only when needed).
+        if (np.einsum("rii->r", cov) <= limit).all():
+            return True
+        return bool((np.abs(cov).sum(axis=-1).max(axis=-1) <= limit).all())
 
     def _own_arrays(self, post: gaussian.GaussianPosterior) -> tuple[np.ndarray, np.ndarray]:
         """The cached posterior's mean and covariance as C-ordered ``(R, p)`` and ``(R, p, p)``

@@ -7,6 +7,7 @@ so differences between them are paired.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -25,6 +26,10 @@ from regretlab.simulate.agents import (
 from regretlab.simulate.feedback import Feedback, FeedbackChannel
 
 __all__ = ["PrequentialResult", "run_prequential"]
+
+# The designs of one segment of steps (all agents) stay under this, so they are still in cache
+# when the learners read them.
+_DESIGN_BYTES = 8 * 1024 * 1024
 
 
 class PrequentialResult(NamedTuple):
@@ -154,6 +159,8 @@ def run_prequential(
         and not hasattr(learner, "pop_events")
         for a, learner in enumerate(learners)
     ]
+    per_step = 8 * max(1, math.prod(batch)) * sum(fm.n_features for fm in maps)
+    span = max(1, _DESIGN_BYTES // per_step)  # steps per segment
     expected = np.zeros((len(agents), *batch))
     excess = np.zeros((len(agents), *batch))
     records: list[tuple[int, int, np.ndarray, np.ndarray]] = []
@@ -166,22 +173,27 @@ def run_prequential(
         x = np.moveaxis(block.x, -2, 0)
         y = np.moveaxis(block.y, -1, 0)
         mean = np.moveaxis(block.mean, -1, 0)
-        designs = [fm.transform(x) for fm in maps]
-        # Segments end at checkpoints, where the tallies (and coefficients) are recorded.
+        # Segments end at checkpoints, where the tallies (and coefficients) are recorded, and
+        # are short enough that their designs stay in cache between the transform and the
+        # learners (the designs of a whole block would be written and read from memory).
         start = 0
         while start < len(y):
-            stop = len(y)
+            stop = min(len(y), start + span)
             if next_check < len(steps):
                 stop = min(stop, start + int(steps[next_check]) - t)
             rows = slice(start, stop)
+            designs = [fm.transform(x[rows]) for fm in maps]
             for a, learner in enumerate(learners):
                 if blocked[a]:
                     try:
-                        yhat_block = _predict_learn_block(learner, designs[a][rows], y[rows])
+                        yhat_block = _predict_learn_block(learner, designs[a], y[rows])
                     except (ValueError, TypeError) as exc:
-                        raise type(exc)(
-                            f"steps {t + 1}-{t + stop - start}, agent {names[a]!r}: {exc}"
-                        ) from exc
+                        where = (
+                            f"step {t + 1}"
+                            if stop - start == 1
+                            else f"steps {t + 1}-{t + stop - start}"
+                        )
+                        raise type(exc)(f"{where}, agent {names[a]!r}: {exc}") from exc
                     _add_losses(a, yhat_block, y[rows], mean[rows], expected, excess)
             for i in range(start, stop):
                 step = t + 1 + i - start
@@ -192,11 +204,11 @@ def run_prequential(
                         continue
                     boundary = True
                     try:
-                        yhat = learner.predict_one(designs[a][i])
+                        yhat = learner.predict_one(designs[a][i - start])
                         if channel is None:
-                            learner.learn_one(designs[a][i], y[i])
+                            learner.learn_one(designs[a][i - start], y[i])
                         else:
-                            channel.send(a, step, designs[a][i], y[i], None)
+                            channel.send(a, step, designs[a][i - start], y[i], None)
                             boundary = channel.deliver(a, step, learner)
                     except (ValueError, TypeError) as exc:
                         raise type(exc)(f"step {step}, agent {names[a]!r}: {exc}") from exc
