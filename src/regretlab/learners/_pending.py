@@ -78,6 +78,20 @@ class PendingUpdates:
     # -- rows in --------------------------------------------------------------------------------
     def _check_xy(self, x: Any, y: Any, *, rows: bool) -> tuple[np.ndarray, np.ndarray]:
         """``x`` ``(*batch, p)`` and ``y`` ``(*batch)``, or with a row axis before ``p``."""
+        x, y = self._check_shapes(x, y, rows=rows)
+        # Sums of squares are non-finite exactly when an entry is NaN or inf (or overflows, which
+        # check_finite then lets through): two cheap reductions on the hot path, and the precise
+        # message only on failure.
+        if x.flags.c_contiguous:
+            xs = x.reshape(-1)
+            total = float(xs @ xs)
+        else:  # a strided block: reduce in place instead of copying it
+            axes = "abcdefgh"[: x.ndim]
+            total = float(np.einsum(f"{axes},{axes}->", x, x))
+        self._check_total(total, x, y)
+        return x, y
+
+    def _check_shapes(self, x: Any, y: Any, *, rows: bool) -> tuple[np.ndarray, np.ndarray]:
         x = float_array("x", x)
         y = float_array("y", y)
         n_batch = len(self._batch)
@@ -90,20 +104,14 @@ class PendingUpdates:
             raise ValueError(f"x must have shape {(*lead, len(self._labels))}, got {x.shape}")
         if y.shape != lead:
             raise ValueError(f"y must have shape {lead}, got {y.shape}")
-        # Sums of squares are non-finite exactly when an entry is NaN or inf (or overflows, which
-        # check_finite then lets through): two cheap reductions on the hot path, and the precise
-        # message only on failure.
-        if x.flags.c_contiguous:
-            xs = x.reshape(-1)
-            total = float(xs @ xs)
-        else:  # a strided block: reduce in place instead of copying it
-            axes = "abcdefgh"[: x.ndim]
-            total = float(np.einsum(f"{axes},{axes}->", x, x))
+        return x, y
+
+    @staticmethod
+    def _check_total(total: float, x: np.ndarray, y: np.ndarray) -> None:
         total += float(y) ** 2 if y.ndim == 0 else float(np.einsum("...,...", y, y).sum())
         if not math.isfinite(total):
             check_finite("x", x)
             check_finite("y", y)
-        return x, y
 
     def _predict_learn_rows(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Row by row: ``predict_one`` then ``learn_one`` for every row of ``x`` ``(..., m, p)``."""
@@ -132,6 +140,7 @@ class PendingUpdates:
         )
         run = _lockstep.kernel()
         norms = np.einsum("rmp,rmp->rm", flat_x, flat_x)
+        self._check_total(float(norms.sum()), x, y)  # the squared norms show NaN and inf
         done = 0
         while done < m:
             post = self._sync(full=True)

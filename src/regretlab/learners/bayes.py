@@ -249,10 +249,9 @@ class BayesianLinearRegression(PendingUpdates):
         blocked by time, a cache-sized chunk of replicates through all rows at a time (see
         :mod:`regretlab.learners._lockstep`). Subclasses and ``forgetting < 1`` go row by row.
         """
-        x, y = self._check_xy(x, y, rows=True)
         if type(self) is BayesianLinearRegression and self._gamma == 1.0:
-            return self._predict_learn_blocked(x, y)
-        return self._predict_learn_rows(x, y)
+            return self._predict_learn_blocked(*self._check_shapes(x, y, rows=True))
+        return self._predict_learn_rows(*self._check_xy(x, y, rows=True))
 
     # -- the posterior ------------------------------------------------------------------------
     def _solve(self) -> gaussian.GaussianPosterior:

@@ -75,13 +75,14 @@ def _add_losses(
     expected: np.ndarray,
     excess: np.ndarray,
 ) -> None:
-    """Add a block's losses to agent ``a``'s tallies, summed in step order as one step at a time
-    would (a cumulative sum starting from the tally)."""
-    for tally, loss in (
-        (expected, (yhat - mean) ** 2),
-        (excess, (yhat - y) ** 2 - (mean - y) ** 2),
-    ):
-        tally[a] = np.cumsum(np.concatenate([tally[a][None], loss]), axis=0)[-1]
+    """Add a block's losses to agent ``a``'s tallies one step at a time, in the order (and so
+    with the rounding) of the step-by-step loop."""
+    miss = yhat - mean
+    miss *= miss
+    extra = (yhat - y) ** 2 - (mean - y) ** 2
+    for i in range(len(miss)):
+        expected[a] += miss[i]
+        excess[a] += extra[i]
 
 
 def run_prequential(
