@@ -32,63 +32,71 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 OURS = HERE.parent / "src"
 # (x_dim, steps): d = 1 + x_dim + x_dim (x_dim - 1) / 2 design columns.
-POINTS = {22: (6, 1000), 56: (10, 200), 172: (18, 32)}
+POINTS = {22: (6, 600), 56: (10, 150), 172: (18, 24)}
 R = 1000
 
 
 def _measure(d: int, repeats: int) -> dict[str, float]:
+    """Seconds of each variant (best of ``repeats`` rounds, the variants interleaved in every
+    round so that a change of load on a shared machine hits them alike) and the errors."""
     sys.path.insert(0, str(HERE))
-    from _timing import best_of
-    from reference_loops import posterior_from_rows, sherman_morrison_lockstep
+    import time
 
+    from reference_loops import posterior_from_rows, sherman_morrison_lockstep
     from regretlab.environments import InteractionStream
     from regretlab.learners import BayesianLinearRegression
     from regretlab.simulate import Agent, run_prequential
 
     x_dim, steps = POINTS[d]
-
     env = InteractionStream(x_dim=x_dim, horizon=steps, n_replicates=R, seed=0)
     fm = env.features
     block = next(iter(env.blocks(steps)))
     x = fm.transform(np.moveaxis(block.x, -2, 0))  # (T, R, d)
     y = np.moveaxis(block.y, -1, 0)
-    out: dict[str, float] = {"obs": float(steps * R)}
-    out["reference"] = best_of(lambda: sherman_morrison_lockstep(x, y), repeats)
+    xr, yr = np.moveaxis(x, 0, -2), np.moveaxis(y, 0, -1)  # (R, T, d) views
+    model = BayesianLinearRegression(groups=fm, n_replicates=R)
+    agent = Agent("bayes", model)
+    checkpoints = np.array([steps])
 
     def rows() -> BayesianLinearRegression:
-        model = BayesianLinearRegression(groups=fm, n_replicates=R)
+        fresh = model.clone()
         for t in range(steps):
-            model.predict_one(x[t])
-            model.learn_one(x[t], y[t])
-        return model
+            fresh.predict_one(x[t])
+            fresh.learn_one(x[t], y[t])
+        return fresh
 
-    out["rows"] = best_of(rows, repeats)
-    model = BayesianLinearRegression(groups=fm, n_replicates=R)
+    def blocked() -> BayesianLinearRegression:
+        fresh = model.clone()
+        fresh.predict_learn_many(xr, yr)
+        return fresh
+
+    variants = {
+        "reference": lambda: sherman_morrison_lockstep(x, y),
+        "rows": rows,
+        "env": lambda: [fm.transform(np.moveaxis(b.x, -2, 0)) for b in env.blocks()],
+        "runner": lambda: run_prequential(env, [agent], checkpoints=checkpoints),
+    }
     if hasattr(model, "predict_learn_many"):
-        xr, yr = np.moveaxis(x, 0, -2), np.moveaxis(y, 0, -1)
-
-        def blocked() -> BayesianLinearRegression:
-            fresh = model.clone()
-            fresh.predict_learn_many(xr, yr)
-            return fresh
-
         blocked()  # compile the numba kernel outside the timing
-        out["block"] = best_of(blocked, repeats)
-        model = blocked()
-    else:
-        model = rows()
-    out["env"] = best_of(
-        lambda: [fm.transform(np.moveaxis(b.x, -2, 0)) for b in env.blocks()], repeats
-    )
-    agent = Agent("bayes", BayesianLinearRegression(groups=fm, n_replicates=R))
-    out["runner"] = best_of(
-        lambda: run_prequential(env, [agent], checkpoints=np.array([steps])), repeats
-    )
+        variants["block"] = blocked
+        variants["runner_steps"] = lambda: run_prequential(
+            env, [agent], checkpoints=checkpoints, time_blocking=False
+        )
+    best = dict.fromkeys(variants, np.inf)
+    for _ in range(repeats):
+        for key, fn in variants.items():
+            start = time.perf_counter()
+            fn()
+            best[key] = min(best[key], time.perf_counter() - start)
+    out: dict[str, float] = {"obs": float(steps * R), **best}
+    learned = blocked() if "block" in variants else rows()
     ref_mean, ref_cov = posterior_from_rows(x, y)
-    out["mean_err"] = float(np.abs(model.mean - ref_mean).max())
-    out["cov_err"] = float(np.abs(model.covariance - ref_cov).max())
+    out["mean_err"] = float(np.abs(learned.mean - ref_mean).max())
+    out["cov_err"] = float(np.abs(learned.covariance - ref_cov).max())
     _, sm_mean, sm_cov = sherman_morrison_lockstep(x, y)
-    out["reference_err"] = float(max(np.abs(sm_mean - ref_mean).max(), np.abs(sm_cov - ref_cov).max()))
+    out["reference_err"] = float(
+        max(np.abs(sm_mean - ref_mean).max(), np.abs(sm_cov - ref_cov).max())
+    )
     return out
 
 
@@ -108,7 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--today", type=Path, default=Path("/work/main/src"))
     parser.add_argument("--dims", type=int, nargs="+", default=list(POINTS))
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -118,38 +126,45 @@ def main() -> None:
     from _timing import machine_note
 
     try:
-        import numba  # noqa: F401
+        import numba
 
         versions = [("today", args.today, False), ("numpy", OURS, False), ("numba", OURS, True)]
     except ImportError:
         versions = [("today", args.today, False), ("numpy", OURS, False)]
     print(f"# lockstep predict-then-learn, R={R}; {machine_note()}")
-    print("rates in replicate-observations/s (k = 1e3); x ref = rate / reference in the same process")
-    header = "d    code    reference  rows           block          runner         runner/block  mean_err  cov_err"
-    print(header)
+    print(
+        "rates in replicate-observations/s (k = 1e3), best of the rounds; ratios within one "
+        "process: block/ref = predict_learn_many against the reference loop, block/rows = "
+        "against predict_one + learn_one (today's code path), runner/block = run_prequential "
+        "over the learner alone, own = (runner - env draws and designs - block) / block, "
+        "the runner's own loop, on/off = "
+        "run_prequential with time_blocking against without"
+    )
+    print(
+        "d    code    ref      rows     block    runner   block/ref block/rows runner/block "
+        "own   on/off  mean_err cov_err"
+    )
     for d in args.dims:
-        today_rows = None
         for name, src, numba in versions:
             r = _child(src, d, args.repeats, numba)
-            rate = {k: r["obs"] / r[k] for k in ("reference", "rows", "block", "runner") if k in r}
-
-            def cell(key: str, rate: dict[str, float] = rate) -> str:
-                if key not in rate:
-                    return "-".ljust(14)
-                return f"{rate[key] / 1e3:6.0f}k {rate[key] / rate['reference']:4.2f}x".ljust(14)
-
-            if name == "today":
-                today_rows = rate["rows"] / rate["reference"]
-            best = rate.get("block", rate["rows"])
-            extra = f"  ({best / rate['reference'] / today_rows:.2f}x today)" if today_rows else ""
-            over = r["runner"] / r["block"] if "block" in r else r["runner"] / r["rows"]
-            own = (r["runner"] - r["env"]) / (r["block"] if "block" in r else r["rows"])
+            k = {key: f"{r['obs'] / r[key] / 1e3:6.0f}k" if key in r else "      -" for key in r}
+            if "block" in r:
+                ratios = (
+                    f"{r['reference'] / r['block']:5.2f}x    {r['rows'] / r['block']:5.2f}x     "
+                    f"{r['runner'] / r['block']:5.2f}       "
+                    f"{(r['runner'] - r['env'] - r['block']) / r['block']:+4.0%}  "
+                    f"{r['runner_steps'] / r['runner']:4.2f}x"
+                )
+            else:
+                ratios = (
+                    f"({r['reference'] / r['rows']:4.2f}x rows/ref; runner/rows "
+                    f"{r['runner'] / r['rows']:4.2f})".ljust(53)
+                )
             print(
-                f"{d:<4d} {name:<7s} {rate['reference'] / 1e3:6.0f}k    {cell('rows')} "
-                f"{cell('block')} {cell('runner')} {over:4.2f} ({own:4.2f} w/o env)"
-                f"  {r['mean_err']:.1e}   {r['cov_err']:.1e}{extra}"
+                f"{d:<4d} {name:<7s} {k['reference']}  {k['rows']}  {k.get('block', '      -')}  "
+                f"{k['runner']}  {ratios}  {r['mean_err']:.1e}  {r['cov_err']:.1e}"
             )
-        print(f"     (reference loop vs float64 solve: {r['reference_err']:.1e})")
+        print(f"     (reference loop against the float64 solve: {r['reference_err']:.1e})")
 
 
 if __name__ == "__main__":

@@ -183,7 +183,8 @@ def run_prequential(
             if next_check < len(steps):
                 stop = min(stop, start + int(steps[next_check]) - t)
             rows = slice(start, stop)
-            designs = [fm.transform(x[rows]) for fm in maps]
+            segment = np.ascontiguousarray(x[rows])  # the maps' products then run on rows
+            designs = [fm.transform(segment) for fm in maps]
             for a, learner in enumerate(learners):
                 if blocked[a]:
                     try:
