@@ -255,7 +255,11 @@ class BayesianLinearRegression(PendingUpdates):
 
     # -- the posterior ------------------------------------------------------------------------
     def _solve(self) -> gaussian.GaussianPosterior:
-        """The posterior from the statistics alone."""
+        """The posterior from the statistics alone (before any data, the prior itself)."""
+        if not self._stats.xtx.any() and np.isfinite(self._prior).all():
+            cov = np.zeros((*self._prior.shape, self._prior.shape[-1]))
+            np.einsum("...ii->...i", cov)[...] = self._prior
+            return gaussian.GaussianPosterior(np.zeros(self._prior.shape), cov, True)
         return gaussian.posterior(self._stats, self._prior, self._beta, rank_tol=self._rank_tol)
 
     _solve_beta = property(lambda self: self._beta)  # the noise precision _solve uses
