@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,17 @@ OURS = HERE.parent / "src"
 # (x_dim, steps): d = 1 + x_dim + x_dim (x_dim - 1) / 2 design columns.
 POINTS = {22: (6, 600), 56: (10, 150), 172: (18, 24)}
 R = 1000
+
+
+def _draw_and_design(env: Any) -> None:
+    """The stream's draws and designs as run_prequential makes them (segments of steps whose
+    designs take at most 8 MiB, from contiguous copies of the inputs)."""
+    fm = env.features
+    span = max(1, 8 * 1024 * 1024 // (8 * R * fm.n_features))
+    for block in env.blocks():
+        x = np.moveaxis(block.x, -2, 0)
+        for start in range(0, len(x), span):
+            fm.transform(np.ascontiguousarray(x[start : start + span]))
 
 
 def _measure(d: int, repeats: int) -> dict[str, float]:
@@ -73,7 +85,7 @@ def _measure(d: int, repeats: int) -> dict[str, float]:
     variants = {
         "reference": lambda: sherman_morrison_lockstep(x, y),
         "rows": rows,
-        "env": lambda: [fm.transform(np.moveaxis(b.x, -2, 0)) for b in env.blocks()],
+        "env": lambda: _draw_and_design(env),
         "runner": lambda: run_prequential(env, [agent], checkpoints=checkpoints),
     }
     if hasattr(model, "predict_learn_many"):
