@@ -3,8 +3,6 @@ runner's ``time_blocking`` give what one step at a time gives."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
@@ -20,7 +18,8 @@ from regretlab.learners import (
 from regretlab.policies.escalation import DataSchedule
 from regretlab.simulate import Agent, run_prequential
 
-HAS_NUMBA = importlib.util.find_spec("numba") is not None
+# numba is optional (the extra "fast"); REGRETLAB_NUMBA=0 also switches it off.
+HAS_NUMBA = _lockstep._numba_kernel() is not None
 KERNELS = [
     "numpy",
     pytest.param("numba", marks=pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed")),
@@ -127,7 +126,7 @@ def test_block_equals_one_row_at_a_time(use_kernel, name, n_rep, x_dim, options,
     for a, b in zip(blocked.stats, stepwise.stats, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-10)
     # The state stays whole: learning on one row at a time agrees afterwards too.
-    fm2, x2, y2 = _rows(x_dim, n_rep, 20, seed=6)
+    _, x2, y2 = _rows(x_dim, n_rep, 20, seed=6)
     np.testing.assert_allclose(
         _one_at_a_time(blocked, x2, y2), _one_at_a_time(stepwise, x2, y2), atol=1e-9
     )
