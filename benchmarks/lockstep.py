@@ -130,6 +130,7 @@ def main() -> None:
     parser.add_argument("--dims", type=int, nargs="+", default=list(POINTS))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--skip-today", action="store_true", help="only this checkout's code")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_measure(args.child, args.repeats)))
@@ -143,6 +144,8 @@ def main() -> None:
         versions = [("today", args.today, False), ("numpy", OURS, False), ("numba", OURS, True)]
     except ImportError:
         versions = [("today", args.today, False), ("numpy", OURS, False)]
+    if args.skip_today:
+        versions = versions[1:]
     print(f"# lockstep predict-then-learn, R={R}; {machine_note()}")
     print(
         "rates in replicate-observations/s (k = 1e3), best of the rounds; ratios within one "

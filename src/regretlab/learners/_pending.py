@@ -74,6 +74,10 @@ class PendingUpdates:
         defer = math.prod(self._batch) >= _MIN_BATCH_TO_DEFER
         self._factors = np.empty((*self._batch, _DEFERRED_COLUMNS, p)) if defer else None
         self._n_factors = 0
+        # A bound on every replicate's largest posterior variance, and the posterior it holds
+        # for (see _safe_rows).
+        self._bound_of: gaussian.GaussianPosterior | None = None
+        self._row_bound = np.empty(0)
 
     # -- rows in --------------------------------------------------------------------------------
     def _check_xy(self, x: Any, y: Any, *, rows: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -169,10 +173,20 @@ class PendingUpdates:
         cov = post.covariance.reshape(-1, p, p)
         limit = _MAX_SHRINK / (self._beta * norms.max(axis=-1))
         # lambda_max of a covariance is at most its trace (read from the diagonal alone) and
-        # its largest absolute row sum (a pass over the matrices, so only when needed).
-        if (np.einsum("rii->r", cov) <= limit).all():
+        # its largest absolute row sum (a pass over the matrices). Updates only shrink the
+        # covariance, so a row-sum bound stays valid while the same posterior is updated.
+        trace = np.einsum("rii->r", cov)
+        if (trace <= limit).all():
             return True
-        return bool((np.abs(cov).sum(axis=-1).max(axis=-1) <= limit).all())
+        if self._bound_of is not post:
+            self._row_bound = np.concatenate(
+                [
+                    np.abs(part).sum(axis=-1).max(axis=-1)
+                    for part in np.array_split(cov, -(-len(cov) // 64))
+                ]
+            )
+            self._bound_of = post
+        return bool((np.minimum(trace, self._row_bound) <= limit).all())
 
     def _own_arrays(self, post: gaussian.GaussianPosterior) -> tuple[np.ndarray, np.ndarray]:
         """The cached posterior's mean and covariance as C-ordered ``(R, p)`` and ``(R, p, p)``
