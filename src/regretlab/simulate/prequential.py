@@ -30,6 +30,9 @@ __all__ = ["PrequentialResult", "run_prequential"]
 # The designs of one segment of steps (all agents) stay under this, so they are still in cache
 # when the learners read them.
 _DESIGN_BYTES = 8 * 1024 * 1024
+# ... but at least this many steps, so that wide models (whose covariances do not fit in cache
+# anyway) still get long time blocks: at d = 172 segments of 6 steps made blocking slower.
+_MIN_SEGMENT = 64
 
 
 class PrequentialResult(NamedTuple):
@@ -161,7 +164,7 @@ def run_prequential(
         for a, learner in enumerate(learners)
     ]
     per_step = 8 * max(1, math.prod(batch)) * sum(fm.n_features for fm in maps)
-    span = max(1, _DESIGN_BYTES // per_step)  # steps per segment
+    span = max(_MIN_SEGMENT, _DESIGN_BYTES // per_step)  # steps per segment
     expected = np.zeros((len(agents), *batch))
     excess = np.zeros((len(agents), *batch))
     records: list[tuple[int, int, np.ndarray, np.ndarray]] = []
