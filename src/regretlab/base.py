@@ -146,6 +146,11 @@ class Learner(Protocol):
     the same arguments: the runners clone the agent's learner for every run. A learner whose
     ``n_replicates`` attribute differs from the environment's is refused.
 
+    Optional: ``predict_learn_many(x (R, m, p), y (R, m)) -> (R, m)`` predicts each of ``m``
+    rows, then learns it, as ``predict_one`` then ``learn_one`` would step by step;
+    :func:`~regretlab.simulate.run_prequential` then hands it every step between two
+    checkpoints (time blocking).
+
     Examples
     --------
     >>> from regretlab.learners import BayesianLinearRegression

@@ -22,10 +22,13 @@ replicate shape ``_batch``, ``refresh_every`` and :meth:`PendingUpdates._solve`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from regretlab.learners import gaussian, stats
+from regretlab._validation import check_finite, float_array
+from regretlab.learners import _lockstep, gaussian, stats
 from regretlab.learners._factor import SamplingFactor
 
 __all__ = ["PendingUpdates"]
@@ -39,6 +42,10 @@ _MAX_SHRINK = 1e3
 # passes; instead up to this many rank-one corrections wait as columns and are absorbed with one
 # batched product (see gaussian.rank_one_update). One stream updates in place.
 _DEFERRED_COLUMNS = 16
+
+# Where the time-blocked kernels cannot be used (see _predict_learn_blocked), this many rows go
+# row by row before the next check.
+_ROWS_BEFORE_RECHECK = 32
 _MIN_BATCH_TO_DEFER = 8
 
 
@@ -47,10 +54,13 @@ class PendingUpdates:
 
     # Supplied by the model (see the module notes).
     _batch: tuple[int, ...]
+    _labels: tuple[str, ...]
     _stats: stats.SufficientStats
     _beta: float
     _gamma: float
     refresh_every: int
+    predict_one: Callable[..., Any]
+    learn_one: Callable[..., Any]
 
     def _solve(self) -> gaussian.GaussianPosterior:
         """The posterior from the statistics alone."""
@@ -74,6 +84,132 @@ class PendingUpdates:
         # Replicates that sample (Thompson sampling) keep the covariance's Cholesky factor
         # through the rank-one updates instead of factorising afresh at every draw.
         self._sampling = SamplingFactor() if defer else None
+        # A bound on every replicate's largest posterior variance, and the posterior it holds
+        # for (see _safe_rows).
+        self._bound_of: gaussian.GaussianPosterior | None = None
+        self._row_bound = np.empty(0)
+
+    # -- rows in --------------------------------------------------------------------------------
+    def _check_xy(self, x: Any, y: Any, *, rows: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``x`` ``(*batch, p)`` and ``y`` ``(*batch)``, or with a row axis before ``p``."""
+        x, y = self._check_shapes(x, y, rows=rows)
+        # Sums of squares are non-finite exactly when an entry is NaN or inf (or overflows, which
+        # check_finite then lets through): two cheap reductions on the hot path, and the precise
+        # message only on failure.
+        if x.flags.c_contiguous:
+            xs = x.reshape(-1)
+            total = float(xs @ xs)
+        else:  # a strided block: reduce in place instead of copying it
+            axes = "abcdefgh"[: x.ndim]
+            total = float(np.einsum(f"{axes},{axes}->", x, x))
+        self._check_total(total, x, y)
+        return x, y
+
+    def _check_shapes(self, x: Any, y: Any, *, rows: bool) -> tuple[np.ndarray, np.ndarray]:
+        x = float_array("x", x)
+        y = float_array("y", y)
+        n_batch = len(self._batch)
+        lead = (
+            (*self._batch, x.shape[n_batch] if x.ndim > n_batch + 1 else -1)
+            if rows
+            else self._batch
+        )
+        if x.shape != (*lead, len(self._labels)):
+            raise ValueError(f"x must have shape {(*lead, len(self._labels))}, got {x.shape}")
+        if y.shape != lead:
+            raise ValueError(f"y must have shape {lead}, got {y.shape}")
+        return x, y
+
+    @staticmethod
+    def _check_total(total: float, x: np.ndarray, y: np.ndarray) -> None:
+        total += float(y) ** 2 if y.ndim == 0 else float(np.einsum("...,...", y, y).sum())
+        if not math.isfinite(total):
+            check_finite("x", x)
+            check_finite("y", y)
+
+    def _predict_learn_rows(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Row by row: ``predict_one`` then ``learn_one`` for every row of ``x`` ``(..., m, p)``."""
+        out = np.empty(y.shape)
+        for i in range(y.shape[-1]):
+            out[..., i] = self.predict_one(x[..., i, :])
+            self.learn_one(x[..., i, :], y[..., i])
+        return out
+
+    def _predict_learn_blocked(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """:meth:`_predict_learn_rows` by the time-blocked kernels, where they are exact.
+
+        Rows go through the kernel in segments that end where ``refresh_every`` is reached (a
+        fresh solve from the statistics follows); a segment where some update could shrink a
+        variance by more than ``_MAX_SHRINK`` (Sherman-Morrison would lose digits; bounded by
+        ``beta |x|^2 lambda_max(S)``, since ``S`` only shrinks) goes row by row instead, as do
+        improper posteriors (flat priors still undetermined).
+        """
+        m, p = y.shape[-1], x.shape[-1]
+        out = np.empty(y.shape)
+        n_rep = math.prod(self._batch)
+        flat_x, flat_y, flat_out = (
+            x.reshape(n_rep, m, p),
+            y.reshape(n_rep, m),
+            out.reshape(n_rep, m),
+        )
+        run = _lockstep.kernel()
+        norms = np.einsum("rmp,rmp->rm", flat_x, flat_x)
+        self._check_total(float(norms.sum()), x, y)  # the squared norms show NaN and inf
+        done = 0
+        while done < m:
+            post = self._sync(full=True)
+            if self._n_updates >= self.refresh_every:
+                post = self._refresh()
+            stop = min(m, done + self.refresh_every - self._n_updates)
+            rows = slice(done, stop)
+            if not post.proper or not self._safe_rows(post, norms[:, rows]):
+                stop = min(stop, done + _ROWS_BEFORE_RECHECK)
+                rows = slice(done, stop)
+                out[..., rows] = self._predict_learn_rows(x[..., rows, :], y[..., rows])
+                done = stop
+                continue
+            mean, cov = self._own_arrays(post)
+            if self._sampling is not None:  # the kernels change the covariance in place
+                self._sampling.clear()
+            self._fold()
+            run(mean, cov, flat_x[:, rows], flat_y[:, rows], self._beta, flat_out[:, rows])
+            self._accumulate(x[..., rows, :], y[..., rows])
+            self._n_updates += stop - done
+            done = stop
+        return out
+
+    def _safe_rows(self, post: gaussian.GaussianPosterior, norms: np.ndarray) -> bool:
+        """Whether no row, of squared norms ``norms`` ``(R, m)``, can shrink a variance by more
+        than ``_MAX_SHRINK``."""
+        p = post.mean.shape[-1]
+        cov = post.covariance.reshape(-1, p, p)
+        limit = _MAX_SHRINK / (self._beta * norms.max(axis=-1))
+        # lambda_max of a covariance is at most its trace (read from the diagonal alone) and
+        # its largest absolute row sum (a pass over the matrices). Updates only shrink the
+        # covariance, so a row-sum bound stays valid while the same posterior is updated.
+        trace = np.einsum("rii->r", cov)
+        if (trace <= limit).all():
+            return True
+        if self._bound_of is not post:
+            self._row_bound = np.concatenate(
+                [
+                    np.abs(part).sum(axis=-1).max(axis=-1)
+                    for part in np.array_split(cov, -(-len(cov) // 64))
+                ]
+            )
+            self._bound_of = post
+        return bool((np.minimum(trace, self._row_bound) <= limit).all())
+
+    def _own_arrays(self, post: gaussian.GaussianPosterior) -> tuple[np.ndarray, np.ndarray]:
+        """The cached posterior's mean and covariance as C-ordered ``(R, p)`` and ``(R, p, p)``
+        arrays that the kernels update in place (copied into the cache first if needed)."""
+        if not (post.mean.flags.c_contiguous and post.covariance.flags.c_contiguous):
+            post = gaussian.GaussianPosterior(
+                np.ascontiguousarray(post.mean), np.ascontiguousarray(post.covariance), True
+            )
+            self._post = post
+        p = post.mean.shape[-1]
+        return post.mean.reshape(-1, p), post.covariance.reshape(-1, p, p)
 
     # -- the statistics -----------------------------------------------------------------------
     def _accumulate(self, x: np.ndarray, y: np.ndarray) -> None:

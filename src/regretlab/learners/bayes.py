@@ -241,34 +241,25 @@ class BayesianLinearRegression(PendingUpdates):
         self._post = None
         return self
 
-    def _check_xy(self, x: Any, y: Any, *, rows: bool) -> tuple[np.ndarray, np.ndarray]:
-        x = float_array("x", x)
-        y = float_array("y", y)
-        n_batch = len(self._batch)
-        lead = (
-            (*self._batch, x.shape[n_batch] if x.ndim > n_batch + 1 else -1)
-            if rows
-            else self._batch
-        )
-        if x.shape != (*lead, len(self._labels)):
-            raise ValueError(f"x must have shape {(*lead, self.n_features)}, got {x.shape}")
-        if y.shape != lead:
-            raise ValueError(f"y must have shape {lead}, got {y.shape}")
-        # Sums of squares are non-finite exactly when an entry is NaN or inf (or overflows, which
-        # check_finite then lets through): two cheap reductions on the hot path, and the precise
-        # message only on failure.
-        xs = x.reshape(-1)
-        total = float(xs @ xs) + (
-            float(y) ** 2 if y.ndim == 0 else float(y.reshape(-1) @ y.reshape(-1))
-        )
-        if not math.isfinite(total):
-            check_finite("x", x)
-            check_finite("y", y)
-        return x, y
+    def predict_learn_many(self, x: Any, y: Any) -> np.ndarray:
+        """Predict every row, then learn it, in order: ``x`` ``(..., m, p)``, ``y`` ``(..., m)``.
+
+        Returns the predictions ``(..., m)``, each made just before its row is learned: the
+        same as :meth:`predict_one` then :meth:`learn_one` row by row (to about 1e-12), but
+        blocked by time, a cache-sized chunk of replicates through all rows at a time (see
+        :mod:`regretlab.learners._lockstep`). Subclasses and ``forgetting < 1`` go row by row.
+        """
+        if type(self) is BayesianLinearRegression and self._gamma == 1.0:
+            return self._predict_learn_blocked(*self._check_shapes(x, y, rows=True))
+        return self._predict_learn_rows(*self._check_xy(x, y, rows=True))
 
     # -- the posterior ------------------------------------------------------------------------
     def _solve(self) -> gaussian.GaussianPosterior:
-        """The posterior from the statistics alone."""
+        """The posterior from the statistics alone (before any data, the prior itself)."""
+        if not self._stats.xtx.any() and np.isfinite(self._prior).all():
+            cov = np.zeros((*self._prior.shape, self._prior.shape[-1]))
+            np.einsum("...ii->...i", cov)[...] = self._prior
+            return gaussian.GaussianPosterior(np.zeros(self._prior.shape), cov, True)
         return gaussian.posterior(self._stats, self._prior, self._beta, rank_tol=self._rank_tol)
 
     _solve_beta = property(lambda self: self._beta)  # the noise precision _solve uses

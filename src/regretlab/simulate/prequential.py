@@ -7,6 +7,7 @@ so differences between them are paired.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -31,6 +32,13 @@ else:
     pd = lazy_module("pandas")
 
 __all__ = ["PrequentialResult", "run_prequential"]
+
+# The designs of one segment of steps (all agents) stay under this, so they are still in cache
+# when the learners read them.
+_DESIGN_BYTES = 8 * 1024 * 1024
+# ... but at least this many steps, so that wide models (whose covariances do not fit in cache
+# anyway) still get long time blocks: at d = 172 segments of 6 steps made blocking slower.
+_MIN_SEGMENT = 64
 
 
 class PrequentialResult(NamedTuple):
@@ -62,6 +70,30 @@ def _coefficients(learner: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
     return None if weights is None else (np.asarray(weights), None)
 
 
+def _predict_learn_block(learner: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Predictions of a block of steps (time first), then learn them: ``(m, *batch)``."""
+    out = learner.predict_learn_many(np.moveaxis(x, 0, -2), np.moveaxis(y, 0, -1))
+    return np.moveaxis(np.asarray(out, dtype=float), -1, 0)
+
+
+def _add_losses(
+    a: int,
+    yhat: np.ndarray,
+    y: np.ndarray,
+    mean: np.ndarray,
+    expected: np.ndarray,
+    excess: np.ndarray,
+) -> None:
+    """Add a block's losses to agent ``a``'s tallies one step at a time, in the order (and so
+    with the rounding) of the step-by-step loop."""
+    miss = yhat - mean
+    miss *= miss
+    extra = (yhat - y) ** 2 - (mean - y) ** 2
+    for i in range(len(miss)):
+        expected[a] += miss[i]
+        excess[a] += extra[i]
+
+
 def run_prequential(
     env: PredictionStream,
     agents: list[Agent] | tuple[Agent, ...],
@@ -72,6 +104,7 @@ def run_prequential(
     progress: bool = False,
     feedback: Feedback | None = None,
     block_memory: int = DEFAULT_BLOCK_MEMORY,
+    time_blocking: bool = True,
 ) -> PrequentialResult:
     """Predict, then learn, one step at a time for every agent over every replicate.
 
@@ -103,6 +136,13 @@ def run_prequential(
         Bytes of environment data (inputs, outputs, designs) held at once: the steps are read
         in blocks sized to fit (at least one step), so the memory does not grow with the
         horizon. Any value gives the same results; default 64 MiB.
+    time_blocking
+        Let learners with ``predict_learn_many`` (such as
+        :class:`~regretlab.learners.BayesianLinearRegression`) predict and learn all the steps
+        between two checkpoints in one call, blocked by time for the cache; agents with a
+        scheduler, learners that report events, and runs with ``feedback`` go step by step.
+        The predictions agree with the step-by-step loop (``False``) to about 1e-12, so the
+        results do too.
 
     Examples
     --------
@@ -114,6 +154,8 @@ def run_prequential(
     >>> result.regret[["agent", "replicate", "step"]].shape
     (8, 3)
     """
+    if not isinstance(time_blocking, bool):
+        raise TypeError(f"time_blocking must be True or False, got {time_blocking!r}")
     names, learners, maps, schedulers = prepare_agents(agents, env)
     horizon = env.horizon
     steps = check_checkpoints(checkpoints, horizon)
@@ -122,6 +164,18 @@ def run_prequential(
     log = EventLog(names, label)
     channel = None if feedback is None else FeedbackChannel(feedback, len(agents), env.n_replicates)
 
+    # Agents whose learner predicts and learns whole blocks of rows (time blocking); the rest,
+    # and every agent with a scheduler, events or delayed feedback, go step by step.
+    blocked = [
+        time_blocking
+        and channel is None
+        and schedulers[a] is None
+        and callable(getattr(learner, "predict_learn_many", None))
+        and not hasattr(learner, "pop_events")
+        for a, learner in enumerate(learners)
+    ]
+    per_step = 8 * max(1, math.prod(batch)) * sum(fm.n_features for fm in maps)
+    span = max(_MIN_SEGMENT, _DESIGN_BYTES // per_step)  # steps per segment
     expected = np.zeros((len(agents), *batch))
     excess = np.zeros((len(agents), *batch))
     records: list[tuple[int, int, np.ndarray, np.ndarray]] = []
@@ -134,26 +188,52 @@ def run_prequential(
         x = np.moveaxis(block.x, -2, 0)
         y = np.moveaxis(block.y, -1, 0)
         mean = np.moveaxis(block.mean, -1, 0)
-        designs = [fm.transform(x) for fm in maps]
-        for i in range(len(y)):
-            t += 1
-            if channel is not None:
-                channel.begin(t)
+        # Segments end at checkpoints, where the tallies (and coefficients) are recorded, and
+        # are short enough that their designs stay in cache between the transform and the
+        # learners (the designs of a whole block would be written and read from memory).
+        start = 0
+        while start < len(y):
+            stop = min(len(y), start + span)
+            if next_check < len(steps):
+                stop = min(stop, start + int(steps[next_check]) - t)
+            rows = slice(start, stop)
+            segment = np.ascontiguousarray(x[rows])  # the maps' products then run on rows
+            designs = [fm.transform(segment) for fm in maps]
             for a, learner in enumerate(learners):
-                boundary = True
-                try:
-                    yhat = learner.predict_one(designs[a][i])
-                    if channel is None:
-                        learner.learn_one(designs[a][i], y[i])
-                    else:
-                        channel.send(a, t, designs[a][i], y[i], None)
-                        boundary = channel.deliver(a, t, learner)
-                except (ValueError, TypeError) as exc:
-                    raise type(exc)(f"step {t}, agent {names[a]!r}: {exc}") from exc
-                if boundary:
-                    log.after_step(a, learner, schedulers[a], t)
-                expected[a] += (yhat - mean[i]) ** 2
-                excess[a] += (yhat - y[i]) ** 2 - (mean[i] - y[i]) ** 2
+                if blocked[a]:
+                    try:
+                        yhat_block = _predict_learn_block(learner, designs[a], y[rows])
+                    except (ValueError, TypeError) as exc:
+                        where = (
+                            f"step {t + 1}"
+                            if stop - start == 1
+                            else f"steps {t + 1}-{t + stop - start}"
+                        )
+                        raise type(exc)(f"{where}, agent {names[a]!r}: {exc}") from exc
+                    _add_losses(a, yhat_block, y[rows], mean[rows], expected, excess)
+            for i in range(start, stop):
+                step = t + 1 + i - start
+                if channel is not None:
+                    channel.begin(step)
+                for a, learner in enumerate(learners):
+                    if blocked[a]:
+                        continue
+                    boundary = True
+                    try:
+                        yhat = learner.predict_one(designs[a][i - start])
+                        if channel is None:
+                            learner.learn_one(designs[a][i - start], y[i])
+                        else:
+                            channel.send(a, step, designs[a][i - start], y[i], None)
+                            boundary = channel.deliver(a, step, learner)
+                    except (ValueError, TypeError) as exc:
+                        raise type(exc)(f"step {step}, agent {names[a]!r}: {exc}") from exc
+                    if boundary:
+                        log.after_step(a, learner, schedulers[a], step)
+                    expected[a] += (yhat - mean[i]) ** 2
+                    excess[a] += (yhat - y[i]) ** 2 - (mean[i] - y[i]) ** 2
+            t += stop - start
+            start = stop
             if next_check < len(steps) and t == steps[next_check]:
                 next_check += 1
                 for a, learner in enumerate(learners):
