@@ -18,6 +18,7 @@ oracle's (scenarios with interactions).
 from __future__ import annotations
 
 import argparse
+import re
 import concurrent.futures as cf
 import time
 
@@ -33,6 +34,7 @@ from regretlab.policies.escalation import EvidenceSwitch, UncertaintyTrigger
 from regretlab.policies.escalation.evidence import LADDER
 
 EVERY = 10
+TRIGGERS = ("EvidenceSwitch", "UncertaintyTrigger", "BF, no held-out")
 POSITIVE = np.array([v for v in LADDER if v > 0])
 
 
@@ -45,7 +47,7 @@ def scenarios() -> list[Scenario]:
 
 
 def run(args):
-    index, s, r, horizon, seed = args
+    index, s, r, horizon, seed, ablation = args
     fm, x, y, _ = draw(s, r, horizon, np.random.SeedSequence(seed, spawn_key=(index,)))
     prior = {"intercept": np.inf, "main": 100.0, "pairwise": 0.0}
 
@@ -54,11 +56,13 @@ def run(args):
             groups=fm, prior_variance=prior, noise_shape=1e-3, noise_scale=1e-3, n_replicates=r
         )
 
-    models = {"EvidenceSwitch": learned(), "UncertaintyTrigger": learned()}
     triggers = {
         "EvidenceSwitch": EvidenceSwitch(every=EVERY),
         "UncertaintyTrigger": UncertaintyTrigger(every=EVERY),
     }
+    if ablation:  # the Bayes factor alone: what the held-out check buys and costs
+        triggers["BF, no held-out"] = EvidenceSwitch(every=EVERY, held_out=False)
+    models = {name: learned() for name in triggers}
     oracle = BayesianLinearRegression(
         groups=fm, prior_variance=prior, noise_precision=1 / s.noise**2, n_replicates=r
     )
@@ -84,13 +88,15 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--ablation", action="store_true", help="add EvidenceSwitch(held_out=False)")
+    parser.add_argument("--only", default="", help="run scenarios whose name matches this regex")
     args = parser.parse_args()
-    todo = scenarios()
+    todo = [s for s in scenarios() if re.search(args.only, s.name)]
     r = args.replicates
     print(machine_note(), f"| {len(todo)} scenarios, R={r}, T={args.horizon}", flush=True)
     start = time.perf_counter()
     rows = []
-    jobs = [(i, s, r, args.horizon, args.seed) for i, s in enumerate(todo)]
+    jobs = [(i, s, r, args.horizon, args.seed, args.ablation) for i, s in enumerate(todo)]
     with cf.ProcessPoolExecutor(args.workers) as pool:
         for s, p, first in pool.map(run, jobs):
             for name, steps in first.items():
@@ -115,7 +121,8 @@ def main() -> None:
     print(
         null.pivot(index="scenario", columns="trigger", values="cp_upper_95").round(4).to_string()
     )
-    for name in ("EvidenceSwitch", "UncertaintyTrigger"):
+    names = [n for n in TRIGGERS if n in set(table.trigger)]
+    for name in names:
         part = null[null.trigger == name]
         clean = part[~part.scenario.str.contains("_t3|_het")]
         print(
@@ -130,7 +137,7 @@ def main() -> None:
         {
             "power": wide,
             "median": delay,
-            "delay": delay[["EvidenceSwitch", "UncertaintyTrigger"]].div(delay["oracle"], axis=0),
+            "delay": delay[names].div(delay["oracle"], axis=0),
         },
         axis=1,
     )
