@@ -34,7 +34,7 @@ from regretlab.policies.escalation import EvidenceSwitch, UncertaintyTrigger
 from regretlab.policies.escalation.evidence import LADDER
 
 EVERY = 10
-TRIGGERS = ("EvidenceSwitch", "UncertaintyTrigger", "BF, no held-out")
+TRIGGERS = ("EvidenceSwitch", "UncertaintyTrigger", "BF alone", "BF + held-out")
 POSITIVE = np.array([v for v in LADDER if v > 0])
 
 
@@ -61,7 +61,8 @@ def run(args):
         "UncertaintyTrigger": UncertaintyTrigger(every=EVERY),
     }
     if ablation:  # the Bayes factor alone: what the held-out check buys and costs
-        triggers["BF, no held-out"] = EvidenceSwitch(every=EVERY, held_out=False)
+        triggers["BF alone"] = EvidenceSwitch(every=EVERY, held_out=False, robust=False)
+        triggers["BF + held-out"] = EvidenceSwitch(every=EVERY, held_out=True, robust=False)
     models = {name: learned() for name in triggers}
     oracle = BayesianLinearRegression(
         groups=fm, prior_variance=prior, noise_precision=1 / s.noise**2, n_replicates=r

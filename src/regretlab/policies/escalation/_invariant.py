@@ -83,11 +83,35 @@ class _Fit:
         self.proj = np.einsum("...pk,...p->...k", self.basis, self.resid)
         self.ready &= self.rss0 > 1e-12 * np.maximum(data.yty, 1e-300)
         self.n = data.n
+        self.cols = cols
 
-    def log_bayes_factors(self, alternatives: np.ndarray) -> np.ndarray:
-        """``log BF(v)`` per alternative, ``(A, ...)``; 0 where not ready."""
+    def noise_variance(self) -> np.ndarray:
+        """The null's residual variance ``R_0 / (n - k_0)`` (1 where not ready)."""
+        return np.where(self.ready, self.rss0 / np.maximum(self.n - self.k0, 1.0), 1.0)
+
+    def block_scores(
+        self, block: SufficientStats, mean: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The group's residualised score on a later block, residuals from weights ``mean``,
+        ``(..., k)``, and its variance per unit noise variance under the model, ``(..., k)``."""
+        resid = block.xty - np.einsum("...pq,...q->...p", block.xtx, mean)
+        score = resid[..., self.cols] - np.einsum("...pk,...p->...k", self.to_group, resid)
+        cross = np.einsum("...pk,...pj->...kj", self.to_group, block.xtx[..., :, self.cols])
+        quad = np.einsum("...pk,...pq,...qk->...k", self.to_group, block.xtx, self.to_group)
+        own = np.einsum("...kk->...k", block.xtx[..., self.cols[:, None], self.cols])
+        return score, own - 2.0 * np.einsum("...kk->...k", cross) + quad
+
+    def log_bayes_factors(
+        self, alternatives: np.ndarray, inflation: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``log BF(v)`` per alternative, ``(A, ...)``; 0 where not ready. With ``inflation``
+        ``(..., k)``, each group column's score is first divided by the square root of its
+        observed variance over the model's (the robust statistic)."""
         v = alternatives.reshape((-1,) + (1,) * self.eig.ndim)
-        explained = np.sum(self.proj**2 * v / (1.0 + v * self.eig), axis=-1)
+        proj = self.proj
+        if inflation is not None:
+            proj = np.einsum("...pk,...p->...k", self.basis, self.resid / np.sqrt(inflation))
+        explained = np.sum(proj**2 * v / (1.0 + v * self.eig), axis=-1)
         rss0 = np.where(self.ready, self.rss0, 1.0)
         ratio = np.clip((rss0 - explained) / rss0, 1e-300, 1.0)
         log_bf = -0.5 * np.sum(np.log1p(v * self.eig), axis=-1) - 0.5 * np.maximum(
@@ -130,35 +154,61 @@ def mixture(log_bf: np.ndarray) -> np.ndarray:
 
 
 class InvariantTest:
-    """Per-replicate state of the invariant Bayes factor and the held-out check.
+    """Per-replicate state of the invariant Bayes factor and its two guards against misfit.
 
-    :meth:`update` reads the learner's sufficient statistics (never its priors) and returns the
-    log Bayes factors ``(A, ...)``; :attr:`held_out_gain` is the cumulative squared error of
-    the null's means minus the looser model's on the blocks between calls, each predicted by
-    means fitted before it.
+    :meth:`update` reads the learner's sufficient statistics (never its priors) at each check.
+    Between checks it scores the block of new observations with the previous fit:
+
+    - :attr:`held_out_gain`, the cumulative squared error of the null's means minus the best
+      alternative's on the blocks, each predicted before it was learned;
+    - per group column, the block's residualised score ``s_b`` (the null's residuals times the
+      column, with the null's columns partialled out) and its model variance ``sigma^2 h_b``.
+      ``sum_b s_b^2 / (sigma^2 sum_b h_b)`` is the observed variance of the column's score over
+      the constant-variance model's (a sandwich estimate with the blocks as clusters); shrunk
+      toward 1 by one block's worth, it is the column's ``inflation``.
     """
 
     def __init__(self, group: str, alternatives: np.ndarray) -> None:
         self.group = group
         self.alternatives = alternatives
         self._last: SufficientStats | None = None
+        self._fit: _Fit | None = None
         self._means: tuple[np.ndarray, np.ndarray] | None = None
         self.held_out_gain: Any = 0.0
+        self._squares: Any = 0.0
+        self._model_var: Any = 0.0
+        self._blocks: Any = 0.0
 
-    def update(self, model: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Score the block since the last call, then refit: ``(log BF (A, ...), ready (...))``."""
+    def update(self, model: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Score the block since the last call, then refit: ``(log BF (A, ...), robust log BF
+        (A, ...), ready (...))``."""
         data = model.stats
         cols = model.columns[self.group]
-        if self._last is not None and self._means is not None:
+        if self._last is not None and self._means is not None and self._fit is not None:
             block = SufficientStats(*(a - b for a, b in zip(data, self._last, strict=True)))
             null, alt = self._means
             gain = _block_loss(block, null) - _block_loss(block, alt)
             self.held_out_gain = self.held_out_gain + gain
+            # Residuals of the looser model (under the null its extra weights are ~0; under the
+            # alternative the null's residuals would carry the group's signal), from a fit with
+            # at least 2p observations (leverage <= 1/2 on average, as sandwich estimates need).
+            score, var = self._fit.block_scores(block, alt)
+            determined = self._fit.n >= 2 * (self._fit.k0 + len(self._fit.cols))
+            scored = (self._fit.ready & determined & (block.n > 0))[..., None]
+            self._squares = self._squares + np.where(scored, score**2, 0.0)
+            self._model_var = self._model_var + np.where(scored, var, 0.0)
+            self._blocks = self._blocks + scored
         fit = _Fit(data, null_columns(model, self.group), cols)
         log_bf = fit.log_bayes_factors(self.alternatives)
+        sigma2 = fit.noise_variance()[..., None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(self._model_var > 0, self._squares / (sigma2 * self._model_var), 1.0)
+        inflation = (self._blocks * ratio + 1.0) / (self._blocks + 1.0) * np.ones_like(sigma2)
+        robust = fit.log_bayes_factors(self.alternatives, np.maximum(inflation, 1e-12))
         null, alt = fit.means(self.alternatives, log_bf, cols)
         # Means are only scored once both fits are defined; before that they predict nothing.
         ready = fit.ready[..., None]
         self._means = (np.where(ready, null, 0.0), np.where(ready, alt, 0.0))
         self._last = SufficientStats(*(np.array(a, copy=True) for a in data))
-        return log_bf, fit.ready
+        self._fit = fit
+        return log_bf, robust, fit.ready

@@ -93,7 +93,8 @@ class EvidenceSwitch:
         jump: bool = True,
         every: int = 10,
         start: int | None = None,
-        held_out: bool = True,
+        held_out: bool = False,
+        robust: bool = True,
     ) -> None:
         self.group = group
         self.ladder = ladder
@@ -102,6 +103,7 @@ class EvidenceSwitch:
         self.every = every
         self.start = start
         self.held_out = held_out
+        self.robust = robust
         self._ladder = _grid("ladder", ladder)
         self._positive = np.unique(self._ladder[self._ladder > 0])
         if len(self._positive) == 0:
@@ -110,8 +112,9 @@ class EvidenceSwitch:
         check_every(every)
         if start is not None:
             check_int("start", start, minimum=1)
-        if not isinstance(held_out, bool):
-            raise TypeError(f"held_out must be a bool, got {held_out!r}")
+        for name, flag in (("held_out", held_out), ("robust", robust)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {flag!r}")
         self._test = InvariantTest(group, self._positive)
 
     def log_e_value(self, model: Any) -> np.ndarray:
@@ -122,7 +125,7 @@ class EvidenceSwitch:
     def update(self, model: Any, step: int) -> list[Event]:
         if step % self.every:
             return []
-        log_bf, ready = self._test.update(model)
+        log_bf, robust, ready = self._test.update(model)
         if self.start is not None and float(np.max(model.stats.n)) < self.start:
             return []
         log_e = mixture(log_bf)
@@ -131,6 +134,8 @@ class EvidenceSwitch:
         fire = off & ready & (log_e >= math.log(self.threshold))
         if self.held_out:
             fire &= self._test.held_out_gain > 0.0
+        if self.robust:
+            fire &= mixture(robust) >= math.log(self.threshold)
         if not (fire | ~off).any():
             return []
         scores = np.asarray(model.log_evidence({self.group: self._positive}))
@@ -156,13 +161,14 @@ class EvidenceSwitch:
             every=self.every,
             start=self.start,
             held_out=self.held_out,
+            robust=self.robust,
         )
 
     def __repr__(self) -> str:
         return (
             f"EvidenceSwitch({self.group!r}, ladder={tuple(self.ladder)}, "
             f"threshold={self.threshold}, jump={self.jump}, every={self.every}, "
-            f"start={self.start}, held_out={self.held_out})"
+            f"start={self.start}, held_out={self.held_out}, robust={self.robust})"
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,7 +73,8 @@ class UncertaintyTrigger:
         level: float = 0.95,
         every: int = 10,
         start: int | None = None,
-        held_out: bool = True,
+        held_out: bool = False,
+        robust: bool = True,
     ) -> None:
         self.group = group
         self.ladder = ladder
@@ -80,6 +82,7 @@ class UncertaintyTrigger:
         self.every = every
         self.start = start
         self.held_out = held_out
+        self.robust = robust
         values = _grid("ladder", ladder)
         self._positive = np.unique(values[values > 0])
         if len(self._positive) == 0:
@@ -90,8 +93,9 @@ class UncertaintyTrigger:
         check_every(every)
         if start is not None:
             check_int("start", start, minimum=1)
-        if not isinstance(held_out, bool):
-            raise TypeError(f"held_out must be a bool, got {held_out!r}")
+        for name, flag in (("held_out", held_out), ("robust", robust)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {flag!r}")
         self._test = InvariantTest(group, self._positive)
 
     def probability(self, model: Any) -> np.ndarray:
@@ -102,7 +106,7 @@ class UncertaintyTrigger:
     def update(self, model: Any, step: int) -> list[Event]:
         if step % self.every:
             return []
-        log_bf, ready = self._test.update(model)
+        log_bf, robust, ready = self._test.update(model)
         if self.start is not None and float(np.max(model.stats.n)) < self.start:
             return []
         prob = 1.0 / (1.0 + np.exp(-mixture(log_bf)))
@@ -110,6 +114,8 @@ class UncertaintyTrigger:
         fire = (current == 0.0) & ready & (prob >= self.level)
         if self.held_out:
             fire &= self._test.held_out_gain > 0.0
+        if self.robust:
+            fire &= mixture(robust) >= math.log(self.level / (1.0 - self.level))
         if not (fire | (current > 0.0)).any():
             return []
         scores = np.asarray(model.log_evidence({self.group: self._positive}))
@@ -125,11 +131,12 @@ class UncertaintyTrigger:
             every=self.every,
             start=self.start,
             held_out=self.held_out,
+            robust=self.robust,
         )
 
     def __repr__(self) -> str:
         return (
             f"UncertaintyTrigger({self.group!r}, ladder={tuple(self.ladder)}, "
             f"level={self.level}, every={self.every}, start={self.start}, "
-            f"held_out={self.held_out})"
+            f"held_out={self.held_out}, robust={self.robust})"
         )
