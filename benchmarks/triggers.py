@@ -1,11 +1,14 @@
 """Escalation triggers (issue 16): false alarms without interactions, power and delay with them.
 
-``EvidenceSwitch`` (universal-inference e-value, threshold 20: promises P(ever) <= 5% under
-any Gaussian linear model without interactions) and ``UncertaintyTrigger`` (partial Bayes
-factor posterior probability >= 0.95), both on a learned-noise model with a flat intercept
-and weak main-effect prior, checked every 10 steps, against the **oracle**: the Bayes factor of
-the same alternatives with the noise known and evidence counted from the first observation,
-firing at posterior probability 0.95 (prior mass 1/2 on "off").
+``EvidenceSwitch`` (threshold 20) and ``UncertaintyTrigger`` (level 0.95) with their defaults:
+the Bayes factor with reference priors on the shared weights and noise scale, defined from
+k_0 + 1 observations (an e-value: P(ever) <= 5% under any constant-variance Gaussian linear
+model without interactions), gated by the same factor with heteroscedasticity-robust scores.
+Both run on a learned-noise model with a flat intercept and weak main-effect prior, checked
+every 10 steps, against the **oracle**: the Bayes factor of the same alternatives with the
+noise known and evidence counted from the first observation, firing at posterior probability
+0.95 (prior mass 1/2 on "off"). ``--ablation`` adds the factor alone and the factor with the
+held-out (prequential squared error) check instead of the robust gate.
 
 Streams from ``escalation_family.draw`` (the seed's generator and its variations). Reported per
 scenario: the share of replicates that escalated by T with a Clopper-Pearson 95% upper bound
