@@ -21,8 +21,8 @@ oracle's (scenarios with interactions).
 from __future__ import annotations
 
 import argparse
-import re
 import concurrent.futures as cf
+import re
 import time
 
 import numpy as np
@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--ablation", action="store_true", help="add EvidenceSwitch(held_out=False)")
+    parser.add_argument("--ablation", action="store_true", help="add two ablations")
     parser.add_argument("--only", default="", help="run scenarios whose name matches this regex")
     args = parser.parse_args()
     todo = [s for s in scenarios() if re.search(args.only, s.name)]

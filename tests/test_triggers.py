@@ -143,7 +143,8 @@ HETERO = {"x_dim": 2, "noise": 1.0, "hetero": True, "scale": 0.0, "horizon": 150
 
 def test_robust_gate_keeps_heteroscedastic_false_alarms_low():
     """Noise sd ~ x_1^2 inflates the score variance of the columns x_1 x_j 2.1x; the Bayes
-    factor alone reads that as evidence (measured 39 of 200 here, 9 with the gate), the robust gate does not."""
+    factor alone reads that as evidence (measured 39 of 200 here), the robust gate does not
+    (measured 9)."""
     alone = first_escalation(EvidenceSwitch(every=EVERY, robust=False), seed=15, **HETERO)
     guarded = first_escalation(EvidenceSwitch(every=EVERY), seed=15, **HETERO)
     # 8% is the issue's per-scenario bar; 0.1% false-failure rate if the true rate is 8%.

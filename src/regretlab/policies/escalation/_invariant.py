@@ -138,7 +138,7 @@ class _Fit:
     def means(self, alternatives: np.ndarray, log_bf: np.ndarray, cols: np.ndarray):
         """Posterior means of the null and of the best-supported alternative, each ``(..., p)``."""
         v = alternatives.reshape((-1,) + (1,) * self.eig.ndim)
-        weights = (np.arange(len(alternatives)) == np.argmax(log_bf, axis=0)[..., None])
+        weights = np.arange(len(alternatives)) == np.argmax(log_bf, axis=0)[..., None]
         weights = np.moveaxis(weights, -1, 0).astype(float)
         shrunk = np.sum(weights[..., None] * v / (1.0 + v * self.eig), axis=0)
         group = np.einsum("...jk,...k->...j", self.basis, shrunk * self.proj)
@@ -178,7 +178,8 @@ class InvariantTest:
     - :attr:`held_out_gain`, the cumulative squared error of the null's means minus the best
       alternative's on the blocks, each predicted before it was learned;
     - per group column, the block's residualised score ``s_b`` (the looser model's residuals
-      times the column, with the null's columns partialled out) and its model variance ``sigma^2 h_b``.
+      times the column, with the null's columns partialled out) and its model variance
+      ``sigma^2 h_b``.
       ``sum_b s_b^2 / (sigma^2 sum_b h_b)`` is the observed variance of the column's score over
       the constant-variance model's (a sandwich estimate with the blocks as clusters); shrunk
       toward 1 by one block's worth, it is the column's ``inflation``.
