@@ -127,17 +127,17 @@ class EvidenceSwitch:
     def update(self, model: Any, step: int) -> list[Event]:
         if step % self.every:
             return []
-        log_bf, robust, ready = self._test.update(model)
-        if self.start is not None and float(np.max(model.stats.n)) < self.start:
-            return []
-        log_e = mixture(log_bf)
         current = np.asarray(model.get_prior_variance(self.group), dtype=float)
         off = current == 0.0
-        fire = off & ready & (log_e >= math.log(self.threshold))
-        if self.held_out:
-            fire &= self._test.held_out_gain > 0.0
-        if self.robust:
-            fire &= mixture(robust) >= math.log(self.threshold)
+        fire = np.zeros_like(off)
+        if off.any():  # once every replicate escalated there is nothing left to test
+            log_bf, robust, ready = self._test.update(model)
+            if self.start is None or float(np.max(model.stats.n)) >= self.start:
+                fire = off & ready & (mixture(log_bf) >= math.log(self.threshold))
+                if self.held_out:
+                    fire &= self._test.held_out_gain > 0.0
+                if self.robust:
+                    fire &= mixture(robust) >= math.log(self.threshold)
         if not (fire | ~off).any():
             return []
         scores = np.asarray(model.log_evidence({self.group: self._positive}))

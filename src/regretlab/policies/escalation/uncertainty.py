@@ -105,16 +105,18 @@ class UncertaintyTrigger:
     def update(self, model: Any, step: int) -> list[Event]:
         if step % self.every:
             return []
-        log_bf, robust, ready = self._test.update(model)
-        if self.start is not None and float(np.max(model.stats.n)) < self.start:
-            return []
-        prob = 1.0 / (1.0 + np.exp(-mixture(log_bf)))
         current = np.asarray(model.get_prior_variance(self.group), dtype=float)
-        fire = (current == 0.0) & ready & (prob >= self.level)
-        if self.held_out:
-            fire &= self._test.held_out_gain > 0.0
-        if self.robust:
-            fire &= mixture(robust) >= math.log(self.level / (1.0 - self.level))
+        off = current == 0.0
+        fire = np.zeros_like(off)
+        if off.any():  # once every replicate escalated there is nothing left to test
+            log_bf, robust, ready = self._test.update(model)
+            if self.start is None or float(np.max(model.stats.n)) >= self.start:
+                log_odds = math.log(self.level / (1.0 - self.level))
+                fire = off & ready & (mixture(log_bf) >= log_odds)
+                if self.held_out:
+                    fire &= self._test.held_out_gain > 0.0
+                if self.robust:
+                    fire &= mixture(robust) >= log_odds
         if not (fire | (current > 0.0)).any():
             return []
         scores = np.asarray(model.log_evidence({self.group: self._positive}))
