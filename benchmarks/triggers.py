@@ -134,6 +134,9 @@ def main() -> None:
             f"{clean.escalated.mean():.4f}); worst CP upper {part.cp_upper_95.max():.4f}"
         )
     power = table[table.interactions]
+    if power.empty:
+        print(f"\nwall time {time.perf_counter() - start:.0f} s")
+        return
     wide = power.pivot(index="scenario", columns="trigger", values="escalated")
     delay = power.pivot(index="scenario", columns="trigger", values="median_step")
     print("\npower (share escalated by T) and median first step; delay = median / oracle's")
