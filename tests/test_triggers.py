@@ -19,8 +19,11 @@ R = 200
 EVERY = 10
 
 
-def stream(seed, *, x_dim, scale, noise, horizon, main=1.0, intercept=0.0, tails=None):
-    """Inputs ~ U(-1, 1); main weights ~ U(-main, main); pairwise ~ U(-scale, scale)."""
+def stream(
+    seed, *, x_dim, scale, noise, horizon, main=1.0, intercept=0.0, tails=None, hetero=False
+):
+    """Inputs ~ U(-1, 1); main weights ~ U(-main, main); pairwise ~ U(-scale, scale); with
+    ``hetero`` the noise sd is ``noise * sqrt(5) x_1^2`` (mean noise variance ``noise^2``)."""
     rng = np.random.default_rng(seed)
     fm = InteractionFeatures(x_dim)
     x = fm.transform(rng.uniform(-1, 1, (R, horizon, x_dim)))
@@ -31,6 +34,8 @@ def stream(seed, *, x_dim, scale, noise, horizon, main=1.0, intercept=0.0, tails
     w[:, main_cols] = rng.uniform(-main, main, (R, main_cols.sum()))
     w[:, pair_cols] = rng.uniform(-scale, scale, (R, pair_cols.sum()))
     eps = rng.standard_t(tails, (R, horizon)) if tails else rng.standard_normal((R, horizon))
+    if hetero:
+        eps = eps * np.sqrt(5.0) * x[..., 1] ** 2
     return fm, x, np.einsum("rtp,rp->rt", x, w) + noise * eps
 
 
@@ -71,11 +76,12 @@ NULL_CASES = {
 }
 
 
-@pytest.mark.parametrize("learned", [True, False])
+@pytest.mark.parametrize(("learned", "robust"), [(True, True), (False, True), (True, False)])
 @pytest.mark.parametrize("case", list(NULL_CASES))
-def test_evidence_switch_false_alarms_within_its_promise(case, learned):
+def test_evidence_switch_false_alarms_within_its_promise(case, learned, robust):
+    # The promise is the Bayes factor's alone (robust=False); the robust gate only removes.
     first = first_escalation(
-        EvidenceSwitch(every=EVERY),
+        EvidenceSwitch(every=EVERY, robust=robust),
         learned=learned,
         seed=11,
         scale=0.0,
@@ -95,8 +101,8 @@ def test_uncertainty_trigger_false_alarms_stay_near_its_level(case):
         UncertaintyTrigger(every=EVERY), seed=12, scale=0.0, horizon=800, **NULL_CASES[case]
     )
     count = int(np.isfinite(first).sum())
-    # Not promised for every truth (see the class), but the partial Bayes factor's training
-    # sample makes it close to 1 - level = 5%; 8% is the issue's per-scenario bar.
+    # Ville: P(ever) <= (1 - level) / level = 5.3% for every truth; 8% is the issue's
+    # per-scenario bar (0.1% false-failure rate at a true 8%).
     assert count <= binom.ppf(0.999, R, 0.08)
 
 
@@ -114,10 +120,35 @@ def test_triggers_fire_where_interactions_are_real(trigger, case):
     assert np.isfinite(first).mean() >= 0.9
 
 
+def test_triggers_fire_before_2p_where_the_signal_is_strong():
+    # The old rule waited for 2p = 22 observations; the invariant Bayes factor is defined from
+    # k_0 + 1 = 6, and at noise 0.1 with interactions of scale 3 it is decisive by step 20.
+    p = InteractionFeatures(4).n_features
+    for trigger in (EvidenceSwitch(every=EVERY), UncertaintyTrigger(every=EVERY)):
+        first = first_escalation(trigger, seed=14, x_dim=4, scale=3.0, noise=0.1, horizon=200)
+        assert np.median(first) < 2 * p
+        assert np.isfinite(first).mean() > 0.9
+
+
 def test_evidence_switch_waits_for_its_start():
     first = first_escalation(
-        EvidenceSwitch(every=EVERY), seed=14, x_dim=4, scale=3.0, noise=0.1, horizon=200
+        EvidenceSwitch(every=EVERY, start=60), seed=14, x_dim=4, scale=3.0, noise=0.1, horizon=200
     )
-    p = InteractionFeatures(4).n_features
-    assert np.all(first[np.isfinite(first)] >= 2 * p)
+    assert np.all(first[np.isfinite(first)] >= 60)
     assert np.isfinite(first).mean() > 0.9
+
+
+HETERO = {"x_dim": 2, "noise": 1.0, "hetero": True, "scale": 0.0, "horizon": 1500}
+
+
+def test_robust_gate_keeps_heteroscedastic_false_alarms_low():
+    """Noise sd ~ x_1^2 inflates the score variance of the columns x_1 x_j 2.1x; the Bayes
+    factor alone reads that as evidence (measured 39 of 200 here), the robust gate does not
+    (measured 9)."""
+    alone = first_escalation(EvidenceSwitch(every=EVERY, robust=False), seed=15, **HETERO)
+    guarded = first_escalation(EvidenceSwitch(every=EVERY), seed=15, **HETERO)
+    # 8% is the issue's per-scenario bar; 0.1% false-failure rate if the true rate is 8%.
+    assert np.isfinite(guarded).sum() <= binom.ppf(0.999, R, 0.08)
+    # The case is hard: the unguarded factor exceeds what an 8% rate would give (planted-bug
+    # check of the gate itself: with the inflation fixed at 1 the first assertion fails).
+    assert np.isfinite(alone).sum() > binom.ppf(0.99, R, 0.08)

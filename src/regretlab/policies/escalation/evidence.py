@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from regretlab._validation import check_int, check_real
-from regretlab.policies.escalation._window import Window
+from regretlab.policies.escalation._invariant import InvariantTest, log_bayes_factors, mixture
 from regretlab.policies.escalation.base import Event, apply_prior, check_every
 
 __all__ = ["EmpiricalBayes", "EvidenceSwitch"]
@@ -37,40 +37,53 @@ def _grid(name: str, values: Sequence[float]) -> np.ndarray:
 class EvidenceSwitch:
     """Switch ``group`` on when an anytime-valid e-value says the data need it.
 
-    While a replicate's ``group`` is off (variance 0), every ``every`` steps from the start
-    ``n0`` (default ``2p`` observations) the e-value of universal inference (Wasserman, Ramdas
-    and Balakrishnan 2020) is computed from the learner's sufficient statistics:
+    While a replicate's ``group`` is off (variance 0), every ``every`` steps the e-value
 
-    ``log E_t = log q(y_{n0+1..t}) - max_null log L(y_{n0+1..t})``,
+    ``E_t``: the Bayes factor of ``group`` on against off under the right Haar prior (flat on
+    every other active column's weight, ``1 / sigma`` on the noise scale, ``group``'s weights
+    ``~ N(0, v sigma^2)`` mixed with equal weights over the ``ladder``'s positive values),
 
-    with ``q`` the predictive probability of the later observations under an equal-weight
-    mixture of ``group`` at the ``ladder``'s positive values (the learner's own marginal
-    likelihood, so it uses only past data at every step), and the null's likelihood of the same
-    observations maximised over the weights of every other active column (and over the noise
-    variance when the learner learns it). Under any Gaussian linear model without ``group``,
-    ``E_t`` is bounded by a non-negative martingale, so by Ville's inequality the chance that a
-    replicate *ever* escalates falsely is at most ``1 / threshold`` (5% by default), however
-    often it is checked and whatever the true main effects and noise level. The promise needs
-    Gaussian noise; heavy tails or noise that depends on the inputs can make the null fit look
-    worse than it is (the escalation benchmark measures both).
+    is computed from the learner's sufficient statistics, independently of the learner's own
+    priors (see :mod:`regretlab.policies.escalation._invariant`). It is defined from the
+    smallest sample that makes both models' posteriors proper, ``k_0 + 1`` observations with
+    ``k_0`` the null's columns (6 for 5 main effects and an intercept, where the old rule waited
+    for ``2p``), or from ``start`` observations when given. Under **any** linear model without
+    ``group`` with Gaussian noise of constant variance (every true weight, every noise level)
+    and inputs that do not depend on future noise, ``E_t`` is a non-negative martingale with
+    mean 1, so by Ville's inequality the chance that a replicate *ever* escalates falsely is at
+    most ``1 / threshold`` (5% by default), however often it is checked.
 
-    When ``E_t`` reaches ``threshold`` the group goes to the positive ladder value with the
-    highest evidence (``jump=True``) or to the smallest positive value (``jump=False``); from
-    then on it follows the best positive value by evidence (``jump=True``) or climbs one rung
-    when the next rung's Bayes factor reaches ``threshold`` (``jump=False``). It never returns
-    to 0.
+    With ``robust=True`` (the default) a replicate escalates only if, in addition, the Bayes
+    factor recomputed with each group column's score standardised by its observed
+    (heteroscedasticity-consistent) variance reaches ``threshold`` too: noise whose variance
+    grows with the inputs makes the constant-variance Bayes factor favour the group without the
+    group being there. With ``held_out=True`` the looser model's means must also have predicted
+    the blocks between checks, each before learning it, with a lower cumulative squared error
+    than the null's. Extra conditions can only lower false alarms, so the guarantee stands. It
+    covers Gaussian noise of constant variance; heteroscedastic and heavy-tailed noise are not
+    promised, only measured (``benchmarks/triggers.py``).
+
+    When it fires the group goes to the positive ladder value with the highest evidence under
+    the learner's own prior (``jump=True``) or to the smallest positive value (``jump=False``);
+    from then on it follows the best positive value by evidence (``jump=True``) or climbs one
+    rung when the next rung's Bayes factor reaches ``threshold`` (``jump=False``). It never
+    returns to 0.
 
     >>> from regretlab.learners import NormalInverseGammaRegression
     >>> rng = np.random.default_rng(0)
-    >>> x = rng.uniform(-1, 1, (60, 2)); y = x[:, 0] + 2 * x[:, 1] + 0.1 * rng.normal(size=60)
-    >>> model = NormalInverseGammaRegression(groups=("main", "pairwise"),
-    ...                                      prior_variance={"pairwise": 0.0}).learn_many(x, y)
-    >>> switch = EvidenceSwitch(every=1)
-    >>> switch.update(model, step=60)  # the start: statistics are taken here
-    []
-    >>> model = model.learn_many(x[:30], y[:30])
-    >>> [e.new for e in switch.update(model, step=90)]
-    [100.0]
+    >>> u = rng.uniform(-1, 1, (40, 2)); x = np.column_stack([u, u[:, 0] * u[:, 1]])
+    >>> y = u[:, 0] + 2 * u[:, 1] + 0.1 * rng.normal(size=40)
+    >>> model = NormalInverseGammaRegression(groups=("main", "main", "pairwise"),
+    ...                                      prior_variance={"pairwise": 0.0})
+    >>> switch = EvidenceSwitch(every=10)
+    >>> [switch.update(model.learn_many(x[i:i + 10], y[i:i + 10]), step=i + 10)
+    ...  for i in range(0, 40, 10)]  # no interaction in y: no escalation
+    [[], [], [], []]
+    >>> y = y + x[:, 2]
+    >>> switch, model = EvidenceSwitch(every=10), model.clone()
+    >>> [(e.step, e.old, e.new) for i in range(0, 40, 10)
+    ...  for e in switch.update(model.learn_many(x[i:i + 10], y[i:i + 10]), step=i + 10)]
+    [(10, 0.0, 1.0), (20, 1.0, 10.0)]
     """
 
     def __init__(
@@ -82,6 +95,8 @@ class EvidenceSwitch:
         jump: bool = True,
         every: int = 10,
         start: int | None = None,
+        held_out: bool = False,
+        robust: bool = True,
     ) -> None:
         self.group = group
         self.ladder = ladder
@@ -89,6 +104,8 @@ class EvidenceSwitch:
         self.jump = jump
         self.every = every
         self.start = start
+        self.held_out = held_out
+        self.robust = robust
         self._ladder = _grid("ladder", ladder)
         self._positive = np.unique(self._ladder[self._ladder > 0])
         if len(self._positive) == 0:
@@ -97,22 +114,33 @@ class EvidenceSwitch:
         check_every(every)
         if start is not None:
             check_int("start", start, minimum=1)
-        self._window = Window(group, self._positive, start)
+        for name, flag in (("held_out", held_out), ("robust", robust)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {flag!r}")
+        self._test = InvariantTest(group, self._positive)
 
-    def log_e_value(self, model: Any, scores: np.ndarray | None = None) -> np.ndarray | None:
-        """``log E_t`` per replicate, or ``None`` before the start."""
-        if not self._window.ready(model):
-            return None
-        return self._window.log_mixture_gain(model, scores) - self._window.log_null_fit(model)
+    def log_e_value(self, model: Any) -> np.ndarray:
+        """``log E_t`` per replicate (0 while the null's fit is not yet defined)."""
+        log_bf, _ = log_bayes_factors(model, self.group, self._positive)
+        return mixture(log_bf)
 
     def update(self, model: Any, step: int) -> list[Event]:
-        if step % self.every or not self._window.ready(model):
+        if step % self.every:
             return []
-        scores = self._window.log_alternatives(model)
-        log_e = self._window.log_mixture_gain(model, scores) - self._window.log_null_fit(model)
         current = np.asarray(model.get_prior_variance(self.group), dtype=float)
         off = current == 0.0
-        fire = off & (log_e >= math.log(self.threshold))
+        fire = np.zeros_like(off)
+        if off.any():  # once every replicate escalated there is nothing left to test
+            log_bf, robust, ready = self._test.update(model)
+            if self.start is None or float(np.max(model.stats.n)) >= self.start:
+                fire = off & ready & (mixture(log_bf) >= math.log(self.threshold))
+                if self.held_out:
+                    fire &= self._test.held_out_gain > 0.0
+                if self.robust:
+                    fire &= mixture(robust) >= math.log(self.threshold)
+        if not (fire | ~off).any():
+            return []
+        scores = np.asarray(model.log_evidence({self.group: self._positive}))
         if self.jump:
             best = self._positive[np.argmax(scores, axis=0)]
             new = np.where(fire | ~off, best, current)
@@ -134,13 +162,15 @@ class EvidenceSwitch:
             jump=self.jump,
             every=self.every,
             start=self.start,
+            held_out=self.held_out,
+            robust=self.robust,
         )
 
     def __repr__(self) -> str:
         return (
             f"EvidenceSwitch({self.group!r}, ladder={tuple(self.ladder)}, "
             f"threshold={self.threshold}, jump={self.jump}, every={self.every}, "
-            f"start={self.start})"
+            f"start={self.start}, held_out={self.held_out}, robust={self.robust})"
         )
 
 
