@@ -135,7 +135,8 @@ def run_prequential(
     block_memory
         Bytes of environment data (inputs, outputs, designs) held at once: the steps are read
         in blocks sized to fit (at least one step), so the memory does not grow with the
-        horizon. Any value gives the same results; default 64 MiB.
+        horizon. Default 64 MiB. Any value gives the same results (bit for bit step by step;
+        to rounding, about 1e-12, with ``time_blocking``, whose segments end with the blocks).
     time_blocking
         Let learners with ``predict_learn_many`` (such as
         :class:`~regretlab.learners.BayesianLinearRegression`) predict and learn all the steps
