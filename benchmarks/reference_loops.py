@@ -1,11 +1,13 @@
 """Bare numpy reference loops for the lockstep benchmarks (issue 19).
 
 Written once and kept unchanged from then on, so that ratios against them stay comparable from
-one result to the next. Nothing here is imported by the package.
+one result to the next.
 
-- :func:`sherman_morrison_lockstep`: predict-then-learn for a conjugate Gaussian linear model,
-  all replicates stepping at once (the replicate axis vectorised by numpy), the posterior moved
-  by one Sherman-Morrison update per step (Bishop eq. 3.50-3.51).
+- :func:`sherman_morrison_lockstep` (the one frozen copy lives in
+  :mod:`regretlab.bench.reference`, which ``regretlab bench`` runs too): predict-then-learn
+  for a conjugate Gaussian linear model, all replicates stepping at once (the replicate axis
+  vectorised by numpy), the posterior moved by one Sherman-Morrison update per step (Bishop
+  eq. 3.50-3.51).
 - :func:`posterior_from_rows`: the float64 batch posterior of the same rows (Cholesky solve of
   the precision), the reference the posteriors are checked against.
 """
@@ -14,30 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from regretlab.bench.reference import sherman_morrison_lockstep
 
-def sherman_morrison_lockstep(
-    x: np.ndarray, y: np.ndarray, prior_variance: float = 1.0, noise_precision: float = 1.0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Predictions ``(T, R)``, final means ``(R, d)`` and covariances ``(R, d, d)``.
-
-    ``x`` is ``(T, R, d)`` (time first, each step's rows contiguous), ``y`` ``(T, R)``; the
-    prior is ``N(0, prior_variance I)``, the noise precision ``noise_precision``.
-    """
-    steps, n_rep, d = x.shape
-    beta = float(noise_precision)
-    mean = np.zeros((n_rep, d))
-    cov = np.broadcast_to(prior_variance * np.eye(d), (n_rep, d, d)).copy()
-    preds = np.empty((steps, n_rep))
-    for t in range(steps):
-        xt = x[t]
-        pred = np.einsum("rp,rp->r", xt, mean)
-        preds[t] = pred
-        sx = (cov @ xt[:, :, None])[:, :, 0]
-        q = np.einsum("rp,rp->r", xt, sx)
-        gain = sx * (beta / (1.0 + beta * q))[:, None]
-        mean += gain * (y[t] - pred)[:, None]
-        cov -= gain[:, :, None] * sx[:, None, :]
-    return preds, mean, cov
+__all__ = ["posterior_from_rows", "sherman_morrison_lockstep"]
 
 
 def posterior_from_rows(
