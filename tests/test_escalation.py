@@ -422,3 +422,39 @@ def test_hedge_stays_within_its_bound_of_the_best_member():
     assert np.all(mixed <= own.min(axis=0) + np.log(3) * 8 + 1e-9)
     with pytest.raises(ValueError, match="at least 2"):
         Hedge([members["main"]])
+
+
+def test_the_default_predicts_the_same_before_its_evidence_wherever_the_origin_of_y_is():
+    """Until the evidence has weighed its candidates once, the default predicts with its flat
+    twins only: shifting ``y`` by any constant shifts those predictions by exactly it (the
+    shrunk twins would pull a large intercept towards 0 with half the weight)."""
+    env = InteractionStream(
+        x_dim=2, interaction_scale=1.0, noise_level=0.5, horizon=8, n_replicates=1, seed=3
+    )
+    obs = env.take(8)
+    design = env.features.transform(obs.x + 0.0)
+    runs = []
+    for shift in (0.0, 1000.0):
+        bma = ModelAveraging.recommended(env.features, n_replicates=1)
+        preds, sds = [], []
+        for t in range(8):
+            mean, sd = bma.predict_one(design[:, t], return_sd=True)
+            preds.append(mean[0])
+            sds.append(sd[0])
+            bma.learn_one(design[:, t], obs.y[:, t] + shift)
+        runs.append((np.array(preds), np.array(sds), bma))
+    (base, base_sd, _), (moved, moved_sd, bma) = runs
+    # Steps 2 and 3 come before any evidence (a training sample of two observations): equal
+    # up to rounding at the scale of the shift; from step 4 the shrunk twins take part.
+    np.testing.assert_allclose(moved[1:3] - 1000.0, base[1:3], atol=1e-9)
+    np.testing.assert_allclose(moved_sd[1:3], base_sd[1:3], rtol=1e-9)
+    flat = np.isinf(bma.candidates["intercept"])
+    assert bma.weights[~flat].sum() < 1e-6  # the evidence then drops the shrunk ones
+    # The restored state keeps the start behaviour: a copy made before the evidence predicts
+    # like the original, one made after predicts with every candidate.
+    fresh = ModelAveraging.recommended(env.features, n_replicates=1)
+    fresh.learn_one(design[:, 0], obs.y[:, 0] + 1000.0)
+    copy = ModelAveraging.recommended(env.features, n_replicates=1).set_state(fresh.get_state())
+    np.testing.assert_array_equal(copy.predict_one(design[:, 1]), fresh.predict_one(design[:, 1]))
+    later = ModelAveraging.recommended(env.features, n_replicates=1).set_state(bma.get_state())
+    np.testing.assert_array_equal(later.predict_one(design[:, 7]), bma.predict_one(design[:, 7]))

@@ -165,11 +165,14 @@ def as_float_array(
     return array
 
 
-def check_state(state: Any, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+def check_state(
+    state: Any, shapes: Mapping[str, tuple[int, ...]], *, variances: Iterable[str] = ()
+) -> dict[str, np.ndarray]:
     """Validate a saved learner state against the expected keys and shapes; return copies.
 
     Everything is checked before anything is returned, so a caller that restores only after
-    this call never ends half-restored.
+    this call never ends half-restored. Keys in ``variances`` hold prior variances: ``>= 0``,
+    and ``inf`` allowed (a flat prior).
 
     >>> check_state({"n": [1.0, 2.0]}, {"n": (2,)})["n"]
     array([1., 2.])
@@ -178,10 +181,15 @@ def check_state(state: Any, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, 
         raise TypeError(f"state must be a mapping of arrays, got {type(state).__name__}")
     if set(state) != set(shapes):
         raise ValueError(f"state must have exactly the keys {list(shapes)}, got {sorted(state)}")
-    return {
-        key: as_float_array(f"state[{key!r}]", state[key], shape=shape).copy()
+    flat = set(variances)
+    arrays = {
+        key: as_float_array(f"state[{key!r}]", state[key], shape=shape, finite=key not in flat)
         for key, shape in shapes.items()
     }
+    for key in flat & set(arrays):
+        if np.isnan(arrays[key]).any() or (arrays[key] < 0).any():
+            raise ValueError(f"state[{key!r}] must be >= 0 (inf: flat), got {arrays[key]}")
+    return {key: array.copy() for key, array in arrays.items()}
 
 
 def physical_memory() -> int:

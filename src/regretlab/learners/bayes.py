@@ -361,7 +361,8 @@ class BayesianLinearRegression(PendingUpdates):
     def set_state(self, state: Mapping[str, np.ndarray]) -> BayesianLinearRegression:
         """Restore what :meth:`get_state` returned (shapes must match this model)."""
         template = {**self._stats._asdict(), "prior_variance": self._prior}
-        arrays = check_state(state, {k: template[k].shape for k in _STATE_KEYS})
+        shapes = {k: template[k].shape for k in _STATE_KEYS}
+        arrays = check_state(state, shapes, variances=("prior_variance",))
         self._prior = arrays.pop("prior_variance")
         self._stats = stats.SufficientStats(**arrays)
         self._n_buf = self._n_applied = 0

@@ -319,7 +319,8 @@ class DisjointBayesianLinearRegression:
     def set_state(self, state: Mapping[str, np.ndarray]) -> DisjointBayesianLinearRegression:
         """Restore what :meth:`get_state` returned."""
         template = self.get_state()
-        arrays = check_state(state, {k: template[k].shape for k in _STATE_KEYS})
+        shapes = {k: template[k].shape for k in _STATE_KEYS}
+        arrays = check_state(state, shapes, variances=("prior_variance",))
         self._prior = arrays.pop("prior_variance")
         p = self.n_features
         aug = np.empty((*self._n.shape, p + 1, p + 1))

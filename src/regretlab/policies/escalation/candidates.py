@@ -216,6 +216,28 @@ class ModelAveraging(_Candidates):
         self._flat_differs = any(
             np.isinf(v).any() and not np.isinf(v).all() for v in self._values.values()
         )
+        # While the training sample comes in, the mixture predicts with the candidates that are
+        # flat wherever any candidate is (their predictions do not depend on where the user puts
+        # the origin of a flat group's scale; the others' would, before any evidence weighs them).
+        flat = [np.isinf(v) for v in self._values.values() if np.isinf(v).any()]
+        least = np.logical_and.reduce(flat) if flat else np.zeros(self._g, dtype=bool)
+        self._start_penalty = np.where(least, 0.0, -np.inf)[:, None] if least.any() else None
+
+    def _in_training(self) -> bool:
+        """Whether the common training sample is still incomplete (see :meth:`_training_done`)."""
+        if not getattr(self._inner, "proper", True):
+            return True
+        if self._flat_differs and hasattr(self._inner, "noise_posterior"):
+            shape, _ = self._inner.noise_posterior
+            return bool(np.any(np.asarray(shape) < float(self._inner.noise_shape) + 0.5))
+        return False
+
+    def _mixing_log_weight(self) -> np.ndarray:
+        """The log weights predictions and draws use: until the evidence has weighed the
+        candidates once, only the least informative ones (flat wherever any candidate is)."""
+        if self._start_penalty is not None and not self._counting:
+            return self._log_weight + self._start_penalty
+        return self._log_weight
 
     def _training_done(self) -> bool:
         """Whether every candidate's predictive is proper, so the evidence may start counting.
@@ -228,12 +250,8 @@ class ModelAveraging(_Candidates):
         the others for that reason alone. Candidates that share their flat columns compare
         fairly from the first proper step, and the weights are their exact evidence.
         """
-        if not getattr(self._inner, "proper", True):
+        if self._in_training():
             return False
-        if self._flat_differs and hasattr(self._inner, "noise_posterior"):
-            shape, _ = self._inner.noise_posterior
-            if np.any(np.asarray(shape) < float(self._inner.noise_shape) + 0.5):
-                return False
         self._counting = True
         return True
 
@@ -298,7 +316,8 @@ class ModelAveraging(_Candidates):
     @property
     def weights(self) -> np.ndarray:
         """Posterior probability of every candidate, ``(G, ...)``."""
-        w = np.exp(self._log_weight - self._log_weight.max(axis=0))
+        log_weight = self._mixing_log_weight()
+        w = np.exp(log_weight - log_weight.max(axis=0))
         w /= w.sum(axis=0)
         return w if self.n_replicates is not None else w[:, 0]
 
@@ -327,7 +346,7 @@ class ModelAveraging(_Candidates):
         loc, sd = self._inner.predict_one(
             self._tile(x), return_sd=True, include_noise=include_noise
         )
-        return _moments(self._log_weight, self._split(loc), self._split(sd))
+        return _moments(self._mixing_log_weight(), self._split(loc), self._split(sd))
 
     def predict_one(self, x: Any, *, return_sd: bool = False, include_noise: bool = True) -> Any:
         """The mixture's predictive mean (and sd) for ``x`` ``(..., [K,] p)``."""
@@ -347,7 +366,7 @@ class ModelAveraging(_Candidates):
     @property
     def sd(self) -> np.ndarray:
         _, sd = _moments(
-            self._log_weight, self._split(self._inner.mean), self._split(self._inner.sd)
+            self._mixing_log_weight(), self._split(self._inner.mean), self._split(self._inner.sd)
         )
         return self._drop(sd)
 
@@ -366,13 +385,15 @@ class ModelAveraging(_Candidates):
             **self._inner.get_state(),
             "log_weight": self._log_weight.copy(),
             "step": np.asarray(self._step),
+            "counting": np.asarray(self._counting),
         }
 
     def get_params(self) -> dict[str, Any]:
         return {**super().get_params(), "off_weight": self.off_weight, "fit": self.fit}
 
     def set_state(self, state: Mapping[str, np.ndarray]) -> ModelAveraging:
-        inner = {k: v for k, v in state.items() if k not in ("log_weight", "step")}
+        own = ("log_weight", "step", "counting")
+        inner = {k: v for k, v in state.items() if k not in own}
         log_weight = np.asarray(state["log_weight"], dtype=float)
         if log_weight.shape != self._log_weight.shape:
             raise ValueError(
@@ -384,7 +405,7 @@ class ModelAveraging(_Candidates):
         self._step = int(state["step"])
         self._leader = np.argmax(self._log_weight, axis=0)
         self._next_fit = max(self._step + 1, 2 * self.n_features)
-        self._counting = False
+        self._counting = bool(state.get("counting", False))
         return self
 
     def __repr__(self) -> str:
