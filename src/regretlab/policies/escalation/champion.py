@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from regretlab._validation import check_real
-from regretlab.policies.escalation.candidates import _Candidates
+from regretlab.policies.escalation._candidates_base import _Candidates
 from regretlab.policies.escalation.evidence import LADDER
 
 __all__ = ["ChampionChallenger"]
