@@ -10,23 +10,27 @@ benchmark measured at 3.0x the oracle) this takes the default trigger apart on t
   ``EvidenceSwitch`` itself;
 - **oracle**: the known-noise Bayes factor of ``benchmarks/triggers.py``, every 10 steps and at
   every step;
-- **bound**: the most any test that is valid for every noise level can do at ``n``
-  observations. Such a test (the invariant factor, or any function of the data whose false-alarm
-  probability is <= alpha whatever the noise level and main effects) can read only the
-  *direction* of the residual vector on the null's ``k_0`` columns, a point of the sphere in
-  ``m = n - k_0`` dimensions (uniform under the null). With Gaussian interaction weights of the
-  scenario's variance (``scale^2 / 3`` per weight, as ``U(-scale, scale)``) the direction is
-  angular central Gaussian with matrix ``I + v G G'`` (``G`` the residualised pairwise design,
+- **bound**: the most a scale-free test can do by ``n`` observations. A test whose decision
+  does not change when the targets are rescaled or shifted along the null's columns (the
+  invariant factor, the robust gate, any rule built from learned-noise statistics) and whose
+  false-alarm probability is <= alpha can read only the *direction* of the residual vector on
+  the null's ``k_0`` columns, a point of the sphere in ``m = n - k_0`` dimensions (uniform
+  under the null). With Gaussian interaction weights of the scenario's variance
+  (``scale^2 / 3`` per weight, as ``U(-scale, scale)``) the direction is angular central
+  Gaussian with matrix ``I + v G G'`` (``G`` the residualised pairwise design,
   ``v = scale^2 / (3 noise^2)``), and the Neyman-Pearson test at level ``alpha = 1/20`` on it
-  is the most powerful such test, also for the event "fired at some check up to ``n``" (an
-  invariant event with null probability <= alpha by Ville). Its power, averaged over the
-  replicates' designs, bounds the share of replicates any such trigger can have fired by ``n``
-  from above (Monte Carlo, ``--draws`` directions per design and ``n``). While ``n <= p`` the
-  residualised pairwise columns span the whole residual space, so the direction is all the
-  evidence there is; a test that knows the noise also reads the residual's length.
+  is the most powerful such test, also for the event "fired at some check up to ``n``" (a
+  scale-free event with null probability <= alpha by the test's guarantee). Its power,
+  averaged over the replicates' designs, bounds the share of replicates such a trigger can
+  have fired by ``n`` (Monte Carlo, ``--draws`` directions per design and ``n``). While
+  ``n <= p`` the residualised pairwise columns span the whole residual space, so every
+  direction is possible under both models and the evidence is bounded; past ``p`` the
+  residual's part outside their
+  span measures the noise. A test that knows the noise also reads the residual's length.
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/trigger_delay.py                # R = 400, ~2 min
-    OPENBLAS_NUM_THREADS=1 python benchmarks/trigger_delay.py --x-dim 4      # the x_dim 4 case
+    OPENBLAS_NUM_THREADS=1 python benchmarks/trigger_delay.py     # R = 400, ~5 min (shared machine)
+    OPENBLAS_NUM_THREADS=1 python benchmarks/trigger_delay.py --no-bound --x-dim 4 --noise 1 \
+        --horizon 3000 --ladder 1 10 100                          # another scenario, another ladder
 """
 
 from __future__ import annotations
