@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from regretlab.learners import BayesianLinearRegression, _solve_chunks, gaussian, stats
+from regretlab.learners import BayesianLinearRegression, _pending, _solve_chunks, gaussian, stats
 
 
 def problem(batch: tuple[int, ...], p: int, seed: int) -> stats.SufficientStats:
@@ -70,3 +70,31 @@ def test_a_refresh_solves_by_chunks(monkeypatch):
     assert len(calls) > 4  # several chunks per refresh
     np.testing.assert_array_equal(chunked.mean, whole.mean)
     np.testing.assert_array_equal(chunked.covariance, whole.covariance)
+
+
+def test_rows_are_added_into_the_statistics_by_chunks_to_the_last_bit(monkeypatch):
+    # The statistics take each block of rows a chunk of replicates at a time (bounded memory):
+    # the same sums as one batched product, through learn_one's buffer and predict_learn_many.
+    rng = np.random.default_rng(4)
+    xs = rng.standard_normal((20, 70, 3))
+    ys = xs.sum(axis=-1) + rng.standard_normal((20, 70))
+
+    def run() -> BayesianLinearRegression:
+        model = BayesianLinearRegression(groups=("a", "b", "b"), n_replicates=20)
+        for t in range(40):
+            model.learn_one(xs[:, t], ys[:, t])
+        model.predict_learn_many(xs[:, 40:], ys[:, 40:])
+        return model
+
+    whole = run()
+    exact = stats.from_rows(xs, ys)  # the oracle: one product over all 70 rows
+    for got, want in zip(whole.stats, exact, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(_pending, "_STATS_CHUNK_BYTES", 8 * 9 * 3)  # 3 replicates a chunk
+    calls = []
+    original = stats.from_rows
+    monkeypatch.setattr(stats, "from_rows", lambda *a: calls.append(1) or original(*a))
+    chunked = run()
+    assert len(calls) >= 14  # 7 chunks per block of rows, at least two blocks
+    for got, want in zip(chunked.stats, whole.stats, strict=True):
+        np.testing.assert_array_equal(got, want)
