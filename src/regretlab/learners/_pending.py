@@ -225,10 +225,10 @@ class PendingUpdates:
             # beside the statistics (39 MB at R = 10,000, p = 22).
             size = max(1, _STATS_CHUNK_BYTES // (8 * x.shape[-1] ** 2))
             for start in range(0, self._batch[0], size):
-                part = slice(start, start + size)
-                block = stats.from_rows(x[part], y[part])
+                chunk = slice(start, start + size)
+                block = stats.from_rows(x[chunk], y[chunk])
                 for total, piece in zip(self._stats, block, strict=True):
-                    total[part] += piece
+                    total[chunk] += piece
             return
         if self._gamma == 1.0:
             block = stats.from_rows(x, y)
