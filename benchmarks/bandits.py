@@ -48,7 +48,12 @@ from regretlab.environments import BanditStep, LinearBandit
 from regretlab.features import InteractionFeatures
 from regretlab.learners import BayesianLinearRegression, DisjointBayesianLinearRegression
 from regretlab.policies import EpsilonGreedy, LinUCB, Oracle, Random, ThompsonSampling
-from regretlab.simulate import Agent, run_bandit, summarise
+from regretlab.simulate import Agent, run_bandit
+
+try:
+    from regretlab.simulate import summarise
+except ImportError:  # commits before 1fff67a (run as 'today' by bandit_throughput.py --baseline)
+    from regretlab.results import summarise  # type: ignore[no-redef]
 
 try:
     from mabwiser.mab import MAB, LearningPolicy

@@ -18,12 +18,14 @@ import pytest
 
 from regretlab._io import read_parquet, write_atomically, write_parquet
 from regretlab.cli import main
+from regretlab.experiments import sizing
 from regretlab.experiments.experiment import parse_experiment
 from regretlab.experiments.lock import FolderLock, FolderLockedError
 from regretlab.experiments.report import write_report
 from regretlab.experiments.sizing import estimate_work
 from regretlab.experiments.storage import SweepStore, load_sweep
 from regretlab.experiments.sweep import run_sweep
+from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY
 
 SWEEP = """
 name = "integrity"
@@ -207,6 +209,14 @@ def test_a_lock_is_reentrant_in_its_process_and_released_by_the_outer_holder(tmp
 
 
 # -- the size of the work ---------------------------------------------------------------------
+
+
+def test_the_estimate_allows_the_block_budget_for_the_environments_blocks():
+    # The runners hold up to the block budget of environment data; a probe of a few steps
+    # does not reach it, so the estimate adds the budget itself (it assumed 16 MiB once).
+    assert sizing._block_allowance(_experiment()) == DEFAULT_BLOCK_MEMORY == 64 * 2**20
+    assert sizing._block_allowance(_experiment(block_memory_mb=8)) == 8 * 2**20
+    assert estimate_work(_experiment()).task_bytes > DEFAULT_BLOCK_MEMORY
 
 
 def test_the_size_of_the_work_is_printed_and_a_too_large_run_refused(tmp_path, capsys):

@@ -23,12 +23,13 @@ from typing import NamedTuple
 
 from regretlab._validation import physical_memory
 from regretlab.experiments.experiment import Experiment
+from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY
 
 __all__ = ["WorkSize", "estimate_work"]
 
-# Block buffers of the environments (bandits.py draws about 4 MiB a block, context, rewards and
-# means together, plus the block being consumed): not reached by a probe of a few steps.
-_BLOCK_ALLOWANCE = 16 * 2**20
+# The environments' block buffers are not reached by a probe of a few steps: the runners hold at
+# most the experiment's block budget of them (``block_memory_mb``, by default the runners'
+# DEFAULT_BLOCK_MEMORY, 64 MiB: the block being read and the next one), so that is allowed.
 # A recorded table exists about three times at its peak: the runner's arrays, the DataFrame,
 # and the Arrow table written to Parquet.
 _TABLE_COPIES = 3
@@ -113,6 +114,12 @@ def _probe(experiment: Experiment, environment: int, replicates: int) -> tuple[i
     return peak, rows
 
 
+def _block_allowance(experiment: Experiment) -> int:
+    """The environments' block buffers a task may hold: the experiment's block budget."""
+    budget = experiment.block_memory
+    return DEFAULT_BLOCK_MEMORY if budget is None else int(budget)
+
+
 def estimate_work(experiment: Experiment, *, probe: int = 64) -> WorkSize:
     """Size ``experiment``: its replicate-steps and each task's estimated peak memory.
 
@@ -149,7 +156,7 @@ def estimate_work(experiment: Experiment, *, probe: int = 64) -> WorkSize:
     return WorkSize(
         replicate_steps=n_envs * experiment.replicates * experiment.horizon * n_agents,
         n_tasks=n_tasks,
-        task_bytes=_resident() + _BLOCK_ALLOWANCE + worst,
+        task_bytes=_resident() + _block_allowance(experiment) + worst,
         machine_bytes=physical_memory(),
         plan_bytes=n_tasks * _TASK_BYTES,
     )

@@ -16,13 +16,21 @@ arithmetic, lower triangular (its zeros stay exact zeros), built from sums of po
 The factor is stored transposed with the replicate axis last, ``U[k, j, r] = L_r[j, k]``, so
 the loop over the ``p`` columns moves contiguous ``(p - k, R)`` slabs, each step vectorised over
 the replicates: measured 3-4x faster than the replicate-first layout at ``R = 1000, p = 36``.
+Where numba is installed (and ``REGRETLAB_NUMBA`` is not 0) the same loop runs compiled
+(``_downdate_source``): the same operations in the same order, so the same results to the last
+bit, about 3x faster at ``R = 1000, p = 36``.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from regretlab.learners import gaussian
+from regretlab.learners._numba import compile_kernel
 
 __all__ = ["SamplingFactor", "downdate"]
 
@@ -54,6 +62,9 @@ def _downdate(
     Returns ``S x = L v`` (with the old factor), ``beta x'S x`` and, for standard normals
     ``z`` ``(p, N)``, ``L z`` with the new factor (``None`` without ``z``).
     """
+    compiled = _compiled_downdate()
+    if compiled is not None:
+        return _downdate_compiled(compiled, upper, x, beta, z)
     p = upper.shape[0]
     suffix = np.zeros(x.shape)  # sum_{i > k} v_i U[i], the old rows; at the end L v = S x
     drawn = None if z is None else np.zeros(x.shape)
@@ -73,6 +84,71 @@ def _downdate(
         if drawn is not None and z is not None:
             drawn[k:] += np.multiply(row, z[k], out=scratch[k:])
     return suffix, tail, drawn
+
+
+def _downdate_source(upper, x, beta, z, suffix, tail, drawn):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """:func:`_downdate`'s loop compiled: the same operations on the same numbers in the same
+    order (so the same results to the last bit), with one pass over each row of ``U`` for
+    ``v_k`` and one that updates it (the ``(p - k, N)`` slab stays in L2 between them), where
+    numpy makes seven; ``drawn`` is gathered when it has ``z``'s shape (empty otherwise).
+    Chunks of replicates measured slower (strided rows defeat the prefetcher)."""
+    p = upper.shape[0]
+    n_items = upper.shape[2]
+    gather = drawn.shape[0] == p
+    v = np.empty(n_items)
+    a = np.empty(n_items)
+    b = np.empty(n_items)
+    for k in range(p - 1, -1, -1):
+        for n in range(n_items):
+            v[n] = 0.0
+        for i in range(k, p):
+            for n in range(n_items):
+                v[n] += upper[k, i, n] * x[i, n]
+        for n in range(n_items):
+            after = 1.0 + tail[n]
+            tail[n] = tail[n] + beta[n] * v[n] * v[n]
+            before = 1.0 + tail[n]
+            b[n] = beta[n] * v[n] / np.sqrt(after * before)
+            a[n] = np.sqrt(after / before)
+        for i in range(k, p):
+            if gather:
+                for n in range(n_items):
+                    u = upper[k, i, n]
+                    old = u * v[n]
+                    u = u * a[n] - suffix[i, n] * b[n]
+                    upper[k, i, n] = u
+                    suffix[i, n] += old
+                    drawn[i, n] += u * z[k, n]
+            else:
+                for n in range(n_items):
+                    u = upper[k, i, n]
+                    old = u * v[n]
+                    u = u * a[n] - suffix[i, n] * b[n]
+                    upper[k, i, n] = u
+                    suffix[i, n] += old
+
+
+@functools.cache
+def _compiled_downdate() -> Callable[..., Any] | None:
+    """The compiled downdate, or ``None`` without numba (or with ``REGRETLAB_NUMBA=0``)."""
+    return compile_kernel(_downdate_source)
+
+
+def _downdate_compiled(
+    compiled: Callable[..., Any],
+    upper: np.ndarray,
+    x: np.ndarray,
+    beta: float | np.ndarray,
+    z: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`_downdate` through the compiled loop (``x`` ``(p, N)`` contiguous)."""
+    n_items = x.shape[1]
+    weight = np.broadcast_to(np.asarray(beta, dtype=float), (n_items,))
+    suffix, tail = np.zeros(x.shape), np.zeros(n_items)
+    drawn = np.zeros(x.shape) if z is not None else np.empty((0, 0))
+    z_in = np.ascontiguousarray(z) if z is not None else x
+    compiled(upper, x, np.ascontiguousarray(weight), z_in, suffix, tail, drawn)
+    return suffix, tail, drawn if z is not None else None
 
 
 class SamplingFactor:

@@ -21,12 +21,13 @@ Set the environment variable ``REGRETLAB_NUMBA=0`` to use numpy even where numba
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from regretlab.learners._numba import compile_kernel
 
 __all__ = ["kernel", "l2_cache_bytes", "predict_learn_numpy", "replicate_chunk"]
 
@@ -161,14 +162,7 @@ def _numba_source(mean, cov, x, y, beta, out):  # type: ignore[no-untyped-def]  
 
 @functools.cache
 def _numba_kernel() -> Callable[..., None] | None:
-    if os.environ.get("REGRETLAB_NUMBA", "1").strip() in ("0", "false", "no", "off"):
-        return None
-    try:
-        import numba
-    except ImportError:
-        return None
-    compiled: Callable[..., None] = numba.njit(cache=True, nogil=True)(_numba_source)
-    return compiled
+    return compile_kernel(_numba_source)
 
 
 def predict_learn_numba(

@@ -19,6 +19,7 @@ from regretlab.features import group_indices
 from regretlab.learners import gaussian, stats
 from regretlab.learners._grouping import check_groups, column_values, group_value
 from regretlab.learners._pending import PendingUpdates
+from regretlab.learners._solve_chunks import posterior_by_chunks
 from regretlab.learners.rank import DEFAULT_RANK_TOL, check_rank_tol
 
 __all__ = ["BayesianLinearRegression"]
@@ -260,7 +261,7 @@ class BayesianLinearRegression(PendingUpdates):
             cov = np.zeros((*self._prior.shape, self._prior.shape[-1]))
             np.einsum("...ii->...i", cov)[...] = self._prior
             return gaussian.GaussianPosterior(np.zeros(self._prior.shape), cov, True)
-        return gaussian.posterior(self._stats, self._prior, self._beta, rank_tol=self._rank_tol)
+        return posterior_by_chunks(self._stats, self._prior, self._beta, rank_tol=self._rank_tol)
 
     _solve_beta = property(lambda self: self._beta)  # the noise precision _solve uses
 

@@ -18,6 +18,11 @@ from regretlab._validation import (
 )
 from regretlab.features import group_indices
 from regretlab.learners import gaussian, stats
+from regretlab.learners._disjoint_kernel import (
+    compiled_fold,
+    compiled_predictive,
+    compiled_update,
+)
 from regretlab.learners._grouping import check_groups, column_values, group_value
 from regretlab.learners.rank import DEFAULT_RANK_TOL, check_rank_tol
 
@@ -144,18 +149,23 @@ class DisjointBayesianLinearRegression:
         if not steps or self._log_rows is None or self._log_models is None:
             return
         packed = self._flat(self._packed)
-        products = np.empty((packed.shape[1], self._log_rows.shape[2]))
-        # Row i of the upper triangle, z_i z_j for j >= i, is one contiguous run of entries.
-        starts = np.searchsorted(self._pairs[0], np.arange(len(self._log_rows[0]) + 1))
-        for z, at in zip(self._log_rows[:steps], self._log_models[:steps], strict=True):
-            # The products run along the replicates (rows of z), then are added transposed.
-            for i, (lo, hi) in enumerate(itertools.pairwise(starts)):
-                np.multiply(z[i], z[i:], out=products[lo:hi])
-            # Gather, update, scatter: ``a[i] += b`` with an index array is much slower.
-            block = packed[at]
-            block += products.T
-            packed[at] = block
-        counts = np.bincount(self._log_models[:steps].reshape(-1), minlength=self._n.size)
+        rows, models = self._log_rows[:steps], self._log_models[:steps]
+        compiled = compiled_fold()
+        if compiled is not None:  # the same sums, without per-step gathers and scatters
+            compiled(packed, rows, models, *self._pairs)
+        else:
+            products = np.empty((packed.shape[1], rows.shape[2]))
+            # Row i of the upper triangle, z_i z_j for j >= i, is one contiguous run of entries.
+            starts = np.searchsorted(self._pairs[0], np.arange(rows.shape[1] + 1))
+            for z, at in zip(rows, models, strict=True):
+                # The products run along the replicates (rows of z), then are added transposed.
+                for i, (lo, hi) in enumerate(itertools.pairwise(starts)):
+                    np.multiply(z[i], z[i:], out=products[lo:hi])
+                # Gather, update, scatter: ``a[i] += b`` with an index array is much slower.
+                block = packed[at]
+                block += products.T
+                packed[at] = block
+        counts = np.bincount(models.reshape(-1), minlength=self._n.size)
         self._n += counts.reshape(self._n.shape)
 
     def _solve_all(self) -> None:
@@ -233,6 +243,14 @@ class DisjointBayesianLinearRegression:
         if not self._proper or self._n_updates >= self.refresh_every:
             self._solve_all()
             return self
+        compiled = compiled_update()
+        if compiled is not None:  # the chosen models updated in place, in one pass
+            shrink = np.empty(len(at))
+            flat_cov = self._cov.reshape(self._n.size, p, p)
+            compiled(self._flat(self._mean), flat_cov, at, x, y, self._beta, shrink)
+            if shrink.max() > _MAX_SHRINK:
+                self._solve_all()
+            return self
         # Gather the chosen posteriors, update them in place, scatter them back.
         mean, cov = self._flat(self._mean)[at], self._flat(self._cov)[at]
         chosen = gaussian.GaussianPosterior(mean, cov.reshape(len(at), p, p), True)
@@ -260,22 +278,31 @@ class DisjointBayesianLinearRegression:
     def predict_one(self, x: Any, *, return_sd: bool = False, include_noise: bool = True) -> Any:
         """Predicted reward of every action, ``(..., K)``; with ``return_sd`` also its sd."""
         designs = self._designs(x)
-        loc = np.einsum("rkp,rkp->rk", designs, self._mean)
+        compiled = compiled_predictive() if return_sd else None
+        if compiled is not None:  # x'm and x'S x in one pass over the models
+            loc, var = np.empty(designs.shape[:2]), np.empty(designs.shape[:2])
+            compiled(self._mean, self._cov, designs, loc, var)
+        else:
+            loc = np.einsum("rkp,rkp->rk", designs, self._mean)
         if not np.isfinite(loc).all():
             check_finite("x", designs)
         if not return_sd:
             return self._drop(loc)
+        if compiled is None:
+            var = self._variances(designs)
+        np.maximum(var, 0.0, out=var)
+        var += 1.0 / self._beta if include_noise else 0.0
+        return self._drop(loc), self._drop(np.sqrt(var, out=var))
+
+    def _variances(self, designs: np.ndarray) -> np.ndarray:
+        """``x'S x`` of every model, as ``vec(S) . vec(x x')`` (numpy)."""
         r, k, p = designs.shape
         cov = self._cov.reshape(r, k, p * p)
         if designs.strides[1] == 0:  # one row for every action: build x x' once
             outer = np.einsum("ri,rj->rij", designs[:, 0], designs[:, 0]).reshape(r, p * p)
-            var = np.einsum("rkz,rz->rk", cov, outer)
-        else:
-            outer = np.einsum("rki,rkj->rkij", designs, designs).reshape(r, k, p * p)
-            var = np.einsum("rkz,rkz->rk", cov, outer)
-        np.maximum(var, 0.0, out=var)
-        var += 1.0 / self._beta if include_noise else 0.0
-        return self._drop(loc), self._drop(np.sqrt(var, out=var))
+            return np.einsum("rkz,rz->rk", cov, outer)
+        outer = np.einsum("rki,rkj->rkij", designs, designs).reshape(r, k, p * p)
+        return np.einsum("rkz,rkz->rk", cov, outer)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
         """Independent draws of every action's weights, ``(..., K, p)`` (or ``(size, ...)``)."""

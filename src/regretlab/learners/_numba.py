@@ -1,0 +1,32 @@
+"""numba, where it is installed and allowed: the one switch every optional compiled kernel uses.
+
+numba is optional (the extra ``fast``); every kernel compiled here has a numpy twin that is used
+without it. Set the environment variable ``REGRETLAB_NUMBA=0`` (or ``false``, ``no``, ``off``) to
+use the numpy kernels even where numba is installed; it is read when a kernel is first asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["compile_kernel", "numba_allowed"]
+
+
+def numba_allowed() -> bool:
+    """Whether ``REGRETLAB_NUMBA`` leaves numba on (it is unless set to 0/false/no/off)."""
+    return os.environ.get("REGRETLAB_NUMBA", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def compile_kernel(source: Callable[..., Any]) -> Callable[..., Any] | None:
+    """``source`` compiled by ``numba.njit`` (cached on disk, no GIL), or ``None`` where numba
+    is not installed or ``REGRETLAB_NUMBA`` switches it off. Callers cache the result."""
+    if not numba_allowed():
+        return None
+    try:
+        import numba
+    except ImportError:
+        return None
+    compiled: Callable[..., Any] = numba.njit(cache=True, nogil=True)(source)
+    return compiled

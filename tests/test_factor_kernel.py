@@ -1,0 +1,124 @@
+"""The compiled rank-one downdate of the kept sampling factor (learners/_factor.py, issue 19).
+
+numba is optional (the extra ``fast``): the compiled loop does the numpy loop's operations on the
+same numbers in the same order, so the two must agree to the last bit (factor, ``S x``,
+``beta x'S x`` and the gathered ``L z``), and both must be the Cholesky factor of the
+Sherman-Morrison update (the closed form, 1e-12). Without numba (CI, or ``REGRETLAB_NUMBA=0``) the
+comparisons are skipped and the numpy loop is checked against the closed form alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from regretlab.environments import LinearBandit
+from regretlab.learners import BayesianLinearRegression, _factor, _numba
+from regretlab.policies import ThompsonSampling
+from regretlab.simulate import Agent, run_bandit
+
+HAS_NUMBA = _factor._compiled_downdate() is not None
+needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (or switched off)")
+
+
+@pytest.fixture
+def numpy_only(monkeypatch):
+    """The numpy loop even where numba is installed."""
+    monkeypatch.setattr(_factor, "_compiled_downdate", lambda: None)
+
+
+def factor_problem(seed: int, p: int, n: int):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, p, 2 * p))
+    s = a @ a.swapaxes(-1, -2) / p + 0.1 * np.eye(p)
+    upper = np.ascontiguousarray(np.linalg.cholesky(s).transpose(2, 1, 0))
+    x = np.ascontiguousarray(rng.standard_normal((p, n)))
+    z = rng.standard_normal((p, n))
+    return s, upper, x, z
+
+
+def closed_form(s: np.ndarray, x: np.ndarray, beta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Sherman-Morrison covariance's Cholesky factor, ``S x`` and ``beta x'S x``."""
+    sx = np.einsum("npq,qn->np", s, x)
+    q = np.asarray(beta) * np.einsum("pn,np->n", x, sx)
+    c = np.asarray(beta) / (1.0 + q)
+    new = s - np.reshape(c, (-1, 1, 1)) * sx[:, :, None] * sx[:, None, :]
+    return np.linalg.cholesky(new), sx, q
+
+
+def _run_downdate(upper, x, beta, z):
+    kept = upper.copy()
+    sx, q, drawn = _factor._downdate(kept, x, beta, z)
+    return kept, sx, q, drawn
+
+
+@pytest.mark.parametrize("gather", [True, False])
+@pytest.mark.parametrize("per_item", [True, False])
+def test_both_loops_give_the_closed_form(numpy_only, monkeypatch, gather, per_item):
+    s, upper, x, z = factor_problem(0, 9, 37)
+    beta = np.random.default_rng(1).uniform(0.1, 50.0, 37) if per_item else 2.5
+    lower, sx, q = closed_form(s, x, beta)
+    results = [_run_downdate(upper, x, beta, z if gather else None)]
+    if HAS_NUMBA:
+        monkeypatch.undo()
+        results.append(_run_downdate(upper, x, beta, z if gather else None))
+    for kept, got_sx, got_q, drawn in results:
+        new = kept.transpose(2, 1, 0)
+        scale = np.abs(lower).max()
+        assert np.abs(new - lower).max() / scale < 1e-12
+        assert np.all(np.triu(new, 1) == 0.0)  # exactly triangular
+        np.testing.assert_allclose(got_sx.T, sx, rtol=1e-12, atol=1e-12 * np.abs(sx).max())
+        np.testing.assert_allclose(got_q, q, rtol=1e-12)
+        if gather:
+            assert drawn is not None
+            np.testing.assert_allclose(
+                drawn.T, np.einsum("npq,qn->np", lower, z), rtol=1e-12, atol=1e-12 * scale
+            )
+        else:
+            assert drawn is None
+
+
+@needs_numba
+@pytest.mark.parametrize(("p", "n"), [(1, 3), (7, 12), (36, 50)])
+def test_the_compiled_loop_is_the_numpy_loop_to_the_last_bit(monkeypatch, p, n):
+    _, upper, x, z = factor_problem(p, p, n)
+    beta = np.random.default_rng(2).uniform(0.1, 5.0, n)
+    for weight in (beta, 0.7):
+        compiled = _run_downdate(upper, x, weight, z)
+        with monkeypatch.context() as patch:
+            patch.setattr(_factor, "_compiled_downdate", lambda: None)
+            reference = _run_downdate(upper, x, weight, z)
+        for got, want in zip(compiled, reference, strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
+def _shared_ts_run():
+    env = LinearBandit(n_actions=4, context_dim=3, horizon=200, n_replicates=10, seed=1)
+    model = BayesianLinearRegression(groups=env.features, n_replicates=10)
+    agent = Agent("ts", model, policy=ThompsonSampling())
+    result = run_bandit(env, [agent], seed=2, log_steps=True)
+    assert result.steps is not None
+    return result.steps["action"].to_numpy(), result.regret["pseudo_regret"].to_numpy()
+
+
+@needs_numba
+def test_shared_ts_takes_the_same_actions_with_and_without_numba(monkeypatch):
+    compiled_actions, compiled_regret = _shared_ts_run()
+    monkeypatch.setattr(_factor, "_compiled_downdate", lambda: None)
+    actions, regret = _shared_ts_run()
+    np.testing.assert_array_equal(compiled_actions, actions)  # the same arithmetic: exact
+    np.testing.assert_array_equal(compiled_regret, regret)
+
+
+@pytest.mark.parametrize("value", ["0", "false", "No", " off "])
+def test_regretlab_numba_switches_the_compiled_kernels_off(monkeypatch, value):
+    monkeypatch.setenv("REGRETLAB_NUMBA", value)
+    assert not _numba.numba_allowed()
+    assert _numba.compile_kernel(lambda: None) is None
+
+
+def test_numba_is_allowed_by_default(monkeypatch):
+    monkeypatch.delenv("REGRETLAB_NUMBA", raising=False)
+    assert _numba.numba_allowed()
+    monkeypatch.setenv("REGRETLAB_NUMBA", "1")
+    assert _numba.numba_allowed()
