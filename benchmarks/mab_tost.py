@@ -82,8 +82,11 @@ def run(args: argparse.Namespace) -> None:
         part = path.with_suffix(".part.npz")
         np.savez(part, ids=ids, regret=values, cpu_seconds=cpu)
         part.rename(path)
-        print(f"{path.name}: {len(ids)} replicates, {len(ids) * args.horizon / cpu:,.0f} "
-              "replicate-steps/s (CPU)", flush=True)
+        print(
+            f"{path.name}: {len(ids)} replicates, {len(ids) * args.horizon / cpu:,.0f} "
+            "replicate-steps/s (CPU)",
+            flush=True,
+        )
 
 
 def welch_tost(ours: np.ndarray, peer: np.ndarray, low: float = 0.95, high: float = 1.05):
@@ -125,23 +128,39 @@ def report(args: argparse.Namespace) -> None:
     ours = result.regret["pseudo_regret"].to_numpy()
     paired = ours[ids]
     print(machine_note())
-    print(f"{args.peer} {args.rule} on {args.instance}, T = {args.horizon}: peer n = {len(peer)} "
-          f"(replicates {ids.min()}..{ids.max()}), ours n = {n_ours}")
+    print(
+        f"{args.peer} {args.rule} on {args.instance}, T = {args.horizon}: peer n = {len(peer)} "
+        f"(replicates {ids.min()}..{ids.max()}), ours n = {n_ours}"
+    )
     print(f"correlation of paired pseudo-regrets: {np.corrcoef(paired, peer)[0, 1]:.3f}")
-    print(f"ours {ours.mean():.2f} (sd {ours.std(ddof=1):.2f}), ours paired {paired.mean():.2f}, "
-          f"peer {peer.mean():.2f} (sd {peer.std(ddof=1):.2f})")
+    print(
+        f"ours {ours.mean():.2f} (sd {ours.std(ddof=1):.2f}), ours paired {paired.mean():.2f}, "
+        f"peer {peer.mean():.2f} (sd {peer.std(ddof=1):.2f})"
+    )
     for label, (p_lo, p_hi), (lo, hi), ratio in (
-        ("two-sample (Welch)", welch_tost(ours, peer), welch_ratio_interval(ours, peer),
-         ours.mean() / peer.mean()),
-        ("paired", tost_ratio(paired, peer), ratio_interval(paired, peer),
-         paired.mean() / peer.mean()),
+        (
+            "two-sample (Welch)",
+            welch_tost(ours, peer),
+            welch_ratio_interval(ours, peer),
+            ours.mean() / peer.mean(),
+        ),
+        (
+            "paired",
+            tost_ratio(paired, peer),
+            ratio_interval(paired, peer),
+            paired.mean() / peer.mean(),
+        ),
     ):
         verdict = "equivalent" if max(p_lo, p_hi) < 0.05 else "NOT shown equivalent"
-        print(f"{label}: ratio {ratio:.3f} [90%: {lo:.3f}, {hi:.3f}], p (<= 0.95) {p_lo:.2g}, "
-              f"p (>= 1.05) {p_hi:.2g}: {verdict}")
-    print(f"speed (CPU): ours {ours_rate:,.0f} replicate-steps/s at R = {n_ours}, peer "
-          f"{len(peer) * args.horizon / cpu:,.0f} one replicate at a time "
-          f"({ours_rate / (len(peer) * args.horizon / cpu):.0f}x)")
+        print(
+            f"{label}: ratio {ratio:.3f} [90%: {lo:.3f}, {hi:.3f}], p (<= 0.95) {p_lo:.2g}, "
+            f"p (>= 1.05) {p_hi:.2g}: {verdict}"
+        )
+    print(
+        f"speed (CPU): ours {ours_rate:,.0f} replicate-steps/s at R = {n_ours}, peer "
+        f"{len(peer) * args.horizon / cpu:,.0f} one replicate at a time "
+        f"({ours_rate / (len(peer) * args.horizon / cpu):.0f}x)"
+    )
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ from regretlab.learners import (
     DiscountedBetaBernoulli,
     GammaPoisson,
     SlidingWindowArmMeans,
+    _arm_kernels,
 )
-from regretlab.learners import _arm_kernels
 from regretlab.policies import KLUCB, UCB1, BayesUCB, ConjugateThompsonSampling, Exp3
 from regretlab.policies.arms import _index_choice
 from regretlab.simulate import Agent, run_bandit
@@ -95,7 +95,8 @@ def test_tie_break_kernel_draws_as_numpy():
         _arm_kernels.compiled = kernels  # type: ignore[assignment]
     np.testing.assert_array_equal(fast.actions, slow.actions)
     np.testing.assert_array_equal(fast.probability, slow.probability)
-    assert fast.actions[7] == 5 and fast.probability[7] == 1.0
+    assert fast.actions[7] == 5
+    assert fast.probability[7] == 1.0
     # The choice is among the maxima, each with probability 1 / ties.
     top = index.max(axis=1)
     np.testing.assert_array_equal(index[np.arange(500), fast.actions], top)

@@ -54,9 +54,9 @@ def _index_choice(index: np.ndarray, rng: np.random.Generator) -> Choice:
     kernel = _arm_kernels.compiled("first_max")
     if kernel is not None and index.ndim == 2 and index.dtype == np.float64:
         actions, count = np.empty(len(index), dtype=np.intp), np.empty(len(index))
-        if kernel(index, actions, count) > 1:  # the same keys and products as below
-            keys = rng.random(index.shape)
-            _arm_kernels.compiled("tied_first_max")(index, keys, actions)
+        tied = _arm_kernels.compiled("tied_first_max")
+        if kernel(index, actions, count) > 1 and tied is not None:  # the same keys as below
+            tied(index, rng.random(index.shape), actions)
         return Choice(actions, 1.0 / count)
     arms_first = index.T.copy()  # (K, R): indices are (R, K), or (K,) for one stream
     ties = arms_first == np.maximum.reduce(arms_first, axis=0)
@@ -119,7 +119,7 @@ class UCB1:
         kernel = _arm_kernels.compiled("ucb_index")
         views = getattr(model, "_arm_views", None)
         arrays = None if kernel is None or views is None else views()
-        if arrays is not None:  # one compiled pass over the learner's own arrays
+        if kernel is not None and arrays is not None:  # one compiled pass, no copies
             out = np.empty(n.shape)
             kernel(arrays[1], n, scale[:, 0], out)
             return out
