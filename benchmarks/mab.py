@@ -203,6 +203,52 @@ def throughput(r: int, horizon: int, repeats: int, cpu: bool = False) -> list[st
     return lines
 
 
+def _times(fn, n: int) -> None:
+    for _ in range(n):  # the results are dropped at once: no memory piles up
+        fn()
+
+
+def ucb1_step_costs(r: int, repeats: int) -> list[str]:
+    """CPU microseconds per step of the pieces of a UCB1 step at ``r`` replicates, K = 10 arms,
+    on a learner trained 200 steps (what the framework does beyond the bare loop)."""
+    from regretlab.simulate.bandit import _chosen
+
+    k, rng = len(THROUGHPUT_MEANS), np.random.default_rng(0)
+    model, policy = ArmMeans(n_actions=k, n_replicates=r), UCB1(alpha=1.0)
+    x = np.zeros((r, k))
+    for _ in range(200):
+        model.learn_one(x, (rng.random(r) < 0.5).astype(float), action=rng.integers(0, k, r))
+    n, s, rows = model.n_seen, model.n_seen * model.reward_mean, np.arange(r)
+    choice = policy.select(model, x, rng, step=201)
+    acts, y, prob = choice.actions, np.zeros(r), np.ones(r)
+    index = policy.index(model)
+    untied = index + rng.random(index.shape) * 1e-9
+
+    def bare_select() -> None:
+        (s / n + np.sqrt(2.0 * math.log(200) / n)).argmax(axis=1)
+
+    from regretlab.policies.arms import _index_choice
+
+    pieces = {
+        "bare loop: index and argmax (numpy)": bare_select,
+        "UCB1.index (the learner's arrays)": lambda: policy.index(model),
+        "choice, with a tie-break (ties somewhere)": lambda: _index_choice(index, rng),
+        "choice, no tie anywhere": lambda: _index_choice(untied, rng),
+        "tie-break keys, rng.random((R, K))": lambda: rng.random((r, k)),
+        "UCB1.select, whole": lambda: policy.select(model, x, rng, step=201),
+        "ArmMeans.learn_one with propensity": lambda: model.learn_one(
+            x, y, action=acts, probability=prob
+        ),
+        "runner: action check (_chosen)": lambda: _chosen(acts, rows * k, k),
+    }
+    lines = [f"UCB1 step pieces, R = {r}, K = {k} (CPU us per call, best of {repeats} x 200)"]
+    for label, fn in pieces.items():
+        best = min(_cpu_seconds(lambda f=fn: _times(f, 200)) for _ in range(repeats))
+        lines.append(f"  {label:40s} {best / 200 * 1e6:8.1f}")
+        print(lines[-1], flush=True)
+    return lines
+
+
 # --- regret ----------------------------------------------------------------------------------
 
 
@@ -374,6 +420,8 @@ def main() -> None:
     if "throughput" in args.parts:
         sizes = (args.throughput_replicates, args.throughput_horizon, args.repeats)
         out += [*throughput(*sizes, cpu=args.cpu), ""]
+    if "ucb1-costs" in args.parts:
+        out += [*ucb1_step_costs(args.throughput_replicates, args.repeats), ""]
     if "regret" in args.parts:
         out += [*regret(args.replicates, args.horizon)[0], ""]
     if "peers" in args.parts:
