@@ -9,6 +9,7 @@ import pytest
 
 from regretlab._random import children
 from regretlab.environments import Bernoulli, MultiArmedBandit, PiecewiseStationaryBandit, Poisson
+from regretlab.features import ArmFeatures
 from regretlab.learners import (
     ArmMeans,
     BetaBernoulli,
@@ -187,3 +188,20 @@ def test_compiled_ucb_index_rounds_as_numpy():
         _arm_kernels.compiled = kernels  # type: ignore[assignment]
     np.testing.assert_array_equal(fast, slow)
     assert np.isinf(fast[:, 4]).all()
+
+
+def test_arm_features_reuse_one_view_and_pickle_without_it():
+    import pickle
+
+    fm = ArmFeatures(4)
+    rows = fm.transform(np.empty((500, 0)))
+    assert fm.transform(np.empty((500, 0))) is rows
+    assert not rows.flags.writeable
+    np.testing.assert_array_equal(
+        fm.transform(np.empty((2, 0))), np.broadcast_to(np.eye(4), (2, 4, 4))
+    )
+    copy = pickle.loads(pickle.dumps(fm))
+    assert len(pickle.dumps(fm)) < 2000  # not the (500, 4, 4) rows
+    np.testing.assert_array_equal(
+        copy.transform(np.empty((3, 0))), np.broadcast_to(np.eye(4), (3, 4, 4))
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from regretlab._validation import as_float_array, check_int
@@ -72,6 +74,9 @@ class ArmFeatures:
         if self._rows is None or self._rows.shape != shape:
             self._rows = np.broadcast_to(self._eye, shape)
         return self._rows
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_rows": None}  # the cached view would pickle as a full copy
 
     def __repr__(self) -> str:
         return f"ArmFeatures(n_actions={self.n_actions})"
