@@ -135,11 +135,10 @@ class _ArmBandit:
         rewards = np.empty((m, r, k))
         if type(self._reward) is Bernoulli:
             # Bernoulli.observe's draws (``uniform < mean``, the means checked at
-            # construction), one generator call per replicate and one comparison for all.
-            # A few replicates at a time into a buffer that stays in the CPU cache while it is
-            # compared in time-major order.
-            # Compared replicate-major (long contiguous runs), then each replicate's (m, K)
-            # rewards moved to time-major as whole K-rows (one K * 8-byte item per step).
+            # construction), one generator call per replicate. A few replicates at a time into
+            # a buffer that stays in the CPU cache, compared there replicate-major (long
+            # contiguous runs), then moved to time-major as whole K-rows (one K * 8-byte item
+            # per step and replicate).
             group = max(1, _DRAW_BYTES // (8 * m * k))
             buffer = np.empty((min(group, r), m, k))
             compared = np.empty_like(buffer)
