@@ -23,7 +23,9 @@ from regretlab.policies.arms import _index_choice
 from regretlab.simulate import Agent, run_bandit
 
 HAS_NUMBA = _arm_kernels.compiled("first_max") is not None
-needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed")
+needs_numba = pytest.mark.skipif(
+    not HAS_NUMBA, reason="numba is not installed (or REGRETLAB_NUMBA=0)"
+)
 
 
 @pytest.fixture
