@@ -26,6 +26,7 @@ Run from the repository root (each ``run`` at ``nice``, in the background)::
 
     OPENBLAS_NUM_THREADS=1 nice -n 10 python benchmarks/mab_tost.py run --start 0 --stop 400
     OPENBLAS_NUM_THREADS=1 nice -n 10 python benchmarks/mab_tost.py run --start 400 --stop 800
+    OPENBLAS_NUM_THREADS=1 python benchmarks/mab_tost.py ours --ours-replicates 20000
     OPENBLAS_NUM_THREADS=1 python benchmarks/mab_tost.py report --ours-replicates 20000
 """
 
@@ -110,6 +111,25 @@ def welch_ratio_interval(ours: np.ndarray, peer: np.ndarray, level: float = 0.90
     return ratio - half, ratio + half
 
 
+def ours_regret(args: argparse.Namespace, n_ours: int) -> tuple[np.ndarray, float]:
+    """Our final pseudo-regrets at ``n_ours`` replicates and replicate-steps/s (CPU), computed
+    once and saved beside the peer's chunks (the ``ours`` command computes them ahead)."""
+    path = Path(args.out) / _name(args) / f"ours_R{n_ours}.npz"
+    if path.exists():
+        saved = np.load(path)
+        return saved["regret"], float(saved["rate"])
+    means = INSTANCES[args.instance]
+    env = MultiArmedBandit(means, horizon=args.horizon, n_replicates=n_ours, seed=ENV_SEED)
+    agent = agents(len(means), n_ours)[args.rule]
+    start = time.process_time()
+    result = run_bandit(env, [agent], seed=9, checkpoints=np.array([args.horizon]))
+    rate = n_ours * args.horizon / (time.process_time() - start)
+    regret = result.regret["pseudo_regret"].to_numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, regret=regret, rate=rate)
+    return regret, rate
+
+
 def report(args: argparse.Namespace) -> None:
     out = Path(args.out) / _name(args)
     parts = [np.load(p) for p in sorted(out.glob("[0-9]*[0-9].npz"))]
@@ -118,14 +138,8 @@ def report(args: argparse.Namespace) -> None:
     cpu = sum(float(p["cpu_seconds"]) for p in parts)
     if len(np.unique(ids)) != len(ids):
         raise ValueError("a replicate was saved twice")
-    means = INSTANCES[args.instance]
     n_ours = max(args.ours_replicates, int(ids.max()) + 1)
-    env = MultiArmedBandit(means, horizon=args.horizon, n_replicates=n_ours, seed=ENV_SEED)
-    agent = agents(len(means), n_ours)[args.rule]
-    start = time.process_time()
-    result = run_bandit(env, [agent], seed=9, checkpoints=np.array([args.horizon]))
-    ours_rate = n_ours * args.horizon / (time.process_time() - start)
-    ours = result.regret["pseudo_regret"].to_numpy()
+    ours, ours_rate = ours_regret(args, n_ours)
     paired = ours[ids]
     print(machine_note())
     print(
@@ -165,7 +179,7 @@ def report(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["run", "report"])
+    parser.add_argument("command", choices=["run", "ours", "report"])
     parser.add_argument("--peer", default="mabwiser", choices=list(RUNNERS))
     parser.add_argument("--rule", default="beta_ts", choices=["ucb1", "beta_ts"])
     parser.add_argument("--instance", default="rare", choices=list(INSTANCES))
@@ -176,7 +190,12 @@ def main() -> None:
     parser.add_argument("--ours-replicates", type=int, default=20_000)
     parser.add_argument("--out", default=str(Path(__file__).parent / "out" / "mab_tost"))
     args = parser.parse_args()
-    run(args) if args.command == "run" else report(args)
+    if args.command == "run":
+        run(args)
+    elif args.command == "ours":
+        ours_regret(args, args.ours_replicates)
+    else:
+        report(args)
 
 
 if __name__ == "__main__":
