@@ -53,6 +53,11 @@ from regretlab.policies import KLUCB, UCB1, ConjugateThompsonSampling
 from regretlab.policies._kl import kl_divergence, kl_index
 from regretlab.simulate import Agent, run_bandit
 
+try:  # absent from checkouts before issue 17's fourth session (bandit_throughput.py's "today")
+    from regretlab.learners import _arm_kernels
+except ImportError:  # pragma: no cover
+    _arm_kernels = None  # type: ignore[assignment]
+
 INSTANCES = {
     "spread": [0.1, 0.3, 0.5, 0.7, 0.9],
     "rare": [0.02, 0.04, 0.06, 0.08, 0.1],
@@ -141,7 +146,15 @@ def _bare_index(means: np.ndarray, r: int, horizon: int, seed: int, kl: bool, ta
         s[rows, act] += table_t[rows, act]
 
 
-def throughput(r: int, horizon: int, repeats: int) -> list[str]:
+def _cpu_seconds(fn) -> float:
+    """The process's CPU time of one run (on a machine shared by many busy processes the wall
+    time measures mostly the scheduler)."""
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
+def throughput(r: int, horizon: int, repeats: int, cpu: bool = False) -> list[str]:
     k = len(THROUGHPUT_MEANS)
     env = MultiArmedBandit(THROUGHPUT_MEANS, horizon=horizon, n_replicates=r, seed=3)
     made = agents(k, r)
@@ -153,9 +166,12 @@ def throughput(r: int, horizon: int, repeats: int) -> list[str]:
         "ucb1": lambda t=None: _bare_index(mu, r, horizon, 4, kl=False, table=t),
         "klucb": lambda t=None: _bare_index(mu, r, horizon, 4, kl=True, table=t),
     }
+    kernels = None if _arm_kernels is None else _arm_kernels.compiled("first_max")
+    compiled = "numpy" if kernels is None else "numba"
     lines = [
         f"Throughput: K = {k}, R = {r}, {horizon} steps, best of {repeats} alternated runs "
-        "(replicate-steps/s). End to end: run_bandit with the environment against a bare loop "
+        f"({'CPU' if cpu else 'wall'} time; replicate-steps/s; per-arm kernels: {compiled}). "
+        "End to end: run_bandit with the environment against a bare loop "
         "that draws its own reward table (one generator); replayed: both read the same "
         "pre-generated steps (the runner and agent against the bare loop).",
         "",
@@ -165,6 +181,7 @@ def throughput(r: int, horizon: int, repeats: int) -> list[str]:
     ]
     last = np.array([horizon])
     for name, agent in made.items():
+        run_bandit(env, [agent], seed=5, checkpoints=last)  # compiles the kernels (numba)
         # Alternated, best of each: all see the same load of the (shared) machine.
         best = dict.fromkeys(("ours", "loop", "ours_replay", "loop_replay"), math.inf)
         runs = {
@@ -175,13 +192,59 @@ def throughput(r: int, horizon: int, repeats: int) -> list[str]:
         }
         for _ in range(repeats):
             for key, run in runs.items():
-                best[key] = min(best[key], best_of(run, 1))
+                best[key] = min(best[key], _cpu_seconds(run) if cpu else best_of(run, 1))
         rate = {key: r * horizon / value for key, value in best.items()}
         lines.append(
             f"| {name} | {rate['ours']:,.0f} | {rate['loop']:,.0f} | "
             f"{rate['ours'] / rate['loop']:.3f} | {rate['ours_replay']:,.0f} | "
             f"{rate['loop_replay']:,.0f} | {rate['ours_replay'] / rate['loop_replay']:.3f} |"
         )
+        print(lines[-1], flush=True)
+    return lines
+
+
+def _times(fn, n: int) -> None:
+    for _ in range(n):  # the results are dropped at once: no memory piles up
+        fn()
+
+
+def ucb1_step_costs(r: int, repeats: int) -> list[str]:
+    """CPU microseconds per step of the pieces of a UCB1 step at ``r`` replicates, K = 10 arms,
+    on a learner trained 200 steps (what the framework does beyond the bare loop)."""
+    from regretlab.simulate.bandit import _chosen
+
+    k, rng = len(THROUGHPUT_MEANS), np.random.default_rng(0)
+    model, policy = ArmMeans(n_actions=k, n_replicates=r), UCB1(alpha=1.0)
+    x = np.zeros((r, k))
+    for _ in range(200):
+        model.learn_one(x, (rng.random(r) < 0.5).astype(float), action=rng.integers(0, k, r))
+    n, s, rows = model.n_seen, model.n_seen * model.reward_mean, np.arange(r)
+    choice = policy.select(model, x, rng, step=201)
+    acts, y, prob = choice.actions, np.zeros(r), np.ones(r)
+    index = policy.index(model)
+    untied = index + rng.random(index.shape) * 1e-9
+
+    def bare_select() -> None:
+        (s / n + np.sqrt(2.0 * math.log(200) / n)).argmax(axis=1)
+
+    from regretlab.policies.arms import _index_choice
+
+    pieces = {
+        "bare loop: index and argmax (numpy)": bare_select,
+        "UCB1.index (the learner's arrays)": lambda: policy.index(model),
+        "choice, with a tie-break (ties somewhere)": lambda: _index_choice(index, rng),
+        "choice, no tie anywhere": lambda: _index_choice(untied, rng),
+        "tie-break keys, rng.random((R, K))": lambda: rng.random((r, k)),
+        "UCB1.select, whole": lambda: policy.select(model, x, rng, step=201),
+        "ArmMeans.learn_one with propensity": lambda: model.learn_one(
+            x, y, action=acts, probability=prob
+        ),
+        "runner: action check (_chosen)": lambda: _chosen(acts, rows * k, k),
+    }
+    lines = [f"UCB1 step pieces, R = {r}, K = {k} (CPU us per call, best of {repeats} x 200)"]
+    for label, fn in pieces.items():
+        best = min(_cpu_seconds(lambda f=fn: _times(f, 200)) for _ in range(repeats))
+        lines.append(f"  {label:40s} {best / 200 * 1e6:8.1f}")
         print(lines[-1], flush=True)
     return lines
 
@@ -344,6 +407,7 @@ def main() -> None:
     parser.add_argument("--throughput-replicates", type=int, default=1000)
     parser.add_argument("--throughput-horizon", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cpu", action="store_true", help="throughput by CPU time, not wall")
     parser.add_argument("--parts", nargs="*", default=["throughput", "regret", "peers"])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     args = parser.parse_args()
@@ -354,7 +418,10 @@ def main() -> None:
     print(machine_note(), flush=True)
     out: list[str] = []
     if "throughput" in args.parts:
-        out += [*throughput(args.throughput_replicates, args.throughput_horizon, args.repeats), ""]
+        sizes = (args.throughput_replicates, args.throughput_horizon, args.repeats)
+        out += [*throughput(*sizes, cpu=args.cpu), ""]
+    if "ucb1-costs" in args.parts:
+        out += [*ucb1_step_costs(args.throughput_replicates, args.repeats), ""]
     if "regret" in args.parts:
         out += [*regret(args.replicates, args.horizon)[0], ""]
     if "peers" in args.parts:

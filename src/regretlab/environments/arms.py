@@ -135,17 +135,24 @@ class _ArmBandit:
         rewards = np.empty((m, r, k))
         if type(self._reward) is Bernoulli:
             # Bernoulli.observe's draws (``uniform < mean``, the means checked at
-            # construction), one generator call per replicate and one comparison for all.
-            # A few replicates at a time into a buffer that stays in the CPU cache while it is
-            # compared in time-major order.
+            # construction), one generator call per replicate. A few replicates at a time into
+            # a buffer that stays in the CPU cache, compared there replicate-major (long
+            # contiguous runs), then moved to time-major as whole K-rows (one K * 8-byte item
+            # per step and replicate).
             group = max(1, _DRAW_BYTES // (8 * m * k))
             buffer = np.empty((min(group, r), m, k))
+            compared = np.empty_like(buffer)
+            row = np.dtype((np.void, 8 * k))
+            rows_out = rewards.view(row).reshape(m, r)
             for lo in range(0, r, group):
                 part = slice(lo, lo + group)
                 draws = buffer[: len(gens[part])]
                 for g, out in zip(gens[part], draws, strict=True):
                     g.random(out=out)
-                np.less(draws.swapaxes(0, 1), means[:, part], out=rewards[:, part])
+                limit = self._table[0, part, None] if stationary else means[:, part].swapaxes(0, 1)
+                hits = compared[: len(draws)]
+                np.less(draws, limit, out=hits)
+                rows_out[:, part] = hits.view(row).reshape(len(draws), m).T
         else:
             for i, g in enumerate(gens):
                 rewards[:, i] = self._reward.observe(g, np.ascontiguousarray(means[:, i]), None)
@@ -167,11 +174,20 @@ class _ArmBandit:
             self.horizon,
             (self.n_replicates or 1) * (2 * self.n_actions + 1),
         )
-        gens = [np.random.Generator(np.random.PCG64(0)) for _ in self._starts]
+        # Generators are reused from run to run (making 1000 costs more than a short run's
+        # draws); an iteration takes a set of its own, so iterations never share one.
+        pool: list[list[np.random.Generator]] = self.__dict__.setdefault("_idle", [])
+        try:
+            gens = pool.pop()
+        except IndexError:
+            gens = [np.random.Generator(np.random.PCG64(0)) for _ in self._starts]
         for g, state in zip(gens, self._starts, strict=True):
             g.bit_generator.state = state
-        for start in range(0, self.horizon, size):
-            yield self._block(gens, start, min(size, self.horizon - start))
+        try:
+            for start in range(0, self.horizon, size):
+                yield self._block(gens, start, min(size, self.horizon - start))
+        finally:
+            pool.append(gens)
 
     def __iter__(self) -> Iterator[ArmStep]:
         """One step at a time, ``horizon`` steps."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from regretlab._validation import as_float_array, check_int
@@ -40,6 +42,7 @@ class ArmFeatures:
         self.n_actions = check_int("n_actions", n_actions, minimum=1)
         self._eye = np.eye(n_actions)
         self._eye.flags.writeable = False
+        self._rows: np.ndarray | None = None
 
     @property
     def n_inputs(self) -> int:
@@ -66,7 +69,14 @@ class ArmFeatures:
                     f"context must have shape (..., 0) for a bandit without context, "
                     f"got {context.shape}"
                 )
-        return np.broadcast_to(self._eye, (*context.shape[:-1], *self._eye.shape))
+        shape = (*context.shape[:-1], *self._eye.shape)
+        # The same read-only view every step (a bandit calls this once per step and agent).
+        if self._rows is None or self._rows.shape != shape:
+            self._rows = np.broadcast_to(self._eye, shape)
+        return self._rows
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_rows": None}  # the cached view would pickle as a full copy
 
     def __repr__(self) -> str:
         return f"ArmFeatures(n_actions={self.n_actions})"

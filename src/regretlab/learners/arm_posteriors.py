@@ -9,6 +9,7 @@ import numpy as np
 
 from regretlab._lazy import lazy_module
 from regretlab._validation import check_real, float_array
+from regretlab.learners import _arm_kernels
 from regretlab.learners.arms import ArmMeans
 
 if TYPE_CHECKING:
@@ -101,6 +102,9 @@ class BetaBernoulli(_Conjugate):
     def _learned(self, at: np.ndarray, y: np.ndarray) -> None:
         self._a.reshape(-1)[at] += y
         self._b.reshape(-1)[at] += 1.0 - y
+
+    def _fused_posterior(self) -> int | None:
+        return _arm_kernels.BETA if type(self)._learned is BetaBernoulli._learned else None
 
     def predict_one(self, x: Any, *, return_sd: bool = False, include_noise: bool = True) -> Any:
         """Posterior mean of every arm ``(..., K)``; with ``return_sd`` also its sd."""
@@ -201,6 +205,9 @@ class GammaPoisson(_Conjugate):
     def _learned(self, at: np.ndarray, y: np.ndarray) -> None:
         self._a.reshape(-1)[at] += y
         self._b.reshape(-1)[at] += 1.0
+
+    def _fused_posterior(self) -> int | None:
+        return _arm_kernels.GAMMA if type(self)._learned is GammaPoisson._learned else None
 
     def predict_one(self, x: Any, *, return_sd: bool = False, include_noise: bool = True) -> Any:
         """Posterior mean of every arm ``(..., K)``; with ``return_sd`` also its sd."""

@@ -21,10 +21,12 @@ from typing import Any
 import numpy as np
 
 from regretlab._validation import check_finite, check_int, check_real, check_state, float_array
+from regretlab.learners import _arm_kernels
 
 __all__ = ["ArmMeans"]
 
 _STATE_KEYS = ("n", "sums", "weighted")
+_NO_WEIGHTS = np.empty(0)
 
 
 class ArmMeans:
@@ -109,18 +111,30 @@ class ArmMeans:
             raise ValueError(
                 f"action must be integers of shape {self._batch}, got {act.dtype} {act.shape}"
             )
-        if act.min() < 0 or act.max() >= self.n_actions:
+        # One reduction: as unsigned integers of the same width, negative actions are huge.
+        if act.view(f"u{act.itemsize}").max() >= self.n_actions:
             raise ValueError(f"action must lie in [0, {self.n_actions}), got {act.ravel()}")
-        weight = None
+        prob = None
         if probability is not None:
             prob = float_array("probability", probability)
-            if prob.shape != self._batch or not np.all((prob > 0) & (prob <= 1)):
+            # min > 0 and max <= 1 (False for a NaN): all in (0, 1], in two reductions.
+            if prob.shape != self._batch or not (prob.min() > 0 and prob.max() <= 1):
                 raise ValueError(
                     f"probability must be numbers in (0, 1] of shape {self._batch}, got {prob!r}"
                 )
-            weight = y / prob
         at = self._offsets + act.reshape(-1)
         flat_y = y.reshape(-1)
+        fused = _arm_kernels.compiled("arm_update")
+        kind = self._fused_posterior()
+        if fused is not None and kind is not None:
+            a, b = getattr(self, "_a", self._n), getattr(self, "_b", self._n)
+            fused(
+                self._n.reshape(-1), self._sums.reshape(-1), self._means.reshape(-1),
+                self._total, self._weighted.reshape(-1), a.reshape(-1), b.reshape(-1),
+                at, flat_y, _NO_WEIGHTS if prob is None else prob.reshape(-1), kind,
+            )  # fmt: skip
+            return self
+        weight = None if prob is None else y / prob
         n = self._n.reshape(-1)[at] + 1.0
         self._n.reshape(-1)[at] = n
         self._sums.reshape(-1)[at] += flat_y
@@ -136,6 +150,18 @@ class ArmMeans:
 
     def _learned(self, at: np.ndarray, y: np.ndarray) -> None:
         """Hook: the flat (replicate, arm) cells ``at`` just learned ``y``."""
+
+    def _fused_posterior(self) -> int | None:
+        """The posterior code of the compiled update (:mod:`regretlab.learners._arm_kernels`)
+        that does what this class's update and ``_learned`` do, or ``None`` if none does (a
+        subclass that changed ``_learned``: numpy then runs the hook)."""
+        return _arm_kernels.NO_POSTERIOR if type(self)._learned is ArmMeans._learned else None
+
+    def _arm_views(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The pulls ``(R, K)``, empirical means ``(R, K)`` and total pulls ``(R,)`` themselves,
+        not copies (read only), for the index rules' compiled kernels; ``None`` for one stream.
+        """
+        return (self._n, self._means, self._total) if self._batch else None
 
     def _check_x(self, x: Any) -> None:
         x = float_array("x", x)

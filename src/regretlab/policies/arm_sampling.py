@@ -13,6 +13,7 @@ import numpy as np
 
 from regretlab._validation import check_int
 from regretlab.base import Choice
+from regretlab.learners import _arm_kernels
 from regretlab.policies.arms import _needs
 from regretlab.policies.availability import masked_scores
 
@@ -57,7 +58,13 @@ class ConjugateThompsonSampling:
     ) -> Choice:
         _needs(self, model, "sample_means")
         # Continuous draws tie with probability 0: a plain argmax (the first of equals).
-        actions = masked_scores(np.asarray(model.sample_means(rng)), available).argmax(axis=-1)
+        draws = masked_scores(np.asarray(model.sample_means(rng)), available)
+        kernel = _arm_kernels.compiled("first_max")
+        if kernel is not None and draws.ndim == 2 and draws.dtype == np.float64:
+            actions = np.empty(len(draws), dtype=np.intp)
+            kernel(draws, actions, np.empty(len(draws)))
+        else:
+            actions = draws.argmax(axis=-1)
         if not self.propensity_draws:
             return Choice(actions, None)
         return Choice(actions, self.propensity(model, actions, rng, available))

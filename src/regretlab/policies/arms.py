@@ -21,6 +21,7 @@ import numpy as np
 from regretlab._lazy import lazy_module
 from regretlab._validation import check_choice, check_int, check_real
 from regretlab.base import Choice
+from regretlab.learners import _arm_kernels
 from regretlab.policies._kl import FAMILIES, kl_index
 from regretlab.policies._ties import inverse_cdf
 from regretlab.policies.availability import check_available, masked_probabilities, masked_scores
@@ -50,6 +51,13 @@ def _index_choice(index: np.ndarray, rng: np.random.Generator) -> Choice:
     The maxima and tie counts are reduced over a transposed copy, arms first (numpy reduces a
     short last axis row by row, several times slower).
     """
+    kernel = _arm_kernels.compiled("first_max")
+    if kernel is not None and index.ndim == 2 and index.dtype == np.float64:
+        actions, count = np.empty(len(index), dtype=np.intp), np.empty(len(index))
+        tied = _arm_kernels.compiled("tied_first_max")
+        if kernel(index, actions, count) > 1 and tied is not None:  # the same keys as below
+            tied(index, rng.random(index.shape), actions)
+        return Choice(actions, 1.0 / count)
     arms_first = index.T.copy()  # (K, R): indices are (R, K), or (K,) for one stream
     ties = arms_first == np.maximum.reduce(arms_first, axis=0)
     count = np.add.reduce(ties, axis=0)
@@ -64,6 +72,10 @@ def _index_choice(index: np.ndarray, rng: np.random.Generator) -> Choice:
 
 def _pulls(model: Any) -> tuple[np.ndarray, np.ndarray]:
     """Every arm's pulls ``(..., K)`` and their total ``(..., 1)``."""
+    views = getattr(model, "_arm_views", None)
+    arrays = None if views is None else views()
+    if arrays is not None:  # the learner's own arrays: read, never written
+        return arrays[0], arrays[2][:, None]
     n = np.asarray(model.n_seen)
     total = getattr(model, "n_total", None)
     total = n.sum(axis=-1) if total is None else np.asarray(total)
@@ -104,6 +116,13 @@ class UCB1:
         _needs(self, model, "n_seen", "reward_mean")
         n, total = _pulls(model)
         scale = (2.0 * self.alpha**2) * np.log(np.maximum(total, 1.0))
+        kernel = _arm_kernels.compiled("ucb_index")
+        views = getattr(model, "_arm_views", None)
+        arrays = None if kernel is None or views is None else views()
+        if kernel is not None and arrays is not None:  # one compiled pass, no copies
+            out = np.empty(n.shape)
+            kernel(arrays[1], n, scale[:, 0], out)
+            return out
         bonus = _ratio(scale, n)
         np.sqrt(bonus, out=bonus)
         bonus += np.asarray(model.reward_mean)  # an arm never pulled keeps its infinite bonus

@@ -73,6 +73,14 @@ def _design_rows(design: np.ndarray, context: np.ndarray, n_actions: int) -> np.
     return rows
 
 
+def _time_first(block: np.ndarray) -> np.ndarray:
+    """``block`` ``(..., m, X)`` with time first, ``(m, ..., X)``: a view when each step's values
+    are contiguous already (a time-major block, or one broadcast over time such as the constant
+    means of a stationary bandit), else a contiguous copy."""
+    moved = np.moveaxis(block, -2, 0)
+    return moved if moved[0].flags.c_contiguous else np.ascontiguousarray(moved)
+
+
 def _chosen(actions: np.ndarray, offsets: np.ndarray | None, n_actions: int) -> np.ndarray:
     """Flat index of every replicate's chosen action in a step's ``(..., K)`` arrays."""
     shape = () if offsets is None else offsets.shape
@@ -96,8 +104,14 @@ def _learn(
 
     A learner with ``learns_propensity = True`` also gets the policy's ``probability``.
     """
-    # A design without an action axis is every action's row: no need to pick.
-    chosen = design if design.ndim < rows.ndim else rows[index]
+    # A design without an action axis is every action's row: no need to pick. Rows shared by
+    # every replicate (a design without context) are picked from the one table.
+    if design.ndim < rows.ndim:
+        chosen = design
+    elif rows.ndim == 3 and rows.strides[0] == 0:
+        chosen = rows[0].take(index[-1], axis=0)
+    else:
+        chosen = rows[index]
     actions = index[-1]
     if getattr(learner, "n_actions", None) is None:
         learner.learn_one(chosen, rewards)
@@ -214,8 +228,7 @@ def run_bandit(
         # Time first, each step's values contiguous (no copy for LinearBandit, which lays its
         # blocks out so); the best expected reward of every step at once.
         context, rewards, means = (
-            np.ascontiguousarray(np.moveaxis(a, -2, 0))
-            for a in (chunk.context, chunk.rewards, chunk.means)
+            _time_first(a) for a in (chunk.context, chunk.rewards, chunk.means)
         )
         # The comparator: the best action of each step, unless the block states its own
         # (``best``, the best fixed arm of an adversarial bandit).

@@ -1,0 +1,149 @@
+"""Compiled inner loops of the per-arm learners and the index rules (numba, when installed).
+
+A step of a classic bandit at ``R = 1000`` replicates and ``K = 10`` arms moves so little data
+(``R x K`` numbers) that numpy's per-call cost, not arithmetic, sets its speed: the per-arm
+learner's update is a dozen gathers and scatters of ``R`` numbers, and an index rule's choice
+four passes over ``R x K`` (the maximum, the ties, their count, the argmax). Each kernel here
+does that work in one loop over the replicates:
+
+- :func:`arm_update`: the pulled arm's count, reward sum, running mean, importance-weighted sum
+  and conjugate posterior (Beta or Gamma), the same operations as the numpy code of
+  :class:`~regretlab.learners.ArmMeans` in the same order (one rounding each), so the results
+  are bit for bit those of numpy;
+- :func:`first_max`: every replicate's first maximal index and how many arms tie with it,
+  and :func:`tied_first_max`, the random tie-break among them from uniform keys drawn by the
+  caller (the same draws and products as the numpy rule);
+- :func:`ucb_index`: UCB1's index ``mean + sqrt(scale / n)`` (infinite for an arm never
+  pulled) in one pass; ``scale`` (the logarithm) is computed by numpy, so the kernel only
+  divides, takes square roots and adds, which IEEE arithmetic rounds exactly as numpy does.
+
+Callers use a kernel when :func:`compiled` returns it and fall back to their numpy code
+otherwise (numba not installed, or the environment variable ``REGRETLAB_NUMBA=0``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from regretlab.learners._numba import compile_kernel, numba_allowed
+
+__all__ = ["arm_update", "compiled", "first_max", "tied_first_max", "ucb_index"]
+
+#: ``posterior`` codes of :func:`arm_update`: none, Beta-Bernoulli, Gamma-Poisson.
+NO_POSTERIOR, BETA, GAMMA = 0, 1, 2
+
+
+def arm_update(
+    n: np.ndarray,
+    sums: np.ndarray,
+    means: np.ndarray,
+    total: np.ndarray,
+    weighted: np.ndarray,
+    shape_a: np.ndarray,
+    shape_b: np.ndarray,
+    at: np.ndarray,
+    y: np.ndarray,
+    prob: np.ndarray,
+    posterior: int,
+) -> None:
+    """Learn reward ``y[i]`` at flat cell ``at[i]`` (replicate ``i``), in place.
+
+    ``n``, ``sums``, ``means``, ``weighted``, ``shape_a``, ``shape_b`` are flat ``(R K,)``
+    views; ``total`` ``(R,)``; ``prob`` ``(R,)``, or empty for no importance weights;
+    ``posterior`` one of ``NO_POSTERIOR``, ``BETA``, ``GAMMA``.
+    """
+    weigh = len(prob) > 0
+    for i in range(len(at)):
+        j = at[i]
+        value = y[i]
+        count = n[j] + 1.0
+        n[j] = count
+        sums[j] = sums[j] + value
+        total[i] = total[i] + 1.0
+        mean = means[j]
+        means[j] = mean + (value - mean) / count
+        if weigh:
+            weighted[j] = weighted[j] + value / prob[i]
+        if posterior == BETA:
+            shape_a[j] = shape_a[j] + value
+            shape_b[j] = shape_b[j] + (1.0 - value)
+        elif posterior == GAMMA:
+            shape_a[j] = shape_a[j] + value
+            shape_b[j] = shape_b[j] + 1.0
+
+
+def first_max(index: np.ndarray, actions: np.ndarray, ties: np.ndarray) -> int:
+    """Every row's first maximum of ``index`` ``(R, K)`` into ``actions`` and the number of
+    entries equal to it into ``ties`` (floats); returns the largest count (1: no ties)."""
+    most = 0
+    for i in range(index.shape[0]):
+        best = index[i, 0]
+        arg = 0
+        count = 1
+        for a in range(1, index.shape[1]):
+            value = index[i, a]
+            if value > best:
+                best = value
+                arg = a
+                count = 1
+            elif value == best:
+                count += 1
+        actions[i] = arg
+        ties[i] = count
+        most = max(most, count)
+    return most
+
+
+def tied_first_max(index: np.ndarray, keys: np.ndarray, actions: np.ndarray) -> None:
+    """Every row's first maximum of ``keys * (index == max(index))``: a random tie-break with
+    uniform ``keys`` ``(R, K)``, as numpy's ``(keys * ties).argmax(-1)`` (the same products)."""
+    for i in range(index.shape[0]):
+        best = index[i, 0]
+        for a in range(1, index.shape[1]):
+            best = max(best, index[i, a])
+        top = keys[i, 0] * (1.0 if index[i, 0] == best else 0.0)
+        arg = 0
+        for a in range(1, index.shape[1]):
+            value = keys[i, a] * (1.0 if index[i, a] == best else 0.0)
+            if value > top:
+                top = value
+                arg = a
+        actions[i] = arg
+
+
+def ucb_index(means: np.ndarray, n: np.ndarray, scale: np.ndarray, out: np.ndarray) -> None:
+    """UCB1's index ``means + sqrt(scale[:, None] / n)`` into ``out`` (``inf`` where
+    ``n == 0``): numpy's ``sqrt(scale / n) + means``, rounded alike."""
+    inf = math.inf
+    for i in range(means.shape[0]):
+        s = scale[i]
+        for a in range(means.shape[1]):
+            pulls = n[i, a]
+            bonus = math.sqrt(s / pulls) if pulls > 0 else inf
+            out[i, a] = bonus + means[i, a]
+
+
+@functools.cache
+def _compile() -> dict[str, Callable[..., Any]] | None:
+    if not numba_allowed():
+        return None
+    kernels = {}
+    for source in (arm_update, first_max, tied_first_max, ucb_index):
+        kernel = compile_kernel(source)
+        if kernel is None:
+            return None
+        kernels[source.__name__] = kernel
+    return kernels
+
+
+def compiled(name: str) -> Callable[..., Any] | None:
+    """The numba-compiled kernel ``name`` (``"arm_update"``, ``"first_max"``,
+    ``"tied_first_max"``, ``"ucb_index"``), or ``None`` without numba or with
+    ``REGRETLAB_NUMBA=0``."""
+    kernels = _compile()
+    return None if kernels is None else kernels[name]
