@@ -32,6 +32,9 @@ from regretlab.offpolicy.logs import _propensity
 
 __all__ = ["ParquetLog"]
 
+# Encoded pages of 16 KiB: what the encoder holds of a column at a time (pyarrow's default,
+# 1 MiB, held a column chunk of a 57344-row block whole and cost about 6 MB resident).
+_PAGE_BYTES = 1 << 14
 _SCALARS = ("replicate", "step", "action", "propensity", "deterministic", "reward")
 
 
@@ -241,7 +244,11 @@ class ParquetLog:
             # Dictionary pages for the agent names only: hashing 65536 distinct doubles per
             # column costs several blocks of memory and saves nothing.
             self._writer = pq.ParquetWriter(
-                Path(self.path), schema, use_dictionary=["agent"], memory_pool=pool
+                Path(self.path),
+                schema,
+                use_dictionary=["agent"],
+                memory_pool=pool,
+                data_page_size=_PAGE_BYTES,
             )
         names = pc.cast(table.column("agent"), pa.string(), memory_pool=pool)
         table = table.set_column(0, "agent", names)
@@ -250,6 +257,10 @@ class ParquetLog:
         self._writer.write_table(table, row_group_size=n)
         self.blocks_written += 1
         self._held = 0
+        del table, names, columns
+        # The encoder's pages come from pyarrow's default pool (the writer's properties do not
+        # take ours); mimalloc keeps freed pages resident unless asked to return them.
+        pa.default_memory_pool().release_unused()
 
     def close(self) -> None:
         """Write the rows held, close the file and release the buffers (again: nothing)."""
