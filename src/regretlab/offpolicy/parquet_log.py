@@ -2,20 +2,25 @@
 
 :class:`ParquetLog` fills preallocated column buffers (whole steps, seven eighths of
 ``block_rows`` rows) and, when they are full, writes them as **one row group** and reuses them;
-:meth:`~ParquetLog.close` writes the rest, closes the file and releases the buffers. So what the
-log holds does not grow with the run:
+:meth:`~ParquetLog.close` writes the rest, closes the file and releases the buffers. What the
+log holds:
 
 - its buffers (at most ``block_rows`` rows, never reallocated);
-- while a block is written, what pyarrow holds to encode it: a page of one column at a time
-  (the columns are plain-encoded, so no column is held whole for a dictionary), on the system
-  (malloc) pool;
-- the file's footer, which the writer keeps until it closes the file: about 14 kB per row group
-  of the 21 columns of a 5-action, 6-input log (a 10^6-step run at the default block: 18 row
-  groups, 0.25 MB). Writing a block as one row group, not eight, is what keeps it small: with
-  row groups of an eighth of a block the footer was the part of the log's memory that grew
-  with the run (benchmarks/RESULTS.md, issue 18, part 3).
+- while a block is written, what pyarrow holds to encode it: one 16 KiB data page of one
+  column at a time (the columns are plain-encoded, so no column is held whole for a
+  dictionary). The pages come from pyarrow's default pool (mimalloc), whatever pool the
+  writer is given, and mimalloc keeps freed memory resident: with pyarrow's 1 MiB pages that
+  was about 6 MB beside a 65536-row block, so the log asks the pool to return its free memory
+  after each block (``release_unused``);
+- the file's footer, which the writer keeps until it closes the file: about 15 kB per row group
+  of the 17-21 columns of a 5-action, 6-input log (a 10^6-step run at the default block: 18
+  row groups, 0.3 MB). Writing a block as one row group, not eight, is what keeps it small:
+  with row groups of an eighth of a block the footer was the part of the log's memory that
+  grew with the run (``benchmarks/parquet_footer.py``; benchmarks/RESULTS.md, issue 18, part 3).
 
-The last eighth of the block is the headroom for the last two.
+The last eighth of the block is the headroom for the last two. Only the footer grows with the
+run, by about 15 kB per ``group_rows`` rows (0.2% of the rows' bytes at the default block); for
+runs much longer than 10^6 rows a larger ``block_rows`` keeps it small beside the block.
 """
 
 from __future__ import annotations
