@@ -25,6 +25,7 @@ runs much longer than 10^6 rows a larger ``block_rows`` keeps it small beside th
 
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,16 @@ __all__ = ["ParquetLog"]
 # 1 MiB, held a column chunk of a 57344-row block whole and cost about 6 MB resident).
 _PAGE_BYTES = 1 << 14
 _SCALARS = ("replicate", "step", "action", "propensity", "deterministic", "reward")
+
+
+def _mapped(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A zeroed array in its own anonymous memory map, off the malloc heap: the runner's
+    blocks, freed and made again as the run goes, cannot be pinned on the heap by a buffer
+    that lives beside them, and the map is returned to the system when the log closes."""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if size == 0:
+        return np.zeros(shape, dtype)
+    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype).reshape(shape)
 
 
 class ParquetLog:
@@ -118,17 +129,17 @@ class ParquetLog:
         # Whole steps in seven eighths of a block: the rest is the encoder's and the footer's.
         self.group_rows = n = max(1, (self.block_rows - self.block_rows // 8) // r) * r
         self._buffers = {
-            "agent": np.empty(n, np.int32),
-            "replicate": np.empty(n, np.int64),
-            "step": np.empty(n, np.int64),
-            "action": np.empty(n, np.int64),
-            "propensity": np.empty(n),
-            "deterministic": np.empty(n, bool),
-            "reward": np.empty(n),
+            "agent": _mapped((n,), np.int32),
+            "replicate": _mapped((n,), np.int64),
+            "step": _mapped((n,), np.int64),
+            "action": _mapped((n,), np.int64),
+            "propensity": _mapped((n,), np.float64),
+            "deterministic": _mapped((n,), np.bool_),
+            "reward": _mapped((n,), np.float64),
             # Column-major, so that every column of a block goes to Arrow without a copy.
-            "context": np.empty((c, n)),
-            "mean": np.empty((k, n)),
-            "available": np.empty((k if masked else 0, n), bool),
+            "context": _mapped((c, n), np.float64),
+            "mean": _mapped((k, n), np.float64),
+            "available": _mapped((k if masked else 0, n), np.bool_),
         }
 
     def record(
