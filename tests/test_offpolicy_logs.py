@@ -87,6 +87,14 @@ def test_parquet_log_holds_at_most_one_block(tmp_path):
     uniform = [Agent("uniform", policy=Random())]
     run_bandit(env, uniform, seed=1, log_to=ParquetLog(tmp_path / "warm.parquet"))  # imports
     writer = ParquetLog(tmp_path / "log.parquet", block_rows=block_rows)
+    held = set()
+    record = writer.record
+
+    def spy(*args, **kwargs):
+        record(*args, **kwargs)
+        held.add(writer.buffer_bytes)
+
+    writer.record = spy
     tracemalloc.start()
     run_bandit(env, uniform, seed=1, log_to=writer)
     left, peak_logged = tracemalloc.get_traced_memory()
@@ -95,6 +103,8 @@ def test_parquet_log_holds_at_most_one_block(tmp_path):
     # buffer written as one row group: the writer's footer grows by row groups, not rows.
     assert writer.group_rows == 438
     assert writer.peak_rows == 438
+    # The buffers are allocated once: 438 rows of 4 + 4 x 8 + 1 + 8 + (2 + 3) x 8 = 85 bytes.
+    assert held == {438 * 85}
     assert writer.blocks_written == -(-6000 // 438) == 14
     pq = pytest.importorskip("pyarrow.parquet")
     groups = pq.ParquetFile(tmp_path / "log.parquet").metadata
@@ -108,8 +118,10 @@ def test_parquet_log_holds_at_most_one_block(tmp_path):
     # Python objects a run allocates anyway vary by a few kB.
     block_bytes = block_rows * 12 * 8
     assert peak_logged - peak_plain < 1.5 * block_bytes
-    # Closed by the runner, the log holds no buffer any more though the object lives on (its
-    # buffers are 37 kB; a run leaves about 3 kB more with a log than without).
+    # Closed by the runner, the log holds no buffer any more though the object lives on (the
+    # buffers are memory maps, which tracemalloc does not see; a run leaves about 3 kB more
+    # with a log than without).
+    assert writer.buffer_bytes == 0
     assert left - left_plain < block_bytes / 4
     assert read_log(tmp_path / "log.parquet").actions.shape == (2, 3000)
     with pytest.raises(ValueError, match="is closed"):

@@ -81,6 +81,8 @@ class ParquetLog:
         The most rows held in the buffers at once.
     group_rows
         Rows per row group: the buffers' capacity (set at the first step).
+    buffer_bytes
+        Bytes of the buffers held now.
 
     Examples
     --------
@@ -116,6 +118,11 @@ class ParquetLog:
         self._closed = False
         self._width: tuple[int, int, int, bool] | None = None
         self._replicates = np.arange(0)
+
+    @property
+    def buffer_bytes(self) -> int:
+        """Bytes of the column buffers held now (allocated at the first step, 0 once closed)."""
+        return sum(b.nbytes for b in self._buffers.values())
 
     def __enter__(self) -> ParquetLog:
         return self
