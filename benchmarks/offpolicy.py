@@ -201,8 +201,12 @@ def memory(args: argparse.Namespace) -> pd.DataFrame:
     tenth of ``--memory-steps`` and at all of them: a log held in memory would grow 10x."""
     rows = []
     block = 1 << 16
-    for steps, logged in [
-        (n, logged) for n in (args.memory_steps // 10, args.memory_steps) for logged in (0, 1)
+    # Pairs alternated, repeated: the peak of one run varies by several MB between runs.
+    for repeat, steps, logged in [
+        (i, n, logged)
+        for i in range(args.memory_repeats)
+        for n in (args.memory_steps // 10, args.memory_steps)
+        for logged in (0, 1)
     ]:
         code = _CHILD.format(steps=steps, block=block, logged=bool(logged))
         # Also the whole process's peak by /usr/bin/time -v (imports included), where there.
@@ -218,6 +222,7 @@ def memory(args: argparse.Namespace) -> pd.DataFrame:
         found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
         rows.append(
             {
+                "repeat": repeat,
                 "steps": steps,
                 "log": "ParquetLog" if logged else "none",
                 "rss_before_mb": int(before) / 1024,
@@ -242,6 +247,7 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--supervised-replicates", type=int, default=50)
     parser.add_argument("--memory-steps", type=int, default=10**6)
+    parser.add_argument("--memory-repeats", type=int, default=1)
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "offpolicy")
     args = parser.parse_args()
@@ -283,6 +289,7 @@ def main() -> None:
     if "memory" in args.parts:
         table = memory(args)
         cols = [
+            "repeat",
             "steps",
             "log",
             "rss_before_mb",
@@ -293,6 +300,12 @@ def main() -> None:
             "file_mb",
         ]
         print(markdown(table, cols))
+        rise = table.pivot_table(
+            index=["repeat", "steps"], columns="log", values="peak_rise_mb"
+        ).reset_index()
+        rise["log_adds_mb"] = rise["ParquetLog"] - rise["none"]
+        rise["log_adds_blocks"] = rise["log_adds_mb"] / table["block_mb"].iloc[0]
+        print(markdown(rise, list(rise.columns)))
 
 
 if __name__ == "__main__":
