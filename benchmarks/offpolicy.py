@@ -15,7 +15,8 @@
 3. ``memory``: a 10^6-step run (one stream, 5 actions, 6 context inputs) with and without a
    ``ParquetLog`` (blocks of 65536 rows), each in its own process: the rise of the peak
    resident memory during the run above the memory before it (Linux ``VmHWM``, reset after the
-   imports), the wall time and the file size.
+   imports), the whole process's peak by ``/usr/bin/time -v`` (imports included), the wall time
+   and the file size; at a tenth of the steps too, to show that the log's share does not grow.
 
 Run from the repository root::
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -199,25 +201,34 @@ def memory(args: argparse.Namespace) -> pd.DataFrame:
     tenth of ``--memory-steps`` and at all of them: a log held in memory would grow 10x."""
     rows = []
     block = 1 << 16
-    for steps, logged in [
-        (n, logged) for n in (args.memory_steps // 10, args.memory_steps) for logged in (0, 1)
+    # Pairs alternated, repeated: the peak of one run varies by several MB between runs.
+    for repeat, steps, logged in [
+        (i, n, logged)
+        for i in range(args.memory_repeats)
+        for n in (args.memory_steps // 10, args.memory_steps)
+        for logged in (0, 1)
     ]:
         code = _CHILD.format(steps=steps, block=block, logged=bool(logged))
+        # Also the whole process's peak by /usr/bin/time -v (imports included), where there.
+        timed = ["/usr/bin/time", "-v"] if os.path.exists("/usr/bin/time") else []
         done = subprocess.run(
-            [sys.executable, "-c", code],
+            [*timed, sys.executable, "-c", code],
             capture_output=True,
             text=True,
             check=True,
             env={**os.environ},
         )
         before, peak, took, size = done.stdout.split()
+        found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
         rows.append(
             {
+                "repeat": repeat,
                 "steps": steps,
                 "log": "ParquetLog" if logged else "none",
                 "rss_before_mb": int(before) / 1024,
                 "peak_rise_mb": (int(peak) - int(before)) / 1024,
                 "seconds": float(took),
+                "time_v_max_rss_mb": int(found[1]) / 1024 if found else float("nan"),
                 "file_mb": int(size) / 2**20,
             }
         )
@@ -236,6 +247,7 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--supervised-replicates", type=int, default=50)
     parser.add_argument("--memory-steps", type=int, default=10**6)
+    parser.add_argument("--memory-repeats", type=int, default=1)
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "offpolicy")
     args = parser.parse_args()
@@ -276,8 +288,24 @@ def main() -> None:
         print(markdown(table, cols))
     if "memory" in args.parts:
         table = memory(args)
-        cols = ["steps", "log", "rss_before_mb", "peak_rise_mb", "block_mb", "seconds", "file_mb"]
+        cols = [
+            "repeat",
+            "steps",
+            "log",
+            "rss_before_mb",
+            "peak_rise_mb",
+            "block_mb",
+            "time_v_max_rss_mb",
+            "seconds",
+            "file_mb",
+        ]
         print(markdown(table, cols))
+        rise = table.pivot_table(
+            index=["repeat", "steps"], columns="log", values="peak_rise_mb"
+        ).reset_index()
+        rise["log_adds_mb"] = rise["ParquetLog"] - rise["none"]
+        rise["log_adds_blocks"] = rise["log_adds_mb"] / table["block_mb"].iloc[0]
+        print(markdown(rise, list(rise.columns)))
 
 
 if __name__ == "__main__":

@@ -324,7 +324,11 @@ class StepLog(Protocol):
     ``record`` gets, after each agent's decision at step ``step`` (1-based), the step's
     ``context`` ``(R, context_dim)``, the chosen ``actions`` and the policy's :class:`Choice`
     (its ``probability`` is the logging propensity), the revealed ``rewards`` ``(R,)`` and
-    every action's expected reward ``means`` ``(R, K)``; without ``R`` for one stream. The
+    every action's expected reward ``means`` ``(R, K)``; without ``R`` for one stream. A run
+    whose environment makes actions unavailable (blocks with an ``available`` field, such as
+    :class:`~regretlab.environments.ArmAppears`) also passes ``available=``, that step's mask
+    (booleans shaped as ``means``), at every step; a log that cannot take it is refused before
+    the first step of such a run. The
     arrays belong to the runner and may change after the call: copy what is kept. ``close``
     is called once when the run ends (also when it fails).
     :class:`~regretlab.offpolicy.ParquetLog` writes them to Parquet in blocks.
@@ -344,6 +348,7 @@ class StepLog(Protocol):
         choice: Choice,
         rewards: np.ndarray,
         means: np.ndarray,
+        available: np.ndarray | None = None,
     ) -> None:
         """Keep one step of one agent (see the class)."""
         ...

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_int, check_real, check_state
+from regretlab._validation import check_int, check_real
+from regretlab.learners._window_state import check_window_state
 from regretlab.learners.arm_posteriors import BetaBernoulli
 from regretlab.learners.arms import ArmMeans
 
@@ -138,18 +139,12 @@ class _Windowed:
         window's steps)."""
         if not any(k.startswith("window_") for k in state):
             return super().set_state(state)  # type: ignore[misc]
-        template = self.get_state()
-        arrays = check_state(state, {k: np.shape(v) for k, v in template.items()})
-        count, actions = float(arrays["window_count"]), arrays["window_action"]
-        if count < 0 or count != round(count):
-            raise ValueError(f"state['window_count'] must be a count >= 0, got {count}")
-        if np.any((actions < 0) | (actions >= self.n_actions) | (actions != np.round(actions))):
-            raise ValueError(f"state['window_action'] must be arms in [0, {self.n_actions})")
+        arrays, count, actions = check_window_state(state, self.get_state(), self.n_actions, "arms")
         super().set_state({k: arrays[k] for k in _DATA_KEYS})  # type: ignore[misc]
         self._ring_a[...] = actions.reshape(self._ring_a.shape).astype(np.intp)
         self._ring_y[...] = arrays["window_y"].reshape(self._ring_y.shape)
         self._ring_w[...] = arrays["window_weighted"].reshape(self._ring_w.shape)
-        self._count = int(count)
+        self._count = count
         return self
 
     def get_params(self) -> dict[str, Any]:

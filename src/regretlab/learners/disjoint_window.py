@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from regretlab._validation import check_int, check_real, check_state
+from regretlab._validation import check_int, check_real
+from regretlab.learners._window_state import check_window_state
 from regretlab.learners.disjoint import DisjointBayesianLinearRegression
 from regretlab.learners.rank import DEFAULT_RANK_TOL
 
@@ -263,19 +264,12 @@ class SlidingWindowDisjointBayesianLinearRegression(DisjointBayesianLinearRegres
         if not any(k in state for k in keys):
             super().set_state(state)
             return self
-        template = self.get_state()
-        arrays = check_state(state, {k: np.shape(v) for k, v in template.items()})
-        count = float(arrays["window_count"])
-        actions = arrays["window_action"]
-        if count < 0 or count != round(count):
-            raise ValueError(f"state['window_count'] must be a count >= 0, got {count}")
-        if np.any((actions < 0) | (actions >= self.n_actions) | (actions != np.round(actions))):
-            raise ValueError(f"state['window_action'] must be actions in [0, {self.n_actions})")
+        arrays, count, actions = check_window_state(state, self.get_state(), self.n_actions)
         super().set_state({k: arrays[k] for k in (*_DATA_KEYS, "prior_variance")})
         self._ring_x[...] = arrays["window_x"].reshape(self._ring_x.shape)
         self._ring_y[...] = arrays["window_y"].reshape(self._ring_y.shape)
         self._ring_a[...] = actions.reshape(self._ring_a.shape).astype(np.intp)
-        self._count = int(count)
+        self._count = count
         return self
 
     def get_params(self) -> dict[str, Any]:

@@ -18,10 +18,17 @@ from regretlab.offpolicy.estimators import (
     support_deficiency,
 )
 from regretlab.offpolicy.evaluation import error_table, prefix, summarise_errors
-from regretlab.offpolicy.logs import MemoryLog, ParquetLog, read_log
+from regretlab.offpolicy.logs import MemoryLog, read_log
+from regretlab.offpolicy.parquet_log import ParquetLog
 from regretlab.offpolicy.replay import ReplayEstimate, check_uniform, replay, replay_learning
 from regretlab.offpolicy.reward_models import RidgeRewardModel, design_rows
-from regretlab.offpolicy.table import LoggedBandit, check_propensities, from_frame, to_frame
+from regretlab.offpolicy.table import (
+    LoggedBandit,
+    check_availability,
+    check_propensities,
+    from_frame,
+    to_frame,
+)
 from regretlab.offpolicy.targets import check_probabilities, target_probabilities, true_value
 
 __all__ = [
@@ -36,6 +43,7 @@ __all__ = [
     "ReplayEstimate",
     "RidgeRewardModel",
     "SwitchDR",
+    "check_availability",
     "check_probabilities",
     "check_propensities",
     "check_uniform",

@@ -17,6 +17,10 @@ method, ``sqrt(sum w_i^2 (r_i - V)^2) / sum w_i``). They ignore the reward model
 that is why a misspecified DM's interval misses the truth, and DR's does not. The effective
 sample size is ``(sum w)^2 / sum w^2``.
 
+With an availability mask in the log, the sums over actions run over the actions available at
+each row (a target's mass elsewhere is refused by
+:func:`~regretlab.offpolicy.check_probabilities`).
+
 Support deficiency is the target's mass on actions the logger could not have taken: on a
 deterministic logger's rows every action but the logged one, elsewhere the actions never
 logged in the replicate. IPS refuses a log with deficiency (its estimate would silently drop
@@ -89,6 +93,14 @@ def _weights(log: LoggedBandit, pi: np.ndarray, name: str) -> np.ndarray:
     propensity = log.need("propensity", name)
     chosen = np.take_along_axis(pi, log.actions[..., None], axis=-1)[..., 0]
     return chosen / propensity
+
+
+def _model_value(log: LoggedBandit, pi: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``sum_a pi(a | x_i) q(x_i, a)`` ``(R, n)`` over the actions available at each row."""
+    terms = pi * q
+    if log.available is not None:
+        terms = np.where(log.available, terms, 0.0)
+    return terms.sum(axis=-1)
 
 
 def _mean_se(terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -191,7 +203,7 @@ class DirectMethod:
     def estimate(self, log: LoggedBandit, probabilities: Any) -> Estimate:
         pi = check_probabilities(probabilities, log)
         q = self.reward_model.cross_fit(log)
-        value, se = _mean_se((pi * q).sum(axis=-1))
+        value, se = _mean_se(_model_value(log, pi, q))
         w = _weights(log, pi, "DM") if log.propensity is not None else np.ones_like(q[..., 0])
         return Estimate(value, se, *_diagnostics(w), support_deficiency(log, pi))
 
@@ -219,7 +231,7 @@ class DoublyRobust:
         used = w if self.clip is None else np.minimum(w, self.clip)
         if tau is not None:
             used = np.where(w <= tau, used, 0.0)
-        terms = (pi * q).sum(axis=-1) + used * (log.rewards - q_logged)
+        terms = _model_value(log, pi, q) + used * (log.rewards - q_logged)
         value, se = _mean_se(terms)
         return Estimate(value, se, *_diagnostics(used), support_deficiency(log, pi))
 

@@ -33,7 +33,15 @@ def prefix(log: LoggedBandit, n: int) -> LoggedBandit:
         raise ValueError(f"n must lie in [1, {log.n_rows}], got {n}")
     cut: dict[str, Any] = {
         field: None if getattr(log, field) is None else getattr(log, field)[:, :n]
-        for field in ("context", "actions", "propensity", "rewards", "means", "deterministic")
+        for field in (
+            "context",
+            "actions",
+            "propensity",
+            "rewards",
+            "means",
+            "deterministic",
+            "available",
+        )
     }
     return log._replace(**cut)
 

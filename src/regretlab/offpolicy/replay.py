@@ -54,6 +54,11 @@ def check_uniform(log: LoggedBandit, *, rtol: float = 1e-9) -> None:
         raise ValueError(
             f"replay needs uniformly logged data (every propensity 1/K = {1.0 / k:.6g}), got a "
             f"propensity of {bad:.6g}; use IPS, SNIPS or DR for other loggers"
+            + (
+                " (rows with unavailable actions are logged with 1/(available actions))"
+                if log.available is not None
+                else ""
+            )
         )
 
 

@@ -121,7 +121,8 @@ class RidgeRewardModel:
         step = max(1, 2**22 // max(1, width))
         for lo in range(0, r, step):
             part = slice(lo, min(r, lo + step))
-            sub = log._replace(context=context[part], actions=log.actions[part])
+            # The rows of the replicates in hand (the mask plays no part in a reward model).
+            sub = log._replace(context=context[part], actions=log.actions[part], available=None)
             rows = design_rows(sub, fmap)[..., columns]
             q[part] = self._fit_predict(rows, log.actions[part], log.rewards[part])
         return q

@@ -14,8 +14,16 @@ column              needed    meaning
 ``replicate``       no        replicate id (default 0: one replicate)
 ``step``            no        1-based step (default: the row order)
 ``deterministic``   no        the logging policy put all its mass on its choice (greedy, LinUCB)
+``available_0 ..``  masked    whether each action could be chosen at the row (runs with
+                              unavailable actions, such as
+                              :class:`~regretlab.environments.ArmAppears`); absent: all could
 ``agent``           no        the logging agent (a file may hold several)
 ==================  ========  ==================================================================
+
+With an availability mask, a target's probabilities are those of the target restricted to the
+available actions (:func:`~regretlab.offpolicy.target_probabilities` passes the mask), so
+target mass on an unavailable action is an error, not support deficiency; the direct method
+and DR sum over the available actions, and the truth takes the means of the available ones.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import pandas as pd
 
 from regretlab._validation import _describe
 
-__all__ = ["LoggedBandit", "check_propensities", "from_frame", "to_frame"]
+__all__ = ["LoggedBandit", "check_availability", "check_propensities", "from_frame", "to_frame"]
 
 REQUIRED = ("action", "reward")
 
@@ -35,7 +43,8 @@ REQUIRED = ("action", "reward")
 class LoggedBandit(NamedTuple):
     """One agent's log, ``R`` replicates of ``n`` rows: ``context`` ``(R, n, c)``, ``actions``,
     ``propensity``, ``rewards``, ``deterministic`` ``(R, n)``, ``means`` ``(R, n, K)`` (``None``
-    for real data) and ``n_actions`` ``K``. A column a log lacks is ``None``.
+    for real data), ``n_actions`` ``K`` and ``available`` ``(R, n, K)`` (booleans: the actions
+    that could be chosen at each row; ``None``: all of them). A column a log lacks is ``None``.
 
     >>> log = from_frame(pd.DataFrame({"action": [0, 1, 1], "propensity": 0.5,
     ...                                "reward": [1.0, 0.0, 1.0], "context_0": [0.1, 0.2, 0.3]}))
@@ -50,6 +59,7 @@ class LoggedBandit(NamedTuple):
     means: np.ndarray | None
     deterministic: np.ndarray
     n_actions: int
+    available: np.ndarray | None = None
 
     @property
     def n_replicates(self) -> int:
@@ -64,11 +74,15 @@ class LoggedBandit(NamedTuple):
         """The array ``field``, or a ``ValueError`` naming what ``estimator`` misses."""
         value = getattr(self, field)
         if value is None:
-            column = {"context": "context_0 ..", "means": "mean_0 .."}.get(field, field)
+            column = {
+                "context": "context_0 ..",
+                "means": "mean_0 ..",
+                "available": "available_0 ..",
+            }.get(field, field)
             raise ValueError(
                 f"{estimator} needs the log's {field!r} (column {column!r}); this log has "
                 f"none. Columns a log may hold: action, propensity, reward, context_<i>, "
-                f"mean_<a>, replicate, step, deterministic, agent"
+                f"mean_<a>, available_<a>, replicate, step, deterministic, agent"
             )
         return np.asarray(value)
 
@@ -90,6 +104,46 @@ def check_propensities(propensity: np.ndarray, name: str = "propensity") -> np.n
             "the probability of the action it took: never 0, NaN or above 1)"
         )
     return p
+
+
+def check_availability(available: Any, actions: np.ndarray, n_actions: int) -> np.ndarray:
+    """``available`` as booleans ``(R, n, K)`` for the logged ``actions`` ``(R, n)``, or a
+    ``ValueError`` for a wrong shape, a row with no action available, or a logged action that
+    was not available (a ``TypeError`` for values other than booleans or 0/1).
+
+    >>> check_availability([[[True, False], [False, False]]], np.array([[0, 1]]), 2)
+    Traceback (most recent call last):
+    ValueError: available must leave at least one action available in every row; ...
+    """
+    mask = np.asarray(available)
+    if mask.dtype != bool:
+        if mask.dtype.kind not in "iuf" or not np.isin(mask, (0, 1)).all():
+            raise TypeError(
+                f"available must hold booleans (True = the action could be chosen) or 0/1, got "
+                f"{mask.dtype} values {np.unique(mask.ravel())[:5]}"
+            )
+        mask = mask.astype(bool)
+    shape = (*actions.shape, n_actions)
+    if mask.shape != shape:
+        raise ValueError(
+            f"available must have shape (replicates, rows, n_actions) = {shape}, got {mask.shape}"
+        )
+    empty = ~mask.any(axis=-1)
+    if empty.any():
+        where = tuple(int(i) for i in np.argwhere(empty)[0])
+        raise ValueError(
+            "available must leave at least one action available in every row; (replicate, "
+            f"row) {where} has none"
+        )
+    taken = np.take_along_axis(mask, actions[..., None], axis=-1)[..., 0]
+    if not taken.all():
+        where = tuple(int(i) for i in np.argwhere(~taken)[0])
+        raise ValueError(
+            f"the logged action {int(actions[where])} at (replicate, row) {where} was not "
+            f"available there (available: {np.flatnonzero(mask[where]).tolist()}): a policy "
+            "cannot choose an unavailable action"
+        )
+    return mask
 
 
 def _columns(frame: pd.DataFrame, prefix: str) -> list[str]:
@@ -155,11 +209,17 @@ def from_frame(
         raise ValueError(f"action must hold integers >= 0, got {actions[:5]} ...")
     means_cols = _columns(frame, "mean_")
     context_cols = _columns(frame, "context_")
-    k = len(means_cols) or int(actions.max()) + 1
+    mask_cols = _columns(frame, "available_")
+    k = len(means_cols) or len(mask_cols) or int(actions.max()) + 1
     if n_actions is not None:
         if means_cols and n_actions != len(means_cols):
             raise ValueError(f"n_actions={n_actions} but the log has {len(means_cols)} means")
         k = n_actions
+    if mask_cols and len(mask_cols) != k:
+        raise ValueError(
+            f"the log has {len(mask_cols)} availability columns (available_<a>) for {k} actions:"
+            f" it needs one per action, available_0 .. available_{k - 1}"
+        )
     if actions.max() >= k:
         raise ValueError(f"action must lie in [0, {k}), got {int(actions.max())}")
     rewards = frame["reward"].to_numpy(dtype=float)
@@ -173,6 +233,12 @@ def from_frame(
         if "deterministic" in frame.columns
         else np.zeros(len(frame), dtype=bool)
     )
+    available = None
+    if mask_cols:
+        values = frame[mask_cols].to_numpy()
+        if values.dtype == object:  # booleans read from text: "True" / "False"
+            values = np.vectorize(_boolean, otypes=[bool])(values)
+        available = check_availability(values.reshape(*shape, k), actions.reshape(shape), k)
     return LoggedBandit(
         context=block(context_cols) if context_cols else None,
         actions=actions.reshape(shape),
@@ -181,7 +247,17 @@ def from_frame(
         means=block(means_cols) if means_cols else None,
         deterministic=deterministic.reshape(shape),
         n_actions=k,
+        available=available,
     )
+
+
+def _boolean(value: Any) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "1", "1.0"):
+        return True
+    if text in ("false", "0", "0.0"):
+        return False
+    raise TypeError(f"available must hold booleans (True/False or 1/0), got {value!r}")
 
 
 def to_frame(log: LoggedBandit) -> pd.DataFrame:
@@ -201,7 +277,8 @@ def to_frame(log: LoggedBandit) -> pd.DataFrame:
     }
     if log.propensity is not None:
         columns["propensity"] = log.propensity.ravel()
-    for name, values in (("context", log.context), ("mean", log.means)):
+    fields = (("context", log.context), ("mean", log.means), ("available", log.available))
+    for name, values in fields:
         if values is not None:
             for i in range(values.shape[-1]):
                 columns[f"{name}_{i}"] = values[..., i].ravel()

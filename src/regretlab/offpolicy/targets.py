@@ -2,25 +2,30 @@
 
 A target is a policy (:mod:`regretlab.policies`) with a fixed model: its
 ``action_probabilities`` (exact where closed-form, Monte Carlo for Thompson sampling) are read
-at each logged context. On a simulated log the value it estimates is known exactly:
-``V = mean_i sum_a pi(a | x_i) mu_i(a)``, the target's expected reward on the logged contexts.
+at each logged context, over the actions available there when the log has a mask. On a
+simulated log the value it estimates is known exactly:
+``V = mean_i sum_a pi(a | x_i) mu_i(a)`` (the sum over the available actions), the target's
+expected reward on the logged contexts.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 
 from regretlab._random import SeedLike
 from regretlab._validation import check_int
-from regretlab.offpolicy.table import LoggedBandit
+from regretlab.offpolicy.table import LoggedBandit, check_availability
 
 __all__ = ["check_probabilities", "target_probabilities", "true_value"]
 
 
 def check_probabilities(probabilities: Any, log: LoggedBandit) -> np.ndarray:
-    """``probabilities`` ``(R, n, K)`` for ``log``: non-negative rows summing to 1.
+    """``probabilities`` ``(R, n, K)`` for ``log``: non-negative rows summing to 1, and, when
+    the log has an availability mask (checked too), no mass on an action unavailable at its row
+    (the target could not take it: an error, not support deficiency).
 
     >>> import pandas as pd
     >>> from regretlab.offpolicy import from_frame
@@ -42,6 +47,17 @@ def check_probabilities(probabilities: Any, log: LoggedBandit) -> np.ndarray:
             f"target probabilities must sum to 1 over the actions, got {total[bad]} at "
             f"(replicate, row) {tuple(int(i) for i in bad)}"
         )
+    if log.available is not None:
+        mask = check_availability(log.available, log.actions, log.n_actions)
+        impossible = np.where(mask, 0.0, pi)
+        if (impossible > 1e-12).any():
+            where = np.unravel_index(int(impossible.argmax()), impossible.shape)
+            raise ValueError(
+                f"target probabilities put mass {pi[where]:.4g} on action {int(where[2])} at "
+                f"(replicate, row) {(int(where[0]), int(where[1]))}, where the log says it was "
+                "not available; read the target with the log's mask (target_probabilities "
+                "passes available= to the policy)"
+            )
     return pi
 
 
@@ -99,6 +115,12 @@ def target_probabilities(
         log.need("means", "a target acting on the truth")
     elif model is not None and features is None:
         raise ValueError("a target with a model needs features= (the design map it reads)")
+    masked = log.available is not None
+    if masked and not _takes_available(policy.action_probabilities):
+        raise TypeError(
+            f"the log has unavailable actions, but {policy!r}.action_probabilities takes no "
+            "available= keyword, so it could put mass on them"
+        )
     rng = np.random.default_rng(seed)
     r, n, k = *log.actions.shape, log.n_actions
     out = np.empty((r, n, k))
@@ -116,10 +138,22 @@ def target_probabilities(
                     )
             means = None if log.means is None else log.means[rep, rows]
             acting = _Means(means) if truth else model
+            mask = {"available": log.available[rep, rows]} if log.available is not None else {}
             out[rep, rows] = policy.action_probabilities(
-                acting, designs, rng, step=step, means=means
+                acting, designs, rng, step=step, means=means, **mask
             )
     return check_probabilities(out, log)
+
+
+def _takes_available(method: Any) -> bool:
+    """Whether ``method`` takes the ``available`` keyword (or ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return "available" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
 
 
 class _Means:
@@ -135,7 +169,8 @@ class _Means:
 
 
 def true_value(log: LoggedBandit, probabilities: Any) -> np.ndarray:
-    """The target's exact value on a simulated log, ``(R,)``: ``mean_i sum_a pi mu``.
+    """The target's exact value on a simulated log, ``(R,)``: ``mean_i sum_a pi mu``, the sum
+    over the actions available at each row when the log has a mask.
 
     >>> import pandas as pd
     >>> from regretlab.offpolicy import from_frame
@@ -146,4 +181,7 @@ def true_value(log: LoggedBandit, probabilities: Any) -> np.ndarray:
     """
     means = log.need("means", "the true value")
     pi = check_probabilities(probabilities, log)
-    return (pi * means).sum(axis=-1).mean(axis=-1)
+    terms = pi * means
+    if log.available is not None:
+        terms = np.where(log.available, terms, 0.0)
+    return terms.sum(axis=-1).mean(axis=-1)

@@ -33,6 +33,7 @@ __all__ = [
     "draw_available",
     "masked_probabilities",
     "masked_scores",
+    "takes_keyword",
     "uniform_available",
 ]
 
@@ -131,10 +132,19 @@ def accepts_available(policy: Any) -> bool:
     >>> accepts_available(Greedy())
     True
     """
+    return takes_keyword(getattr(policy, "select", None), "available")
+
+
+def takes_keyword(function: Any, name: str) -> bool:
+    """Whether ``function`` takes the keyword ``name`` (or ``**kwargs``).
+
+    >>> takes_keyword(lambda x, *, available=None: x, "available")
+    True
+    """
     try:
-        parameters = inspect.signature(policy.select).parameters
-    except (TypeError, ValueError, AttributeError):
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
         return False
-    return "available" in parameters or any(
+    return name in parameters or any(
         p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
     )

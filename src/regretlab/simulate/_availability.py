@@ -9,14 +9,15 @@ from typing import Any
 import numpy as np
 
 from regretlab.policies._ties import row_max
-from regretlab.policies.availability import accepts_available, check_available
+from regretlab.policies.availability import accepts_available, check_available, takes_keyword
 
 
 def block_availability(
-    chunk: Any, means: np.ndarray, policies: list[Any], names: list[str]
+    chunk: Any, means: np.ndarray, policies: list[Any], names: list[str], log_to: Any = None
 ) -> np.ndarray | None:
     """The block's ``available`` mask laid out as ``means`` (time first, ``(m, ..., K)``), or
-    ``None`` when the block has none. Every policy must take the ``available`` keyword."""
+    ``None`` when the block has none. Every policy must take the ``available`` keyword, and so
+    must the step log's ``record`` (``log_to``, when there is one)."""
     available = getattr(chunk, "available", None)
     if available is None:
         return None
@@ -25,6 +26,12 @@ def block_availability(
         raise TypeError(
             f"the environment has actions that are unavailable at some steps, but the policies "
             f"of {deaf} take no available= keyword in select(), so they could choose them"
+        )
+    if log_to is not None and not takes_keyword(log_to.record, "available"):
+        raise TypeError(
+            f"the environment has actions that are unavailable at some steps, but the step log "
+            f"{type(log_to).__name__}.record takes no available= keyword, so its log would not "
+            "say which actions could be chosen (off-policy estimates need it)"
         )
     return check_available(np.ascontiguousarray(np.moveaxis(available, -2, 0)), means.shape)
 

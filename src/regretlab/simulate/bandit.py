@@ -234,7 +234,7 @@ def run_bandit(
         # (``best``, the best fixed arm of an adversarial bandit).
         stated = getattr(chunk, "best", None)
         # Actions a step makes unavailable (``available``): never chosen, not the comparator.
-        available = block_availability(chunk, means, policies, names)
+        available = block_availability(chunk, means, policies, names, log_to)
         best_means = (
             best_available(means, available) if stated is None else np.ascontiguousarray(stated.T)
         )
@@ -272,7 +272,13 @@ def run_bandit(
                     raise type(exc)(f"step {t}, agent {names[a]!r}: {exc}") from exc
                 if log_to is not None:
                     log_to.record(
-                        names[a], t, context[i], choice._replace(actions=actions), reward, means[i]
+                        names[a],
+                        t,
+                        context[i],
+                        choice._replace(actions=actions),
+                        reward,
+                        means[i],
+                        **mask,
                     )
                 mean = flat_means[at]
                 pseudo[a] += best - mean
