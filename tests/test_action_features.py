@@ -159,3 +159,22 @@ def test_bad_constructor_arguments(args, kwargs, error, pattern):
 def test_bad_context(context, error, pattern):
     with pytest.raises(error, match=pattern):
         ActionFeatures(2, 3).transform(context)
+
+
+def test_context_pairs_are_triu_indices_built_in_memory_proportional_to_the_pairs():
+    import tracemalloc
+
+    from regretlab.environments import LinearBandit
+    from regretlab.features.groups import upper_pairs
+
+    for n in range(12):
+        for got, want in zip(upper_pairs(n), np.triu_indices(n, k=1), strict=True):
+            np.testing.assert_array_equal(got, want)
+            assert got.dtype == want.dtype
+    # A wide context without context products builds no pairs at all (the n x n mask of
+    # triu_indices and its 12.5M index pairs here would be 225 MB).
+    tracemalloc.start()
+    LinearBandit(n_actions=2, context_dim=5000, horizon=10, n_replicates=1, seed=0)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 20e6

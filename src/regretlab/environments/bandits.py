@@ -185,7 +185,7 @@ class LinearBandit:
             g: slice(int(idx[0]), int(idx[-1]) + 1)
             for g, idx in group_indices(self._features.groups).items()
         }
-        self._pairs = np.triu_indices(context_dim, k=1)
+        self._pairs = self._features.context_pairs
         # Start states of every replicate's context and noise streams (plain dicts: cheap to
         # store and to restore into a fresh generator).
         seeds = replicate_seeds(seed, n_replicates)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from regretlab._validation import as_float_array, check_int
+from regretlab.features.groups import upper_pairs
 
 __all__ = ["ActionFeatures"]
 
@@ -88,9 +89,8 @@ class ActionFeatures:
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {flag!r}")
         c, k = context_dim, n_actions
-        pairs = np.triu_indices(c, k=1 if context_pairwise else c)
-        self._left: np.ndarray = pairs[0]
-        self._right: np.ndarray = pairs[1]
+        none = np.zeros(0, dtype=np.intp)
+        self._left, self._right = upper_pairs(c) if context_pairwise else (none, none)
         self._context = int(intercept)
         self._action = self._context + c
         self._cross = self._action + k
@@ -101,6 +101,12 @@ class ActionFeatures:
     @property
     def n_inputs(self) -> int:
         return self.context_dim
+
+    @property
+    def context_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The context columns ``(i, j)``, ``i < j``, of the ``context:context`` products (none
+        without ``context_pairwise``)."""
+        return self._left, self._right
 
     @property
     def n_features(self) -> int:
