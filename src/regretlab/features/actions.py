@@ -90,7 +90,9 @@ class ActionFeatures:
                 raise TypeError(f"{name} must be a bool, got {flag!r}")
         c, k = context_dim, n_actions
         none = np.zeros(0, dtype=np.intp)
-        self._left, self._right = upper_pairs(c) if context_pairwise else (none, none)
+        pairs = upper_pairs(c) if context_pairwise else (none, none)
+        self._left: np.ndarray = pairs[0]
+        self._right: np.ndarray = pairs[1]
         self._context = int(intercept)
         self._action = self._context + c
         self._cross = self._action + k
