@@ -236,3 +236,82 @@ def test_action_probabilities_of_the_exploration_policies_in_closed_form():
     got = EpsilonGreedy(0.4).action_probabilities(single, designs[1], rng, step=1)
     np.testing.assert_allclose(got, 0.25)  # untrained: every action tied
     assert [repr(p) for p in (Greedy(), Random(), Oracle())] == ["Greedy()", "Random()", "Oracle()"]
+
+
+# -- the fourth run (docs/mutation.md): survivors of the third run and its open items ---------
+
+
+def test_thompson_action_probabilities_honour_the_mask_and_count_their_draws():
+    """Shares of exactly ``propensity_draws`` draws (1000 by default): without ties every share
+    is a multiple of 1/1000; an unavailable action gets none."""
+    rng = np.random.default_rng(2)
+    model = BayesianLinearRegression(groups=GROUPS, n_replicates=3)
+    designs = rng.normal(size=(3, 4, len(GROUPS)))
+    shares = ThompsonSampling().action_probabilities(model, designs, rng, step=1)
+    assert np.all(shares > 0.0)  # an untrained model: every action wins some draws
+    np.testing.assert_allclose(shares * 1000, np.round(shares * 1000), atol=1e-9)
+    mask = np.array([[True, False, True, True], [False, True, True, True], [True] * 4])
+    masked = ThompsonSampling(propensity_draws=500).action_probabilities(
+        model, designs, rng, step=1, available=mask
+    )
+    np.testing.assert_array_equal(masked[~mask], 0.0)
+    np.testing.assert_allclose(masked.sum(axis=-1), 1.0)
+    np.testing.assert_allclose(masked * 500, np.round(masked * 500), atol=1e-9)
+
+
+def test_sampling_factor_of_an_exactly_singular_covariance():
+    """Perfectly correlated weights (a rank-one covariance, as after a flat prior on a
+    duplicated column): the 1e-12 jitter on the correlation's diagonal lifts its zero
+    eigenvalue, so the factor exists and reproduces the covariance."""
+    from regretlab.learners.gaussian import sampling_factor
+
+    v = np.array([2.0, -1.0, 0.5])
+    cov = np.outer(v, v)
+    factor = sampling_factor(np.stack([cov, np.diag(v**2)]))
+    np.testing.assert_allclose(factor[0] @ factor[0].T, cov, atol=1e-10)
+    np.testing.assert_allclose(factor[1], np.diag(np.abs(v)) * np.sqrt(1 + 1e-12), rtol=1e-15)
+
+
+def test_model_averaging_fit_refits_on_its_schedule_and_never_switches_the_group_off():
+    """``fit`` groups are set by type-II maximum likelihood at 2p observations and then at
+    ``max(s + 10, ceil(1.1 s))`` (the documented schedule: every 10% more data, at least every
+    10 steps), and as a continuous scale: never 0, even for a group whose true effect is 0
+    (16 replicates: an evidence maximised at 0 somewhere is all but certain)."""
+    r, groups = 16, ("main", "main", "null", "pairwise")
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(125, r, 4))
+    y = x @ np.array([1.0, -0.5, 0.0, 0.3]) + 0.5 * rng.normal(size=(125, r))
+    inner = BayesianLinearRegression(groups=groups, n_replicates=r, noise_precision=4.0)
+    bma = ModelAveraging(learner=inner, grid=(0.0, 1.0), fit=("null",))
+    null = groups.index("null")
+    before = bma.get_state()["prior_variance"][..., null].copy()
+    changed = []
+    for t in range(125):
+        bma.learn_one(x[t], y[t])
+        now = bma.get_state()["prior_variance"][..., null]
+        if np.any(now != before):
+            changed.append(t + 1)
+            assert np.all(now > 0.0), t + 1
+        before = now.copy()
+    schedule = [8]
+    while schedule[-1] < 125:
+        schedule.append(max(schedule[-1] + 10, int(np.ceil(1.1 * schedule[-1]))))
+    assert changed == schedule[:-1]  # ..., 98, 108, 119: odd steps too
+
+
+def test_evidence_terms_use_the_rank_tolerance_they_are_given():
+    """Two flat columns whose data are nearly collinear (the equilibrated Gram matrix's
+    smallest eigenvalue is about 1e-9): determined under the default tolerance 1e-12, not
+    under 1e-6, where ``log|A|`` is ``inf`` (an evidence of ``-inf``)."""
+    from regretlab.learners.gaussian import evidence_terms
+
+    rng = np.random.default_rng(6)
+    a, b, c = rng.normal(size=(3, 2, 20))
+    x = np.stack([a, a + 1e-4 * b, c], axis=-1)  # two replicates
+    y = a + c + rng.normal(size=(2, 20))
+    data, prior = from_rows(x, y), np.array([np.inf, np.inf, 1.0])
+    loose, _, _ = evidence_terms(data, prior, 1.0)
+    assert np.isfinite(loose).all()
+    strict, _, fit = evidence_terms(data, prior, 1.0, rank_tol=1e-6)
+    assert np.isposinf(strict).all()
+    assert np.isfinite(fit).all()
