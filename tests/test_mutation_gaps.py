@@ -315,3 +315,13 @@ def test_evidence_terms_use_the_rank_tolerance_they_are_given():
     strict, _, fit = evidence_terms(data, prior, 1.0, rank_tol=1e-6)
     assert np.isposinf(strict).all()
     assert np.isfinite(fit).all()
+
+
+def test_thompson_and_off_weight_errors_name_their_argument_first():
+    with pytest.raises(ValueError, match=r"^scale must be >= 0"):
+        ThompsonSampling(-1.0)
+    with pytest.raises(ValueError, match=r"^propensity_draws must be >= 0"):
+        ThompsonSampling(propensity_draws=-1)
+    for grid in ((1.0, 2.0), (0.0, 0.0)):
+        with pytest.raises(ValueError, match=r"^off_weight needs a grid with 0 and at least one"):
+            _averaging(grid=grid, off_weight=0.5)
