@@ -325,3 +325,22 @@ def test_thompson_and_off_weight_errors_name_their_argument_first():
     for grid in ((1.0, 2.0), (0.0, 0.0)):
         with pytest.raises(ValueError, match=r"^off_weight needs a grid with 0 and at least one"):
             _averaging(grid=grid, off_weight=0.5)
+
+
+def test_thompson_sampling_names_non_finite_scores_and_logs_masked_propensities():
+    """Finite designs whose scores overflow (a prior of variance 1e300): the error names the
+    scores and the step. With a mask, the logged propensity is over the available actions: 1
+    where only one is."""
+    rng = np.random.default_rng(0)
+    wide = BayesianLinearRegression(groups=("main", "main"), n_replicates=2, prior_variance=1e300)
+    with pytest.raises(ValueError, match=r"^ThompsonSampling's scores at step 3 must be finite"):
+        ThompsonSampling().select(wide, np.full((2, 3, 2), 1e200), rng, step=3)
+    model = BayesianLinearRegression(groups=("main", "main"), n_replicates=2)
+    mask = np.array([[False, True, False], [True, True, True]])
+    designs = np.random.default_rng(1).normal(size=(2, 3, 2))
+    choice = ThompsonSampling(propensity_draws=500).select(
+        model, designs, rng, step=3, available=mask
+    )
+    assert choice.actions[0] == 1
+    assert choice.probability[0] == 1.0
+    assert 0.0 < choice.probability[1] < 1.0
