@@ -344,3 +344,36 @@ def test_thompson_sampling_names_non_finite_scores_and_logs_masked_propensities(
     assert choice.actions[0] == 1
     assert choice.probability[0] == 1.0
     assert 0.0 < choice.probability[1] < 1.0
+
+
+def test_rank_one_update_with_deferred_factors_against_sherman_morrison():
+    """The batched update with a factor buffer: the covariance is left alone and the update's
+    row ``sqrt(beta / (1 + q)) S x`` goes to row ``n_factors`` (0 by default), so that
+    ``S - F'F`` is the Sherman-Morrison covariance; a second update reads the first row."""
+    from regretlab.learners import gaussian
+
+    rng = np.random.default_rng(7)
+    r, p, beta = 3, 4, 2.0
+    a = rng.normal(size=(r, p, p))
+    cov = a @ a.swapaxes(-1, -2) + np.eye(p)
+    mean = rng.normal(size=(r, p))
+    post = gaussian.GaussianPosterior(mean.copy(), cov.copy(), True)
+    factors = np.zeros((r, 2, p))
+    want_mean, want_cov = mean, cov
+    for k in range(2):
+        x, y = rng.normal(size=(r, p)), rng.normal(size=r)
+        args = (post, x, y, beta, factors) + ((k,) if k else ())
+        q, resid = gaussian.rank_one_update(*args)
+        sx = np.einsum("rpq,rq->rp", want_cov, x)
+        want_q = beta * np.einsum("rp,rp->r", x, sx)
+        np.testing.assert_allclose(q, want_q, rtol=1e-12)
+        np.testing.assert_allclose(resid, y - np.einsum("rp,rp->r", x, want_mean), rtol=1e-12)
+        gain = beta / (1 + want_q)
+        want_mean = want_mean + (gain * (y - np.einsum("rp,rp->r", x, want_mean)))[:, None] * sx
+        want_cov = want_cov - gain[:, None, None] * sx[:, :, None] * sx[:, None, :]
+        used = factors[:, : k + 1]
+        np.testing.assert_allclose(post.mean, want_mean, rtol=1e-10)
+        np.testing.assert_allclose(cov - used.swapaxes(-1, -2) @ used, want_cov, atol=1e-10)
+        np.testing.assert_array_equal(post.covariance, cov)  # untouched until absorbed
+    gaussian.absorb(post.covariance, factors, 2)
+    np.testing.assert_allclose(post.covariance, want_cov, atol=1e-10)
