@@ -6,15 +6,17 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
 from regretlab.environments import LinearBandit
-from regretlab.learners import BayesianLinearRegression
+from regretlab.features import InteractionFeatures
+from regretlab.learners import BayesianLinearRegression, DisjointBayesianLinearRegression
 from regretlab.learners.gaussian import log_evidence
 from regretlab.learners.stats import from_rows
 from regretlab.policies import EpsilonGreedy, Greedy, LinUCB, Oracle, Random, ThompsonSampling
-from regretlab.policies.escalation import ModelAveraging
+from regretlab.policies.escalation import EvidenceSwitch, ModelAveraging
 from regretlab.simulate import Agent, run_bandit
 
 GROUPS = ("main", "main", "pairwise")
@@ -377,3 +379,35 @@ def test_rank_one_update_with_deferred_factors_against_sherman_morrison():
         np.testing.assert_array_equal(post.covariance, cov)  # untouched until absorbed
     gaussian.absorb(post.covariance, factors, 2)
     np.testing.assert_allclose(post.covariance, want_cov, atol=1e-10)
+
+
+class _StridedFeatures(InteractionFeatures):
+    """The same design as a strided view (every other column of a doubled array): not
+    contiguous in memory, as a user's map may return."""
+
+    def transform(self, x):
+        return np.repeat(super().transform(x), 2, axis=-1)[..., ::2]
+
+
+def test_bandit_runs_record_scheduler_events_and_take_a_non_contiguous_design():
+    env = LinearBandit(n_actions=3, context_dim=2, horizon=150, n_replicates=4, seed=2)
+    switched = BayesianLinearRegression(
+        groups=env.features, n_replicates=4, prior_variance={"context:action": 0}
+    )
+    switch = EvidenceSwitch("context:action", every=5)
+    agents = [Agent("switch", switched, policy=ThompsonSampling(), scheduler=switch)]
+    events = run_bandit(env, agents, seed=3, environment="here").events
+    assert len(events) > 0
+    assert set(events["environment"]) == {"here"}
+    assert set(events["agent"]) == {"switch"}
+    assert set(events["group"]) == {"context:action"}
+    assert (events["step"] % 5 == 0).all() and (events["old"] == 0.0).all()
+    # A map without an action axis (a per-action learner's), contiguous or not.
+    runs = []
+    for fm in (InteractionFeatures(2, pairwise=False), _StridedFeatures(2, pairwise=False)):
+        disjoint = DisjointBayesianLinearRegression(groups=fm, n_actions=3, n_replicates=4)
+        agent = Agent("d", disjoint, features=fm, policy=ThompsonSampling())
+        runs.append(run_bandit(env, [agent], seed=3, log_steps=True))
+    assert not runs[1].steps["action"].eq(0).all()
+    for a, b in zip(runs[0], runs[1], strict=True):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
