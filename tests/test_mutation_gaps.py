@@ -348,24 +348,31 @@ def test_thompson_sampling_names_non_finite_scores_and_logs_masked_propensities(
     assert 0.0 < choice.probability[1] < 1.0
 
 
-def test_rank_one_update_with_deferred_factors_against_sherman_morrison():
-    """The batched update with a factor buffer: the covariance is left alone and the update's
-    row ``sqrt(beta / (1 + q)) S x`` goes to row ``n_factors`` (0 by default), so that
-    ``S - F'F`` is the Sherman-Morrison covariance; a second update reads the first row."""
+@pytest.mark.parametrize("r", [None, 3])
+def test_rank_one_update_with_deferred_factors_against_sherman_morrison(r):
+    """The update with a factor buffer (batched, or one stream): the covariance is left alone
+    and the update's row ``sqrt(beta / (1 + q)) S x`` goes to row ``n_factors`` (0 by
+    default), so that ``S - F'F`` is the Sherman-Morrison covariance; a second update reads
+    the first row."""
     from regretlab.learners import gaussian
 
     rng = np.random.default_rng(7)
-    r, p, beta = 3, 4, 2.0
+    one = r is None
+    r, p, beta = 1 if one else r, 4, 2.0
     a = rng.normal(size=(r, p, p))
     cov = a @ a.swapaxes(-1, -2) + np.eye(p)
     mean = rng.normal(size=(r, p))
     post = gaussian.GaussianPosterior(mean.copy(), cov.copy(), True)
     factors = np.zeros((r, 2, p))
+    if one:  # the same arrays without the replicate axis (views: updated in place)
+        post = gaussian.GaussianPosterior(post.mean[0], post.covariance[0], True)
     want_mean, want_cov = mean, cov
     for k in range(2):
         x, y = rng.normal(size=(r, p)), rng.normal(size=r)
-        args = (post, x, y, beta, factors) + ((k,) if k else ())
-        q, resid = gaussian.rank_one_update(*args)
+        args = (x[0], y[0], factors[0]) if one else (x, y, factors)
+        q, resid = gaussian.rank_one_update(
+            post, args[0], args[1], beta, args[2], *((k,) if k else ())
+        )
         sx = np.einsum("rpq,rq->rp", want_cov, x)
         want_q = beta * np.einsum("rp,rp->r", x, sx)
         np.testing.assert_allclose(q, want_q, rtol=1e-12)
@@ -374,11 +381,31 @@ def test_rank_one_update_with_deferred_factors_against_sherman_morrison():
         want_mean = want_mean + (gain * (y - np.einsum("rp,rp->r", x, want_mean)))[:, None] * sx
         want_cov = want_cov - gain[:, None, None] * sx[:, :, None] * sx[:, None, :]
         used = factors[:, : k + 1]
-        np.testing.assert_allclose(post.mean, want_mean, rtol=1e-10)
+        np.testing.assert_allclose(np.reshape(post.mean, (r, p)), want_mean, rtol=1e-10)
         np.testing.assert_allclose(cov - used.swapaxes(-1, -2) @ used, want_cov, atol=1e-10)
-        np.testing.assert_array_equal(post.covariance, cov)  # untouched until absorbed
-    gaussian.absorb(post.covariance, factors, 2)
-    np.testing.assert_allclose(post.covariance, want_cov, atol=1e-10)
+        np.testing.assert_array_equal(np.reshape(post.covariance, cov.shape), cov)  # untouched
+    gaussian.absorb(post.covariance, factors[0] if one else factors, 2)
+    np.testing.assert_allclose(np.reshape(post.covariance, cov.shape), want_cov, atol=1e-10)
+
+
+def test_the_in_place_rank_one_update_of_a_strided_covariance():
+    """One stream whose covariance is a strided view (neither C- nor Fortran-ordered): the
+    Sherman-Morrison update is written into it."""
+    from regretlab.learners import gaussian
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(5, 5))
+    cov = a @ a.T + np.eye(5)
+    store = np.zeros((10, 10))
+    view = store[::2, ::2]
+    view[...] = cov
+    assert not (view.flags.c_contiguous or view.flags.f_contiguous)
+    mean, x, y, beta = rng.normal(size=5), rng.normal(size=5), 0.7, 2.0
+    post = gaussian.GaussianPosterior(mean.copy(), view, True)
+    gaussian.rank_one_update(post, x, np.float64(y), beta)
+    sx = cov @ x
+    np.testing.assert_allclose(store[::2, ::2], cov - beta * np.outer(sx, sx) / (1 + beta * x @ sx))
+    np.testing.assert_array_equal(store[1::2], 0.0)
 
 
 class _StridedFeatures(InteractionFeatures):
