@@ -399,7 +399,8 @@ def test_the_in_place_rank_one_update_of_a_strided_covariance():
     store = np.zeros((10, 10))
     view = store[::2, ::2]
     view[...] = cov
-    assert not (view.flags.c_contiguous or view.flags.f_contiguous)
+    assert not view.flags.c_contiguous
+    assert not view.flags.f_contiguous
     mean, x, y, beta = rng.normal(size=5), rng.normal(size=5), 0.7, 2.0
     post = gaussian.GaussianPosterior(mean.copy(), view, True)
     gaussian.rank_one_update(post, x, np.float64(y), beta)
@@ -428,7 +429,8 @@ def test_bandit_runs_record_scheduler_events_and_take_a_non_contiguous_design():
     assert set(events["environment"]) == {"here"}
     assert set(events["agent"]) == {"switch"}
     assert set(events["group"]) == {"context:action"}
-    assert (events["step"] % 5 == 0).all() and (events["old"] == 0.0).all()
+    assert (events["step"] % 5 == 0).all()
+    assert (events["old"] == 0.0).all()
     # A map without an action axis (a per-action learner's), contiguous or not.
     runs = []
     for fm in (InteractionFeatures(2, pairwise=False), _StridedFeatures(2, pairwise=False)):
