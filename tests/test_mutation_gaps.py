@@ -4,20 +4,21 @@ mutants that survived it, and was seen to fail with them planted by hand."""
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from regretlab.environments import LinearBandit
+from regretlab.environments import BanditStep, LinearBandit
 from regretlab.features import InteractionFeatures
 from regretlab.learners import BayesianLinearRegression, DisjointBayesianLinearRegression
 from regretlab.learners.gaussian import log_evidence
 from regretlab.learners.stats import from_rows
 from regretlab.policies import EpsilonGreedy, Greedy, LinUCB, Oracle, Random, ThompsonSampling
 from regretlab.policies.escalation import EvidenceSwitch, ModelAveraging
-from regretlab.simulate import Agent, run_bandit
+from regretlab.simulate import Agent, Feedback, run_bandit
 
 GROUPS = ("main", "main", "pairwise")
 
@@ -440,3 +441,57 @@ def test_bandit_runs_record_scheduler_events_and_take_a_non_contiguous_design():
     assert not runs[1].steps["action"].eq(0).all()
     for a, b in zip(runs[0], runs[1], strict=True):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+class _StepBandit:
+    """Every action's reward at step ``t`` is ``t``: a learner can tell which step it is taught."""
+
+    n_actions, context_dim = 2, 1
+
+    def __init__(self, horizon: int, n_replicates: int) -> None:
+        self.horizon, self.n_replicates = horizon, n_replicates
+        self.features = SimpleNamespace(transform=lambda c: c, n_features=1, groups=("main",))
+
+    def blocks(self, block_size=None):
+        shape = (self.n_replicates, self.horizon, self.n_actions)
+        steps = np.broadcast_to(np.arange(1.0, self.horizon + 1)[:, None], shape).copy()
+        yield BanditStep(np.zeros((self.n_replicates, self.horizon, 1)), steps, steps)
+
+
+class _LearnedAt:
+    """Records at which step (counted by ``predict_one``) each step's reward is learned."""
+
+    def __init__(self, horizon: int, n_replicates: int) -> None:
+        self.n_replicates, self.now = n_replicates, 0
+        self.learned_at = np.zeros((n_replicates, horizon), int)
+
+    def predict_one(self, x):
+        self.now += 1
+        return np.zeros(np.shape(x)[:-1])
+
+    def learn_one(self, x, y):
+        for r, s in enumerate(np.asarray(y).astype(int)):
+            if s > 0:
+                self.learned_at[r, s - 1] = self.now
+        return self
+
+    def clone(self):
+        return self
+
+    def get_state(self):
+        return {"learned_at": self.learned_at.copy()}
+
+    def set_state(self, state):
+        self.learned_at = state["learned_at"].copy()
+        return self
+
+
+def test_random_delays_in_a_bandit_run_are_drawn_per_replicate():
+    """Geometric delays (mean 3) are each replicate's own: the replicates learn a step's reward
+    at different steps, each at or after the step, as in prequential runs."""
+    env, recorder = _StepBandit(60, 4), _LearnedAt(60, 4)
+    feedback = Feedback(delay="geometric", mean_delay=3.0, seed=2)
+    run_bandit(env, [Agent("rec", recorder, policy=Greedy())], seed=0, feedback=feedback)
+    seen = recorder.learned_at[:, :40]  # every step up to 40 learned by the end
+    assert np.all(seen >= np.arange(1, 41))
+    assert np.any(seen != seen[:1]), "every replicate learned every step at the same time"
