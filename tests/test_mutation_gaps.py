@@ -495,3 +495,28 @@ def test_random_delays_in_a_bandit_run_are_drawn_per_replicate():
     seen = recorder.learned_at[:, :40]  # every step up to 40 learned by the end
     assert np.all(seen >= np.arange(1, 41))
     assert np.any(seen != seen[:1]), "every replicate learned every step at the same time"
+
+
+def test_action_probabilities_under_a_mask_in_closed_form():
+    """As the closed forms above, with the best action of replicate 0 (3) and one of the tied
+    best of replicate 1 (1) unavailable: greedy rules move all their mass to action 2, uniform
+    ones spread it over the three available actions."""
+    rng = np.random.default_rng(0)
+    model = BayesianLinearRegression(groups=GROUPS, n_replicates=2)
+    model.learn_one(np.tile([1.0, 0.0, 0.0], (2, 1)), np.ones(2))  # score grows with x_0
+    designs = np.zeros((2, 4, len(GROUPS)))
+    designs[:, :, 0] = [[0.0, 1.0, 2.0, 3.0], [0.0, 2.0, 2.0, 1.0]]
+    mask = np.array([[True, True, True, False], [True, False, True, True]])
+    greedy = np.array([[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    uniform = mask / 3.0
+    for policy, want in [
+        (Greedy(), greedy),
+        (EpsilonGreedy(0.4, decay=1.0), 0.2 * uniform + 0.8 * greedy),  # epsilon_2 = 0.2
+        (LinUCB(0.0), greedy),
+        (Random(), uniform),
+        (Oracle(), greedy),
+    ]:
+        got = policy.action_probabilities(
+            model, designs, rng, step=2, means=designs[:, :, 0], available=mask
+        )
+        np.testing.assert_allclose(got, want, err_msg=repr(policy))
