@@ -499,8 +499,8 @@ def test_random_delays_in_a_bandit_run_are_drawn_per_replicate():
 
 def test_action_probabilities_under_a_mask_in_closed_form():
     """As the closed forms above, with the best action of replicate 0 (3) and one of the tied
-    best of replicate 1 (1) unavailable: greedy rules move all their mass to action 2, uniform
-    ones spread it over the three available actions."""
+    best of replicate 1 (1) unavailable: greedy rules move all their mass to action 2 (and
+    choose it), uniform ones spread it over the three available actions."""
     rng = np.random.default_rng(0)
     model = BayesianLinearRegression(groups=GROUPS, n_replicates=2)
     model.learn_one(np.tile([1.0, 0.0, 0.0], (2, 1)), np.ones(2))  # score grows with x_0
@@ -520,3 +520,7 @@ def test_action_probabilities_under_a_mask_in_closed_form():
             model, designs, rng, step=2, means=designs[:, :, 0], available=mask
         )
         np.testing.assert_allclose(got, want, err_msg=repr(policy))
+    for policy in (Greedy(), LinUCB(0.0), Oracle()):  # and choose the best available action
+        choice = policy.select(model, designs, rng, step=2, means=designs[:, :, 0], available=mask)
+        np.testing.assert_array_equal(choice.actions, [2, 2], err_msg=repr(policy))
+        np.testing.assert_allclose(choice.probability, 1.0)
