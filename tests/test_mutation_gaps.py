@@ -418,6 +418,17 @@ class _StridedFeatures(InteractionFeatures):
         return np.repeat(super().transform(x), 2, axis=-1)[..., ::2]
 
 
+class _SingleFeatures(InteractionFeatures):
+    """The design in single precision (``float32``), or rounded to it (``float64``)."""
+
+    def __init__(self, d: int, dtype: type) -> None:
+        super().__init__(d, pairwise=False)
+        self.dtype = dtype
+
+    def transform(self, x):
+        return super().transform(x).astype(np.float32).astype(self.dtype)
+
+
 def test_bandit_runs_record_scheduler_events_and_take_a_non_contiguous_design():
     env = LinearBandit(n_actions=3, context_dim=2, horizon=150, n_replicates=4, seed=2)
     switched = BayesianLinearRegression(
@@ -438,9 +449,15 @@ def test_bandit_runs_record_scheduler_events_and_take_a_non_contiguous_design():
         disjoint = DisjointBayesianLinearRegression(groups=fm, n_actions=3, n_replicates=4)
         agent = Agent("d", disjoint, features=fm, policy=ThompsonSampling())
         runs.append(run_bandit(env, [agent], seed=3, log_steps=True))
+    # A float32 design: its rows are the same numbers as the float64 copy's.
+    for fm in (_SingleFeatures(2, np.float32), _SingleFeatures(2, np.float64)):
+        disjoint = DisjointBayesianLinearRegression(groups=fm, n_actions=3, n_replicates=4)
+        agent = Agent("d", disjoint, features=fm, policy=ThompsonSampling())
+        runs.append(run_bandit(env, [agent], seed=3, log_steps=True))
     assert not runs[1].steps["action"].eq(0).all()
-    for a, b in zip(runs[0], runs[1], strict=True):
+    for a, b, c, d in zip(*runs, strict=True):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
+        pd.testing.assert_frame_equal(c, d, check_exact=True)
 
 
 class _StepBandit:
