@@ -541,3 +541,18 @@ def test_action_probabilities_under_a_mask_in_closed_form():
         choice = policy.select(model, designs, rng, step=2, means=designs[:, :, 0], available=mask)
         np.testing.assert_array_equal(choice.actions, [2, 2], err_msg=repr(policy))
         np.testing.assert_allclose(choice.probability, 1.0)
+
+
+def test_bandit_runs_refuse_feedback_for_propensity_learners_and_keep_a_learners_events():
+    env = LinearBandit(n_actions=3, context_dim=2, horizon=150, n_replicates=4, seed=2)
+    agents = [Agent("o", policy=Oracle()), Agent("r", _Recorder(3), policy=Random())]
+    with pytest.raises(ValueError, match=r"^feedback \(delayed or batched learning\) does not "):
+        run_bandit(env, agents, feedback=Feedback())
+    with pytest.raises(ValueError, match=r"the learners of \['r'\] learn from"):
+        run_bandit(env, agents, feedback=Feedback())
+    # A learner that reports its own prior changes (model averaging's leader), no scheduler.
+    inner = BayesianLinearRegression(groups=env.features, n_replicates=4)
+    bma = ModelAveraging(learner=inner, group="context:action", grid=(0.0, 1.0))
+    events = run_bandit(env, [Agent("bma", bma, policy=ThompsonSampling())], seed=3).events
+    assert len(events) > 0
+    assert set(events["agent"]) == {"bma"}
