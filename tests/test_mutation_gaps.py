@@ -556,3 +556,16 @@ def test_bandit_runs_refuse_feedback_for_propensity_learners_and_keep_a_learners
     events = run_bandit(env, [Agent("bma", bma, policy=ThompsonSampling())], seed=3).events
     assert len(events) > 0
     assert set(events["agent"]) == {"bma"}
+
+
+def test_run_bandit_checkpoints_before_the_horizon_and_plain_indices():
+    """Checkpoints that end before the horizon (the run goes on past the last one), and result
+    tables with a plain 0..n-1 index, as one concatenated table should have (fourth run,
+    ``run_bandit`` mutants 326, 340, 342 and 358)."""
+    env = LinearBandit(n_actions=3, context_dim=2, horizon=30, n_replicates=3, seed=2)
+    result = run_bandit(
+        env, [Agent("random", policy=Random())], seed=1, checkpoints=[5, 10], log_steps=True
+    )
+    assert sorted(result.regret["step"].unique()) == [5, 10]
+    for table in (result.regret, result.steps):
+        pd.testing.assert_index_equal(table.index, pd.RangeIndex(len(table)))
