@@ -569,3 +569,22 @@ def test_run_bandit_checkpoints_before_the_horizon_and_plain_indices():
     assert sorted(result.regret["step"].unique()) == [5, 10]
     for table in (result.regret, result.steps):
         pd.testing.assert_index_equal(table.index, pd.RangeIndex(len(table)))
+
+
+def test_run_bandit_with_a_one_step_block_and_one_replicate():
+    """A block of a single step (horizon 1) and a single replicate: the runner's fast paths
+    (a time-first view, rows shared by every replicate) must not assume two of either (fifth
+    run, ``_time_first`` mutant 13)."""
+    from regretlab.environments import MultiArmedBandit
+    from regretlab.learners import ArmMeans
+    from regretlab.policies import UCB1
+
+    for r in (1, 2):
+        env = LinearBandit(n_actions=3, context_dim=2, horizon=1, n_replicates=r, seed=4)
+        result = run_bandit(env, [Agent("random", policy=Random())], seed=1, checkpoints=[1])
+        assert len(result.regret) == r
+        # Arms without context: one row table shared by every replicate, taught each step.
+        arms = MultiArmedBandit([0.2, 0.8], horizon=20, n_replicates=r, seed=4)
+        agent = Agent("ucb1", ArmMeans(n_actions=2, n_replicates=r), policy=UCB1())
+        result = run_bandit(arms, [agent], seed=1, checkpoints=[20])
+        assert len(result.regret) == r
