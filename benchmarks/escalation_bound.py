@@ -59,13 +59,6 @@ def family(main=MAIN, pairwise=PAIRWISE):
     return list(itertools.product(main, pairwise))
 
 
-def design(x):
-    """Intercept, main effects and pairwise products of ``x`` (..., x_dim)."""
-    i, j = np.triu_indices(x.shape[-1], k=1)
-    ones = np.ones((*x.shape[:-1], 1))
-    return np.concatenate([ones, x, x[..., i] * x[..., j]], axis=-1)  # InteractionFeatures' order
-
-
 def prior_variances(x_dim, members):
     """(K, p) prior variances of the coefficients for every member."""
     n_pair = x_dim * (x_dim - 1) // 2
@@ -82,6 +75,7 @@ def simulate(x_dim, members, per_member, horizon, log_pis, seed, rules=None):
     N replicates), run on the same streams.
     """
     rng = np.random.default_rng(seed)
+    design = InteractionFeatures(x_dim).transform  # intercept, main effects, pairwise products
     var = prior_variances(x_dim, members)  # (K, p)
     k, p = var.shape
     origin = np.repeat(np.arange(k), per_member)
