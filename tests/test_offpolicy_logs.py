@@ -99,17 +99,17 @@ def test_parquet_log_holds_at_most_one_block(tmp_path):
     run_bandit(env, uniform, seed=1, log_to=writer)
     left, peak_logged = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    # Buffers of the whole steps in 7/8 of the block (219 steps of 2 replicates), each full
+    # Buffers of the whole steps in half the block (125 steps of 2 replicates), each full
     # buffer written as one row group: the writer's footer grows by row groups, not rows.
-    assert writer.group_rows == 438
-    assert writer.peak_rows == 438
-    # The buffers are allocated once: 438 rows of 4 + 4 x 8 + 1 + 8 + (2 + 3) x 8 = 85 bytes.
-    assert held == {438 * 85}
-    assert writer.blocks_written == -(-6000 // 438) == 14
+    assert writer.group_rows == 250
+    assert writer.peak_rows == 250
+    # The buffers are allocated once: 250 rows of 4 + 4 x 8 + 1 + 8 + (2 + 3) x 8 = 85 bytes.
+    assert held == {250 * 85}
+    assert writer.blocks_written == 6000 // 250 == 24
     pq = pytest.importorskip("pyarrow.parquet")
     groups = pq.ParquetFile(tmp_path / "log.parquet").metadata
     sizes = [groups.row_group(i).num_rows for i in range(groups.num_row_groups)]
-    assert sizes == [438] * 13 + [6000 - 13 * 438]
+    assert sizes == [250] * 24
     tracemalloc.start()
     run_bandit(env, uniform, seed=1)
     left_plain, peak_plain = tracemalloc.get_traced_memory()

@@ -1,7 +1,7 @@
 """A step log streamed to Parquet one block at a time: the memory of a logged run is one block.
 
-:class:`ParquetLog` fills preallocated column buffers (whole steps, seven eighths of
-``block_rows`` rows) and, when they are full, writes them as **one row group** and reuses them;
+:class:`ParquetLog` fills preallocated column buffers (whole steps, half of ``block_rows``
+rows) and, when they are full, writes them as **one row group** and reuses them;
 :meth:`~ParquetLog.close` writes the rest, closes the file and releases the buffers. What the
 log holds:
 
@@ -13,14 +13,18 @@ log holds:
   was about 6 MB beside a 65536-row block, so the log asks the pool to return its free memory
   after each block (``release_unused``);
 - the file's footer, which the writer keeps until it closes the file: about 15 kB per row group
-  of the 17-21 columns of a 5-action, 6-input log (a 10^6-step run at the default block: 18
-  row groups, 0.3 MB). Writing a block as one row group, not eight, is what keeps it small:
+  of the 17-21 columns of a 5-action, 6-input log (a 10^6-step run at the default block: 31
+  row groups, 0.5 MB). Writing a block as one row group, not eight, is what keeps it small:
   with row groups of an eighth of a block the footer was the part of the log's memory that
   grew with the run (``benchmarks/parquet_footer.py``; benchmarks/RESULTS.md, issue 18, part 3).
 
-The last eighth of the block is the headroom for the last two. Only the footer grows with the
-run, by about 15 kB per ``group_rows`` rows (0.2% of the rows' bytes at the default block); for
-runs much longer than 10^6 rows a larger ``block_rows`` keeps it small beside the block.
+The other half of the block is the headroom for the last two and for where the allocator puts
+things: with buffers of seven eighths of the block (the second session's design), a 10^6-step
+run's peak rose by 0.8-2.0 blocks over an unlogged one's in three pairs, because the unlogged
+run's own peak moves by 6-10 MB from run to run (benchmarks/RESULTS.md, issue 18, part 3).
+Only the footer grows with the run, by about 15 kB per ``group_rows`` rows (0.4% of the rows'
+bytes at the default block); for runs much longer than 10^6 rows a larger ``block_rows`` keeps
+it small beside the block.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ class ParquetLog:
     Rows are one agent x replicate x step (the columns of :mod:`regretlab.offpolicy.table`;
     ``available_<a>`` too when the run has unavailable actions). The log's memory is one block
     of ``block_rows`` rows (see :mod:`regretlab.offpolicy.parquet_log`): buffers of the whole
-    steps that fit in seven eighths of it, each written as one row group when full and reused.
+    steps that fit in half of it, each written as one row group when full and reused.
     :meth:`close` (called by the runner after the last step, or on leaving a ``with`` block)
     writes the rest and releases the buffers.
 
@@ -70,7 +74,7 @@ class ParquetLog:
         The Parquet file to write (replaced if it exists).
     block_rows
         Rows of memory for the log; a step of ``R`` replicates is never split, so the buffers
-        (and every row group but the last) hold ``max(1, (block_rows - block_rows // 8) // R)``
+        (and every row group but the last) hold ``max(1, (block_rows // 2) // R)``
         steps.
 
     Attributes
@@ -98,7 +102,7 @@ class ParquetLog:
     ...     _ = run_bandit(env, [Agent("uniform", policy=Random())], seed=1, log_to=writer)
     ...     log = read_log(path)
     >>> writer.blocks_written, writer.peak_rows, writer.group_rows, log.actions.shape
-    (3, 34, 34, (2, 50))
+    (5, 20, 20, (2, 50))
     """
 
     def __init__(self, path: str | os.PathLike[str], *, block_rows: int = 1 << 16) -> None:
@@ -133,8 +137,8 @@ class ParquetLog:
     def _allocate(self, r: int, c: int, k: int, masked: bool) -> None:
         self._width = (r, c, k, masked)
         self._replicates = np.arange(r)
-        # Whole steps in seven eighths of a block: the rest is the encoder's and the footer's.
-        self.group_rows = n = max(1, (self.block_rows - self.block_rows // 8) // r) * r
+        # Whole steps in half a block: the rest is the encoder's, the footer's and the margin.
+        self.group_rows = n = max(1, (self.block_rows // 2) // r) * r
         self._buffers = {
             "agent": _mapped((n,), np.int32),
             "replicate": _mapped((n,), np.int64),
