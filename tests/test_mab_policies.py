@@ -283,3 +283,32 @@ def test_exp3_beats_uniform_play_on_an_adversarial_instance():
 def test_bad_settings_get_a_clear_error(make, error, fragment):
     with pytest.raises(error, match=fragment):
         make()
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_only_tied_replicates_draw_tie_break_keys(compiled, monkeypatch):
+    from regretlab.learners import _arm_kernels
+    from regretlab.policies.arms import _index_choice
+
+    if not compiled:
+        monkeypatch.setattr(_arm_kernels, "compiled", lambda name: None)
+    index = np.array([[1.0, 3.0, 2.0], [2.0, 2.0, 0.0], [0.0, 1.0, 5.0], [4.0, 4.0, 4.0]])
+    # No tie anywhere: the generator is not touched.
+    rng = np.random.default_rng(3)
+    choice = _index_choice(index[[0, 2]], rng)
+    np.testing.assert_array_equal(choice.actions, [1, 2])
+    assert rng.random() == np.random.default_rng(3).random()
+    # Ties in rows 1 and 3: one key per arm for those two rows, in row order, nothing more.
+    rng = np.random.default_rng(4)
+    keys = np.random.default_rng(4).random((2, 3))
+    choice = _index_choice(index, rng)
+    assert rng.random() == np.random.default_rng(4).random(7)[-1]
+    np.testing.assert_array_equal(choice.probability, [1, 1 / 2, 1, 1 / 3])
+    assert choice.actions[1] == np.argmax(keys[0] * [1, 1, 0])
+    assert choice.actions[3] == np.argmax(keys[1])
+    # Uniform among the tied arms: 3000 picks of row 3 (each count within 5 sd of 1000).
+    picks = np.concatenate(
+        [_index_choice(index, np.random.default_rng(s)).actions[[3]] for s in range(3000)]
+    )
+    counts = np.bincount(picks, minlength=3)
+    assert np.all(np.abs(counts - 1000) < 5 * math.sqrt(3000 * (1 / 3) * (2 / 3)))

@@ -46,27 +46,31 @@ def _needs(policy: Any, model: Any, *names: str) -> None:
 def _index_choice(index: np.ndarray, rng: np.random.Generator) -> Choice:
     """The largest index (ties at random) and its propensity ``1 / ties``.
 
-    The generator is drawn from only at a step with a tie in some replicate (then as
-    :func:`~regretlab.policies.argmax_random_ties` draws): most steps cost no random numbers.
-    The maxima and tie counts are reduced over a transposed copy, arms first (numpy reduces a
-    short last axis row by row, several times slower).
+    Only the replicates whose maximum is tied draw from the generator: one uniform key per arm,
+    ``rng.random((tied replicates, K))`` in replicate order, and the largest key among the tied
+    arms wins (a uniform pick). A step without a tie anywhere draws nothing. The maxima and tie
+    counts are reduced over a transposed copy, arms first (numpy reduces a short last axis row
+    by row, several times slower).
     """
     kernel = _arm_kernels.compiled("first_max")
     if kernel is not None and index.ndim == 2 and index.dtype == np.float64:
         actions, count = np.empty(len(index), dtype=np.intp), np.empty(len(index))
         tied = _arm_kernels.compiled("tied_first_max")
         if kernel(index, actions, count) > 1 and tied is not None:  # the same keys as below
-            tied(index, rng.random(index.shape), actions)
+            rows = np.flatnonzero(count > 1)
+            tied(index, rows, rng.random((len(rows), index.shape[1])), actions)
         return Choice(actions, 1.0 / count)
     arms_first = index.T.copy()  # (K, R): indices are (R, K), or (K,) for one stream
     ties = arms_first == np.maximum.reduce(arms_first, axis=0)
     count = np.add.reduce(ties, axis=0)
+    actions = np.argmax(index, axis=-1)
     if np.max(count) > 1:
-        keys = rng.random(np.shape(index))
-        keys *= ties.T
-        actions = keys.argmax(axis=-1)
-    else:
-        actions = np.argmax(index, axis=-1)
+        if index.ndim == 1:  # one stream
+            return Choice((rng.random(index.shape) * ties).argmax(), 1.0 / count)
+        rows = np.flatnonzero(count > 1)
+        keys = rng.random((len(rows), index.shape[-1]))
+        keys *= ties[:, rows].T
+        actions[rows] = keys.argmax(axis=-1)
     return Choice(actions, 1.0 / count)
 
 
