@@ -19,6 +19,7 @@ from regretlab.offpolicy.estimators import (
 )
 from regretlab.offpolicy.evaluation import error_table, prefix, summarise_errors
 from regretlab.offpolicy.logs import MemoryLog, read_log
+from regretlab.offpolicy.open_bandit import read_open_bandit
 from regretlab.offpolicy.parquet_log import ParquetLog
 from regretlab.offpolicy.replay import ReplayEstimate, check_uniform, replay, replay_learning
 from regretlab.offpolicy.reward_models import RidgeRewardModel, design_rows
@@ -52,6 +53,7 @@ __all__ = [
     "from_frame",
     "prefix",
     "read_log",
+    "read_open_bandit",
     "replay",
     "replay_learning",
     "summarise_errors",
