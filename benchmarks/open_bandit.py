@@ -62,6 +62,24 @@ def estimators() -> dict[str, object]:
     }
 
 
+def obp_estimates(log, uniform: np.ndarray) -> dict[str, float]:
+    """``obp``'s IPW and SNIPW on the same log, where ``obp`` is importable (else empty)."""
+    try:
+        from obp import ope
+    except ImportError:
+        return {}
+    data = {
+        "reward": log.rewards[0],
+        "action": log.actions[0],
+        "pscore": log.propensity[0],
+        "action_dist": uniform[0][..., None],
+    }
+    return {
+        "IPS": ope.InverseProbabilityWeighting().estimate_policy_value(**data),
+        "SNIPS": ope.SelfNormalizedInverseProbabilityWeighting().estimate_policy_value(**data),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--obd", help="the dataset's obd folder (random/, bts/)")
@@ -70,9 +88,9 @@ def main() -> None:
     print(f"data: {obd}")
     print(
         "| campaign | log | K | rows | clicks | truth: random log's click rate (se) | estimator "
-        "| estimate (se) | z | ESS | max weight |"
+        "| estimate (se) | z | ESS | max weight | obp's estimate |"
     )
-    print("| --- | --- | ---: | ---: | ---: | --- | --- | --- | ---: | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: |")
     for campaign in CAMPAIGNS:
         random_log = read_open_bandit(obd / "random" / campaign / f"{campaign}.csv")
         truth = float(random_log.rewards.mean())
@@ -82,15 +100,17 @@ def main() -> None:
             uniform = np.full((1, log.n_rows, log.n_actions), 1.0 / log.n_actions)
             # On its own log the random logger's value is the log's mean: no second error.
             se_truth = truth_se if name == "bts" else 0.0
+            theirs = obp_estimates(log, uniform)
             for label, estimator in estimators().items():
                 e = estimator.estimate(log, uniform)
                 value, se = float(e.value[0]), float(e.se[0])
                 z = (value - truth) / math.sqrt(se**2 + se_truth**2)
+                peer = f"{theirs[label]:.10f}" if label in theirs else ""
                 print(
                     f"| {campaign} | {name} | {log.n_actions} | {log.n_rows} | "
                     f"{int(log.rewards.sum())} | {truth:.5f} ({truth_se:.5f}) | {label} | "
-                    f"{value:.5f} ({se:.5f}) | {z:+.2f} | {float(e.ess[0]):,.0f} | "
-                    f"{float(e.max_weight[0]):,.1f} |",
+                    f"{value:.10f} ({se:.5f}) | {z:+.2f} | {float(e.ess[0]):,.0f} | "
+                    f"{float(e.max_weight[0]):,.1f} | {peer} |",
                     flush=True,
                 )
 
