@@ -32,7 +32,14 @@ import numpy as np
 
 from regretlab.learners._numba import compile_kernel, numba_allowed
 
-__all__ = ["arm_update", "compiled", "first_max", "tied_first_max", "ucb_index"]
+__all__ = [
+    "arm_update",
+    "compiled",
+    "first_max",
+    "tied_first_max",
+    "ucb_first_max",
+    "ucb_index",
+]
 
 #: ``posterior`` codes of :func:`arm_update`: none, Beta-Bernoulli, Gamma-Poisson.
 NO_POSTERIOR, BETA, GAMMA = 0, 1, 2
@@ -140,12 +147,51 @@ def ucb_index(means: np.ndarray, n: np.ndarray, scale: np.ndarray, out: np.ndarr
             out[i, a] = bonus + means[i, a]
 
 
+def ucb_first_max(
+    means: np.ndarray,
+    n: np.ndarray,
+    scale: np.ndarray,
+    out: np.ndarray,
+    actions: np.ndarray,
+    ties: np.ndarray,
+) -> int:
+    """:func:`ucb_index` into ``out`` and, in the same pass over each row, what
+    :func:`first_max` finds of it: the first maximum into ``actions``, the tie count into
+    ``ties``; returns the largest count. The same operations as the two kernels (the same
+    index to the last bit, the same choices)."""
+    inf = math.inf
+    most = 0
+    k = means.shape[1]
+    for i in range(means.shape[0]):
+        s = scale[i]
+        for a in range(k):
+            pulls = n[i, a]
+            bonus = math.sqrt(s / pulls) if pulls > 0 else inf
+            out[i, a] = bonus + means[i, a]
+        best = out[i, 0]
+        for a in range(1, k):
+            value = out[i, a]
+            best = value if value > best else best
+        count = 0
+        arg = 0
+        for a in range(k - 1, -1, -1):
+            equal = out[i, a] == best
+            count += 1 if equal else 0
+            arg = a if equal else arg
+        if count == 0:  # NaN first: nothing compares equal to it
+            count = 1
+        actions[i] = arg
+        ties[i] = count
+        most = max(most, count)
+    return most
+
+
 @functools.cache
 def _compile() -> dict[str, Callable[..., Any]] | None:
     if not numba_allowed():
         return None
     kernels = {}
-    for source in (arm_update, first_max, tied_first_max, ucb_index):
+    for source in (arm_update, first_max, tied_first_max, ucb_index, ucb_first_max):
         kernel = compile_kernel(source)
         if kernel is None:
             return None
@@ -155,7 +201,7 @@ def _compile() -> dict[str, Callable[..., Any]] | None:
 
 def compiled(name: str) -> Callable[..., Any] | None:
     """The numba-compiled kernel ``name`` (``"arm_update"``, ``"first_max"``,
-    ``"tied_first_max"``, ``"ucb_index"``), or ``None`` without numba or with
+    ``"tied_first_max"``, ``"ucb_index"``, ``"ucb_first_max"``), or ``None`` without numba or with
     ``REGRETLAB_NUMBA=0``."""
     kernels = _compile()
     return None if kernels is None else kernels[name]

@@ -55,11 +55,7 @@ def _index_choice(index: np.ndarray, rng: np.random.Generator) -> Choice:
     kernel = _arm_kernels.compiled("first_max")
     if kernel is not None and index.ndim == 2 and index.dtype == np.float64:
         actions, count = np.empty(len(index), dtype=np.intp), np.empty(len(index))
-        tied = _arm_kernels.compiled("tied_first_max")
-        if kernel(index, actions, count) > 1 and tied is not None:  # the same keys as below
-            rows = np.flatnonzero(count > 1)
-            tied(index, rows, rng.random((len(rows), index.shape[1])), actions)
-        return Choice(actions, 1.0 / count)
+        return _compiled_ties(index, actions, count, kernel(index, actions, count), rng)
     arms_first = index.T.copy()  # (K, R): indices are (R, K), or (K,) for one stream
     ties = arms_first == np.maximum.reduce(arms_first, axis=0)
     count = np.add.reduce(ties, axis=0)
@@ -71,6 +67,18 @@ def _index_choice(index: np.ndarray, rng: np.random.Generator) -> Choice:
         keys = rng.random((len(rows), index.shape[-1]))
         keys *= ties[:, rows].T
         actions[rows] = keys.argmax(axis=-1)
+    return Choice(actions, 1.0 / count)
+
+
+def _compiled_ties(
+    index: np.ndarray, actions: np.ndarray, count: np.ndarray, most: int, rng: np.random.Generator
+) -> Choice:
+    """The compiled choice's tie-break (the same keys as the numpy rule of
+    :func:`_index_choice`) where some row ties (``most > 1``), and the choice."""
+    if most > 1:
+        rows = np.flatnonzero(count > 1)
+        tied = _arm_kernels.compiled("tied_first_max")
+        tied(index, rows, rng.random((len(rows), index.shape[1])), actions)
     return Choice(actions, 1.0 / count)
 
 
@@ -142,6 +150,17 @@ class UCB1:
         means: np.ndarray | None = None,
         available: np.ndarray | None = None,
     ) -> Choice:
+        fused = _arm_kernels.compiled("ucb_first_max")
+        views = getattr(model, "_arm_views", None)
+        arrays = None if fused is None or views is None or available is not None else views()
+        if arrays is not None:  # the index and its first maximum in one compiled pass
+            _needs(self, model, "n_seen", "reward_mean")
+            n, means, total = arrays
+            scale = (2.0 * self.alpha**2) * np.log(np.maximum(total, 1.0))
+            index, r = np.empty(n.shape), len(n)
+            actions, count = np.empty(r, dtype=np.intp), np.empty(r)
+            most = fused(means, n, scale, index, actions, count)
+            return _compiled_ties(index, actions, count, most, rng)
         return _index_choice(masked_scores(self.index(model), available), rng)
 
     def __repr__(self) -> str:
