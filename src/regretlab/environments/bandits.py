@@ -9,8 +9,9 @@ import numpy as np
 
 from regretlab._random import SeedLike, pcg64_at, replicate_seeds
 from regretlab._validation import check_int, check_real
+from regretlab.environments._pcg64_kernel import compiled_draws, pack_states
 from regretlab.environments._steps import steps
-from regretlab.environments.noise import Noise, resolve_noise
+from regretlab.environments.noise import Gaussian, Noise, resolve_noise
 from regretlab.features import ActionFeatures, group_indices
 
 __all__ = ["BanditStep", "LinearBandit"]
@@ -280,6 +281,11 @@ class LinearBandit:
             for i, (g, out) in enumerate(zip(noise_gens[part], noise, strict=True)):
                 self._noise.sample(g, (m, k), context[:, lo + i], out=out)
             rewards[:, part] = noise.swapaxes(0, 1)
+        return self._step_block(context, rewards)
+
+    def _step_block(self, context: np.ndarray, rewards: np.ndarray) -> BanditStep:
+        """The block of time-major contexts ``(m, R, c)`` and noise ``(m, R, K)`` (made the
+        rewards in place)."""
         means = self._means(context.swapaxes(0, 1))
         rewards += means.swapaxes(0, 1)
         if self.n_replicates is None:
@@ -296,6 +302,19 @@ class LinearBandit:
             self.horizon,
             (self.n_replicates or 1) * (self.context_dim + 2 * self.n_actions),
         )
+        draws = compiled_draws() if type(self._noise) is Gaussian else None
+        if draws is not None:
+            # Every replicate's generators stepped by one compiled loop: the same numbers.
+            context_states = pack_states(self._context_start)
+            noise_states = pack_states(self._noise_start)
+            r, c, k = len(context_states), self.context_dim, self.n_actions
+            for start in range(0, self.horizon, size):
+                m = min(size, self.horizon - start)
+                context, rewards = np.empty((m, r, c)), np.empty((m, r, k))
+                draws(context_states, noise_states, context, rewards)
+                rewards *= self._noise.multiplier(None)
+                yield self._step_block(context, rewards)
+            return
         context_gens = self._generators(self._context_start)
         noise_gens = self._generators(self._noise_start)
         for start in range(0, self.horizon, size):
