@@ -28,7 +28,8 @@ def test_the_state_rows_round_trip():
     bits = generators(1, 5)
     states = [b.state for b in bits]
     rows = _pcg64_kernel.pack_states(states)
-    assert rows.dtype == np.uint64 and rows.shape == (5, 4)
+    assert rows.dtype == np.uint64
+    assert rows.shape == (5, 4)
     assert _pcg64_kernel.unpack_states(rows, states) == states
 
 
@@ -105,4 +106,5 @@ def test_other_noise_models_keep_the_numpy_draws(monkeypatch):
     called = []
     monkeypatch.setattr(bandits_module, "compiled_draws", lambda: called.append(1))
     block = next(env.blocks())
-    assert not called and block.rewards.shape == (2, 6, 5)
+    assert not called
+    assert block.rewards.shape == (2, 6, 5)

@@ -58,8 +58,8 @@ def unpack_states(rows: np.ndarray, templates: list[Any]) -> list[Any]:
     """The ``PCG64.state`` dicts of ``rows`` (see :func:`pack_states`), fields as ``templates``."""
     out = []
     for row, template in zip(rows.tolist(), templates, strict=True):
-        state = {**template, "state": {"state": (row[0] << 64) | row[1], "inc": (row[2] << 64) | row[3]}}
-        out.append(state)
+        inner = {"state": (row[0] << 64) | row[1], "inc": (row[2] << 64) | row[3]}
+        out.append({**template, "state": inner})
     return out
 
 
