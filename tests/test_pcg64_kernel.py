@@ -1,4 +1,4 @@
-"""Per-replicate PCG64 draws compiled (environments/_pcg64_kernel.py, issue 19).
+"""Per-replicate PCG64 draws compiled (learners/_pcg64_kernel.py, issue 19).
 
 With numba, :class:`LinearBandit` steps every replicate's context and noise generators in one
 compiled loop. The numbers must be numpy's to the last bit (the same seed gives the same run
@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from regretlab.environments import LinearBandit, _pcg64_kernel
+from regretlab.environments import LinearBandit
 from regretlab.environments import bandits as bandits_module
 from regretlab.environments.noise import StudentT
+from regretlab.learners import _pcg64_kernel
 
 DRAWS = _pcg64_kernel.compiled_draws()
 pytestmark = pytest.mark.skipif(DRAWS is None, reason="numba is not installed (or switched off)")

@@ -9,10 +9,10 @@ import numpy as np
 
 from regretlab._random import SeedLike, pcg64_at, replicate_seeds
 from regretlab._validation import check_int, check_real
-from regretlab.environments._pcg64_kernel import compiled_draws, pack_states
 from regretlab.environments._steps import steps
 from regretlab.environments.noise import Gaussian, Noise, resolve_noise
 from regretlab.features import ActionFeatures, group_indices
+from regretlab.learners._pcg64_kernel import compiled_draws, pack_states
 
 __all__ = ["BanditStep", "LinearBandit"]
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from regretlab.learners._numba import compile_kernel
 
-__all__ = ["compiled_fold", "compiled_predictive", "compiled_update"]
+__all__ = ["compiled_fold", "compiled_predictive", "compiled_predictive_shared", "compiled_update"]
 
 
 def _update_source(mean, cov, at, x, y, beta, shrink):  # type: ignore[no-untyped-def]  # pragma: no cover
@@ -109,3 +109,31 @@ def _predictive_source(mean, cov, designs, loc, var):  # type: ignore[no-untyped
 def compiled_predictive() -> Callable[..., Any] | None:
     """The compiled ``x'm``, ``x'S x``, or ``None`` without numba (or ``REGRETLAB_NUMBA=0``)."""
     return compile_kernel(_predictive_source)
+
+
+def _predictive_shared_source(mean, cov, x, loc, var):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """:func:`_predictive_source` for one row per replicate ``x`` ``(R, p)`` (contiguous) that
+    every action shares: the same sums in the same order, on contiguous arrays (numba then
+    compiles plain strides, about 1.5x faster at ``p = 6``)."""
+    n_rep, n_act, p = mean.shape
+    for r in range(n_rep):
+        row_x = x[r]
+        for k in range(n_act):
+            m = mean[r, k]
+            s = cov[r, k]
+            first = 0.0
+            second = 0.0
+            for i in range(p):
+                first += row_x[i] * m[i]
+                row = 0.0
+                for j in range(p):
+                    row += s[i, j] * row_x[j]
+                second += row_x[i] * row
+            loc[r, k] = first
+            var[r, k] = second
+
+
+@functools.cache
+def compiled_predictive_shared() -> Callable[..., Any] | None:
+    """:func:`compiled_predictive` for a row shared by every action, or ``None``."""
+    return compile_kernel(_predictive_shared_source)

@@ -21,9 +21,11 @@ from regretlab.learners import gaussian, stats
 from regretlab.learners._disjoint_kernel import (
     compiled_fold,
     compiled_predictive,
+    compiled_predictive_shared,
     compiled_update,
 )
 from regretlab.learners._grouping import check_groups, column_values, group_value
+from regretlab.learners._pcg64_kernel import standard_normal
 from regretlab.learners.rank import DEFAULT_RANK_TOL, check_rank_tol
 
 __all__ = ["DisjointBayesianLinearRegression"]
@@ -281,7 +283,11 @@ class DisjointBayesianLinearRegression:
         compiled = compiled_predictive() if return_sd else None
         if compiled is not None:  # x'm and x'S x in one pass over the models
             loc, var = np.empty(designs.shape[:2]), np.empty(designs.shape[:2])
-            compiled(self._mean, self._cov, designs, loc, var)
+            if designs.strides[1] == 0:  # one row for every action
+                shared = np.ascontiguousarray(designs[:, 0])
+                compiled_predictive_shared()(self._mean, self._cov, shared, loc, var)  # type: ignore[misc]
+            else:
+                compiled(self._mean, self._cov, designs, loc, var)
         else:
             loc = np.einsum("rkp,rkp->rk", designs, self._mean)
         if not np.isfinite(loc).all():
@@ -310,7 +316,7 @@ class DisjointBayesianLinearRegression:
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         factor = gaussian.sampling_factor(self._cov)
         shape = self._mean.shape if size is None else (size, *self._mean.shape)
-        z = rng.standard_normal(shape)
+        z = standard_normal(rng, shape)
         draws = self._mean + np.einsum("rkpq,...rkq->...rkp", factor, z)
         return draws if self._batch else draws[..., 0, :, :]
 

@@ -24,6 +24,7 @@ checked draw for draw against ``numpy.random.Generator`` in ``tests/test_pcg64_k
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +32,11 @@ import numpy as np
 
 from regretlab.learners._numba import compile_kernel
 
-__all__ = ["compiled_draws", "pack_states", "unpack_states"]
+__all__ = ["compiled_draws", "pack_states", "standard_normal", "unpack_states"]
+
+# Fewer normals than this are drawn by numpy itself (reading and writing the state costs
+# a few microseconds).
+_MIN_NORMALS = 256
 
 _MASK64 = (1 << 64) - 1
 # numpy's PCG64 multiplier (PCG_DEFAULT_MULTIPLIER_128), high and low 64 bits.
@@ -143,7 +148,14 @@ def _draws_source(uniform_state, normal_state, uniforms, normals, tables):  # ty
             normal_state[r, 0], normal_state[r, 1] = s_hi, s_lo
 
 
-_KERNEL: dict[str, Callable[..., Any]] = {}
+def _normals_source(state, out, tables):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """``out`` (flat) filled with standard normals from the generator of ``state`` ``(1, 4)``."""
+    ki, wi, fi, nor_r, nor_inv_r = tables
+    s_hi, s_lo, i_hi, i_lo = state[0, 0], state[0, 1], state[0, 2], state[0, 3]
+    for n in range(out.size):
+        s_hi, s_lo, z = _normal(s_hi, s_lo, i_hi, i_lo, ki, wi, fi, nor_r, nor_inv_r)
+        out[n] = z
+    state[0, 0], state[0, 1] = s_hi, s_lo
 
 
 @functools.cache
@@ -184,6 +196,41 @@ def compiled_draws() -> Callable[..., None] | None:
         kernel(uniform_state, normal_state, uniforms, normals, tables)
 
     return draws
+
+
+@functools.cache
+def _compiled_normals() -> Callable[..., None] | None:
+    if compiled_draws() is None:
+        return None
+    kernel = compile_kernel(_normals_source)
+    assert kernel is not None
+    tables = _tables()
+    return lambda state, out: kernel(state, out, tables)
+
+
+def standard_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """``rng.standard_normal(shape)``: the same numbers, and ``rng`` left in the same state.
+
+    Where numba is on and ``rng`` runs on ``PCG64``, a compiled ziggurat draws them (about
+    twice as fast as numpy's on the development machine); otherwise numpy does.
+
+    >>> a, b = np.random.default_rng(4), np.random.default_rng(4)
+    >>> bool(np.array_equal(standard_normal(a, (300, 2)), b.standard_normal((300, 2))))
+    True
+    >>> bool(a.random() == b.random())
+    True
+    """
+    bits = rng.bit_generator
+    size = math.prod(shape)
+    kernel = _compiled_normals() if size >= _MIN_NORMALS and type(bits) is np.random.PCG64 else None
+    if kernel is None:
+        return rng.standard_normal(shape)
+    state = bits.state
+    row = pack_states([state])
+    out = np.empty(shape)
+    kernel(row, out.reshape(-1))
+    bits.state = unpack_states(row, [state])[0]
+    return out
 
 
 def _inline(source: Callable[..., Any]) -> Callable[..., Any]:
