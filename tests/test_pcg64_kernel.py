@@ -88,7 +88,7 @@ def test_linear_bandit_draws_the_same_blocks_with_and_without_numba(
 
     compiled = blocks(make(), 16)
     with monkeypatch.context() as patch:
-        patch.setattr(bandits_module, "compiled_draws", lambda: None)
+        patch.setattr(bandits_module, "compiled_bandit_draws", lambda: None)
         reference = blocks(make(), 16)
     assert len(compiled) == len(reference) == 3
     for got, want in zip(compiled, reference, strict=True):
@@ -105,7 +105,7 @@ def test_linear_bandit_draws_the_same_blocks_with_and_without_numba(
 def test_other_noise_models_keep_the_numpy_draws(monkeypatch):
     env = LinearBandit(noise=StudentT(df=3.0), horizon=6, n_replicates=2, seed=0)
     called = []
-    monkeypatch.setattr(bandits_module, "compiled_draws", lambda: called.append(1))
+    monkeypatch.setattr(bandits_module, "compiled_bandit_draws", lambda: called.append(1))
     block = next(env.blocks())
     assert not called
     assert block.rewards.shape == (2, 6, 5)

@@ -32,7 +32,13 @@ import numpy as np
 
 from regretlab.learners._numba import compile_kernel
 
-__all__ = ["compiled_draws", "pack_states", "standard_normal", "unpack_states"]
+__all__ = [
+    "compiled_bandit_draws",
+    "compiled_draws",
+    "pack_states",
+    "standard_normal",
+    "unpack_states",
+]
 
 # Fewer normals than this are drawn by numpy itself (reading and writing the state costs
 # a few microseconds).
@@ -196,6 +202,64 @@ def compiled_draws() -> Callable[..., None] | None:
         kernel(uniform_state, normal_state, uniforms, normals, tables)
 
     return draws
+
+
+def _bandit_source(
+    uniform_state, normal_state, context, rewards, means, scale, w, at, pairs, tables
+):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """A linear bandit's block in one pass: the contexts and the noise as
+    :func:`_draws_source`, and the expected rewards ``means[t, r, a]`` of ``w[r]`` summed as
+    ``LinearBandit._means`` sums them (the same operations in the same order), ``rewards =
+    scale z + means``. ``at`` = first columns of context, action, context:action and
+    context:context; ``pairs`` ``(2, n)`` the context:context columns."""
+    ki, wi, fi, nor_r, nor_inv_r = tables
+    steps, n_rep, c = context.shape
+    k = rewards.shape[2]
+    ctx, act, slope, cross = at[0], at[1], at[2], at[3]
+    n_pairs = pairs.shape[1]
+    for t in range(steps):
+        for r in range(n_rep):
+            s_hi, s_lo = uniform_state[r, 0], uniform_state[r, 1]
+            i_hi, i_lo = uniform_state[r, 2], uniform_state[r, 3]
+            x = context[t, r]
+            for j in range(c):
+                s_hi, s_lo, bits = _step(s_hi, s_lo, i_hi, i_lo)
+                x[j] = _to_double(bits) * 2.0 - 1.0
+            uniform_state[r, 0], uniform_state[r, 1] = s_hi, s_lo
+            wr = w[r]
+            shared = x[0] * wr[ctx]
+            for j in range(1, c):
+                shared += x[j] * wr[ctx + j]
+            shared += wr[0]
+            if n_pairs:
+                extra = x[pairs[0, 0]] * x[pairs[1, 0]] * wr[cross]
+                for n in range(1, n_pairs):
+                    extra += x[pairs[0, n]] * x[pairs[1, n]] * wr[cross + n]
+                shared += extra
+            s_hi, s_lo = normal_state[r, 0], normal_state[r, 1]
+            i_hi, i_lo = normal_state[r, 2], normal_state[r, 3]
+            for a in range(k):
+                personal = x[0] * wr[slope + a * c]
+                for j in range(1, c):
+                    personal += x[j] * wr[slope + a * c + j]
+                personal += wr[act + a]
+                mean = shared + personal
+                means[t, r, a] = mean
+                s_hi, s_lo, z = _normal(s_hi, s_lo, i_hi, i_lo, ki, wi, fi, nor_r, nor_inv_r)
+                rewards[t, r, a] = z * scale + mean
+            normal_state[r, 0], normal_state[r, 1] = s_hi, s_lo
+
+
+@functools.cache
+def compiled_bandit_draws() -> Callable[..., None] | None:
+    """``draws(uniform_state, normal_state, context, rewards, means, scale, w, at, pairs)``
+    compiled (see :func:`_bandit_source`), or ``None`` without numba."""
+    if compiled_draws() is None:
+        return None
+    kernel = compile_kernel(_bandit_source)
+    assert kernel is not None
+    tables = _tables()
+    return lambda *args: kernel(*args, tables)
 
 
 @functools.cache
