@@ -122,3 +122,20 @@ def test_bandit_runs_take_the_numpy_paths_actions(monkeypatch, policy):
     numpy_path(monkeypatch)
     reference = actions()
     assert np.mean(compiled == reference) >= 0.99
+
+
+@pytest.mark.parametrize("include_noise", [False, True])
+def test_a_shared_row_scores_as_the_per_action_rows_to_the_last_bit(include_noise):
+    # One row for every action takes the contiguous kernel that also takes the sd; the same
+    # rows given per action take the general kernel and numpy's maximum, + and sqrt.
+    model = trained(300, 5)
+    x = np.random.default_rng(6).uniform(-1, 1, (R, FM.n_features))
+    loc, sd = model.predict_one(x, return_sd=True, include_noise=include_noise)
+    rows = np.repeat(x[:, None, :], K, axis=1)  # a real copy, not a broadcast view
+    ref_loc, ref_sd = model.predict_one(rows, return_sd=True, include_noise=include_noise)
+    np.testing.assert_array_equal(loc, ref_loc)
+    np.testing.assert_array_equal(sd, ref_sd)
+    bad = x.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match="x"):
+        model.predict_one(bad, return_sd=True)

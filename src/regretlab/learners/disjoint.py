@@ -281,13 +281,18 @@ class DisjointBayesianLinearRegression:
         """Predicted reward of every action, ``(..., K)``; with ``return_sd`` also its sd."""
         designs = self._designs(x)
         compiled = compiled_predictive() if return_sd else None
+        if compiled is not None and designs.strides[1] == 0:  # one row for every action
+            loc, sd = np.empty(designs.shape[:2]), np.empty(designs.shape[:2])
+            noise = 1.0 / self._beta if include_noise else 0.0
+            shared = np.ascontiguousarray(designs[:, 0])
+            kernel = compiled_predictive_shared()
+            assert kernel is not None
+            if not kernel(self._mean, self._cov, shared, noise, loc, sd):
+                check_finite("x", designs)
+            return self._drop(loc), self._drop(sd)
         if compiled is not None:  # x'm and x'S x in one pass over the models
             loc, var = np.empty(designs.shape[:2]), np.empty(designs.shape[:2])
-            if designs.strides[1] == 0:  # one row for every action
-                shared = np.ascontiguousarray(designs[:, 0])
-                compiled_predictive_shared()(self._mean, self._cov, shared, loc, var)  # type: ignore[misc]
-            else:
-                compiled(self._mean, self._cov, designs, loc, var)
+            compiled(self._mean, self._cov, designs, loc, var)
         else:
             loc = np.einsum("rkp,rkp->rk", designs, self._mean)
         if not np.isfinite(loc).all():
