@@ -12,6 +12,9 @@ by rounding (about 1e-16 relative per step).
 Scoring every replicate's ``K`` models (:func:`compiled_predictive`: ``x'm`` and ``x'S x``)
 reads each model once, where numpy forms ``x x'`` and takes ``vec(S) . vec(x x')``: the same
 quantities summed in another order (rounding differences only).
+The scoring kernels are compiled with reassociation (``compile_kernel(reassociate=True)``):
+LLVM sums the short dot products in SIMD vectors, about 1.7x faster at ``p = 6``; the scores
+change by rounding only (about 1e-15 relative), the posteriors not at all.
 
 The log of rows is added into the packed statistics by :func:`compiled_fold`: the same
 products added in the same order as the numpy loop (results identical to the last bit), without
@@ -108,17 +111,16 @@ def _predictive_source(mean, cov, designs, loc, var):  # type: ignore[no-untyped
 @functools.cache
 def compiled_predictive() -> Callable[..., Any] | None:
     """The compiled ``x'm``, ``x'S x``, or ``None`` without numba (or ``REGRETLAB_NUMBA=0``)."""
-    return compile_kernel(_predictive_source)
+    return compile_kernel(_predictive_source, reassociate=True)
 
 
 def _predictive_shared_source(mean, cov, x, noise, loc, sd):  # type: ignore[no-untyped-def]  # pragma: no cover
     """For one row per replicate ``x`` ``(R, p)`` (contiguous) that every action shares:
     ``loc = x'm`` and ``sd = sqrt(max(x'S x, 0) + noise)``, the sums as
     :func:`_predictive_source`'s, then the numpy path's ``maximum``, ``+`` and ``sqrt`` (each
-    correctly rounded: the same bits). Contiguous arrays let numba compile plain strides (about
-    1.5x faster at ``p = 6``). Returns whether every ``loc`` is finite."""
+    correctly rounded). Contiguous arrays let numba compile plain strides (about 1.5x faster
+    at ``p = 6``)."""
     n_rep, n_act, p = mean.shape
-    finite = True
     for r in range(n_rep):
         row_x = x[r]
         for k in range(n_act):
@@ -136,11 +138,9 @@ def _predictive_shared_source(mean, cov, x, noise, loc, sd):  # type: ignore[no-
             if second < 0.0:  # NaN stays NaN, as numpy's maximum leaves it
                 second = 0.0
             sd[r, k] = np.sqrt(second + noise)
-            finite = finite and np.isfinite(first)
-    return finite
 
 
 @functools.cache
 def compiled_predictive_shared() -> Callable[..., Any] | None:
     """``x'm`` and the predictive sd for a row shared by every action, or ``None``."""
-    return compile_kernel(_predictive_shared_source)
+    return compile_kernel(_predictive_shared_source, reassociate=True)

@@ -283,11 +283,9 @@ class DisjointBayesianLinearRegression:
         compiled = compiled_predictive() if return_sd else None
         if compiled is not None and designs.strides[1] == 0:  # one row for every action
             loc, sd = np.empty(designs.shape[:2]), np.empty(designs.shape[:2])
-            noise = 1.0 / self._beta if include_noise else 0.0
-            shared = np.ascontiguousarray(designs[:, 0])
-            kernel = compiled_predictive_shared()
-            assert kernel is not None
-            if not kernel(self._mean, self._cov, shared, noise, loc, sd):
+            noise, shared = 1.0 / self._beta if include_noise else 0.0, designs[:, 0].copy()
+            compiled_predictive_shared()(self._mean, self._cov, shared, noise, loc, sd)  # type: ignore[misc]
+            if not np.isfinite(loc).all():  # (fast-math kernels cannot test it themselves)
                 check_finite("x", designs)
             return self._drop(loc), self._drop(sd)
         if compiled is not None:  # x'm and x'S x in one pass over the models
