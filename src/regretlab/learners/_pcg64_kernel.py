@@ -77,16 +77,8 @@ def unpack_states(rows: np.ndarray, templates: list[Any]) -> list[Any]:
 def _step(s_hi, s_lo, i_hi, i_lo):  # type: ignore[no-untyped-def]  # pragma: no cover
     """One step of a generator in state ``(s_hi, s_lo)`` with increment ``(i_hi, i_lo)``: the
     new state and its output."""
-    low32 = np.uint64(0xFFFFFFFF)
-    n32 = np.uint64(32)
     m_hi, m_lo = np.uint64(_MULT_HI), np.uint64(_MULT_LO)
-    # The high 64 bits of s_lo * m_lo from 32-bit halves.
-    a0, a1 = s_lo & low32, s_lo >> n32
-    b0, b1 = m_lo & low32, m_lo >> n32
-    p0, p1, p2, p3 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
-    mid = (p0 >> n32) + (p1 & low32) + (p2 & low32)
-    high = p3 + (p1 >> n32) + (p2 >> n32) + (mid >> n32)
-    high += s_hi * m_lo + s_lo * m_hi + i_hi
+    high = _mulhi(s_lo, m_lo) + s_hi * m_lo + s_lo * m_hi + i_hi
     low = s_lo * m_lo
     new_lo = low + i_lo
     if new_lo < low:
@@ -94,6 +86,29 @@ def _step(s_hi, s_lo, i_hi, i_lo):  # type: ignore[no-untyped-def]  # pragma: no
     value = high ^ new_lo
     rot = high >> np.uint64(58)
     return high, new_lo, (value >> rot) | (value << ((np.uint64(64) - rot) & np.uint64(63)))
+
+
+def _mulhi(a, b):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """The high 64 bits of the 128-bit product ``a b`` (replaced by one machine multiply,
+    :func:`_mulhi_intrinsic`, before anything is compiled)."""
+    return np.uint64((int(a) * int(b)) >> 64)
+
+
+def _mulhi_intrinsic() -> Any:
+    from llvmlite import ir
+    from numba.core import types
+    from numba.extending import intrinsic
+
+    @intrinsic  # type: ignore[misc]
+    def mulhi(typingctx: Any, a: Any, b: Any) -> Any:
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            wide = ir.IntType(128)
+            product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
+            return builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
+
+        return types.uint64(types.uint64, types.uint64), codegen
+
+    return mulhi
 
 
 def _to_double(bits):  # type: ignore[no-untyped-def]  # pragma: no cover
@@ -183,7 +198,7 @@ def _tables() -> tuple[Any, ...] | None:
 def compiled_draws() -> Callable[..., None] | None:
     """``draws(uniform_state, normal_state, uniforms, normals)`` compiled, or ``None`` without
     numba (or with ``REGRETLAB_NUMBA=0``): see :func:`_draws_source`."""
-    global _step, _to_double, _normal
+    global _mulhi, _step, _to_double, _normal
     if compile_kernel(_to_double) is None:
         return None
     tables = _tables()
@@ -192,6 +207,7 @@ def compiled_draws() -> Callable[..., None] | None:
     # The kernel calls the helpers through this module's globals: compiled first, so numba
     # inlines compiled functions.
     if not hasattr(_step, "py_func"):
+        _mulhi = _mulhi_intrinsic()
         _step = _inline(_step)
         _to_double = _inline(_to_double)
         _normal = _inline(_normal)
