@@ -75,8 +75,10 @@ def _fold_source(packed, rows, models, first, second):  # type: ignore[no-untype
     """``packed[models[s, n], l] += rows[s, first[l], n] * rows[s, second[l], n]`` for every
     logged step ``s`` in order, replicate ``n`` and packed entry ``l``."""
     steps, n_items = models.shape
-    for s in range(steps):
-        for n in range(n_items):
+    # Replicate by replicate (its models stay in L1); each entry still gets its steps' products
+    # in step order, the sums of the numpy loop.
+    for n in range(n_items):
+        for s in range(steps):
             target = packed[models[s, n]]
             for entry in range(len(first)):
                 target[entry] += rows[s, first[entry], n] * rows[s, second[entry], n]
