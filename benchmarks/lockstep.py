@@ -58,7 +58,8 @@ def _frozen_reference() -> None:
     except ImportError:
         path = OURS / "regretlab" / "bench" / "reference.py"
         spec = importlib.util.spec_from_file_location("regretlab.bench.reference", path)
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         sys.modules["regretlab.bench.reference"] = module
