@@ -62,7 +62,9 @@ def test_the_compiled_step_gives_the_numpy_posteriors_and_the_exact_solve(monkey
     assert relative(compiled.covariance, batch.covariance) < 1e-9
 
 
-def test_the_compiled_fold_gives_the_numpy_statistics_to_the_last_bit(monkeypatch):
+def test_the_compiled_statistics_are_the_numpy_statistics_to_the_last_bit(monkeypatch):
+    # With numba the step adds its row into the statistics (no log to fold), in the order
+    # of the numpy path's fold.
     compiled = trained(300, 2, refresh_every=97)  # folds mid-run at every refresh
     with monkeypatch.context() as patch:
         numpy_path(patch)

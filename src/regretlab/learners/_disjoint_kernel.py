@@ -12,11 +12,12 @@ by rounding (about 1e-16 relative per step).
 Scoring every replicate's ``K`` models (:func:`compiled_predictive`: ``x'm`` and ``x'S x``)
 reads each model once, where numpy forms ``x x'`` and takes ``vec(S) . vec(x x')``: the same
 quantities summed in another order (rounding differences only).
-The scoring kernels and the step are compiled with reassociation
-(``compile_kernel(reassociate=True)``): LLVM sums the short dot products in SIMD vectors and
-fuses multiply-adds, about 1.7x faster scoring and 1.1x faster steps at ``p = 6``; results
-change by rounding only (scores about 1e-15 relative; posteriors within 1e-9 of the numpy path
-and of a fresh solve, as tested). The fold is not: it gives numpy's statistics to the last bit.
+The scoring kernels are compiled with reassociation (``compile_kernel(reassociate=True)``):
+LLVM sums the short dot products in SIMD vectors and fuses multiply-adds, about 1.7x faster at
+``p = 6``; the scores change by rounding only (about 1e-15 relative). The step is not: it also
+adds the step's row into the statistics (:func:`compiled_update`, no log to fold while the
+compiled step runs), with the fold's products in the fold's order, numpy's statistics to the
+last bit.
 
 The log of rows is added into the packed statistics by :func:`compiled_fold`: the same
 products added in the same order as the numpy loop (results identical to the last bit), without
@@ -39,12 +40,24 @@ from regretlab.learners._numba import compile_kernel
 __all__ = ["compiled_fold", "compiled_predictive", "compiled_predictive_shared", "compiled_update"]
 
 
-def _update_source(mean, cov, at, x, y, beta, shrink):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _update_source(mean, cov, at, x, y, beta, shrink, packed, counts, first, second):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Update models ``at`` ``(N,)`` of ``mean`` ``(M, p)`` and ``cov`` ``(M, p, p)`` in place
-    by rows ``x`` ``(N, p)``, ``y`` ``(N,)``; ``shrink`` ``(N,)`` receives ``beta x'S x``."""
+    by rows ``x`` ``(N, p)``, ``y`` ``(N,)``; ``shrink`` ``(N,)`` receives ``beta x'S x``.
+
+    The rows are also added into the statistics, ``packed[at[n], l] += z[first[l]]
+    z[second[l]]`` with ``z = [x, y]`` and ``counts[at[n]] += 1``: the products and the order of
+    :func:`_fold_source` (numpy's statistics to the last bit), without a log to fold."""
     n_items, p = x.shape
     sx = np.empty(p)
+    z = np.empty(p + 1)
     for n in range(n_items):
+        for i in range(p):
+            z[i] = x[n, i]
+        z[p] = y[n]
+        target = packed[at[n]]
+        for entry in range(len(first)):
+            target[entry] += z[first[entry]] * z[second[entry]]
+        counts[at[n]] += 1.0
         m = mean[at[n]]
         s = cov[at[n]]
         q = 0.0
@@ -70,7 +83,7 @@ def _update_source(mean, cov, at, x, y, beta, shrink):  # type: ignore[no-untype
 @functools.cache
 def compiled_update() -> Callable[..., Any] | None:
     """The compiled step, or ``None`` without numba (or with ``REGRETLAB_NUMBA=0``)."""
-    return compile_kernel(_update_source, reassociate=True)
+    return compile_kernel(_update_source)
 
 
 def _fold_source(packed, rows, models, first, second):  # type: ignore[no-untyped-def]  # pragma: no cover
