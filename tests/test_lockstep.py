@@ -257,14 +257,13 @@ def test_kernel_choice(monkeypatch):
     assert _lockstep.kernel("numpy") is _lockstep.predict_learn_numpy
     with pytest.raises(ValueError, match="kernel must be 'numba', 'numpy' or None, got 'c'"):
         _lockstep.kernel("c")
-    monkeypatch.setenv("REGRETLAB_NUMBA", "0")
     _lockstep._numba_kernel.cache_clear()
-    try:
+    # The switch set for this test only (the suite itself may run with REGRETLAB_NUMBA=0).
+    with monkeypatch.context() as patch:
+        patch.setenv("REGRETLAB_NUMBA", "0")
         assert _lockstep.kernel() is _lockstep.predict_learn_numpy
         with pytest.raises(ImportError, match="numba"):
             _lockstep.predict_learn_numba(*([np.empty(0)] * 4), 1.0, np.empty(0))
-    finally:
-        monkeypatch.delenv("REGRETLAB_NUMBA")
         _lockstep._numba_kernel.cache_clear()
     expected = _lockstep.predict_learn_numba if HAS_NUMBA else _lockstep.predict_learn_numpy
     assert _lockstep.kernel() is expected
