@@ -62,7 +62,9 @@ def test_the_compiled_step_gives_the_numpy_posteriors_and_the_exact_solve(monkey
     assert relative(compiled.covariance, batch.covariance) < 1e-9
 
 
-def test_the_compiled_fold_gives_the_numpy_statistics_to_the_last_bit(monkeypatch):
+def test_the_compiled_statistics_are_the_numpy_statistics_to_the_last_bit(monkeypatch):
+    # With numba the step adds its row into the statistics (no log to fold), in the order
+    # of the numpy path's fold.
     compiled = trained(300, 2, refresh_every=97)  # folds mid-run at every refresh
     with monkeypatch.context() as patch:
         numpy_path(patch)
@@ -122,3 +124,21 @@ def test_bandit_runs_take_the_numpy_paths_actions(monkeypatch, policy):
     numpy_path(monkeypatch)
     reference = actions()
     assert np.mean(compiled == reference) >= 0.99
+
+
+@pytest.mark.parametrize("include_noise", [False, True])
+def test_a_shared_row_scores_as_the_per_action_rows(include_noise):
+    # One row for every action takes the contiguous kernel that also takes the sd; the same
+    # rows given per action take the general kernel and numpy's maximum, + and sqrt.
+    model = trained(300, 5)
+    x = np.random.default_rng(6).uniform(-1, 1, (R, FM.n_features))
+    loc, sd = model.predict_one(x, return_sd=True, include_noise=include_noise)
+    rows = np.repeat(x[:, None, :], K, axis=1)  # a real copy, not a broadcast view
+    ref_loc, ref_sd = model.predict_one(rows, return_sd=True, include_noise=include_noise)
+    # Both kernels reassociate their sums (rounding only); the sd is numpy's from x'S x.
+    np.testing.assert_allclose(loc, ref_loc, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(sd, ref_sd, rtol=1e-13)
+    bad = x.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match="x"):
+        model.predict_one(bad, return_sd=True)

@@ -10,8 +10,9 @@ import numpy as np
 from regretlab._random import SeedLike, pcg64_at, replicate_seeds
 from regretlab._validation import check_int, check_real
 from regretlab.environments._steps import steps
-from regretlab.environments.noise import Noise, resolve_noise
+from regretlab.environments.noise import Gaussian, Noise, resolve_noise
 from regretlab.features import ActionFeatures, group_indices
+from regretlab.learners._pcg64_kernel import compiled_bandit_draws, pack_states
 
 __all__ = ["BanditStep", "LinearBandit"]
 
@@ -139,6 +140,9 @@ class LinearBandit:
     >>> LinearBandit(horizon=10, n_replicates=4, seed=1).take(10).rewards.shape
     (4, 10, 5)
     """
+
+    # The groups whose first columns the compiled draws read, in its order.
+    _KERNEL_GROUPS = ("context", "action", "context:action", "context:context")
 
     def __init__(
         self,
@@ -296,10 +300,33 @@ class LinearBandit:
             self.horizon,
             (self.n_replicates or 1) * (self.context_dim + 2 * self.n_actions),
         )
+        draws = compiled_bandit_draws() if type(self._noise) is Gaussian else None
+        if draws is not None:
+            yield from self._compiled_blocks(draws, size)
+            return
         context_gens = self._generators(self._context_start)
         noise_gens = self._generators(self._noise_start)
         for start in range(0, self.horizon, size):
             yield self._draw(context_gens, noise_gens, min(size, self.horizon - start))
+
+    def _compiled_blocks(self, draws: Any, size: int) -> Iterator[BanditStep]:
+        """:meth:`blocks` by one compiled loop (``learners/_pcg64_kernel``) that steps every
+        replicate's generators and sums its means as :meth:`_draw` does: the same numbers."""
+        context_states = pack_states(self._context_start)
+        noise_states = pack_states(self._noise_start)
+        r, c, k = len(context_states), self.context_dim, self.n_actions
+        first = [self._slices[g].start if g in self._slices else 0 for g in self._KERNEL_GROUPS]
+        at = np.array(first, dtype=np.intp)
+        pairs = np.array(self._pairs, dtype=np.intp).reshape(2, -1)
+        scale = float(self._noise.multiplier(None))
+        for start in range(0, self.horizon, size):
+            m = min(size, self.horizon - start)
+            arrays = np.empty((m, r, c)), np.empty((m, r, k)), np.empty((m, r, k))
+            draws(context_states, noise_states, *arrays, scale, self._weights, at, pairs)
+            if self.n_replicates is None:
+                yield BanditStep(*(a[:, 0] for a in arrays))
+            else:
+                yield BanditStep(*(a.swapaxes(0, 1) for a in arrays))
 
     def take(self, stop: int, start: int = 0) -> BanditStep:
         """Steps ``start .. stop - 1`` as one block ``(..., stop - start, ...)``."""

@@ -19,14 +19,22 @@ def numba_allowed() -> bool:
     return os.environ.get("REGRETLAB_NUMBA", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def compile_kernel(source: Callable[..., Any]) -> Callable[..., Any] | None:
+def compile_kernel(
+    source: Callable[..., Any], *, reassociate: bool = False
+) -> Callable[..., Any] | None:
     """``source`` compiled by ``numba.njit`` (cached on disk, no GIL), or ``None`` where numba
-    is not installed or ``REGRETLAB_NUMBA`` switches it off. Callers cache the result."""
+    is not installed or ``REGRETLAB_NUMBA`` switches it off. Callers cache the result.
+
+    ``reassociate`` lets LLVM reorder sums and fuse multiply-adds (fast-math ``reassoc``,
+    ``contract``, ``nsz``; never the flags that assume no NaN or inf), so that reductions run in
+    SIMD vectors: results change by rounding, for kernels whose outputs are compared within a
+    tolerance, never for those that must give numpy's bits."""
     if not numba_allowed():
         return None
     try:
         import numba
     except ImportError:
         return None
-    compiled: Callable[..., Any] = numba.njit(cache=True, nogil=True)(source)
+    flags = {"reassoc", "contract", "nsz"} if reassociate else False
+    compiled: Callable[..., Any] = numba.njit(cache=True, nogil=True, fastmath=flags)(source)
     return compiled

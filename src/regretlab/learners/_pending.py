@@ -30,6 +30,7 @@ import numpy as np
 from regretlab._validation import check_finite, float_array
 from regretlab.learners import _lockstep, gaussian, stats
 from regretlab.learners._factor import SamplingFactor
+from regretlab.learners._pcg64_kernel import standard_normal
 
 __all__ = ["PendingUpdates"]
 
@@ -307,7 +308,7 @@ class PendingUpdates:
         shape = self._stats.xty.shape if size is None else (size, *self._stats.xty.shape)
         # Drawn before the pending rows are learned (which draws nothing), so the last
         # update's pass over the factor also gathers L z.
-        z = rng.standard_normal(shape)
+        z = standard_normal(rng, shape)
         self._sampling.expect(z if size is None and len(shape) == 2 else None)
         post = self._sync_draws()
         if not self._sampling.holds(post):

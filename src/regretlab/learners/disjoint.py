@@ -21,9 +21,11 @@ from regretlab.learners import gaussian, stats
 from regretlab.learners._disjoint_kernel import (
     compiled_fold,
     compiled_predictive,
+    compiled_predictive_shared,
     compiled_update,
 )
 from regretlab.learners._grouping import check_groups, column_values, group_value
+from regretlab.learners._pcg64_kernel import standard_normal
 from regretlab.learners.rank import DEFAULT_RANK_TOL, check_rank_tol
 
 __all__ = ["DisjointBayesianLinearRegression"]
@@ -224,6 +226,19 @@ class DisjointBayesianLinearRegression:
         if act.min() < 0 or act.max() >= self.n_actions:
             raise ValueError(f"action must lie in [0, {self.n_actions}), got {act.ravel()}")
         x, y, at = self._lift(x), self._lift(y), self._offsets + self._lift(act)
+        if not math.isfinite(float(x.reshape(-1) @ x.reshape(-1) + y @ y)):  # learned if finite
+            check_finite("x", x)
+            check_finite("y", y)
+        compiled = compiled_update()
+        if compiled is not None and self._proper and not self._logged:
+            # The step and the statistics in one pass, no log (the same sums as the fold's).
+            shrink, flat_cov = np.empty(len(at)), self._cov.reshape(self._n.size, p, p)
+            compiled(self._flat(self._mean), flat_cov, at, x, y, self._beta, shrink,
+                     self._flat(self._packed), self._n.reshape(-1), *self._pairs)  # fmt: skip
+            self._n_updates += 1
+            if self._n_updates >= self.refresh_every or shrink.max() > _MAX_SHRINK:
+                self._solve_all()
+            return self
         rows, models = self._log_rows, self._log_models
         if rows is None or models is None:
             steps = max(1, min(self.refresh_every, _LOG_BYTES // (8 * len(at) * (p + 2))))
@@ -234,22 +249,11 @@ class DisjointBayesianLinearRegression:
         z = rows[self._logged]
         z[:p] = x.T
         z[p] = y
-        if not math.isfinite(float(z.reshape(-1) @ z.reshape(-1))):  # logged only if finite
-            check_finite("x", x)
-            check_finite("y", y)
         models[self._logged] = at
         self._logged += 1
         self._n_updates += 1
         if not self._proper or self._n_updates >= self.refresh_every:
             self._solve_all()
-            return self
-        compiled = compiled_update()
-        if compiled is not None:  # the chosen models updated in place, in one pass
-            shrink = np.empty(len(at))
-            flat_cov = self._cov.reshape(self._n.size, p, p)
-            compiled(self._flat(self._mean), flat_cov, at, x, y, self._beta, shrink)
-            if shrink.max() > _MAX_SHRINK:
-                self._solve_all()
             return self
         # Gather the chosen posteriors, update them in place, scatter them back.
         mean, cov = self._flat(self._mean)[at], self._flat(self._cov)[at]
@@ -279,6 +283,13 @@ class DisjointBayesianLinearRegression:
         """Predicted reward of every action, ``(..., K)``; with ``return_sd`` also its sd."""
         designs = self._designs(x)
         compiled = compiled_predictive() if return_sd else None
+        if compiled is not None and designs.strides[1] == 0:  # one row for every action
+            loc, sd = np.empty(designs.shape[:2]), np.empty(designs.shape[:2])
+            noise, shared = 1.0 / self._beta if include_noise else 0.0, designs[:, 0].copy()
+            compiled_predictive_shared()(self._mean, self._cov, shared, noise, loc, sd)  # type: ignore[misc]
+            if not np.isfinite(loc).all():  # (fast-math kernels cannot test it themselves)
+                check_finite("x", designs)
+            return self._drop(loc), self._drop(sd)
         if compiled is not None:  # x'm and x'S x in one pass over the models
             loc, var = np.empty(designs.shape[:2]), np.empty(designs.shape[:2])
             compiled(self._mean, self._cov, designs, loc, var)
@@ -310,7 +321,7 @@ class DisjointBayesianLinearRegression:
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         factor = gaussian.sampling_factor(self._cov)
         shape = self._mean.shape if size is None else (size, *self._mean.shape)
-        z = rng.standard_normal(shape)
+        z = standard_normal(rng, shape)
         draws = self._mean + np.einsum("rkpq,...rkq->...rkp", factor, z)
         return draws if self._batch else draws[..., 0, :, :]
 

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.linalg.blas import dger as _dger
 
 from regretlab.learners._cholesky import cho_solve
+from regretlab.learners._pcg64_kernel import standard_normal
 from regretlab.learners.rank import (
     DEFAULT_RANK_TOL,
     certainly_definite,
@@ -337,7 +338,7 @@ def sample(
     :func:`sampling_factor`."""
     factor = sampling_factor(post.covariance)
     shape = post.mean.shape if size is None else (size, *post.mean.shape)
-    z = rng.standard_normal(shape)
+    z = standard_normal(rng, shape)
     return post.mean + (factor @ z[..., None])[..., 0]
 
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+
+from regretlab.learners._numba import compile_kernel
 
 __all__ = ["argmax_random_ties", "inverse_cdf", "row_max"]
 
@@ -31,8 +37,40 @@ def argmax_random_ties(scores: np.ndarray, rng: np.random.Generator) -> np.ndarr
     """
     # A uniform key per tied entry (0 elsewhere): the largest key is a uniform pick among ties.
     keys = rng.random(np.shape(scores))
+    kernel = _compiled_pick() if keys.ndim == 2 and keys.shape[1] else None
+    if kernel is not None and scores.dtype == np.float64 and scores.flags.c_contiguous:
+        actions = np.empty(len(keys), dtype=np.intp)
+        kernel(scores, keys, actions)
+        return actions
     keys *= _ties(scores)
     return keys.argmax(axis=-1)
+
+
+def _pick_source(scores, keys, actions):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Row by row what numpy does: ``(keys * (scores == max)).argmax()`` (the first of equal
+    keys; a row with a NaN score ties nowhere, so it picks 0, as numpy's)."""
+    n, k = scores.shape
+    for r in range(n):
+        top = scores[r, 0]
+        for a in range(1, k):
+            value = scores[r, a]
+            if value > top or value != value:  # NaN propagates, as numpy's maximum
+                top = value
+                if value != value:
+                    break
+        best, pick = -1.0, 0
+        for a in range(k):
+            key = keys[r, a] if scores[r, a] == top else 0.0
+            if key > best:
+                best, pick = key, a
+        actions[r] = pick
+
+
+@functools.cache
+def _compiled_pick() -> Callable[..., Any] | None:
+    """The compiled pick of :func:`argmax_random_ties` (2-D scores), or ``None`` without
+    numba (or with ``REGRETLAB_NUMBA=0``)."""
+    return compile_kernel(_pick_source)
 
 
 def inverse_cdf(cdf: np.ndarray, u: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from regretlab._validation import check_int
+from regretlab.learners._pcg64_kernel import standard_normal
 
 __all__ = ["monte_carlo_shares", "posterior_scores", "sampled_propensity", "tie_probabilities"]
 
@@ -96,7 +97,7 @@ def posterior_scores(
     if getattr(model, "n_actions", None) is not None:
         loc, sd = model.predict_one(designs, return_sd=True, include_noise=False)
         shape = np.shape(loc) if size is None else (size, *np.shape(loc))
-        scores = rng.standard_normal(shape)
+        scores = standard_normal(rng, shape)
         scores *= sd if scale == 1.0 else scale * sd
         scores += loc
         return scores

@@ -1,0 +1,54 @@
+"""Shared-model Thompson sampling (issue 19): the factor's rank-one downdate against the copy
+bandwidth, at d = 36, R = 1000 (the case of ``bandit_throughput.py shared_ts``).
+
+Each step downdates every replicate's kept Cholesky factor (``learners/_factor.py``): the upper
+triangle, ``d (d + 1) / 2 x R`` doubles, is read and written once. This times the downdate alone
+(CPU time, best of 20, with the draw ``L z`` gathered as a run does) and the machine's copy
+bandwidth (``regretlab.bench.machine.measure_ceilings``, 64 MB arrays, wall time), and prints
+what reading and writing the triangle would take at that bandwidth.
+
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python benchmarks/shared_ts_roofline.py
+    REGRETLAB_NUMBA=0 OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python benchmarks/shared_ts_roofline.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from regretlab.bench.machine import measure_ceilings
+from regretlab.learners import _factor
+
+P, R = 36, 1000
+
+
+def main() -> None:
+    clock = time.process_time
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((R, P, 2 * P))
+    cov = a @ a.swapaxes(1, 2) / (2 * P) + np.eye(P)
+    # L' per replicate, the replicate axis last (the layout the model keeps).
+    start = np.ascontiguousarray(np.moveaxis(np.linalg.cholesky(cov).swapaxes(1, 2), 0, -1))
+    x = np.ascontiguousarray(rng.uniform(-1, 1, (P, R)))
+    z = rng.standard_normal((P, R))
+    _factor._downdate(start.copy(), x, 1.0, z)  # compile outside the timing
+    best = np.inf
+    for _ in range(20):
+        upper = start.copy()
+        began = clock()
+        _factor._downdate(upper, x, 1.0, z)
+        best = min(best, clock() - began)
+    ceilings = measure_ceilings(copy_mb=64.0, matmul_n=512, repeats=5)
+    triangle = P * (P + 1) // 2 * R * 8
+    floor = triangle / (ceilings.copy_gbs * 1e9)
+    print(f"downdate alone (d = {P}, R = {R}): {1e3 * best:.3f} ms per step (CPU time)")
+    print(f"copy bandwidth: {ceilings.copy_gbs:.2f} GB/s (64 MB arrays, best of 5)")
+    print(
+        f"the factor's upper triangle, {triangle / 1e6:.2f} MB, read and written at that "
+        f"bandwidth: {1e3 * floor:.3f} ms (the downdate takes {best / floor:.1f}x that)"
+    )
+
+
+if __name__ == "__main__":
+    main()
