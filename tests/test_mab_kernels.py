@@ -207,3 +207,26 @@ def test_arm_features_reuse_one_view_and_pickle_without_it():
     np.testing.assert_array_equal(
         copy.transform(np.empty((3, 0))), np.broadcast_to(np.eye(4), (3, 4, 4))
     )
+
+
+@needs_numba
+@pytest.mark.parametrize(
+    "env",
+    [
+        MultiArmedBandit([0.1, 0.5, 0.5, 0.95], horizon=130, n_replicates=7, seed=4),
+        MultiArmedBandit([0.3, 0.6], horizon=40, seed=5),  # one stream
+        PiecewiseStationaryBandit(
+            [[0.9, 0.1, 0.3], [0.1, 0.9, 0.3]], [50], horizon=110, n_replicates=5, seed=6
+        ),
+    ],
+)
+def test_compiled_bernoulli_draws_are_numpys(env, monkeypatch):
+    from regretlab.learners import _pcg64_kernel
+
+    fast = [b.rewards.copy() for b in env.blocks(33)]
+    fast_again = [b.rewards.copy() for b in env.blocks(17)]  # a new iteration starts over
+    monkeypatch.setattr(_pcg64_kernel, "compiled_bernoulli", lambda: None)
+    slow = np.concatenate([b.rewards for b in env.blocks(33)], axis=-2)
+    np.testing.assert_array_equal(np.concatenate(fast, axis=-2), slow)
+    np.testing.assert_array_equal(np.concatenate(fast_again, axis=-2), slow)
+    assert set(np.unique(slow)) <= {0.0, 1.0}

@@ -23,6 +23,7 @@ from regretlab.environments.bandits import _DRAW_BYTES, _JUMP, _block_size
 from regretlab.environments.noise import Noise
 from regretlab.environments.rewards import Bernoulli, RewardModel, resolve_observation
 from regretlab.features import ArmFeatures
+from regretlab.learners import _pcg64_kernel
 
 __all__ = ["AdversarialBandit", "ArmStep", "MultiArmedBandit", "PiecewiseStationaryBandit"]
 
@@ -100,6 +101,7 @@ class _ArmBandit:
                 table[:, i] = table[:, i, order]
         self._table = table
         self._changes = changes
+        self._packed_starts = _pcg64_kernel.pack_states(self._starts)
         # Steps spent in each segment within the horizon: the weights of the best fixed arm.
         bounds = np.clip(np.r_[1, changes, self.horizon + 1], 1, self.horizon + 1)
         totals = np.einsum("s,srk->rk", np.diff(bounds).astype(float), table)
@@ -124,7 +126,9 @@ class _ArmBandit:
             return None
         return self._fixed.copy() if self.n_replicates is not None else self._fixed[0].copy()
 
-    def _block(self, gens: list[np.random.Generator], start: int, m: int) -> ArmStep:
+    def _block(
+        self, gens: list[np.random.Generator], start: int, m: int, packed: np.ndarray | None
+    ) -> ArmStep:
         r, k = len(gens), self.n_actions
         stationary = not len(self._changes)
         if stationary:  # a read-only view: one table for every step
@@ -133,7 +137,9 @@ class _ArmBandit:
             segment = np.searchsorted(self._changes, np.arange(start + 1, start + m + 1), "right")
             means = self._table[segment]  # (m, R, K), time-major
         rewards = np.empty((m, r, k))
-        if type(self._reward) is Bernoulli:
+        if packed is not None:  # numba: every replicate's generator in one compiled loop
+            _pcg64_kernel.compiled_bernoulli()(packed, means, rewards)  # type: ignore[misc]
+        elif type(self._reward) is Bernoulli:
             # Bernoulli.observe's draws (``uniform < mean``, the means checked at
             # construction), one generator call per replicate. A few replicates at a time into
             # a buffer that stays in the CPU cache, compared there replicate-major (long
@@ -183,9 +189,13 @@ class _ArmBandit:
             gens = [np.random.Generator(np.random.PCG64(0)) for _ in self._starts]
         for g, state in zip(gens, self._starts, strict=True):
             g.bit_generator.state = state
+        # numba: Bernoulli arms drawn from uint64 state rows (numpy's numbers, _pcg64_kernel).
+        packed = None
+        if type(self._reward) is Bernoulli and _pcg64_kernel.compiled_bernoulli() is not None:
+            packed = self._packed_starts.copy()
         try:
             for start in range(0, self.horizon, size):
-                yield self._block(gens, start, min(size, self.horizon - start))
+                yield self._block(gens, start, min(size, self.horizon - start), packed)
         finally:
             pool.append(gens)
 

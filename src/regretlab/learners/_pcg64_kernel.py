@@ -34,6 +34,7 @@ from regretlab.learners._numba import compile_kernel
 
 __all__ = [
     "compiled_bandit_draws",
+    "compiled_bernoulli",
     "compiled_draws",
     "pack_states",
     "standard_normal",
@@ -276,6 +277,30 @@ def compiled_bandit_draws() -> Callable[..., None] | None:
     assert kernel is not None
     tables = _tables()
     return lambda *args: kernel(*args, tables)
+
+
+def _bernoulli_source(state, means, rewards):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """``rewards[t, r, a] = 1.0 if u < means[t, r, a] else 0.0`` with ``u`` from replicate
+    ``r``'s generator ``state[r]`` in ``(t, a)`` order: numpy's ``g.random((m, K)) < means``
+    (``Bernoulli.observe``) for each replicate; ``means`` may broadcast over time."""
+    steps, n_rep, k = rewards.shape
+    for t in range(steps):  # time-major, as the block is laid out: written in order
+        for r in range(n_rep):
+            s_hi, s_lo = state[r, 0], state[r, 1]
+            i_hi, i_lo = state[r, 2], state[r, 3]
+            for a in range(k):
+                s_hi, s_lo, bits = _step(s_hi, s_lo, i_hi, i_lo)
+                rewards[t, r, a] = 1.0 if _to_double(bits) < means[t, r, a] else 0.0
+            state[r, 0], state[r, 1] = s_hi, s_lo
+
+
+@functools.cache
+def compiled_bernoulli() -> Callable[..., None] | None:
+    """``bernoulli(state, means, rewards)`` compiled (see :func:`_bernoulli_source`), or
+    ``None`` without numba."""
+    if compiled_draws() is None:
+        return None
+    return compile_kernel(_bernoulli_source)
 
 
 @functools.cache
