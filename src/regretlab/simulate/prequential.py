@@ -157,11 +157,50 @@ def run_prequential(
     """
     if not isinstance(time_blocking, bool):
         raise TypeError(f"time_blocking must be True or False, got {time_blocking!r}")
+    label = readable_name(env) if environment is None else environment
+    batch = () if env.n_replicates is None else (env.n_replicates,)
+    # The loop runs in its own frame: its learners' state and last block are freed before the
+    # tables are built (and pandas is imported), not held beside them at the run's peak.
+    names, records, coef_records, log = _run_steps(
+        env,
+        agents,
+        checkpoints,
+        label,
+        track_coefficients=track_coefficients,
+        progress=progress,
+        feedback=feedback,
+        block_memory=block_memory,
+        time_blocking=time_blocking,
+    )
+    regret = _regret_table(records, names, label, batch)
+    coefficients = (
+        _coefficient_table(coef_records, names, label, env, batch) if track_coefficients else None
+    )
+    return PrequentialResult(regret, coefficients, log.table())
+
+
+def _run_steps(
+    env: PredictionStream,
+    agents: list[Agent] | tuple[Agent, ...],
+    checkpoints: np.ndarray | None,
+    label: str,
+    *,
+    track_coefficients: bool,
+    progress: bool,
+    feedback: Feedback | None,
+    block_memory: int,
+    time_blocking: bool,
+) -> tuple[
+    list[str],
+    list[tuple[int, int, np.ndarray, np.ndarray]],
+    list[tuple[int, int, np.ndarray, np.ndarray | None]],
+    EventLog,
+]:
+    """The time loop of :func:`run_prequential`: the tallies at every checkpoint."""
     names, learners, maps, schedulers = prepare_agents(agents, env)
     horizon = env.horizon
     steps = check_checkpoints(checkpoints, horizon)
     batch = () if env.n_replicates is None else (env.n_replicates,)
-    label = readable_name(env) if environment is None else environment
     log = EventLog(names, label)
     channel = None if feedback is None else FeedbackChannel(feedback, len(agents), env.n_replicates)
 
@@ -245,11 +284,7 @@ def run_prequential(
                             coef_records.append((a, t, *coef))
         bar.update(len(y))
     bar.close()
-    regret = _regret_table(records, names, label, batch)
-    coefficients = (
-        _coefficient_table(coef_records, names, label, env, batch) if track_coefficients else None
-    )
-    return PrequentialResult(regret, coefficients, log.table())
+    return names, records, coef_records, log
 
 
 def _regret_table(
@@ -258,21 +293,21 @@ def _regret_table(
     label: str,
     batch: tuple[int, ...],
 ) -> pd.DataFrame:
+    """One row per record and replicate, built column by column: no frame per checkpoint
+    beside the concatenated table."""
     reps = replicate_ids(batch)
-    frames = [
-        pd.DataFrame(
-            {
-                "environment": label,
-                "agent": names[a],
-                "replicate": reps,
-                "step": t,
-                "expected_regret": np.atleast_1d(exp),
-                "excess_loss": np.atleast_1d(exc),
-            }
-        )
-        for a, t, exp, exc in records
-    ]
-    return pd.concat(frames, ignore_index=True)
+    n = len(reps)
+    agents = np.array(names, dtype=object)[[a for a, *_ in records]]
+    return pd.DataFrame(
+        {
+            "environment": label,
+            "agent": np.repeat(agents, n),
+            "replicate": np.tile(reps, len(records)),
+            "step": np.repeat(np.array([t for _, t, *_ in records], dtype=np.int64), n),
+            "expected_regret": np.concatenate([np.atleast_1d(e) for *_, e, _ in records]),
+            "excess_loss": np.concatenate([np.atleast_1d(x) for *_, x in records]),
+        }
+    )
 
 
 def _coefficient_table(
