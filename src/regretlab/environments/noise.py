@@ -54,7 +54,7 @@ def _check_function(name: str, fn: Any) -> None:
 
 def _per_row(scale: Any, ndim: int) -> Any:
     """A number as it is; an ``(m,)`` array shaped to broadcast over a block's other axes."""
-    if np.ndim(scale) == 0:
+    if isinstance(scale, float | int) or np.ndim(scale) == 0:  # the first test is cheaper
         return scale
     scale = np.asarray(scale, dtype=float)
     return scale.reshape(scale.shape + (1,) * (ndim - scale.ndim))

@@ -7,7 +7,6 @@ so differences between them are paired.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -15,8 +14,9 @@ import numpy as np
 from regretlab._lazy import lazy_module
 from regretlab._lazy import progress_bar as tqdm
 from regretlab.base import PredictionStream
-from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, stream_block_size
+from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, stream_steps
 from regretlab.simulate._labels import readable_name, tables_repr
+from regretlab.simulate._segments import design, design_buffers
 from regretlab.simulate.agents import (
     Agent,
     EventLog,
@@ -32,13 +32,6 @@ else:
     pd = lazy_module("pandas")
 
 __all__ = ["PrequentialResult", "run_prequential"]
-
-# The designs of one segment of steps (all agents) stay under this, so they are still in cache
-# when the learners read them.
-_DESIGN_BYTES = 8 * 1024 * 1024
-# ... but at least this many steps, so that wide models (whose covariances do not fit in cache
-# anyway) still get long time blocks: at d = 172 segments of 6 steps made blocking slower.
-_MIN_SEGMENT = 64
 
 
 class PrequentialResult(NamedTuple):
@@ -71,9 +64,11 @@ def _coefficients(learner: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
 
 
 def _predict_learn_block(learner: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Predictions of a block of steps (time first), then learn them: ``(m, *batch)``."""
-    out = learner.predict_learn_many(np.moveaxis(x, 0, -2), np.moveaxis(y, 0, -1))
-    return np.moveaxis(np.asarray(out, dtype=float), -1, 0)
+    """Predictions of a segment of steps, then learn them: ``x`` ``(*batch, m, p)`` and ``y``
+    ``(*batch, m)`` replicate first, as the learners read them; the predictions time first,
+    ``(m, *batch)``."""
+    out = learner.predict_learn_many(x, y)
+    return np.ascontiguousarray(np.moveaxis(np.asarray(out, dtype=float), -1, 0))
 
 
 def _add_losses(
@@ -214,8 +209,8 @@ def _run_steps(
         and not hasattr(learner, "pop_events")
         for a, learner in enumerate(learners)
     ]
-    per_step = 8 * max(1, math.prod(batch)) * sum(fm.n_features for fm in maps)
-    span = max(_MIN_SEGMENT, _DESIGN_BYTES // per_step)  # steps per segment
+    size, span = stream_steps(block_memory, env, maps)  # steps per block and per segment
+    reuse = design_buffers(maps, blocked, batch, span)
     expected = np.zeros((len(agents), *batch))
     excess = np.zeros((len(agents), *batch))
     records: list[tuple[int, int, np.ndarray, np.ndarray]] = []
@@ -223,26 +218,33 @@ def _run_steps(
     next_check = 0
     t = 0
     bar = tqdm(total=horizon, disable=not progress, desc=label, leave=False)
-    for block in env.blocks(stream_block_size(block_memory, env, maps)):
+    for block in env.blocks(size):
         # Observations first in every array, so each step reads contiguous (R, p) rows.
         x = np.moveaxis(block.x, -2, 0)
-        y = np.moveaxis(block.y, -1, 0)
-        mean = np.moveaxis(block.mean, -1, 0)
-        # Segments end at checkpoints, where the tallies (and coefficients) are recorded, and
-        # are short enough that their designs stay in cache between the transform and the
-        # learners (the designs of a whole block would be written and read from memory).
+        # Outputs and means time first and contiguous: the tallies add one step's (R,) row
+        # at a time (strided rows cost 5x).
+        y = np.ascontiguousarray(np.moveaxis(block.y, -1, 0))
+        mean = np.ascontiguousarray(np.moveaxis(block.mean, -1, 0))
+        # Segments end at checkpoints, where the tallies (and coefficients) are recorded; only
+        # one segment's designs exist at a time (see stream_steps).
         start = 0
         while start < len(y):
             stop = min(len(y), start + span)
             if next_check < len(steps):
                 stop = min(stop, start + int(steps[next_check]) - t)
             rows = slice(start, stop)
-            segment = np.ascontiguousarray(x[rows])  # the maps' products then run on rows
-            designs = [fm.transform(segment) for fm in maps]
+            # Designs replicate first for the blocked agents (each replicate's rows contiguous,
+            # as the kernels and X'X read them), time first for the agents that step (each
+            # step's (R, p) rows contiguous); each made once per feature map.
+            made: dict[tuple[int, bool], np.ndarray] = {}
+            designs = [
+                design(made, reuse, fm, block.x, x, rows, rep)
+                for fm, rep in zip(maps, blocked, strict=True)
+            ]
             for a, learner in enumerate(learners):
                 if blocked[a]:
                     try:
-                        yhat_block = _predict_learn_block(learner, designs[a], y[rows])
+                        yhat_block = _predict_learn_block(learner, designs[a], block.y[..., rows])
                     except (ValueError, TypeError) as exc:
                         where = (
                             f"step {t + 1}"
