@@ -243,9 +243,7 @@ class InteractionStream:
                 g.random(out=x_r)
             x *= 2.0
             x -= 1.0
-            noise = np.empty((len(x_gens), m))
-            for g, x_r, out in zip(noise_gens, x, noise, strict=True):
-                self._noise.sample(g, (m,), x_r, out=out)
+            noise = self._noise.sample_replicates(noise_gens, x, np.empty((len(x_gens), m)))
             yield self._observe(x, noise)
 
     def __iter__(self) -> Iterator[Observations]:

@@ -79,14 +79,20 @@ def _add_losses(
     expected: np.ndarray,
     excess: np.ndarray,
 ) -> None:
-    """Add a block's losses to agent ``a``'s tallies one step at a time, in the order (and so
-    with the rounding) of the step-by-step loop."""
+    """Add a block's losses (time first, ``(m, *batch)``) to agent ``a``'s tallies one step
+    at a time, in the order (and so with the rounding) of the step-by-step loop: a running
+    sum (``add.accumulate``, sequential by definition) from the tally."""
     miss = yhat - mean
     miss *= miss
-    extra = (yhat - y) ** 2 - (mean - y) ** 2
-    for i in range(len(miss)):
-        expected[a] += miss[i]
-        excess[a] += extra[i]
+    extra = yhat - y
+    extra *= extra
+    other = mean - y
+    other *= other
+    extra -= other
+    for tally, losses in ((expected[a, ...], miss), (excess[a, ...], extra)):
+        losses[0] += tally
+        np.add.accumulate(losses, axis=0, out=losses)
+        tally[...] = losses[-1]
 
 
 def run_prequential(
