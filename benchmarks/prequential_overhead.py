@@ -41,7 +41,7 @@ POINTS = {22: (6, 600), 56: (10, 150)}  # d: (x_dim, steps), as benchmarks/locks
 R = 1000
 
 
-def _measure(d: int, repeats: int, steps: int | None) -> dict[str, Any]:
+def _measure(d: int, repeats: int, steps: int | None, budget: int | None) -> dict[str, Any]:
     from regretlab.environments import InteractionStream
     from regretlab.learners import BayesianLinearRegression
     from regretlab.simulate import Agent, run_prequential
@@ -58,6 +58,7 @@ def _measure(d: int, repeats: int, steps: int | None) -> dict[str, Any]:
     model = BayesianLinearRegression(groups=fm, n_replicates=R)
     agent = Agent("bayes", model)
     checkpoints = np.array([steps])
+    options = {} if budget is None else {"block_memory": budget}
 
     def learner(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         return model.clone().predict_learn_many(xs, ys)
@@ -83,7 +84,7 @@ def _measure(d: int, repeats: int, steps: int | None) -> dict[str, Any]:
         "learner_contiguous": lambda: learner(contiguous, y_contiguous),
         "env_fresh": env_fresh,
         "env_reused": env_reused if "out" in fm.transform.__code__.co_varnames else env_fresh,
-        "runner": lambda: run_prequential(env, [agent], checkpoints=checkpoints),
+        "runner": lambda: run_prequential(env, [agent], checkpoints=checkpoints, **options),
     }
     for fn in variants.values():  # compile kernels, import pandas, warm caches
         fn()
@@ -97,12 +98,14 @@ def _measure(d: int, repeats: int, steps: int | None) -> dict[str, Any]:
     yhat = learner(contiguous, y_contiguous)
     mean = block.mean
     expected = ((yhat - mean) ** 2).sum(axis=-1)
-    table = run_prequential(env, [agent], checkpoints=checkpoints).regret
+    table = run_prequential(env, [agent], checkpoints=checkpoints, **options).regret
     err = float(np.abs(table["expected_regret"].to_numpy() - expected).max())
     return {"obs": steps * R, "err": err, **best}
 
 
-def _child(src: Path, d: int, repeats: int, numba: bool, steps: int | None) -> dict[str, Any]:
+def _child(
+    src: Path, d: int, repeats: int, numba: bool, steps: int | None, budget: int | None
+) -> dict[str, Any]:
     env = {
         **os.environ,
         "PYTHONPATH": str(src),
@@ -112,6 +115,8 @@ def _child(src: Path, d: int, repeats: int, numba: bool, steps: int | None) -> d
     cmd = [sys.executable, __file__, "--child", str(d), "--repeats", str(repeats)]
     if steps:
         cmd += ["--steps", str(steps)]
+    if budget:
+        cmd += ["--block-memory", str(budget)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -122,16 +127,21 @@ def main() -> None:
     parser.add_argument("--dims", type=int, nargs="+", default=list(POINTS))
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=None, help="horizon (default per d)")
+    parser.add_argument(
+        "--block-memory-mb", type=float, default=None, help="run_prequential's block_memory"
+    )
+    parser.add_argument("--block-memory", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_measure(args.child, args.repeats, args.steps)))
+        print(json.dumps(_measure(args.child, args.repeats, args.steps, args.block_memory)))
         return
+    budget = None if args.block_memory_mb is None else int(args.block_memory_mb * 2**20)
     sys.path.insert(0, str(HERE))
     from _timing import machine_note
 
     try:
-        import numba  # noqa: F401
+        import numba
 
         kernels = [False, True]
     except ImportError:
@@ -139,6 +149,7 @@ def main() -> None:
     versions = [("this", OURS)] + ([("baseline", args.baseline)] if args.baseline else [])
     print(f"# run_prequential over the learner alone, R={R}; {machine_note()}")
     print(f"# load average {os.getloadavg()[0]:.1f}; CPU seconds, best of {args.repeats} rounds")
+    print(f"# block_memory: {'default (64 MiB)' if budget is None else f'{budget} bytes'}")
     print(
         "| d | code | kernel | learner strided ms | learner contiguous ms | env fresh ms "
         "| env reused ms | runner ms | runner k obs/s | own | own vs lockstep.py's terms "
@@ -148,7 +159,7 @@ def main() -> None:
     for d in args.dims:
         for name, src in versions:
             for numba in kernels:
-                r = _child(src, d, args.repeats, numba, args.steps)
+                r = _child(src, d, args.repeats, numba, args.steps, budget)
                 learner = min(r["learner_strided"], r["learner_contiguous"])
                 env = min(r["env_fresh"], r["env_reused"])
                 own = (r["runner"] - env - learner) / learner
