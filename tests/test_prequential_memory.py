@@ -18,6 +18,7 @@ from regretlab.learners import BayesianLinearRegression, SGDLinearRegression
 from regretlab.simulate import Agent, run_prequential
 from regretlab.simulate import prequential as prequential_module
 from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, stream_steps
+from regretlab.simulate._segments import design, design_buffers
 from regretlab.simulate.prequential import _add_losses
 
 
@@ -93,9 +94,11 @@ def test_two_blocks_and_a_segment_fit_the_budget(r, x_dim, budget):
     reps, d, p = r or 1, x_dim, env.features.n_features
     held = 2 * 8 * reps * (3 * d + 3) * block + 8 * reps * (d + p + 4) * segment
     assert held <= budget or block == 1
-    # The segment is no shorter than the budget needs it to be: half for the designs.
-    wider = 8 * reps * (3 * d + 3) * 2 * (block + segment) + 8 * reps * (d + p + 4) * 2 * segment
-    assert wider > budget or segment >= 64
+    # Segments are as long as the budget allows (64 steps or 32 MiB of designs, at most half
+    # the budget, and no longer than blocks that fit beside them): short ones cost time.
+    per_segment, per_block = 8 * reps * (d + p + 4), 16 * reps * (3 * d + 3)
+    allowed = min(64, budget // 2 // per_segment, budget // (per_segment + per_block))
+    assert segment >= max(1, allowed)
 
 
 class _NoOut:
@@ -130,6 +133,27 @@ def test_designs_in_either_layout_give_the_step_by_step_results():
         pd.testing.assert_frame_equal(blocked.regret, steps, check_exact=False, rtol=1e-9)
     sgd = steps["agent"] == "sgd"
     assert (blocked.regret[sgd] == steps[sgd]).all().all()  # stepping: bit for bit
+
+
+def test_replicate_first_designs_reuse_one_buffer_per_map():
+    fm, other = InteractionFeatures(3), _NoOut(3)
+    maps, blocked = [fm, fm, other, fm], [True, True, True, False]
+    reuse = design_buffers(maps, blocked, (4,), 10)
+    assert list(reuse) == [id(fm)]  # one buffer, for the map whose transform takes out
+    inputs = np.random.default_rng(0).uniform(-1, 1, (4, 25, 3))
+    time_first = np.ascontiguousarray(np.moveaxis(inputs, 1, 0))
+    for rows in (slice(0, 10), slice(10, 17)):
+        made = {}
+        designs = [
+            design(made, reuse, m, inputs, time_first, rows, b)
+            for m, b in zip(maps, blocked, strict=True)
+        ]
+        assert designs[0] is designs[1]  # made once per map and layout
+        assert np.shares_memory(designs[0], reuse[id(fm)])
+        assert not np.shares_memory(designs[2], reuse[id(fm)])
+        np.testing.assert_array_equal(designs[0], fm.transform(inputs[:, rows]))
+        np.testing.assert_array_equal(designs[2], designs[0])
+        np.testing.assert_array_equal(designs[3], fm.transform(time_first[rows]))
 
 
 def test_the_tallies_add_step_by_step():
