@@ -135,16 +135,20 @@ def run_prequential(
         ``Feedback()``, learns every observation right after predicting it.
     block_memory
         Bytes of environment data (inputs, outputs, designs) held at once: the steps are read
-        in blocks sized to fit (at least one step), so the memory does not grow with the
-        horizon. Default 64 MiB. Any value gives the same results (bit for bit step by step;
-        to rounding, about 1e-12, with ``time_blocking``, whose segments end with the blocks).
+        in blocks, and their designs made a segment of steps at a time, sized to fit (at
+        least one step; half the budget at most for a segment's designs), so the memory does
+        not grow with the horizon. Default 64 MiB. Any value gives the same results (bit for
+        bit step by step; to rounding, about 1e-12, with ``time_blocking``, whose segments end
+        with the blocks); longer segments cost the time-blocked learners less per step. The
+        learners' state is freed before the result tables are built.
     time_blocking
         Let learners with ``predict_learn_many`` (such as
-        :class:`~regretlab.learners.BayesianLinearRegression`) predict and learn all the steps
-        between two checkpoints in one call, blocked by time for the cache; agents with a
-        scheduler, learners that report events, and runs with ``feedback`` go step by step.
-        The predictions agree with the step-by-step loop (``False``) to about 1e-12, so the
-        results do too.
+        :class:`~regretlab.learners.BayesianLinearRegression`) predict and learn each segment
+        of steps in one call, blocked by time for the cache; agents with a scheduler, learners
+        that report events, and runs with ``feedback`` go step by step. The predictions agree
+        with the step-by-step loop (``False``) to about 1e-12, so the results do too. Their
+        designs are made replicate first, ``(*batch, m, p)``, in a buffer reused for the next
+        segment: ``predict_learn_many`` must not keep a reference to them.
 
     Examples
     --------
