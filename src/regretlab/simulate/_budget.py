@@ -51,7 +51,8 @@ def _steps(block_memory: int, horizon: int, n_replicates: int | None, floats: in
 # Steps per segment of a prediction stream (the steps whose designs are made and learned at
 # once): designs of about this many bytes, where half the budget allows (time-blocked learners
 # pay per call and their X'X is less efficient on short segments: at R = 1000, d = 22 with
-# numba, segments of 32, 64, 128 and 200 steps measured 30%, 12%, 5% and 5% above one call) ...
+# numba, segments of 64, 113, 150, 200 and 300 steps measured 27%, 17%, 12%, 9% and 6% above
+# one call of 600 steps) ...
 SEGMENT_BYTES = 32 * 2**20
 # ... but at least this many steps, so that wide models (whose covariances do not fit in cache
 # anyway) still get long time blocks: at d = 172 segments of 6 steps made blocking slower.
