@@ -213,3 +213,21 @@ def test_the_stream_draws_the_notebooks_rows_whatever_the_block():
     first = np.random.default_rng(np.random.SeedSequence(5).spawn(1)[0]).uniform(-1, 1, 4)
     assert np.array_equal(whole.x[0, 0], first)
     assert np.array_equal(next(env.blocks(1)).x[0, 0], first)
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize("pairwise", [True, False])
+@pytest.mark.parametrize("shape", [(300,), (3, 1000), (2049,), (5, 7)])
+def test_designs_by_columns_are_the_designs_by_rows(monkeypatch, intercept, pairwise, shape):
+    from regretlab.features import interactions
+
+    fm = InteractionFeatures(4, intercept=intercept, pairwise=pairwise)
+    x = np.random.default_rng(1).uniform(-1, 1, (*shape, 6))[..., 1:5]  # strided inputs
+    by_columns = fm.transform(x)
+    monkeypatch.setattr(interactions, "_BY_COLUMNS", 10**12)
+    by_rows = fm.transform(x)
+    assert np.array_equal(by_columns, by_rows)
+    # Checked against the definition too (intercept, inputs, then x_i x_j for i < j).
+    left, right = np.triu_indices(4, k=1)
+    parts = [np.ones((*shape, 1))] * intercept + [x] + [x[..., left] * x[..., right]] * pairwise
+    assert np.array_equal(by_rows, np.concatenate(parts, axis=-1))
