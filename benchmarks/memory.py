@@ -168,9 +168,7 @@ def main() -> None:
         "| loop's peak - state MB | result tables MB | RSS before the run MB "
         "| agent alone: peak MB | run - agent alone MB | wall s (run, alone) |"
     )
-    print(
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    )
+    print("|" + " ---: |" * 13)
     for case in cases:
         r, x_dim, horizon = (int(v) for v in case.split(","))
         d = 1 + x_dim + x_dim * (x_dim - 1) // 2
