@@ -3,7 +3,9 @@
 Each case runs in a fresh process under ``/usr/bin/time -v`` (its "Maximum resident set size"):
 ``BayesianLinearRegression`` on an ``InteractionStream`` (d = 1 + x_dim + x_dim(x_dim-1)/2), R
 replicates, T steps, default ``block_memory`` (64 MiB) unless ``--block-memory-mb`` is given.
-Beside the peak it reports the agent's own state (the bytes of the learner's arrays, measured
+Beside the peak it reports the loop's peak (``VmHWM`` when the result tables start: the
+loop's arrays and learners are freed by then), the result tables' own size
+(``memory_usage(deep=True)``), the agent's own state (the bytes of the learner's arrays, measured
 after the run) and the process's resident size after the imports and the environment and
 agent are built, before the run (the "start"), so that
 
@@ -60,7 +62,16 @@ def state_bytes(obj, seen=None):
     return 0
 
 
+def vm_hwm():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return -1
+
+
 start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+loop_peak = tables = -1
 if {alone}:
     # The agent stepped alone, T steps on one reused design row: its own peak (state and the
     # temporaries of its steps and periodic refreshes), and pandas, which a run loads at the end.
@@ -72,11 +83,23 @@ if {alone}:
     import pandas
     result = None
 else:
+    import regretlab.simulate.prequential as prequential
+
+    build = prequential._regret_table
+
+    def regret_table(*args):
+        # The loop's peak: the tables are built after the loop's arrays and learners are freed.
+        global loop_peak
+        loop_peak = vm_hwm()
+        return build(*args)
+
+    prequential._regret_table = regret_table
     options = {{}} if budget is None else {{"block_memory": budget}}
     result = run_prequential(env, [Agent("bayes", learner)], **options)
+    tables = sum(int(t.memory_usage(deep=True).sum()) for t in result if t is not None)
 # The learner the runner stepped is a clone; its final state has the same arrays' sizes.
 learner.learn_one(env.features.transform(env.take(1).x[:, 0]), np.zeros(R))
-print("STATE", state_bytes(learner), "START", start)
+print("STATE", state_bytes(learner), "START", start, "LOOP", loop_peak, "TABLES", tables)
 """
 
 
@@ -99,7 +122,15 @@ def run_case(
     peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)[1]) * 1024
     fields = done.stdout.split()
     state, begin = int(fields[fields.index("STATE") + 1]), int(fields[fields.index("START") + 1])
-    return {"peak": peak, "state": state, "start": begin, "seconds": seconds}
+    loop, tables = int(fields[fields.index("LOOP") + 1]), int(fields[fields.index("TABLES") + 1])
+    return {
+        "peak": peak,
+        "state": state,
+        "start": begin,
+        "loop": loop,
+        "tables": tables,
+        "seconds": seconds,
+    }
 
 
 def main() -> None:
@@ -133,10 +164,11 @@ def main() -> None:
     print(f"MALLOC_MMAP_THRESHOLD_={ENV.get('MALLOC_MMAP_THRESHOLD_', 'unset (dynamic)')}")
     print()
     print(
-        "| R | d | T | peak RSS MB | agents' state MB | peak - state MB | RSS before the run MB "
+        "| R | d | T | peak RSS MB | agents' state MB | peak - state MB | loop's peak MB "
+        "| loop's peak - state MB | result tables MB | RSS before the run MB "
         "| agent alone: peak MB | run - agent alone MB | wall s (run, alone) |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("|" + " ---: |" * 13)
     for case in cases:
         r, x_dim, horizon = (int(v) for v in case.split(","))
         d = 1 + x_dim + x_dim * (x_dim - 1) // 2
@@ -146,7 +178,9 @@ def main() -> None:
         mb = 1e6
         print(
             f"| {r} | {d} | {horizon} | {m['peak'] / mb:.0f} | {m['state'] / mb:.0f} | "
-            f"{(m['peak'] - m['state']) / mb:.0f} | {m['start'] / mb:.0f} | {a['peak'] / mb:.0f} "
+            f"{(m['peak'] - m['state']) / mb:.0f} | {m['loop'] / mb:.0f} | "
+            f"{(m['loop'] - m['state']) / mb:.0f} | {m['tables'] / mb:.0f} | "
+            f"{m['start'] / mb:.0f} | {a['peak'] / mb:.0f} "
             f"| {(m['peak'] - a['peak']) / mb:.0f} | {m['seconds']:.0f}, {a['seconds']:.0f} |",
             flush=True,
         )

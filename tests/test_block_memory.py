@@ -10,7 +10,7 @@ from regretlab.features import InteractionFeatures
 from regretlab.learners import BayesianLinearRegression, DisjointBayesianLinearRegression
 from regretlab.policies import ThompsonSampling
 from regretlab.simulate import Agent, run_bandit, run_prequential
-from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, stream_block_size
+from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, stream_block_size, stream_steps
 
 BUDGETS = (1, 40_000, 300_000, DEFAULT_BLOCK_MEMORY)
 
@@ -93,11 +93,12 @@ def test_the_block_fits_the_budget_and_does_not_grow_with_the_horizon():
     sizes = []
     for horizon in (20, 1_000, 10_000):
         env = InteractionStream(x_dim=4, horizon=horizon, n_replicates=50, seed=0)
-        size = stream_block_size(budget, env, [env.features])
+        size, span = stream_steps(budget, env, [env.features])
+        assert size == stream_block_size(budget, env, [env.features])
         block = next(env.blocks(size))
-        design = env.features.transform(block.x)
-        # The two live blocks of data and designs stay within the budget.
-        assert 2 * (sum(a.nbytes for a in block) + design.nbytes) <= budget
+        design = env.features.transform(block.x[:, :span])
+        # The two live blocks of data and one segment's designs stay within the budget.
+        assert 2 * sum(a.nbytes for a in block) + design.nbytes <= budget
         sizes.append(size)
     assert sizes[0] == 20
     assert sizes[1] == sizes[2] < 1_000

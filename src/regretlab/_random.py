@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.random.bit_generator import ISeedSequence
 
 __all__ = ["SeedLike", "as_seed_sequence", "children", "pcg64_at", "replicate_seeds"]
 
@@ -56,12 +57,29 @@ def replicate_seeds(seed: SeedLike, n_replicates: int | None) -> list[np.random.
     return [root] if n_replicates is None else children(root, n_replicates)
 
 
+class _Unseeded(ISeedSequence):
+    """Zeros as a seed: for a generator whose state is set right after (hashing a real seed
+    cost 15 us of the 17 us of a restart, paid per replicate by every stream)."""
+
+    def generate_state(self, n_words: int, dtype: Any = np.uint32) -> Any:
+        return np.zeros(n_words, dtype=dtype)
+
+
+_UNSEEDED = _Unseeded()
+
+
 def pcg64_at(state: Any, skip: int = 0) -> np.random.PCG64:
     """A fresh ``PCG64`` in ``state`` (a ``PCG64.state`` dict), ``skip`` draws on.
 
     Independent of the generator the state came from, and several times cheaper than
-    ``copy.deepcopy``: how streams restart from a saved position.
+    ``copy.deepcopy``: how streams restart from a saved position. ``state`` sets every part of
+    the generator's state, so no seed is hashed first.
+
+    >>> bits = np.random.PCG64(3)
+    >>> same = pcg64_at(bits.state)
+    >>> bool(np.random.Generator(same).random() == np.random.Generator(bits).random())
+    True
     """
-    bits = np.random.PCG64(0)
+    bits = np.random.PCG64(_UNSEEDED)  # type: ignore[arg-type]  # any ISeedSequence is accepted
     bits.state = state
     return bits.advance(skip) if skip else bits

@@ -162,6 +162,7 @@ class PendingUpdates:
         while done < m:
             post = self._sync(full=True)
             if self._n_updates >= self.refresh_every:
+                del post  # the old covariance is freed before the new one is solved
                 post = self._refresh()
             stop = min(m, done + self.refresh_every - self._n_updates)
             rows = slice(done, stop)
@@ -177,6 +178,7 @@ class PendingUpdates:
             self._fold()
             run(mean, cov, flat_x[:, rows], flat_y[:, rows], self._beta, flat_out[:, rows])
             self._accumulate(x[..., rows, :], y[..., rows])
+            del mean, cov  # views of the posterior, which a refresh next may replace
             self._n_updates += stop - done
             done = stop
         return out
@@ -286,6 +288,8 @@ class PendingUpdates:
 
     def _refresh(self) -> gaussian.GaussianPosterior:
         self._fold()
+        # The old posterior goes first: two (R, p, p) covariances would be alive at once.
+        self._post = self._bound_of = None
         self._post = self._solve()
         self._n_updates = 0
         self._n_factors = 0

@@ -7,7 +7,6 @@ so differences between them are paired.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -15,8 +14,9 @@ import numpy as np
 from regretlab._lazy import lazy_module
 from regretlab._lazy import progress_bar as tqdm
 from regretlab.base import PredictionStream
-from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, stream_block_size
+from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, stream_steps
 from regretlab.simulate._labels import readable_name, tables_repr
+from regretlab.simulate._segments import design, design_buffers
 from regretlab.simulate.agents import (
     Agent,
     EventLog,
@@ -32,13 +32,6 @@ else:
     pd = lazy_module("pandas")
 
 __all__ = ["PrequentialResult", "run_prequential"]
-
-# The designs of one segment of steps (all agents) stay under this, so they are still in cache
-# when the learners read them.
-_DESIGN_BYTES = 8 * 1024 * 1024
-# ... but at least this many steps, so that wide models (whose covariances do not fit in cache
-# anyway) still get long time blocks: at d = 172 segments of 6 steps made blocking slower.
-_MIN_SEGMENT = 64
 
 
 class PrequentialResult(NamedTuple):
@@ -71,9 +64,11 @@ def _coefficients(learner: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
 
 
 def _predict_learn_block(learner: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Predictions of a block of steps (time first), then learn them: ``(m, *batch)``."""
-    out = learner.predict_learn_many(np.moveaxis(x, 0, -2), np.moveaxis(y, 0, -1))
-    return np.moveaxis(np.asarray(out, dtype=float), -1, 0)
+    """Predictions of a segment of steps, then learn them: ``x`` ``(*batch, m, p)`` and ``y``
+    ``(*batch, m)`` replicate first, as the learners read them; the predictions time first,
+    ``(m, *batch)``."""
+    out = learner.predict_learn_many(x, y)
+    return np.ascontiguousarray(np.moveaxis(np.asarray(out, dtype=float), -1, 0))
 
 
 def _add_losses(
@@ -84,14 +79,20 @@ def _add_losses(
     expected: np.ndarray,
     excess: np.ndarray,
 ) -> None:
-    """Add a block's losses to agent ``a``'s tallies one step at a time, in the order (and so
-    with the rounding) of the step-by-step loop."""
+    """Add a block's losses (time first, ``(m, *batch)``) to agent ``a``'s tallies one step
+    at a time, in the order (and so with the rounding) of the step-by-step loop: a running
+    sum (``add.accumulate``, sequential by definition) from the tally."""
     miss = yhat - mean
     miss *= miss
-    extra = (yhat - y) ** 2 - (mean - y) ** 2
-    for i in range(len(miss)):
-        expected[a] += miss[i]
-        excess[a] += extra[i]
+    extra = yhat - y
+    extra *= extra
+    other = mean - y
+    other *= other
+    extra -= other
+    for tally, losses in ((expected[a, ...], miss), (excess[a, ...], extra)):
+        losses[0] += tally
+        np.add.accumulate(losses, axis=0, out=losses)
+        tally[...] = losses[-1]
 
 
 def run_prequential(
@@ -134,16 +135,20 @@ def run_prequential(
         ``Feedback()``, learns every observation right after predicting it.
     block_memory
         Bytes of environment data (inputs, outputs, designs) held at once: the steps are read
-        in blocks sized to fit (at least one step), so the memory does not grow with the
-        horizon. Default 64 MiB. Any value gives the same results (bit for bit step by step;
-        to rounding, about 1e-12, with ``time_blocking``, whose segments end with the blocks).
+        in blocks, and their designs made a segment of steps at a time, sized to fit (at
+        least one step; half the budget at most for a segment's designs), so the memory does
+        not grow with the horizon. Default 64 MiB. Any value gives the same results (bit for
+        bit step by step; to rounding, about 1e-12, with ``time_blocking``, whose segments end
+        with the blocks); longer segments cost the time-blocked learners less per step. The
+        learners' state is freed before the result tables are built.
     time_blocking
         Let learners with ``predict_learn_many`` (such as
-        :class:`~regretlab.learners.BayesianLinearRegression`) predict and learn all the steps
-        between two checkpoints in one call, blocked by time for the cache; agents with a
-        scheduler, learners that report events, and runs with ``feedback`` go step by step.
-        The predictions agree with the step-by-step loop (``False``) to about 1e-12, so the
-        results do too.
+        :class:`~regretlab.learners.BayesianLinearRegression`) predict and learn each segment
+        of steps in one call, blocked by time for the cache; agents with a scheduler, learners
+        that report events, and runs with ``feedback`` go step by step. The predictions agree
+        with the step-by-step loop (``False``) to about 1e-12, so the results do too. Their
+        designs are made replicate first, ``(*batch, m, p)``, in a buffer reused for the next
+        segment: ``predict_learn_many`` must not keep a reference to them.
 
     Examples
     --------
@@ -157,11 +162,50 @@ def run_prequential(
     """
     if not isinstance(time_blocking, bool):
         raise TypeError(f"time_blocking must be True or False, got {time_blocking!r}")
+    label = readable_name(env) if environment is None else environment
+    batch = () if env.n_replicates is None else (env.n_replicates,)
+    # The loop runs in its own frame: its learners' state and last block are freed before the
+    # tables are built (and pandas is imported), not held beside them at the run's peak.
+    names, records, coef_records, log = _run_steps(
+        env,
+        agents,
+        checkpoints,
+        label,
+        track_coefficients=track_coefficients,
+        progress=progress,
+        feedback=feedback,
+        block_memory=block_memory,
+        time_blocking=time_blocking,
+    )
+    regret = _regret_table(records, names, label, batch)
+    coefficients = (
+        _coefficient_table(coef_records, names, label, env, batch) if track_coefficients else None
+    )
+    return PrequentialResult(regret, coefficients, log.table())
+
+
+def _run_steps(
+    env: PredictionStream,
+    agents: list[Agent] | tuple[Agent, ...],
+    checkpoints: np.ndarray | None,
+    label: str,
+    *,
+    track_coefficients: bool,
+    progress: bool,
+    feedback: Feedback | None,
+    block_memory: int,
+    time_blocking: bool,
+) -> tuple[
+    list[str],
+    list[tuple[int, int, np.ndarray, np.ndarray]],
+    list[tuple[int, int, np.ndarray, np.ndarray | None]],
+    EventLog,
+]:
+    """The time loop of :func:`run_prequential`: the tallies at every checkpoint."""
     names, learners, maps, schedulers = prepare_agents(agents, env)
     horizon = env.horizon
     steps = check_checkpoints(checkpoints, horizon)
     batch = () if env.n_replicates is None else (env.n_replicates,)
-    label = readable_name(env) if environment is None else environment
     log = EventLog(names, label)
     channel = None if feedback is None else FeedbackChannel(feedback, len(agents), env.n_replicates)
 
@@ -175,8 +219,8 @@ def run_prequential(
         and not hasattr(learner, "pop_events")
         for a, learner in enumerate(learners)
     ]
-    per_step = 8 * max(1, math.prod(batch)) * sum(fm.n_features for fm in maps)
-    span = max(_MIN_SEGMENT, _DESIGN_BYTES // per_step)  # steps per segment
+    size, span = stream_steps(block_memory, env, maps)  # steps per block and per segment
+    reuse = design_buffers(maps, blocked, batch, span)
     expected = np.zeros((len(agents), *batch))
     excess = np.zeros((len(agents), *batch))
     records: list[tuple[int, int, np.ndarray, np.ndarray]] = []
@@ -184,26 +228,33 @@ def run_prequential(
     next_check = 0
     t = 0
     bar = tqdm(total=horizon, disable=not progress, desc=label, leave=False)
-    for block in env.blocks(stream_block_size(block_memory, env, maps)):
+    for block in env.blocks(size):
         # Observations first in every array, so each step reads contiguous (R, p) rows.
         x = np.moveaxis(block.x, -2, 0)
-        y = np.moveaxis(block.y, -1, 0)
-        mean = np.moveaxis(block.mean, -1, 0)
-        # Segments end at checkpoints, where the tallies (and coefficients) are recorded, and
-        # are short enough that their designs stay in cache between the transform and the
-        # learners (the designs of a whole block would be written and read from memory).
+        # Outputs and means time first and contiguous: the tallies add one step's (R,) row
+        # at a time (strided rows cost 5x).
+        y = np.ascontiguousarray(np.moveaxis(block.y, -1, 0))
+        mean = np.ascontiguousarray(np.moveaxis(block.mean, -1, 0))
+        # Segments end at checkpoints, where the tallies (and coefficients) are recorded; only
+        # one segment's designs exist at a time (see stream_steps).
         start = 0
         while start < len(y):
             stop = min(len(y), start + span)
             if next_check < len(steps):
                 stop = min(stop, start + int(steps[next_check]) - t)
             rows = slice(start, stop)
-            segment = np.ascontiguousarray(x[rows])  # the maps' products then run on rows
-            designs = [fm.transform(segment) for fm in maps]
+            # Designs replicate first for the blocked agents (each replicate's rows contiguous,
+            # as the kernels and X'X read them), time first for the agents that step (each
+            # step's (R, p) rows contiguous); each made once per feature map.
+            made: dict[tuple[int, bool], np.ndarray] = {}
+            designs = [
+                design(made, reuse, fm, block.x, x, rows, rep)
+                for fm, rep in zip(maps, blocked, strict=True)
+            ]
             for a, learner in enumerate(learners):
                 if blocked[a]:
                     try:
-                        yhat_block = _predict_learn_block(learner, designs[a], y[rows])
+                        yhat_block = _predict_learn_block(learner, designs[a], block.y[..., rows])
                     except (ValueError, TypeError) as exc:
                         where = (
                             f"step {t + 1}"
@@ -245,11 +296,7 @@ def run_prequential(
                             coef_records.append((a, t, *coef))
         bar.update(len(y))
     bar.close()
-    regret = _regret_table(records, names, label, batch)
-    coefficients = (
-        _coefficient_table(coef_records, names, label, env, batch) if track_coefficients else None
-    )
-    return PrequentialResult(regret, coefficients, log.table())
+    return names, records, coef_records, log
 
 
 def _regret_table(
@@ -258,21 +305,21 @@ def _regret_table(
     label: str,
     batch: tuple[int, ...],
 ) -> pd.DataFrame:
+    """One row per record and replicate, built column by column: no frame per checkpoint
+    beside the concatenated table."""
     reps = replicate_ids(batch)
-    frames = [
-        pd.DataFrame(
-            {
-                "environment": label,
-                "agent": names[a],
-                "replicate": reps,
-                "step": t,
-                "expected_regret": np.atleast_1d(exp),
-                "excess_loss": np.atleast_1d(exc),
-            }
-        )
-        for a, t, exp, exc in records
-    ]
-    return pd.concat(frames, ignore_index=True)
+    n = len(reps)
+    agents = np.array(names, dtype=object)[[a for a, *_ in records]]
+    return pd.DataFrame(
+        {
+            "environment": label,
+            "agent": np.repeat(agents, n),
+            "replicate": np.tile(reps, len(records)),
+            "step": np.repeat(np.array([t for _, t, *_ in records], dtype=np.int64), n),
+            "expected_regret": np.concatenate([np.atleast_1d(e) for *_, e, _ in records]),
+            "excess_loss": np.concatenate([np.atleast_1d(x) for *_, x in records]),
+        }
+    )
 
 
 def _coefficient_table(
