@@ -78,6 +78,7 @@ def _compiled_ties(
     if most > 1:
         rows = np.flatnonzero(count > 1)
         tied = _arm_kernels.compiled("tied_first_max")
+        assert tied is not None  # compiled with first_max, or neither is
         tied(index, rows, rng.random((len(rows), index.shape[1])), actions)
     return Choice(actions, 1.0 / count)
 
@@ -153,13 +154,13 @@ class UCB1:
         fused = _arm_kernels.compiled("ucb_first_max")
         views = getattr(model, "_arm_views", None)
         arrays = None if fused is None or views is None or available is not None else views()
-        if arrays is not None:  # the index and its first maximum in one compiled pass
+        if fused is not None and arrays is not None:  # the index and its maximum in one pass
             _needs(self, model, "n_seen", "reward_mean")
-            n, means, total = arrays
+            n, mean, total = arrays
             scale = (2.0 * self.alpha**2) * np.log(np.maximum(total, 1.0))
             index, r = np.empty(n.shape), len(n)
             actions, count = np.empty(r, dtype=np.intp), np.empty(r)
-            most = fused(means, n, scale, index, actions, count)
+            most = fused(mean, n, scale, index, actions, count)
             return _compiled_ties(index, actions, count, most, rng)
         return _index_choice(masked_scores(self.index(model), available), rng)
 
