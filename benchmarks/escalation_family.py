@@ -323,6 +323,7 @@ def main() -> None:
         for s, p, total, late in pool.map(run_scenario, jobs):
             # Per-replicate totals, so later runs can score other defaults on the same data.
             np.savez_compressed(args.out / f"totals_{s.name}.npz", **total)
+            np.savez_compressed(args.out / f"late_{s.name}.npz", **late)
             for row in split_half(total, rng, args.defaults):
                 rows.append({"scenario": s.name, "p": p, **row})
             for name in total:
