@@ -75,8 +75,16 @@ def _flat_intercept_bma(scales):
     return make
 
 
+def _partial(fm, r):
+    """The recommended rule with partial Bayes factors (the default before issue 16's fifth
+    session): the evidence of the observations after the training sample only."""
+    rule = ModelAveraging.recommended(fm, n_replicates=r)
+    return ModelAveraging(**{**rule.get_params(), "comparison": "partial"})
+
+
 AGENTS = {
     "recommended": lambda fm, r: ModelAveraging.recommended(fm, n_replicates=r),
+    "recommended, partial": _partial,
     "EB main, off 1/2": lambda fm, r: ModelAveraging(
         learner=nig(fm, {"intercept": np.inf, "main": 1.0, "pairwise": 0.0}, r),
         grid=LADDER,

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from scipy.special import logsumexp
 
 from regretlab.policies.escalation._candidates_base import _Candidates
 from regretlab.policies.escalation._grids import _fitter, _log_prior, _moments
@@ -63,6 +64,15 @@ class ModelAveraging(_Candidates):
         (type-II maximum likelihood, :class:`EmpiricalBayes`), from ``2p`` observations on and
         then every 10% more data: a continuous scale instead of a grid, which keeps the number
         of averaged candidates (and the price of averaging) small.
+    comparison
+        How candidates that differ in their flat groups are compared once the common training
+        sample of ``m`` observations is in. ``"fractional"``: fractional Bayes factors (O'Hagan
+        1995), ``p(y_1..n) / int prior x likelihood(y_1..n)^(m / n)`` per candidate up to ``n =
+        2p``, so the comparison keeps the training observations (a shrunk intercept far from
+        the data loses at once, instead of lingering), then the chain rule from there on;
+        ``"partial"``: partial Bayes factors, the evidence of the observations after the
+        training sample only. Needs a learner with ``log_evidence(fraction=...)``; otherwise,
+        and where candidates share their flat groups, the comparison is partial.
 
     Examples
     --------
@@ -86,10 +96,16 @@ class ModelAveraging(_Candidates):
         other_grids: Mapping[Any, Sequence[Any]] | None = None,
         off_weight: float | None = None,
         fit: Sequence[str] = (),
+        comparison: str = "fractional",
     ) -> None:
         super().__init__(learner=learner, group=group, grid=grid, other_grids=other_grids)
+        if comparison not in ("fractional", "partial"):
+            raise ValueError(
+                f"comparison must be 'fractional' or 'partial', got {comparison!r}"
+            )
         self.off_weight = off_weight
         self.fit = fit
+        self.comparison = comparison
         self._log_prior = _log_prior(self._grid, off_weight)
         self._log_weight = np.repeat(self._log_prior[:, None], self._r, axis=1)
         self._leader = np.argmax(self._log_weight, axis=0)
@@ -107,6 +123,16 @@ class ModelAveraging(_Candidates):
         flat = [np.isinf(v) for v in self._values.values() if np.isinf(v).any()]
         least = np.logical_and.reduce(flat) if flat else np.zeros(self._g, dtype=bool)
         self._start_penalty = np.where(least, 0.0, -np.inf)[:, None] if least.any() else None
+        # The size of the common training sample once it is complete (-1: not yet).
+        self._training = -1
+        pattern = np.stack([np.isinf(v) for v in self._values.values()], axis=1)
+        _, which = np.unique(pattern, axis=0, return_inverse=True)
+        self._flat_sets = [np.flatnonzero(which.ravel() == k) for k in np.unique(which)]
+        self._fractional = (
+            comparison == "fractional"
+            and self._flat_differs
+            and callable(getattr(self._inner, "log_evidence", None))
+        )
 
     def _in_training(self) -> bool:
         """Whether the common training sample is still incomplete (see :meth:`_training_done`)."""
@@ -212,9 +238,14 @@ class ModelAveraging(_Candidates):
         x, y = self._check_xy(x, y)
         xs, ys = self._tile(x), self._tile(np.asarray(y))
         if self._counting or self._training_done():
-            self._log_weight += self._split(self._inner.log_predictive(xs, ys))
+            if self._training < 0:
+                self._training = self._step
+            if not self._fractional_step(self._step + 1):
+                self._log_weight += self._split(self._inner.log_predictive(xs, ys))
         self._inner.learn_one(xs, ys)
         self._step += 1
+        if self._counting and self._fractional_step(self._step):
+            self._log_weight = self._fractional_log_weight()
         if (
             self._fitter is not None
             and self._step >= self._next_fit
@@ -228,6 +259,26 @@ class ModelAveraging(_Candidates):
         self._record(self._leader, leader)
         self._leader = leader
         return self
+
+    def _fractional_log_weight(self) -> np.ndarray:
+        """Log weights by fractional Bayes factors between the sets of candidates that share
+        their flat groups, each set a mixture of its candidates; exact evidence within a set.
+
+        A set ``S`` (prior mass ``pi_S``) is scored ``p(y | S) / int prior_S x lik^b``, ``b = m
+        / n``; a candidate's weight is its set's times its posterior weight within the set, so
+        ``log w_i = log pi_i + log p_i(y) - log sum_{j in S} (pi_j / pi_S) p_j^b(y)``.
+        """
+        full = self._split(self._inner.log_evidence())
+        part = self._split(self._inner.log_evidence(fraction=self._training / self._step))
+        out = self._log_prior[:, None] + full
+        for members in self._flat_sets:
+            prior = self._log_prior[members] - logsumexp(self._log_prior[members])
+            out[members] -= logsumexp(prior[:, None] + part[members], axis=0)
+        return out
+
+    def _fractional_step(self, n: int) -> bool:
+        """Whether the weights after ``n`` observations are fractional Bayes factors."""
+        return self._fractional and 0 < self._training < n <= 2 * self.n_features
 
     def _mixture(self, x: np.ndarray, include_noise: bool) -> tuple[np.ndarray, np.ndarray]:
         loc, sd = self._inner.predict_one(
@@ -273,13 +324,19 @@ class ModelAveraging(_Candidates):
             "log_weight": self._log_weight.copy(),
             "step": np.asarray(self._step),
             "counting": np.asarray(self._counting),
+            "training": np.asarray(self._training),
         }
 
     def get_params(self) -> dict[str, Any]:
-        return {**super().get_params(), "off_weight": self.off_weight, "fit": self.fit}
+        return {
+            **super().get_params(),
+            "off_weight": self.off_weight,
+            "fit": self.fit,
+            "comparison": self.comparison,
+        }
 
     def set_state(self, state: Mapping[str, np.ndarray]) -> ModelAveraging:
-        own = ("log_weight", "step", "counting")
+        own = ("log_weight", "step", "counting", "training")
         inner = {k: v for k, v in state.items() if k not in own}
         log_weight = np.asarray(state["log_weight"], dtype=float)
         if log_weight.shape != self._log_weight.shape:
@@ -293,6 +350,7 @@ class ModelAveraging(_Candidates):
         self._leader = np.argmax(self._log_weight, axis=0)
         self._next_fit = max(self._step + 1, 2 * self.n_features)
         self._counting = bool(state.get("counting", False))
+        self._training = int(state.get("training", -1))
         return self
 
     def __repr__(self) -> str:
