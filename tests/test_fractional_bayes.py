@@ -122,7 +122,9 @@ def test_weights_are_fractional_bayes_factors_between_the_flat_sets_then_the_cha
     upto = min(steps, 8)
     want = np.empty((len(flat), 3))
     for r in range(3):
-        full = np.array([_log_fractional(design[r, :steps], y[r, :steps], v, 1.0) for v in variances])
+        full = np.array(
+            [_log_fractional(design[r, :steps], y[r, :steps], v, 1.0) for v in variances]
+        )
         part = np.array(
             [_log_fractional(design[r, :upto], y[r, :upto], v, 2 / upto) for v in variances]
         )

@@ -100,9 +100,7 @@ class ModelAveraging(_Candidates):
     ) -> None:
         super().__init__(learner=learner, group=group, grid=grid, other_grids=other_grids)
         if comparison not in ("fractional", "partial"):
-            raise ValueError(
-                f"comparison must be 'fractional' or 'partial', got {comparison!r}"
-            )
+            raise ValueError(f"comparison must be 'fractional' or 'partial', got {comparison!r}")
         self.off_weight = off_weight
         self.fit = fit
         self.comparison = comparison
@@ -154,7 +152,7 @@ class ModelAveraging(_Candidates):
         """Whether every candidate's predictive is proper, so the evidence may start counting.
 
         The observations before are a training sample common to all candidates (a partial Bayes
-        factor). Flat priors must be determined first. Where only some candidates have a flat
+        factor, or the fraction of a fractional one). Flat priors must be determined first. Where only some candidates have a flat
         prior on a group (``inf`` in an entry of ``other_grids``), a learned noise must also have
         one residual degree of freedom in every candidate: otherwise those candidates'
         predictive is, under a vague noise prior (``a_0 -> 0``), improper in scale and loses to
@@ -189,11 +187,14 @@ class ModelAveraging(_Candidates):
           and, in the other half, flat. The intercept is the one coefficient whose size depends
           on where the user puts the origin of ``y``: the flat half keeps the default's
           predictions from depending on that (a large intercept is not shrunk while the first
-          observations come in), the shrunk half keeps the gain of shrinking a small one. The
-          two halves are compared from a common training sample (every candidate proper, with
-          one residual degree of freedom for its noise), as partial Bayes factors; until that
-          evidence has weighed them once, predictions and draws come from the flat half alone,
-          so they do not depend on the origin of ``y`` either.
+          observations come in), the shrunk half keeps the gain of shrinking a small one. A
+          common training sample of ``m`` observations makes every candidate proper, with one
+          residual degree of freedom for its noise; until then predictions and draws come from
+          the flat half alone, so they do not depend on the origin of ``y`` either. The two
+          halves are then compared by fractional Bayes factors (``comparison="fractional"``,
+          O'Hagan 1995: a fraction ``m / n`` of the likelihood of all ``n`` observations
+          calibrates the flat half, none is set aside), so the training observations count:
+          a shrunk intercept far from the data loses at once rather than lingering for steps.
 
         All combinations have equal prior weight. Measured against a fixed reference family of
         35 priors (``benchmarks/escalation_family.py``, ``benchmarks/RESULTS.md``, section
