@@ -152,8 +152,9 @@ class ModelAveraging(_Candidates):
         """Whether every candidate's predictive is proper, so the evidence may start counting.
 
         The observations before are a training sample common to all candidates (a partial Bayes
-        factor, or the fraction of a fractional one). Flat priors must be determined first. Where only some candidates have a flat
-        prior on a group (``inf`` in an entry of ``other_grids``), a learned noise must also have
+        factor, or the fraction of a fractional one). Flat priors must be determined first.
+        Where only some candidates have a flat prior on a group (``inf`` in an entry of
+        ``other_grids``), a learned noise must also have
         one residual degree of freedom in every candidate: otherwise those candidates'
         predictive is, under a vague noise prior (``a_0 -> 0``), improper in scale and loses to
         the others for that reason alone. Candidates that share their flat columns compare
