@@ -209,11 +209,24 @@ def nig(fm, prior, r):
     )
 
 
+def _best_members(saved: dict[str, np.ndarray]) -> set[str]:
+    """The family members ``split_half`` picks (the best on either half of the replicates)."""
+    members = [n for n in saved if n.startswith("fixed")]
+    r = len(saved[members[0]])
+    halves = (np.arange(r) < r // 2, np.arange(r) >= r // 2)
+    return {min(members, key=lambda n: saved[n][half].mean()) for half in halves}
+
+
 def run_scenario(args):
-    index, s, r, horizon, seed, chosen = args
+    index, s, r, horizon, seed, chosen, reuse = args
     fm, x, y, mean = draw(s, r, horizon, np.random.SeedSequence(seed, spawn_key=(index,)))
     p = fm.n_features
     members = [(v, m) for v in PAIRWISE for m in MAIN]
+    saved = {}
+    if reuse is not None:  # the family's totals from an earlier run on the same data
+        saved = dict(np.load(reuse / f"totals_{s.name}.npz"))
+        best = _best_members(saved)
+        members = [(v, m) for v, m in members if f"fixed {v:g} @ {m:g}" in best]
     k = len(members)
     family = nig(
         fm,
@@ -227,7 +240,7 @@ def run_scenario(args):
     off = np.array([v == 0.0 for v, _ in members])
     log_prior = {
         "family": np.full(k, -np.log(k)),
-        "family, off 1/2": np.log(np.where(off, 0.5 / off.sum(), 0.5 / (~off).sum())),
+        "family, off 1/2": np.log(np.where(off, 0.5 / max(off.sum(), 1), 0.5 / (~off).sum())),
     }
     agents = {name: AGENTS[name](fm, r) for name in chosen if name in AGENTS}
     truth = np.asarray(fm.groups)
@@ -264,7 +277,7 @@ def run_scenario(args):
         for agent in agents.values():
             agent.learn_one(xt, yt)
         floor.learn_one(xt, yt)
-    total = {n: v.sum(axis=0) for n, v in regret.items()}
+    total = {**saved, **{n: v.sum(axis=0) for n, v in regret.items()}}
     late = {n: v[2 * p :].sum(axis=0) for n, v in regret.items()}
     return s, p, total, late
 
@@ -308,7 +321,15 @@ def main() -> None:
         "--defaults", nargs="*", default=list(DEFAULTS), choices=[*AGENTS, *FAMILY_MIXTURES]
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/escalation_family"))
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="a directory of an earlier run's totals_*.npz on the same data: only the defaults "
+        "and the family's best members (for their regret after 2p) are run",
+    )
     args = parser.parse_args()
+    if args.reuse is not None:  # a mixture over the family needs every member's predictions
+        args.defaults = [d for d in args.defaults if d not in FAMILY_MIXTURES]
     every = scenarios()
     todo = every
     if args.scenarios:
@@ -322,7 +343,10 @@ def main() -> None:
     # The expensive scenarios (large x_dim) first, so the two workers finish together.
     jobs = sorted(
         # A scenario's seed is its place in the full list: a subset run sees the same data.
-        ((every.index(s), s, r, horizon, args.seed, tuple(args.defaults)) for s in todo),
+        (
+            (every.index(s), s, r, horizon, args.seed, tuple(args.defaults), args.reuse)
+            for s in todo
+        ),
         key=lambda job: -job[1].x_dim,
     )
     rows, totals = [], []
@@ -340,7 +364,7 @@ def main() -> None:
                         "scenario": s.name,
                         "agent": name,
                         "regret": float(total[name].mean()),
-                        "regret_after_2p": float(late[name].mean()),
+                        "regret_after_2p": float(late[name].mean()) if name in late else np.nan,
                     }
                 )
             print(f"{s.name:28s} done ({time.perf_counter() - start:.0f} s)", flush=True)
