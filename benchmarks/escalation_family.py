@@ -238,10 +238,12 @@ def run_scenario(args):
         k * r,
     )
     off = np.array([v == 0.0 for v, _ in members])
-    log_prior = {
-        "family": np.full(k, -np.log(k)),
-        "family, off 1/2": np.log(np.where(off, 0.5 / max(off.sum(), 1), 0.5 / (~off).sum())),
-    }
+    log_prior = {}
+    if reuse is None:  # the mixtures need every member (they are not run with --reuse)
+        log_prior = {
+            "family": np.full(k, -np.log(k)),
+            "family, off 1/2": np.log(np.where(off, 0.5 / off.sum(), 0.5 / (~off).sum())),
+        }
     agents = {name: AGENTS[name](fm, r) for name in chosen if name in AGENTS}
     truth = np.asarray(fm.groups)
     present = {"intercept", "main"} | ({"pairwise"} if s.scale > 0 else set())
