@@ -9,9 +9,10 @@ interval] (``escalation_family.split_half``, the same seed), the same ratio over
 source for every miss (point estimate above 1.05):
 
 - ``start-up``: half the excess or more comes before ``2p``;
-- ``price of averaging``: the model average over the reference family itself (uniform prior,
+- ``price of averaging``: the model average over the reference family itself (uniform prior:
   the Bayes rule when the stream's prior is one of the family's members, drawn uniformly; see
-  ``escalation_bound.py``) is above 1.05 too, and within 0.03 of the default or above it;
+  ``escalation_bound.py``), ``family_ratio`` (from the run or ``--family-csv``), is above 1.05
+  too, and within 0.03 of the default or above it;
 - ``noise model``: Student-t or heteroscedastic noise, which no candidate models;
 - ``after 2p``: the rest; the excess accrues while the data identify the model.
 
@@ -64,6 +65,11 @@ def main() -> None:
     parser.add_argument("--defaults", nargs="+", default=["recommended"])
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--csv", type=Path)
+    parser.add_argument(
+        "--family-csv",
+        type=Path,
+        help="ratios.csv of a run with the 'family' mixture, for scenarios run without it",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     p_of = {s.name: 1 + s.x_dim + s.x_dim * (s.x_dim - 1) // 2 for s in scenarios()}
@@ -87,6 +93,11 @@ def main() -> None:
             )
     table = pd.DataFrame(rows)
     family = table[table.agent == "family"].set_index("scenario")["ratio"]
+    if args.family_csv is not None:
+        earlier = pd.read_csv(args.family_csv)
+        earlier = earlier[earlier.agent == "family"].set_index("scenario")["ratio"]
+        family = pd.concat([family, earlier[~earlier.index.isin(family.index)]])
+    table["family_ratio"] = table.scenario.map(family)
     table["source"] = [
         _source(row, family.get(row["scenario"], np.nan)) for _, row in table.iterrows()
     ]
@@ -100,7 +111,17 @@ def main() -> None:
             continue
         print(f"\n{name}: ratio [95%], after 2p, share of the excess before 2p, source")
         print(
-            part[["ratio", "ci_low", "ci_high", "ratio_after_2p", "startup_share", "source"]]
+            part[
+                [
+                    "ratio",
+                    "ci_low",
+                    "ci_high",
+                    "ratio_after_2p",
+                    "startup_share",
+                    "family_ratio",
+                    "source",
+                ]
+            ]
             .round(3)
             .to_string()
         )
