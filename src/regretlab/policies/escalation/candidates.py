@@ -123,6 +123,7 @@ class ModelAveraging(_Candidates):
         self._start_penalty = np.where(least, 0.0, -np.inf)[:, None] if least.any() else None
         # The size of the common training sample once it is complete (-1: not yet).
         self._training = -1
+        self._evidence = np.zeros_like(self._log_weight)  # log p(y_1..n) while fractional
         pattern = np.stack([np.isinf(v) for v in self._values.values()], axis=1)
         _, which = np.unique(pattern, axis=0, return_inverse=True)
         self._flat_sets = [np.flatnonzero(which.ravel() == k) for k in np.unique(which)]
@@ -242,8 +243,13 @@ class ModelAveraging(_Candidates):
         if self._counting or self._training_done():
             if self._training < 0:
                 self._training = self._step
-            if not self._fractional_step(self._step + 1):
-                self._log_weight += self._split(self._inner.log_predictive(xs, ys))
+                if self._fractional_step(self._step + 1):  # log p(y_1..m), then the chain rule
+                    self._evidence = self._split(self._inner.log_evidence())
+            log_predictive = self._split(self._inner.log_predictive(xs, ys))
+            if self._fractional_step(self._step + 1):
+                self._evidence += log_predictive
+            else:
+                self._log_weight += log_predictive
         self._inner.learn_one(xs, ys)
         self._step += 1
         if self._counting and self._fractional_step(self._step):
@@ -270,9 +276,8 @@ class ModelAveraging(_Candidates):
         / n``; a candidate's weight is its set's times its posterior weight within the set, so
         ``log w_i = log pi_i + log p_i(y) - log sum_{j in S} (pi_j / pi_S) p_j^b(y)``.
         """
-        full = self._split(self._inner.log_evidence())
         part = self._split(self._inner.log_evidence(fraction=self._training / self._step))
-        out = self._log_prior[:, None] + full
+        out = self._log_prior[:, None] + self._evidence
         for members in self._flat_sets:
             prior = self._log_prior[members] - logsumexp(self._log_prior[members])
             out[members] -= logsumexp(prior[:, None] + part[members], axis=0)
@@ -327,6 +332,7 @@ class ModelAveraging(_Candidates):
             "step": np.asarray(self._step),
             "counting": np.asarray(self._counting),
             "training": np.asarray(self._training),
+            "evidence": self._evidence.copy(),
         }
 
     def get_params(self) -> dict[str, Any]:
@@ -338,7 +344,7 @@ class ModelAveraging(_Candidates):
         }
 
     def set_state(self, state: Mapping[str, np.ndarray]) -> ModelAveraging:
-        own = ("log_weight", "step", "counting", "training")
+        own = ("log_weight", "step", "counting", "training", "evidence")
         inner = {k: v for k, v in state.items() if k not in own}
         log_weight = np.asarray(state["log_weight"], dtype=float)
         if log_weight.shape != self._log_weight.shape:
@@ -353,6 +359,12 @@ class ModelAveraging(_Candidates):
         self._next_fit = max(self._step + 1, 2 * self.n_features)
         self._counting = bool(state.get("counting", False))
         self._training = int(state.get("training", -1))
+        evidence = state.get("evidence")
+        self._evidence = (
+            np.zeros_like(self._log_weight)
+            if evidence is None
+            else np.asarray(evidence, dtype=float).reshape(self._log_weight.shape).copy()
+        )
         return self
 
     def __repr__(self) -> str:
