@@ -67,12 +67,14 @@ class ModelAveraging(_Candidates):
     comparison
         How candidates that differ in their flat groups are compared once the common training
         sample of ``m`` observations is in. ``"fractional"``: fractional Bayes factors (O'Hagan
-        1995), ``p(y_1..n) / int prior x likelihood(y_1..n)^(m / n)`` per candidate up to ``n =
-        2p``, so the comparison keeps the training observations (a shrunk intercept far from
-        the data loses at once, instead of lingering), then the chain rule from there on;
-        ``"partial"``: partial Bayes factors, the evidence of the observations after the
-        training sample only. Needs a learner with ``log_evidence(fraction=...)``; otherwise,
-        and where candidates share their flat groups, the comparison is partial.
+        1995), ``p(y_1..n) / int prior x likelihood(y_1..n)^(m / n)``, between the sets of
+        candidates that share their flat groups (each set the mixture of its candidates; within
+        a set, their exact evidence), recomputed up to ``n = 2p`` and then grown by the chain
+        rule: the comparison keeps the training observations (a shrunk intercept far from the
+        data loses at once, instead of lingering). ``"partial"``: partial Bayes factors, the
+        evidence of the observations after the training sample only. Needs a learner with
+        ``log_evidence(fraction=...)``; otherwise, and where all candidates share their flat
+        groups, the comparison is partial.
 
     Examples
     --------
