@@ -28,7 +28,11 @@ Defaults measured side by side (all start with the interactions off):
 Variants of the recommended rule for ``--defaults`` (``AGENTS``): a flat intercept with the
 main scale on {1, 10, 100} or {0.1 .. 100}, the shared intercept-and-main scale on
 {0.1 .. 100} (the rule adopted: ``ModelAveraging.recommended``), and the main scale on
-{0.1 .. 100} with the intercept on {1, 100}. ``--scenarios`` runs a subset on the same data.
+{0.1 .. 100} with the intercept on {1, 100}; ``recommended, partial``: the recommended rule
+with partial Bayes factors (the default before issue 16's fifth session). ``--scenarios`` runs a
+subset on the same data; ``--reuse DIR`` scores the defaults against the family's totals saved
+by an earlier run on the same data (only the defaults and the family's best members are run);
+``escalation_family_table.py`` joins runs made in parts.
 
 The two model-averaging variants over the family are computed from the family's own
 predictions and log predictive densities (a mixture needs nothing else), so they cost nothing.
