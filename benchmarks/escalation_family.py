@@ -28,7 +28,11 @@ Defaults measured side by side (all start with the interactions off):
 Variants of the recommended rule for ``--defaults`` (``AGENTS``): a flat intercept with the
 main scale on {1, 10, 100} or {0.1 .. 100}, the shared intercept-and-main scale on
 {0.1 .. 100} (the rule adopted: ``ModelAveraging.recommended``), and the main scale on
-{0.1 .. 100} with the intercept on {1, 100}. ``--scenarios`` runs a subset on the same data.
+{0.1 .. 100} with the intercept on {1, 100}; ``recommended, partial``: the recommended rule
+with partial Bayes factors (the default before issue 16's fifth session). ``--scenarios`` runs a
+subset on the same data; ``--reuse DIR`` scores the defaults against the family's totals saved
+by an earlier run on the same data (only the defaults and the family's best members are run);
+``escalation_family_table.py`` joins runs made in parts.
 
 The two model-averaging variants over the family are computed from the family's own
 predictions and log predictive densities (a mixture needs nothing else), so they cost nothing.
@@ -75,8 +79,16 @@ def _flat_intercept_bma(scales):
     return make
 
 
+def _partial(fm, r):
+    """The recommended rule with partial Bayes factors (the default before issue 16's fifth
+    session): the evidence of the observations after the training sample only."""
+    rule = ModelAveraging.recommended(fm, n_replicates=r)
+    return ModelAveraging(**{**rule.get_params(), "comparison": "partial"})
+
+
 AGENTS = {
     "recommended": lambda fm, r: ModelAveraging.recommended(fm, n_replicates=r),
+    "recommended, partial": _partial,
     "EB main, off 1/2": lambda fm, r: ModelAveraging(
         learner=nig(fm, {"intercept": np.inf, "main": 1.0, "pairwise": 0.0}, r),
         grid=LADDER,
@@ -201,11 +213,24 @@ def nig(fm, prior, r):
     )
 
 
+def _best_members(saved: dict[str, np.ndarray]) -> set[str]:
+    """The family members ``split_half`` picks (the best on either half of the replicates)."""
+    members = [n for n in saved if n.startswith("fixed")]
+    r = len(saved[members[0]])
+    halves = (np.arange(r) < r // 2, np.arange(r) >= r // 2)
+    return {min(members, key=lambda n: saved[n][half].mean()) for half in halves}
+
+
 def run_scenario(args):
-    index, s, r, horizon, seed, chosen = args
+    index, s, r, horizon, seed, chosen, reuse = args
     fm, x, y, mean = draw(s, r, horizon, np.random.SeedSequence(seed, spawn_key=(index,)))
     p = fm.n_features
     members = [(v, m) for v in PAIRWISE for m in MAIN]
+    saved = {}
+    if reuse is not None:  # the family's totals from an earlier run on the same data
+        saved = dict(np.load(reuse / f"totals_{s.name}.npz"))
+        best = _best_members(saved)
+        members = [(v, m) for v, m in members if f"fixed {v:g} @ {m:g}" in best]
     k = len(members)
     family = nig(
         fm,
@@ -217,10 +242,12 @@ def run_scenario(args):
         k * r,
     )
     off = np.array([v == 0.0 for v, _ in members])
-    log_prior = {
-        "family": np.full(k, -np.log(k)),
-        "family, off 1/2": np.log(np.where(off, 0.5 / off.sum(), 0.5 / (~off).sum())),
-    }
+    log_prior = {}
+    if reuse is None:  # the mixtures need every member (they are not run with --reuse)
+        log_prior = {
+            "family": np.full(k, -np.log(k)),
+            "family, off 1/2": np.log(np.where(off, 0.5 / off.sum(), 0.5 / (~off).sum())),
+        }
     agents = {name: AGENTS[name](fm, r) for name in chosen if name in AGENTS}
     truth = np.asarray(fm.groups)
     present = {"intercept", "main"} | ({"pairwise"} if s.scale > 0 else set())
@@ -256,7 +283,7 @@ def run_scenario(args):
         for agent in agents.values():
             agent.learn_one(xt, yt)
         floor.learn_one(xt, yt)
-    total = {n: v.sum(axis=0) for n, v in regret.items()}
+    total = {**saved, **{n: v.sum(axis=0) for n, v in regret.items()}}
     late = {n: v[2 * p :].sum(axis=0) for n, v in regret.items()}
     return s, p, total, late
 
@@ -300,7 +327,15 @@ def main() -> None:
         "--defaults", nargs="*", default=list(DEFAULTS), choices=[*AGENTS, *FAMILY_MIXTURES]
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/escalation_family"))
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="a directory of an earlier run's totals_*.npz on the same data: only the defaults "
+        "and the family's best members (for their regret after 2p) are run",
+    )
     args = parser.parse_args()
+    if args.reuse is not None:  # a mixture over the family needs every member's predictions
+        args.defaults = [d for d in args.defaults if d not in FAMILY_MIXTURES]
     every = scenarios()
     todo = every
     if args.scenarios:
@@ -314,7 +349,10 @@ def main() -> None:
     # The expensive scenarios (large x_dim) first, so the two workers finish together.
     jobs = sorted(
         # A scenario's seed is its place in the full list: a subset run sees the same data.
-        ((every.index(s), s, r, horizon, args.seed, tuple(args.defaults)) for s in todo),
+        (
+            (every.index(s), s, r, horizon, args.seed, tuple(args.defaults), args.reuse)
+            for s in todo
+        ),
         key=lambda job: -job[1].x_dim,
     )
     rows, totals = [], []
@@ -323,6 +361,7 @@ def main() -> None:
         for s, p, total, late in pool.map(run_scenario, jobs):
             # Per-replicate totals, so later runs can score other defaults on the same data.
             np.savez_compressed(args.out / f"totals_{s.name}.npz", **total)
+            np.savez_compressed(args.out / f"late_{s.name}.npz", **late)
             for row in split_half(total, rng, args.defaults):
                 rows.append({"scenario": s.name, "p": p, **row})
             for name in total:
@@ -331,7 +370,7 @@ def main() -> None:
                         "scenario": s.name,
                         "agent": name,
                         "regret": float(total[name].mean()),
-                        "regret_after_2p": float(late[name].mean()),
+                        "regret_after_2p": float(late[name].mean()) if name in late else np.nan,
                     }
                 )
             print(f"{s.name:28s} done ({time.perf_counter() - start:.0f} s)", flush=True)

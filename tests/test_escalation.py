@@ -261,7 +261,12 @@ def test_tuple_entries_give_tied_groups_their_own_values_and_flat_twins_share_a_
         noise_shape=1e-3,
         noise_scale=1e-3,
     )
-    bma = ModelAveraging(learner=base, grid=(0.0, 1.0), other_grids={"intercept+main": entries})
+    bma = ModelAveraging(
+        learner=base,
+        grid=(0.0, 1.0),
+        other_grids={"intercept+main": entries},
+        comparison="partial",
+    )
     values = bma.candidates
     np.testing.assert_array_equal(values["intercept"], [0.1, np.inf, np.inf] * 2)
     np.testing.assert_array_equal(values["main"], [0.1, 0.1, 10.0] * 2)

@@ -195,18 +195,23 @@ class BayesianLinearRegression(PendingUpdates):
             prior[..., self._columns[group]] = np.asarray(array)[..., None]
         return prior
 
-    def log_evidence(self, candidates: Mapping[str, Any] | None = None) -> np.ndarray:
+    def log_evidence(
+        self, candidates: Mapping[str, Any] | None = None, *, fraction: float = 1.0
+    ) -> np.ndarray:
         """Exact log marginal likelihood of everything learned, per replicate.
 
         With ``candidates`` (``{group: values}``, a grid ``(G,)`` or ``(G, R)`` per group) it is
         evaluated for each candidate prior instead, ``(G, ...)``: the sufficient statistics are
         shared, so a grid costs one factorisation per candidate and no refit. The current
-        posterior is not changed.
+        posterior is not changed. ``fraction`` ``b`` in (0, 1] gives the fractional marginal
+        likelihood ``log int prior x likelihood^b`` (O'Hagan 1995): the statistics times ``b``.
         """
-        return self._log_evidence(self._candidate_prior(candidates))
+        b = check_real("fraction", fraction, minimum=0.0, exclusive_minimum=True, maximum=1.0)
+        data = self.stats if b == 1.0 else stats.SufficientStats(*(b * a for a in self.stats))
+        return self._log_evidence(self._candidate_prior(candidates), data)
 
-    def _log_evidence(self, prior_variance: np.ndarray) -> np.ndarray:
-        return gaussian.log_evidence(self.stats, prior_variance, self._beta)
+    def _log_evidence(self, prior_variance: np.ndarray, data: stats.SufficientStats) -> np.ndarray:
+        return gaussian.log_evidence(data, prior_variance, self._beta)
 
     def log_predictive(self, x: Any, y: Any) -> np.ndarray:
         """Log density of ``y`` under the posterior predictive at ``x`` (before learning it)."""

@@ -104,9 +104,8 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
     def _observe_residual(self, shrink: np.ndarray, resid: np.ndarray) -> None:
         self._rate = self._rate + 0.5 * resid**2 / (1.0 + shrink)
 
-    def _log_evidence(self, prior_variance: np.ndarray) -> np.ndarray:
+    def _log_evidence(self, prior_variance: np.ndarray, data: Any) -> np.ndarray:
         """Murphy (2007) eq. 95: ``log p(y)`` with the noise variance integrated out."""
-        data = self.stats
         log_det, log_prior, fit = gaussian.evidence_terms(
             data, prior_variance, 1.0, rank_tol=self._rank_tol
         )

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from scipy.special import logsumexp
 
 from regretlab.policies.escalation._candidates_base import _Candidates
 from regretlab.policies.escalation._grids import _fitter, _log_prior, _moments
@@ -63,6 +64,17 @@ class ModelAveraging(_Candidates):
         (type-II maximum likelihood, :class:`EmpiricalBayes`), from ``2p`` observations on and
         then every 10% more data: a continuous scale instead of a grid, which keeps the number
         of averaged candidates (and the price of averaging) small.
+    comparison
+        How candidates that differ in their flat groups are compared once the common training
+        sample of ``m`` observations is in. ``"fractional"``: fractional Bayes factors (O'Hagan
+        1995), ``p(y_1..n) / int prior x likelihood(y_1..n)^(m / n)``, between the sets of
+        candidates that share their flat groups (each set the mixture of its candidates; within
+        a set, their exact evidence), recomputed up to ``n = 2p`` and then grown by the chain
+        rule: the comparison keeps the training observations (a shrunk intercept far from the
+        data loses at once, instead of lingering). ``"partial"``: partial Bayes factors, the
+        evidence of the observations after the training sample only. Needs a learner with
+        ``log_evidence(fraction=...)``; otherwise, and where all candidates share their flat
+        groups, the comparison is partial.
 
     Examples
     --------
@@ -86,10 +98,14 @@ class ModelAveraging(_Candidates):
         other_grids: Mapping[Any, Sequence[Any]] | None = None,
         off_weight: float | None = None,
         fit: Sequence[str] = (),
+        comparison: str = "fractional",
     ) -> None:
         super().__init__(learner=learner, group=group, grid=grid, other_grids=other_grids)
+        if comparison not in ("fractional", "partial"):
+            raise ValueError(f"comparison must be 'fractional' or 'partial', got {comparison!r}")
         self.off_weight = off_weight
         self.fit = fit
+        self.comparison = comparison
         self._log_prior = _log_prior(self._grid, off_weight)
         self._log_weight = np.repeat(self._log_prior[:, None], self._r, axis=1)
         self._leader = np.argmax(self._log_weight, axis=0)
@@ -107,6 +123,17 @@ class ModelAveraging(_Candidates):
         flat = [np.isinf(v) for v in self._values.values() if np.isinf(v).any()]
         least = np.logical_and.reduce(flat) if flat else np.zeros(self._g, dtype=bool)
         self._start_penalty = np.where(least, 0.0, -np.inf)[:, None] if least.any() else None
+        # The size of the common training sample once it is complete (-1: not yet).
+        self._training = -1
+        self._evidence = np.zeros_like(self._log_weight)  # log p(y_1..n) while fractional
+        pattern = np.stack([np.isinf(v) for v in self._values.values()], axis=1)
+        _, which = np.unique(pattern, axis=0, return_inverse=True)
+        self._flat_sets = [np.flatnonzero(which.ravel() == k) for k in np.unique(which)]
+        self._fractional = (
+            comparison == "fractional"
+            and self._flat_differs
+            and callable(getattr(self._inner, "log_evidence", None))
+        )
 
     def _in_training(self) -> bool:
         """Whether the common training sample is still incomplete (see :meth:`_training_done`)."""
@@ -128,8 +155,9 @@ class ModelAveraging(_Candidates):
         """Whether every candidate's predictive is proper, so the evidence may start counting.
 
         The observations before are a training sample common to all candidates (a partial Bayes
-        factor). Flat priors must be determined first. Where only some candidates have a flat
-        prior on a group (``inf`` in an entry of ``other_grids``), a learned noise must also have
+        factor, or the fraction of a fractional one). Flat priors must be determined first.
+        Where only some candidates have a flat prior on a group (``inf`` in an entry of
+        ``other_grids``), a learned noise must also have
         one residual degree of freedom in every candidate: otherwise those candidates'
         predictive is, under a vague noise prior (``a_0 -> 0``), improper in scale and loses to
         the others for that reason alone. Candidates that share their flat columns compare
@@ -163,11 +191,14 @@ class ModelAveraging(_Candidates):
           and, in the other half, flat. The intercept is the one coefficient whose size depends
           on where the user puts the origin of ``y``: the flat half keeps the default's
           predictions from depending on that (a large intercept is not shrunk while the first
-          observations come in), the shrunk half keeps the gain of shrinking a small one. The
-          two halves are compared from a common training sample (every candidate proper, with
-          one residual degree of freedom for its noise), as partial Bayes factors; until that
-          evidence has weighed them once, predictions and draws come from the flat half alone,
-          so they do not depend on the origin of ``y`` either.
+          observations come in), the shrunk half keeps the gain of shrinking a small one. A
+          common training sample of ``m`` observations makes every candidate proper, with one
+          residual degree of freedom for its noise; until then predictions and draws come from
+          the flat half alone, so they do not depend on the origin of ``y`` either. The two
+          halves are then compared by fractional Bayes factors (``comparison="fractional"``,
+          O'Hagan 1995: a fraction ``m / n`` of the likelihood of all ``n`` observations
+          calibrates the flat half, none is set aside), so the training observations count:
+          a shrunk intercept far from the data loses at once rather than lingering for steps.
 
         All combinations have equal prior weight. Measured against a fixed reference family of
         35 priors (``benchmarks/escalation_family.py``, ``benchmarks/RESULTS.md``, section
@@ -212,9 +243,19 @@ class ModelAveraging(_Candidates):
         x, y = self._check_xy(x, y)
         xs, ys = self._tile(x), self._tile(np.asarray(y))
         if self._counting or self._training_done():
-            self._log_weight += self._split(self._inner.log_predictive(xs, ys))
+            if self._training < 0:
+                self._training = self._step
+                if self._fractional_step(self._step + 1):  # log p(y_1..m), then the chain rule
+                    self._evidence = self._split(self._inner.log_evidence())
+            log_predictive = self._split(self._inner.log_predictive(xs, ys))
+            if self._fractional_step(self._step + 1):
+                self._evidence += log_predictive
+            else:
+                self._log_weight += log_predictive
         self._inner.learn_one(xs, ys)
         self._step += 1
+        if self._counting and self._fractional_step(self._step):
+            self._log_weight = self._fractional_log_weight()
         if (
             self._fitter is not None
             and self._step >= self._next_fit
@@ -228,6 +269,25 @@ class ModelAveraging(_Candidates):
         self._record(self._leader, leader)
         self._leader = leader
         return self
+
+    def _fractional_log_weight(self) -> np.ndarray:
+        """Log weights by fractional Bayes factors between the sets of candidates that share
+        their flat groups, each set a mixture of its candidates; exact evidence within a set.
+
+        A set ``S`` (prior mass ``pi_S``) is scored ``p(y | S) / int prior_S x lik^b``, ``b = m
+        / n``; a candidate's weight is its set's times its posterior weight within the set, so
+        ``log w_i = log pi_i + log p_i(y) - log sum_{j in S} (pi_j / pi_S) p_j^b(y)``.
+        """
+        part = self._split(self._inner.log_evidence(fraction=self._training / self._step))
+        out = self._log_prior[:, None] + self._evidence
+        for members in self._flat_sets:
+            prior = self._log_prior[members] - logsumexp(self._log_prior[members])
+            out[members] -= logsumexp(prior[:, None] + part[members], axis=0)
+        return out
+
+    def _fractional_step(self, n: int) -> bool:
+        """Whether the weights after ``n`` observations are fractional Bayes factors."""
+        return self._fractional and 0 < self._training < n <= 2 * self.n_features
 
     def _mixture(self, x: np.ndarray, include_noise: bool) -> tuple[np.ndarray, np.ndarray]:
         loc, sd = self._inner.predict_one(
@@ -273,13 +333,20 @@ class ModelAveraging(_Candidates):
             "log_weight": self._log_weight.copy(),
             "step": np.asarray(self._step),
             "counting": np.asarray(self._counting),
+            "training": np.asarray(self._training),
+            "evidence": self._evidence.copy(),
         }
 
     def get_params(self) -> dict[str, Any]:
-        return {**super().get_params(), "off_weight": self.off_weight, "fit": self.fit}
+        return {
+            **super().get_params(),
+            "off_weight": self.off_weight,
+            "fit": self.fit,
+            "comparison": self.comparison,
+        }
 
     def set_state(self, state: Mapping[str, np.ndarray]) -> ModelAveraging:
-        own = ("log_weight", "step", "counting")
+        own = ("log_weight", "step", "counting", "training", "evidence")
         inner = {k: v for k, v in state.items() if k not in own}
         log_weight = np.asarray(state["log_weight"], dtype=float)
         if log_weight.shape != self._log_weight.shape:
@@ -293,6 +360,13 @@ class ModelAveraging(_Candidates):
         self._leader = np.argmax(self._log_weight, axis=0)
         self._next_fit = max(self._step + 1, 2 * self.n_features)
         self._counting = bool(state.get("counting", False))
+        self._training = int(state.get("training", -1))
+        evidence = state.get("evidence")
+        self._evidence = (
+            np.zeros_like(self._log_weight)
+            if evidence is None
+            else np.asarray(evidence, dtype=float).reshape(self._log_weight.shape).copy()
+        )
         return self
 
     def __repr__(self) -> str:
