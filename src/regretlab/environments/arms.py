@@ -180,19 +180,19 @@ class _ArmBandit:
             self.horizon,
             (self.n_replicates or 1) * (2 * self.n_actions + 1),
         )
-        # Generators are reused from run to run (making 1000 costs more than a short run's
-        # draws); an iteration takes a set of its own, so iterations never share one.
+        # Generators reused from run to run (1000 cost more than a short run), a set per iteration.
         pool: list[list[np.random.Generator]] = self.__dict__.setdefault("_idle", [])
         try:
             gens = pool.pop()
         except IndexError:
             gens = [np.random.Generator(np.random.PCG64(0)) for _ in self._starts]
-        for g, state in zip(gens, self._starts, strict=True):
-            g.bit_generator.state = state
         # numba: Bernoulli arms drawn from uint64 state rows (numpy's numbers, _pcg64_kernel).
         packed = None
         if type(self._reward) is Bernoulli and _pcg64_kernel.compiled_bernoulli() is not None:
             packed = self._packed_starts.copy()
+        if packed is None:  # numpy draws from the generators, reset to the start
+            for g, state in zip(gens, self._starts, strict=True):
+                g.bit_generator.state = state
         try:
             for start in range(0, self.horizon, size):
                 yield self._block(gens, start, min(size, self.horizon - start), packed)
