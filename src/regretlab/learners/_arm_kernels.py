@@ -84,33 +84,39 @@ def arm_update(
             shape_b[j] = shape_b[j] + 1.0
 
 
-def first_max(index: np.ndarray, actions: np.ndarray, ties: np.ndarray) -> int:
-    """Every row's first maximum of ``index`` ``(R, K)`` into ``actions`` and the number of
-    entries equal to it into ``ties`` (floats); returns the largest count (1: no ties).
+def _row_first_max(values: np.ndarray, i: int, actions: np.ndarray, ties: np.ndarray) -> int:
+    """Row ``i``'s first maximum of ``values`` into ``actions[i]`` and the number of entries
+    equal to it into ``ties[i]``; returns that number. Compiled inline into the kernels.
 
     Written without data-dependent branches (a maximum, then a count and the first position
     by selects): comparisons of unpredictable indices mispredict a branch about every other
-    arm, which made the one-pass loop two to three times slower. A row whose first entry is
-    NaN keeps arm 0 with one tie, as that loop did.
+    arm, which made a one-pass loop two to three times slower. A row whose first entry is NaN
+    keeps arm 0 with one tie, as that loop did.
     """
+    k = values.shape[1]
+    best = values[i, 0]
+    for a in range(1, k):
+        value = values[i, a]
+        best = value if value > best else best
+    count = 0
+    arg = 0
+    for a in range(k - 1, -1, -1):
+        equal = values[i, a] == best
+        count += 1 if equal else 0
+        arg = a if equal else arg
+    if count == 0:  # NaN first: nothing compares equal to it
+        count = 1
+    actions[i] = arg
+    ties[i] = count
+    return count
+
+
+def first_max(index: np.ndarray, actions: np.ndarray, ties: np.ndarray) -> int:
+    """Every row's first maximum of ``index`` ``(R, K)`` into ``actions`` and the number of
+    entries equal to it into ``ties`` (floats); returns the largest count (1: no ties)."""
     most = 0
-    k = index.shape[1]
     for i in range(index.shape[0]):
-        best = index[i, 0]
-        for a in range(1, k):
-            value = index[i, a]
-            best = value if value > best else best
-        count = 0
-        arg = 0
-        for a in range(k - 1, -1, -1):
-            equal = index[i, a] == best
-            count += 1 if equal else 0
-            arg = a if equal else arg
-        if count == 0:  # NaN first: nothing compares equal to it
-            count = 1
-        actions[i] = arg
-        ties[i] = count
-        most = max(most, count)
+        most = max(most, _row_first_max(index, i, actions, ties))
     return most
 
 
@@ -168,28 +174,23 @@ def ucb_first_max(
             pulls = n[i, a]
             bonus = math.sqrt(s / pulls) if pulls > 0 else inf
             out[i, a] = bonus + means[i, a]
-        best = out[i, 0]
-        for a in range(1, k):
-            value = out[i, a]
-            best = value if value > best else best
-        count = 0
-        arg = 0
-        for a in range(k - 1, -1, -1):
-            equal = out[i, a] == best
-            count += 1 if equal else 0
-            arg = a if equal else arg
-        if count == 0:  # NaN first: nothing compares equal to it
-            count = 1
-        actions[i] = arg
-        ties[i] = count
-        most = max(most, count)
+        most = max(most, _row_first_max(out, i, actions, ties))
     return most
 
 
 @functools.cache
 def _compile() -> dict[str, Callable[..., Any]] | None:
+    global _row_first_max
     if not numba_allowed():
         return None
+    try:
+        import numba
+    except ImportError:
+        return None
+    # The kernels call the row helper through this module's globals: compiled first (inline),
+    # so numba inlines it.
+    if not hasattr(_row_first_max, "py_func"):
+        _row_first_max = numba.njit(inline="always", cache=True)(_row_first_max)
     kernels = {}
     for source in (arm_update, first_max, tied_first_max, ucb_index, ucb_first_max):
         kernel = compile_kernel(source)
