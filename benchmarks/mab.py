@@ -211,7 +211,7 @@ def _times(fn, n: int) -> None:
 def ucb1_step_costs(r: int, repeats: int) -> list[str]:
     """CPU microseconds per step of the pieces of a UCB1 step at ``r`` replicates, K = 10 arms,
     on a learner trained 200 steps (what the framework does beyond the bare loop)."""
-    from regretlab.simulate.bandit import _chosen
+    from regretlab.simulate._accounting import chosen_cells as _chosen
 
     k, rng = len(THROUGHPUT_MEANS), np.random.default_rng(0)
     model, policy = ArmMeans(n_actions=k, n_replicates=r), UCB1(alpha=1.0)

@@ -142,6 +142,42 @@ def test_the_learner_rejects_bad_actions_and_probabilities_with_either_path():
     np.testing.assert_array_equal(model.n_seen, np.zeros((2, 3)))
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize(
+    ("make", "x", "y", "action", "prob", "fragment"),
+    [
+        (ArmMeans, [[0, np.nan, 0], [0, 0, 0]], [0, 1], [0, 1], None, "x must be finite"),
+        (ArmMeans, [[0, 0, 0], [np.inf, 0, 0]], [0, 1], [0, 1], None, "x must be finite"),
+        (ArmMeans, [[0, 0, 0]] * 2, [0, np.nan], [0, 1], None, "y must be finite"),
+        (ArmMeans, [[0, 0, 0]] * 2, [0, 1], [0, 3], None, r"action must lie in \[0, 3\)"),
+        (ArmMeans, [[0, 0, 0]] * 2, [0, 1], [0, 1], [1.0, 0.0], "probability must be"),
+        (ArmMeans, [[0, 0, 0]] * 2, [0, 1], [0, 1], [np.nan, 1.0], "probability must be"),
+        (ArmMeans, [[0, 0, 0]] * 2, [0, 1], [0, 1], [1.0, 1.5], "probability must be"),
+        (BetaBernoulli, [[0, 0, 0]] * 2, [1, 0.5], [0, 1], None, "y must be 0 or 1"),
+        (BetaBernoulli, [[0, 0, 0]] * 2, [1, -1], [0, 1], [1.0, 0.5], "y must be 0 or 1"),
+        (GammaPoisson, [[0, 0, 0]] * 2, [2, 1.5], [0, 1], None, "y must be a count"),
+        (GammaPoisson, [[0, 0, 0]] * 2, [-1, 1], [0, 1], None, "y must be a count"),
+    ],
+)
+def test_a_bad_input_gets_the_numpy_paths_error_and_changes_nothing(
+    make, x, y, action, prob, fragment, compiled, monkeypatch
+):
+    # The compiled update checks the values itself; where it finds a wrong one the numpy
+    # checks name it. Replicate 0's inputs are valid: nothing of them may be learned either.
+    if not compiled:
+        monkeypatch.setattr(_arm_kernels, "compiled", lambda name: None)
+    model = make(n_actions=3, n_replicates=2)
+    model.learn_one(np.zeros((2, 3)), np.array([1.0, 0.0]), action=np.array([2, 2]))
+    before = model.get_state()
+    probability = None if prob is None else np.array(prob)
+    with pytest.raises(ValueError, match=fragment):
+        model.learn_one(np.array(x, float), np.array(y, float), action=np.array(action),
+                        probability=probability)  # fmt: skip
+    for key, value in model.get_state().items():
+        np.testing.assert_array_equal(value, before[key])
+    np.testing.assert_array_equal(model.n_total, [1.0, 1.0])
+
+
 def test_bernoulli_draws_across_replicate_groups_and_segments():
     # 700 replicates x 60 steps x 3 arms: the draws are made a group of replicates at a time
     # (groups of 145 here), compared replicate-major and moved to time-major as whole rows.

@@ -6,10 +6,10 @@ learner's update is a dozen gathers and scatters of ``R`` numbers, and an index 
 four passes over ``R x K`` (the maximum, the ties, their count, the argmax). Each kernel here
 does that work in one loop over the replicates:
 
-- :func:`arm_update`: the pulled arm's count, reward sum, running mean, importance-weighted sum
-  and conjugate posterior (Beta or Gamma), the same operations as the numpy code of
-  :class:`~regretlab.learners.ArmMeans` in the same order (one rounding each), so the results
-  are bit for bit those of numpy;
+- :func:`arm_update`: the checks of the inputs, then the pulled arm's count, reward sum,
+  running mean, importance-weighted sum and conjugate posterior (Beta or Gamma), the same
+  operations as the numpy code of :class:`~regretlab.learners.ArmMeans` in the same order
+  (one rounding each), so the results are bit for bit those of numpy;
 - :func:`first_max`: every replicate's first maximal index and how many arms tie with it,
   and :func:`tied_first_max`, the random tie-break among them in the tied replicates, from
   uniform keys drawn by the caller (the same draws and products as the numpy rule);
@@ -53,20 +53,48 @@ def arm_update(
     weighted: np.ndarray,
     shape_a: np.ndarray,
     shape_b: np.ndarray,
-    at: np.ndarray,
+    actions: np.ndarray,
+    x: np.ndarray,
     y: np.ndarray,
     prob: np.ndarray,
     posterior: int,
-) -> None:
-    """Learn reward ``y[i]`` at flat cell ``at[i]`` (replicate ``i``), in place.
+) -> int:
+    """Learn reward ``y[i]`` of arm ``actions[i]`` in replicate ``i``, in place, if every input
+    is valid; returns 0 then, else 1 and changes nothing.
+
+    Valid: every action in ``[0, K)``, every ``x`` (the design rows, read for nothing else)
+    and ``y`` finite, every ``prob`` in ``(0, 1]`` and, by ``posterior``, every ``y`` 0 or 1
+    (Beta-Bernoulli) or an integer >= 0 (Gamma-Poisson): the checks of the numpy path, which
+    the caller runs for its error message when this returns 1.
 
     ``n``, ``sums``, ``means``, ``weighted``, ``shape_a``, ``shape_b`` are flat ``(R K,)``
-    views; ``total`` ``(R,)``; ``prob`` ``(R,)``, or empty for no importance weights;
-    ``posterior`` one of ``NO_POSTERIOR``, ``BETA``, ``GAMMA``.
+    views; ``total``, ``actions``, ``y`` ``(R,)``; ``x`` flat; ``prob`` ``(R,)``, or empty for
+    no importance weights; ``posterior`` one of ``NO_POSTERIOR``, ``BETA``, ``GAMMA``.
     """
+    k = len(n) // len(total)
     weigh = len(prob) > 0
-    for i in range(len(at)):
-        j = at[i]
+    # A NaN or an infinity makes v - v NaN, which is not 0. Wrong inputs are counted as
+    # integers: a sum that runs in SIMD vectors (a boolean "or" runs one number at a time).
+    wrong = 0
+    for i in range(len(x)):
+        v = x[i]
+        wrong += 1 if (v - v) != 0.0 else 0
+    for i in range(len(actions)):
+        a = actions[i]
+        value = y[i]
+        wrong += (1 if a < 0 else 0) + (1 if a >= k else 0)
+        wrong += 1 if (value - value) != 0.0 else 0
+        if posterior == BETA:
+            wrong += 1 if (value != 0.0 and value != 1.0) else 0
+        elif posterior == GAMMA:
+            wrong += 1 if (value < 0.0 or value != math.floor(value)) else 0
+        if weigh:
+            p = prob[i]
+            wrong += 0 if (p > 0.0 and p <= 1.0) else 1
+    if wrong > 0:
+        return 1
+    for i in range(len(actions)):
+        j = i * k + actions[i]
         value = y[i]
         count = n[j] + 1.0
         n[j] = count
@@ -82,11 +110,13 @@ def arm_update(
         elif posterior == GAMMA:
             shape_a[j] = shape_a[j] + value
             shape_b[j] = shape_b[j] + 1.0
+    return 0
 
 
-def _row_first_max(values: np.ndarray, i: int, actions: np.ndarray, ties: np.ndarray) -> int:
-    """Row ``i``'s first maximum of ``values`` into ``actions[i]`` and the number of entries
-    equal to it into ``ties[i]``; returns that number. Compiled inline into the kernels.
+def _row_first_max(values: np.ndarray, i: int, actions: np.ndarray, prob: np.ndarray) -> int:
+    """Row ``i``'s first maximum of ``values`` into ``actions[i]`` and one over the number of
+    entries equal to it (the propensity of a uniform tie-break) into ``prob[i]``; returns that
+    number. Compiled inline into the kernels.
 
     Written without data-dependent branches (a maximum, then a count and the first position
     by selects): comparisons of unpredictable indices mispredict a branch about every other
@@ -107,17 +137,20 @@ def _row_first_max(values: np.ndarray, i: int, actions: np.ndarray, ties: np.nda
     if count == 0:  # NaN first: nothing compares equal to it
         count = 1
     actions[i] = arg
-    ties[i] = count
+    prob[i] = 1.0 / count
     return count
 
 
-def first_max(index: np.ndarray, actions: np.ndarray, ties: np.ndarray) -> int:
-    """Every row's first maximum of ``index`` ``(R, K)`` into ``actions`` and the number of
-    entries equal to it into ``ties`` (floats); returns the largest count (1: no ties)."""
-    most = 0
+def first_max(index: np.ndarray, actions: np.ndarray, prob: np.ndarray, tied: np.ndarray) -> int:
+    """Every row's first maximum of ``index`` ``(R, K)`` into ``actions`` and one over the
+    number of entries equal to it into ``prob``; the rows where more than one entry is maximal
+    into ``tied`` (``(R,)``, in increasing order), and returns how many there are."""
+    n_tied = 0
     for i in range(index.shape[0]):
-        most = max(most, _row_first_max(index, i, actions, ties))
-    return most
+        count = _row_first_max(index, i, actions, prob)
+        tied[n_tied] = i  # kept only when the row ties: no branch on the data
+        n_tied += 1 if count > 1 else 0
+    return n_tied
 
 
 def tied_first_max(
@@ -159,14 +192,15 @@ def ucb_first_max(
     scale: np.ndarray,
     out: np.ndarray,
     actions: np.ndarray,
-    ties: np.ndarray,
+    prob: np.ndarray,
+    tied: np.ndarray,
 ) -> int:
     """:func:`ucb_index` into ``out`` and, in the same pass over each row, what
-    :func:`first_max` finds of it: the first maximum into ``actions``, the tie count into
-    ``ties``; returns the largest count. The same operations as the two kernels (the same
-    index to the last bit, the same choices)."""
+    :func:`first_max` finds of it: the first maximum into ``actions``, its propensity into
+    ``prob``, the tied rows into ``tied``; returns their number. The same operations as the
+    two kernels (the same index to the last bit, the same choices)."""
     inf = math.inf
-    most = 0
+    n_tied = 0
     k = means.shape[1]
     for i in range(means.shape[0]):
         s = scale[i]
@@ -174,8 +208,10 @@ def ucb_first_max(
             pulls = n[i, a]
             bonus = math.sqrt(s / pulls) if pulls > 0 else inf
             out[i, a] = bonus + means[i, a]
-        most = max(most, _row_first_max(out, i, actions, ties))
-    return most
+        count = _row_first_max(out, i, actions, prob)
+        tied[n_tied] = i
+        n_tied += 1 if count > 1 else 0
+    return n_tied
 
 
 @functools.cache

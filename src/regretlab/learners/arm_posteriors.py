@@ -104,7 +104,8 @@ class BetaBernoulli(_Conjugate):
         self._b.reshape(-1)[at] += 1.0 - y
 
     def _fused_posterior(self) -> int | None:
-        return _arm_kernels.BETA if type(self)._learned is BetaBernoulli._learned else None
+        own = type(self)._learned is BetaBernoulli._learned
+        return _arm_kernels.BETA if own and self._own_checks(BetaBernoulli) else None
 
     def predict_one(self, x: Any, *, return_sd: bool = False, include_noise: bool = True) -> Any:
         """Posterior mean of every arm ``(..., K)``; with ``return_sd`` also its sd."""
@@ -207,7 +208,8 @@ class GammaPoisson(_Conjugate):
         self._b.reshape(-1)[at] += 1.0
 
     def _fused_posterior(self) -> int | None:
-        return _arm_kernels.GAMMA if type(self)._learned is GammaPoisson._learned else None
+        own = type(self)._learned is GammaPoisson._learned
+        return _arm_kernels.GAMMA if own and self._own_checks(GammaPoisson) else None
 
     def predict_one(self, x: Any, *, return_sd: bool = False, include_noise: bool = True) -> Any:
         """Posterior mean of every arm ``(..., K)``; with ``return_sd`` also its sd."""

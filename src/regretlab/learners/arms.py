@@ -98,42 +98,26 @@ class ArmMeans:
         importance-weighted sum.
         """
         x, y = float_array("x", x), float_array("y", y)
-        if x.shape != (*self._batch, self.n_features):
-            raise ValueError(f"x must have shape {(*self._batch, self.n_features)}, got {x.shape}")
-        if y.shape != self._batch:
-            raise ValueError(f"y must have shape {self._batch}, got {y.shape}")
-        if not math.isfinite(float(x.sum()) + float(y.sum())):  # one pass when all is finite
-            check_finite("x", x)
-            check_finite("y", y)
-        self._check_targets(y)
         act = np.asarray(action)
-        if act.shape != self._batch or act.dtype.kind not in "iu":
-            raise ValueError(
-                f"action must be integers of shape {self._batch}, got {act.dtype} {act.shape}"
-            )
-        # One reduction: as unsigned integers of the same width, negative actions are huge.
-        if act.view(f"u{act.itemsize}").max() >= self.n_actions:
-            raise ValueError(f"action must lie in [0, {self.n_actions}), got {act.ravel()}")
-        prob = None
-        if probability is not None:
-            prob = float_array("probability", probability)
-            # min > 0 and max <= 1 (False for a NaN): all in (0, 1], in two reductions.
-            if prob.shape != self._batch or not (prob.min() > 0 and prob.max() <= 1):
-                raise ValueError(
-                    f"probability must be numbers in (0, 1] of shape {self._batch}, got {prob!r}"
-                )
-        at = self._offsets + act.reshape(-1)
-        flat_y = y.reshape(-1)
+        prob = None if probability is None else float_array("probability", probability)
         fused = _arm_kernels.compiled("arm_update")
         kind = self._fused_posterior()
-        if fused is not None and kind is not None:
+        compiled = fused is not None and kind is not None and self._shapes_fit(x, y, act, prob)
+        if compiled and fused is not None:
             a, b = getattr(self, "_a", self._n), getattr(self, "_b", self._n)
-            fused(
+            bad = fused(
                 self._n.reshape(-1), self._sums.reshape(-1), self._means.reshape(-1),
                 self._total, self._weighted.reshape(-1), a.reshape(-1), b.reshape(-1),
-                at, flat_y, _NO_WEIGHTS if prob is None else prob.reshape(-1), kind,
+                act.reshape(-1), x.reshape(-1), y.reshape(-1),
+                _NO_WEIGHTS if prob is None else prob.reshape(-1), kind,
             )  # fmt: skip
-            return self
+            if not bad:
+                return self
+        self._check_inputs(x, y, act, prob)
+        if compiled:  # the kernel found a bad input, so the checks must have raised
+            raise AssertionError("the compiled update rejected inputs the numpy checks accept")
+        at = self._offsets + act.reshape(-1)
+        flat_y = y.reshape(-1)
         weight = None if prob is None else y / prob
         n = self._n.reshape(-1)[at] + 1.0
         self._n.reshape(-1)[at] = n
@@ -148,14 +132,59 @@ class ArmMeans:
         self._learned(at, y.reshape(-1))
         return self
 
+    def _shapes_fit(
+        self, x: np.ndarray, y: np.ndarray, act: np.ndarray, prob: np.ndarray | None
+    ) -> bool:
+        """Whether the inputs have the shapes and kinds :meth:`learn_one` takes (their values
+        are the compiled update's to check)."""
+        return (
+            x.shape == (*self._batch, self.n_features)
+            and y.shape == self._batch
+            and act.shape == self._batch
+            and act.dtype.kind in "iu"
+            and (prob is None or prob.shape == self._batch)
+        )
+
+    def _check_inputs(
+        self, x: np.ndarray, y: np.ndarray, act: np.ndarray, prob: np.ndarray | None
+    ) -> None:
+        """Raise ``ValueError`` naming the first input of :meth:`learn_one` that is wrong."""
+        if x.shape != (*self._batch, self.n_features):
+            raise ValueError(f"x must have shape {(*self._batch, self.n_features)}, got {x.shape}")
+        if y.shape != self._batch:
+            raise ValueError(f"y must have shape {self._batch}, got {y.shape}")
+        if not math.isfinite(float(x.sum()) + float(y.sum())):  # one pass when all is finite
+            check_finite("x", x)
+            check_finite("y", y)
+        self._check_targets(y)
+        if act.shape != self._batch or act.dtype.kind not in "iu":
+            raise ValueError(
+                f"action must be integers of shape {self._batch}, got {act.dtype} {act.shape}"
+            )
+        # One reduction: as unsigned integers of the same width, negative actions are huge.
+        if act.view(f"u{act.itemsize}").max() >= self.n_actions:
+            raise ValueError(f"action must lie in [0, {self.n_actions}), got {act.ravel()}")
+        # min > 0 and max <= 1 (False for a NaN): all in (0, 1], in two reductions.
+        if prob is None:
+            return
+        if prob.shape != self._batch or not (prob.min() > 0 and prob.max() <= 1):
+            raise ValueError(
+                f"probability must be numbers in (0, 1] of shape {self._batch}, got {prob!r}"
+            )
+
     def _learned(self, at: np.ndarray, y: np.ndarray) -> None:
         """Hook: the flat (replicate, arm) cells ``at`` just learned ``y``."""
 
     def _fused_posterior(self) -> int | None:
         """The posterior code of the compiled update (:mod:`regretlab.learners._arm_kernels`)
-        that does what this class's update and ``_learned`` do, or ``None`` if none does (a
-        subclass that changed ``_learned``: numpy then runs the hook)."""
-        return _arm_kernels.NO_POSTERIOR if type(self)._learned is ArmMeans._learned else None
+        that does what this class's update, ``_learned`` and ``_check_targets`` do, or
+        ``None`` if none does (a subclass that changed either: numpy then runs the hooks)."""
+        own = type(self)._learned is ArmMeans._learned
+        return _arm_kernels.NO_POSTERIOR if own and self._own_checks(ArmMeans) else None
+
+    def _own_checks(self, cls: type[ArmMeans]) -> bool:
+        """Whether the reward checks are ``cls``'s, which the compiled update repeats."""
+        return type(self)._check_targets is cls._check_targets
 
     def _arm_views(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The pulls ``(R, K)``, empirical means ``(R, K)`` and total pulls ``(R,)`` themselves,

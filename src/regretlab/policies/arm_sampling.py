@@ -61,8 +61,8 @@ class ConjugateThompsonSampling:
         draws = masked_scores(np.asarray(model.sample_means(rng)), available)
         kernel = _arm_kernels.compiled("first_max")
         if kernel is not None and draws.ndim == 2 and draws.dtype == np.float64:
-            actions = np.empty(len(draws), dtype=np.intp)
-            kernel(draws, actions, np.empty(len(draws)))
+            actions, r = np.empty(len(draws), dtype=np.intp), len(draws)
+            kernel(draws, actions, np.empty(r), np.empty(r, dtype=np.intp))
         else:
             actions = draws.argmax(axis=-1)
         if not self.propensity_draws:

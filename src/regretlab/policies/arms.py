@@ -54,8 +54,8 @@ def _index_choice(index: np.ndarray, rng: np.random.Generator) -> Choice:
     """
     kernel = _arm_kernels.compiled("first_max")
     if kernel is not None and index.ndim == 2 and index.dtype == np.float64:
-        actions, count = np.empty(len(index), dtype=np.intp), np.empty(len(index))
-        return _compiled_ties(index, actions, count, kernel(index, actions, count), rng)
+        actions, prob, tied = _choice_arrays(len(index))
+        return _compiled_ties(index, actions, prob, tied[: kernel(index, actions, prob, tied)], rng)
     arms_first = index.T.copy()  # (K, R): indices are (R, K), or (K,) for one stream
     ties = arms_first == np.maximum.reduce(arms_first, axis=0)
     count = np.add.reduce(ties, axis=0)
@@ -70,17 +70,25 @@ def _index_choice(index: np.ndarray, rng: np.random.Generator) -> Choice:
     return Choice(actions, 1.0 / count)
 
 
+def _choice_arrays(r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The compiled choice's outputs for ``r`` replicates: actions, propensities, tied rows."""
+    return np.empty(r, dtype=np.intp), np.empty(r), np.empty(r, dtype=np.intp)
+
+
 def _compiled_ties(
-    index: np.ndarray, actions: np.ndarray, count: np.ndarray, most: int, rng: np.random.Generator
+    index: np.ndarray,
+    actions: np.ndarray,
+    prob: np.ndarray,
+    tied: np.ndarray,
+    rng: np.random.Generator,
 ) -> Choice:
-    """The compiled choice's tie-break (the same keys as the numpy rule of
-    :func:`_index_choice`) where some row ties (``most > 1``), and the choice."""
-    if most > 1:
-        rows = np.flatnonzero(count > 1)
-        tied = _arm_kernels.compiled("tied_first_max")
-        assert tied is not None  # compiled with first_max, or neither is
-        tied(index, rows, rng.random((len(rows), index.shape[1])), actions)
-    return Choice(actions, 1.0 / count)
+    """The compiled choice's tie-break in the ``tied`` rows (the same keys as the numpy rule
+    of :func:`_index_choice`), and the choice."""
+    if len(tied):
+        kernel = _arm_kernels.compiled("tied_first_max")
+        assert kernel is not None  # compiled with first_max, or neither is
+        kernel(index, tied, rng.random((len(tied), index.shape[1])), actions)
+    return Choice(actions, prob)
 
 
 def _pulls(model: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -158,10 +166,10 @@ class UCB1:
             _needs(self, model, "n_seen", "reward_mean")
             n, mean, total = arrays
             scale = (2.0 * self.alpha**2) * np.log(np.maximum(total, 1.0))
-            index, r = np.empty(n.shape), len(n)
-            actions, count = np.empty(r, dtype=np.intp), np.empty(r)
-            most = fused(mean, n, scale, index, actions, count)
-            return _compiled_ties(index, actions, count, most, rng)
+            index = np.empty(n.shape)
+            actions, prob, tied = _choice_arrays(len(n))
+            n_tied = fused(mean, n, scale, index, actions, prob, tied)
+            return _compiled_ties(index, actions, prob, tied[:n_tied], rng)
         return _index_choice(masked_scores(self.index(model), available), rng)
 
     def __repr__(self) -> str:

@@ -14,6 +14,7 @@ from regretlab._lazy import lazy_module
 from regretlab._lazy import progress_bar as tqdm
 from regretlab._random import SeedLike, children
 from regretlab.base import BanditEnvironment, StepLog
+from regretlab.simulate._accounting import account
 from regretlab.simulate._availability import best_available, block_availability, check_chosen
 from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, bandit_block_size
 from regretlab.simulate._labels import readable_name, tables_repr
@@ -79,17 +80,6 @@ def _time_first(block: np.ndarray) -> np.ndarray:
     means of a stationary bandit), else a contiguous copy."""
     moved = np.moveaxis(block, -2, 0)
     return moved if moved[0].flags.c_contiguous else np.ascontiguousarray(moved)
-
-
-def _chosen(actions: np.ndarray, offsets: np.ndarray | None, n_actions: int) -> np.ndarray:
-    """Flat index of every replicate's chosen action in a step's ``(..., K)`` arrays."""
-    shape = () if offsets is None else offsets.shape
-    if actions.shape != shape or actions.dtype.kind not in "iu":
-        raise ValueError(f"actions must be integers of shape {shape}, got {actions!r}")
-    # One reduction: as unsigned integers of the same width, negative actions are huge.
-    if actions.view(f"u{actions.itemsize}").max() >= n_actions:
-        raise ValueError(f"actions must lie in [0, {n_actions}), got {actions.ravel()}")
-    return actions if offsets is None else offsets + actions
 
 
 def _learn(
@@ -253,10 +243,13 @@ def run_bandit(
                         learners[a], rows, rngs[a], step=t, means=means[i], **mask
                     )
                     actions = np.asarray(choice.actions)
-                    at = _chosen(actions, offsets, k)
+                    # The actions checked, the rewards gathered, the regrets and choices counted.
+                    at, reward, mean = account(
+                        a, actions, offsets, k, flat_rewards, flat_means, best,
+                        pseudo, realised, tally,
+                    )  # fmt: skip
                     if available is not None:
                         check_chosen(available[i], at)
-                    reward = flat_rewards[at]
                     if learners[a] is not None:
                         index = (actions,) if replicates is None else (replicates, actions)
                         if channel is None:
@@ -280,10 +273,6 @@ def run_bandit(
                         means[i],
                         **mask,
                     )
-                mean = flat_means[at]
-                pseudo[a] += best - mean
-                realised[a] += best - reward
-                tally.add(a, at, mean, best)
                 if log_steps:
                     log.append(
                         {

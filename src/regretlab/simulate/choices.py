@@ -41,6 +41,11 @@ class _ChoiceTally:
     optimal flags and the expected rewards; every ``_FLUSH`` buffered choices and at every
     checkpoint one ``np.bincount`` per column adds them to flat ``(agents, replicates * K)``
     arrays, which costs far less per step than indexing per step.
+
+    The runner's compiled accounting (:mod:`regretlab.simulate._accounting`) counts into the
+    arrays of :meth:`compiled_cells` instead and calls :meth:`compiled_step` after each step:
+    the counts directly, the expected rewards into a pending sum from zero that is added at
+    the same flushes, so the sums are rounded as ``bincount``'s.
     """
 
     _FLUSH = 2**16
@@ -60,6 +65,22 @@ class _ChoiceTally:
         shape = (n_checkpoints, n_agents, self.size)
         self.saved = (np.zeros(shape, np.int64), np.zeros(shape, np.int64), np.zeros(shape))
         self.steps: list[int] = []
+        self.pending_reward: np.ndarray | None = None  # made by the first compiled step
+        self.compiled_steps = [0] * n_agents
+
+    def compiled_cells(self, agent: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``agent``'s flat counts, optimal counts and pending expected-reward sums, to be
+        updated in place by one step's choices."""
+        if self.pending_reward is None:
+            self.pending_reward = np.zeros_like(self.reward)
+        return self.count[agent], self.optimal[agent], self.pending_reward[agent]
+
+    def compiled_step(self, agent: int) -> None:
+        """``agent``'s step was counted through :meth:`compiled_cells`: flush as :meth:`add`
+        would have."""
+        self.compiled_steps[agent] += 1
+        if self.compiled_steps[agent] * self.size >= self._FLUSH * self.n_actions:
+            self._flush(agent)
 
     def add(self, agent: int, at: np.ndarray, mean: np.ndarray, best: np.ndarray) -> None:
         """One step of ``agent``: flat chosen indices ``at``, their expected rewards ``mean``."""
@@ -69,6 +90,11 @@ class _ChoiceTally:
             self._flush(agent)
 
     def _flush(self, agent: int) -> None:
+        if self.compiled_steps[agent]:
+            assert self.pending_reward is not None
+            self.reward[agent] += self.pending_reward[agent]
+            self.pending_reward[agent] = 0.0
+            self.compiled_steps[agent] = 0
         pending = self.pending[agent]
         if not pending:
             return
