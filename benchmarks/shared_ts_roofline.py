@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from regretlab.bench.machine import measure_ceilings
-from regretlab.learners import _factor
+from regretlab.learners import _factor_kernel
 
 P, R = 36, 1000
 
@@ -30,14 +30,14 @@ def main() -> None:
     cov = a @ a.swapaxes(1, 2) / (2 * P) + np.eye(P)
     # L' per replicate, the replicate axis last (the layout the model keeps).
     start = np.ascontiguousarray(np.moveaxis(np.linalg.cholesky(cov).swapaxes(1, 2), 0, -1))
-    x = np.ascontiguousarray(rng.uniform(-1, 1, (P, R)))
-    z = rng.standard_normal((P, R))
-    _factor._downdate(start.copy(), x, 1.0, z)  # compile outside the timing
+    x = rng.uniform(-1, 1, (R, P))
+    z = rng.standard_normal((R, P))
+    _factor_kernel.learn_step(start.copy(), x, 1.0, z)  # compile outside the timing
     best = np.inf
     for _ in range(20):
         upper = start.copy()
         began = clock()
-        _factor._downdate(upper, x, 1.0, z)
+        _factor_kernel.learn_step(upper, x, 1.0, z)
         best = min(best, clock() - began)
     ceilings = measure_ceilings(copy_mb=64.0, matmul_n=512, repeats=5)
     triangle = P * (P + 1) // 2 * R * 8

@@ -20,7 +20,7 @@ def numba_allowed() -> bool:
 
 
 def compile_kernel(
-    source: Callable[..., Any], *, reassociate: bool = False
+    source: Callable[..., Any], *, reassociate: bool = False, checked_division: bool = True
 ) -> Callable[..., Any] | None:
     """``source`` compiled by ``numba.njit`` (cached on disk, no GIL), or ``None`` where numba
     is not installed or ``REGRETLAB_NUMBA`` switches it off. Callers cache the result.
@@ -28,7 +28,11 @@ def compile_kernel(
     ``reassociate`` lets LLVM reorder sums and fuse multiply-adds (fast-math ``reassoc``,
     ``contract``, ``nsz``; never the flags that assume no NaN or inf), so that reductions run in
     SIMD vectors: results change by rounding, for kernels whose outputs are compared within a
-    tolerance, never for those that must give numpy's bits."""
+    tolerance, never for those that must give numpy's bits.
+
+    ``checked_division=False`` compiles with numba's numpy error model: a division by zero gives
+    inf or NaN as in numpy instead of raising, so loops that divide have no branch and can
+    vectorise (the same results wherever the divisor is not zero)."""
     if not numba_allowed():
         return None
     try:
@@ -36,5 +40,8 @@ def compile_kernel(
     except ImportError:
         return None
     flags = {"reassoc", "contract", "nsz"} if reassociate else False
-    compiled: Callable[..., Any] = numba.njit(cache=True, nogil=True, fastmath=flags)(source)
+    error_model = "python" if checked_division else "numpy"
+    compiled: Callable[..., Any] = numba.njit(
+        cache=True, nogil=True, fastmath=flags, error_model=error_model
+    )(source)
     return compiled
