@@ -34,6 +34,13 @@ __all__ = ["compiled_step", "downdate_numpy", "learn_step"]
 @functools.cache
 def compiled_step() -> Callable[..., Any] | None:
     """The compiled step, or ``None`` without numba (or with ``REGRETLAB_NUMBA=0``)."""
+    global _pair, _single
+    if not hasattr(_pair, "py_func"):  # the helpers compiled first, so numba inlines them
+        helper = compile_kernel(_pair, checked_division=False, inline=True)
+        if helper is None:
+            return None
+        _pair = helper
+        _single = compile_kernel(_single, checked_division=False, inline=True)
     return compile_kernel(_step_source, checked_division=False)
 
 
@@ -112,54 +119,31 @@ def downdate_numpy(
 def _step_source(upper, x, beta, z, resid, mean, sx, q, drawn):  # type: ignore[no-untyped-def]  # pragma: no cover
     """:func:`learn_step` compiled: :func:`downdate_numpy`'s operations on the same numbers in
     the same order, then the mean's update as numpy does it. ``x`` and ``z`` are copied into
-    ``(p, N)`` arrays first (the layout of the factor's rows); ``z`` empty: no draw gathered;
-    ``resid`` empty: the mean is not updated. Two passes over each row of ``U``: one for
-    ``v_k``, one that updates it (the row stays in cache between them)."""
+    ``(p, N)`` arrays first (the layout of the factor's rows); ``z`` empty: no draw gathered
+    (zeros are gathered instead); ``resid`` empty: the mean is not updated.
+
+    Rows of ``U`` go two at a time, ``k`` and ``k - 1`` (:func:`_pair`): one pass gives both
+    ``v``'s (row ``k - 1`` is still the old one), and one pass updates both rows, each entry of
+    the sums ``S x`` and ``L z`` read and written once for the two (row ``k``'s update of an
+    entry still comes before row ``k - 1``'s, as in the numpy loop)."""
     p, _, n_items = upper.shape
-    gather = drawn.shape[0] > 0
-    xs, zs = np.empty((p, n_items)), np.empty((p, n_items))
+    xs, zs = np.empty((p, n_items)), np.zeros((p, n_items))
     for n in range(n_items):
         for i in range(p):
             xs[i, n] = x[n, i]
-    if gather:
+    if drawn.shape[0] > 0:
         for n in range(n_items):
             for i in range(p):
                 zs[i, n] = z[n, i]
     suffix, acc = np.zeros((p, n_items)), np.zeros((p, n_items))
-    tail, v = np.zeros(n_items), np.empty(n_items)
-    a, b = np.empty(n_items), np.empty(n_items)
-    for k in range(p - 1, -1, -1):
-        row = upper[k]
-        for n in range(n_items):
-            v[n] = 0.0
-        for i in range(k, p):
-            ui, xi = row[i], xs[i]
-            for n in range(n_items):
-                v[n] += ui[n] * xi[n]
-        for n in range(n_items):
-            after = 1.0 + tail[n]
-            tail[n] = tail[n] + beta[n] * v[n] * v[n]
-            before = 1.0 + tail[n]
-            b[n] = beta[n] * v[n] / math.sqrt(after * before)
-            a[n] = math.sqrt(after / before)
-        zk = zs[k]
-        for i in range(k, p):
-            ui, si, di = row[i], suffix[i], acc[i]
-            if gather:
-                for n in range(n_items):
-                    u = ui[n]
-                    old = u * v[n]
-                    u = u * a[n] - si[n] * b[n]
-                    ui[n] = u
-                    si[n] += old
-                    di[n] += u * zk[n]
-            else:
-                for n in range(n_items):
-                    u = ui[n]
-                    old = u * v[n]
-                    u = u * a[n] - si[n] * b[n]
-                    ui[n] = u
-                    si[n] += old
+    tail = np.zeros(n_items)
+    work = np.empty((6, n_items))  # v, a, b of the upper and the lower row
+    k = p - 1
+    while k >= 1:
+        _pair(upper, k, xs, zs, beta, suffix, acc, tail, work)
+        k -= 2
+    if k == 0:
+        _single(upper, xs, zs, beta, suffix, acc, tail, work)
     for n in range(n_items):
         q[n] = tail[n]
         for i in range(p):
@@ -169,7 +153,85 @@ def _step_source(upper, x, beta, z, resid, mean, sx, q, drawn):  # type: ignore[
             gain = beta[n] * resid[n] / (1.0 + tail[n])
             for i in range(p):
                 mean[n, i] += suffix[i, n] * gain
-    if gather:
+    if drawn.shape[0] > 0:
         for n in range(n_items):
             for i in range(p):
                 drawn[n, i] = acc[i, n]
+
+
+def _pair(upper, k, xs, zs, beta, suffix, acc, tail, work):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Rows ``k`` and ``k - 1`` of the downdate (see :func:`_step_source`)."""
+    p, _, n_items = upper.shape
+    hi, lo = upper[k], upper[k - 1]
+    vh, ah, bh, vl, al, bl = work[0], work[1], work[2], work[3], work[4], work[5]
+    first, xl = lo[k - 1], xs[k - 1]
+    for n in range(n_items):
+        vh[n] = 0.0
+        vl[n] = 0.0 + first[n] * xl[n]  # 0.0 + as the numpy sum starts (the sign of a zero)
+    for i in range(k, p):
+        uh, ul, xi = hi[i], lo[i], xs[i]
+        for n in range(n_items):
+            vh[n] += uh[n] * xi[n]
+            vl[n] += ul[n] * xi[n]
+    for n in range(n_items):
+        after = 1.0 + tail[n]
+        middle = tail[n] + beta[n] * vh[n] * vh[n]
+        before = 1.0 + middle
+        bh[n] = beta[n] * vh[n] / math.sqrt(after * before)
+        ah[n] = math.sqrt(after / before)
+        tail[n] = middle + beta[n] * vl[n] * vl[n]
+        last = 1.0 + tail[n]
+        bl[n] = beta[n] * vl[n] / math.sqrt(before * last)
+        al[n] = math.sqrt(before / last)
+    zh, zl = zs[k], zs[k - 1]
+    s0, d0 = suffix[k - 1], acc[k - 1]  # column k - 1: the lower row's alone
+    for n in range(n_items):
+        w = first[n]
+        old = w * vl[n]
+        w = w * al[n] - s0[n] * bl[n]
+        first[n] = w
+        s0[n] += old
+        d0[n] += w * zl[n]
+    for i in range(k, p):
+        uh, ul, si, di = hi[i], lo[i], suffix[i], acc[i]
+        for n in range(n_items):
+            u = uh[n]
+            old = u * vh[n]
+            u = u * ah[n] - si[n] * bh[n]
+            uh[n] = u
+            s = si[n] + old
+            d = di[n] + u * zh[n]
+            w = ul[n]
+            old = w * vl[n]
+            w = w * al[n] - s * bl[n]
+            ul[n] = w
+            si[n] = s + old
+            di[n] = d + w * zl[n]
+
+
+def _single(upper, xs, zs, beta, suffix, acc, tail, work):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Row 0 of the downdate when the rows do not pair up (odd ``p``)."""
+    p, _, n_items = upper.shape
+    row, v, a, b = upper[0], work[0], work[1], work[2]
+    for n in range(n_items):
+        v[n] = 0.0
+    for i in range(p):
+        ui, xi = row[i], xs[i]
+        for n in range(n_items):
+            v[n] += ui[n] * xi[n]
+    for n in range(n_items):
+        after = 1.0 + tail[n]
+        tail[n] = tail[n] + beta[n] * v[n] * v[n]
+        before = 1.0 + tail[n]
+        b[n] = beta[n] * v[n] / math.sqrt(after * before)
+        a[n] = math.sqrt(after / before)
+    zk = zs[0]
+    for i in range(p):
+        ui, si, di = row[i], suffix[i], acc[i]
+        for n in range(n_items):
+            u = ui[n]
+            old = u * v[n]
+            u = u * a[n] - si[n] * b[n]
+            ui[n] = u
+            si[n] += old
+            di[n] += u * zk[n]

@@ -20,7 +20,11 @@ def numba_allowed() -> bool:
 
 
 def compile_kernel(
-    source: Callable[..., Any], *, reassociate: bool = False, checked_division: bool = True
+    source: Callable[..., Any],
+    *,
+    reassociate: bool = False,
+    checked_division: bool = True,
+    inline: bool = False,
 ) -> Callable[..., Any] | None:
     """``source`` compiled by ``numba.njit`` (cached on disk, no GIL), or ``None`` where numba
     is not installed or ``REGRETLAB_NUMBA`` switches it off. Callers cache the result.
@@ -32,7 +36,8 @@ def compile_kernel(
 
     ``checked_division=False`` compiles with numba's numpy error model: a division by zero gives
     inf or NaN as in numpy instead of raising, so loops that divide have no branch and can
-    vectorise (the same results wherever the divisor is not zero)."""
+    vectorise (the same results wherever the divisor is not zero). ``inline=True`` compiles a
+    helper that the kernels calling it inline (numba's ``inline="always"``)."""
     if not numba_allowed():
         return None
     try:
@@ -42,6 +47,10 @@ def compile_kernel(
     flags = {"reassoc", "contract", "nsz"} if reassociate else False
     error_model = "python" if checked_division else "numpy"
     compiled: Callable[..., Any] = numba.njit(
-        cache=True, nogil=True, fastmath=flags, error_model=error_model
+        cache=True,
+        nogil=True,
+        fastmath=flags,
+        error_model=error_model,
+        inline="always" if inline else "never",
     )(source)
     return compiled
