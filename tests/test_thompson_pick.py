@@ -52,7 +52,8 @@ def numpy_path(model, designs, rng, scale):
 @pytest.mark.parametrize("scale", [1.0, 0.3])
 def test_the_compiled_pick_is_the_numpy_path_to_the_last_bit(scale):
     model = trained()
-    designs = FM.transform(np.random.default_rng(1).uniform(-1, 1, (120, 3)))
+    rows = FM.transform(np.random.default_rng(1).uniform(-1, 1, (120, 3)))
+    designs = np.broadcast_to(rows[:, None], (120, 4, rows.shape[-1]))  # as the runner passes
     a, b = np.random.default_rng(2), np.random.default_rng(2)
     for _ in range(5):
         got = _thompson_pick.thompson_pick(model, designs, a, scale, None)
@@ -71,10 +72,11 @@ def test_ties_and_nan_rows_pick_as_numpy():
     loc[7, 2] = np.nan
     loc[9, 0] = np.nan
     model = Fixed(loc, sd)
+    rows = np.zeros((400, 5, 1))
     a, b = np.random.default_rng(4), np.random.default_rng(4)
-    got = _thompson_pick.thompson_pick(model, None, a, 1.0, None)
+    got = _thompson_pick.thompson_pick(model, rows, a, 1.0, None)
     assert got is not None
-    want = numpy_path(model, None, b, 1.0)
+    want = numpy_path(model, rows, b, 1.0)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
     assert got[1][7] == 0 and got[1][9] == 0
@@ -84,7 +86,8 @@ def test_ties_and_nan_rows_pick_as_numpy():
 @needs_numba
 def test_thompson_sampling_takes_the_same_actions_with_the_compiled_pick(monkeypatch):
     model = trained(r=90, k=5, seed=5)
-    designs = FM.transform(np.random.default_rng(6).uniform(-1, 1, (90, 3)))
+    rows = FM.transform(np.random.default_rng(6).uniform(-1, 1, (90, 3)))
+    designs = np.broadcast_to(rows[:, None], (90, 5, rows.shape[-1]))
     policy = ThompsonSampling()
     compiled = [policy.select(model, designs, np.random.default_rng(7), step=1).actions]
     monkeypatch.setattr(exploration, "thompson_pick", lambda *args: None)
@@ -94,7 +97,8 @@ def test_thompson_sampling_takes_the_same_actions_with_the_compiled_pick(monkeyp
 
 def test_where_it_does_not_apply_nothing_is_drawn():
     model = trained()
-    designs = FM.transform(np.random.default_rng(1).uniform(-1, 1, (120, 3)))
+    rows = FM.transform(np.random.default_rng(1).uniform(-1, 1, (120, 3)))
+    designs = np.broadcast_to(rows[:, None], (120, 4, rows.shape[-1]))
     shared = BayesianLinearRegression(groups=FM, n_replicates=120)
     available = np.ones((120, 4), dtype=bool)
     small = trained(r=10, k=4)  # 40 scores: below the threshold
@@ -103,6 +107,7 @@ def test_where_it_does_not_apply_nothing_is_drawn():
         (shared, designs, np.random.default_rng(0), None),
         (model, designs, np.random.default_rng(0), available),
         (small, designs[:10], np.random.default_rng(0), None),
+        (model, rows, np.random.default_rng(0), None),  # one row per replicate for all actions
     ]
     for m, d, rng, avail in cases:
         twin = copy.deepcopy(rng)

@@ -83,11 +83,14 @@ def thompson_pick(
         return None
     if type(rng.bit_generator) is not np.random.PCG64:
         return None
+    shape = np.shape(designs)
+    if len(shape) != 3 or shape[0] * shape[1] < _MIN_DRAWS:  # (R, K, p) rows, enough of them
+        return None
     kernel = _compiled_pick()
     if kernel is None:
         return None
     loc, sd = model.predict_one(designs, return_sd=True, include_noise=False)
-    if np.ndim(loc) != 2 or np.size(loc) < _MIN_DRAWS:
+    if np.shape(loc) != shape[:2]:
         return None  # nothing drawn yet: the policy's numpy path draws from the same state
     spread = np.ascontiguousarray(sd if scale == 1.0 else scale * sd, dtype=float)
     scores, actions = np.empty(np.shape(loc)), np.empty(len(loc), dtype=np.intp)
