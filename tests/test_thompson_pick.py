@@ -15,8 +15,8 @@ import pytest
 from regretlab.features import InteractionFeatures
 from regretlab.learners import BayesianLinearRegression, DisjointBayesianLinearRegression
 from regretlab.policies import ThompsonSampling, _thompson_pick, exploration
-from regretlab.policies.propensities import posterior_scores
 from regretlab.policies._ties import argmax_random_ties
+from regretlab.policies.propensities import posterior_scores
 
 HAS_NUMBA = _thompson_pick._compiled_pick() is not None
 needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (or switched off)")
@@ -79,7 +79,8 @@ def test_ties_and_nan_rows_pick_as_numpy():
     want = numpy_path(model, rows, b, 1.0)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
-    assert got[1][7] == 0 and got[1][9] == 0
+    assert got[1][7] == 0
+    assert got[1][9] == 0
     assert a.random() == b.random()
 
 

@@ -36,11 +36,11 @@ def compiled_step() -> Callable[..., Any] | None:
     """The compiled step, or ``None`` without numba (or with ``REGRETLAB_NUMBA=0``)."""
     global _pair, _single
     if not hasattr(_pair, "py_func"):  # the helpers compiled first, so numba inlines them
-        helper = compile_kernel(_pair, checked_division=False, inline=True)
-        if helper is None:
+        pair = compile_kernel(_pair, checked_division=False, inline=True)
+        single = compile_kernel(_single, checked_division=False, inline=True)
+        if pair is None or single is None:
             return None
-        _pair = helper
-        _single = compile_kernel(_single, checked_division=False, inline=True)
+        _pair, _single = pair, single
     return compile_kernel(_step_source, checked_division=False)
 
 

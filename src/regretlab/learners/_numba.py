@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["compile_kernel", "numba_allowed"]
 
@@ -45,12 +45,13 @@ def compile_kernel(
     except ImportError:
         return None
     flags = {"reassoc", "contract", "nsz"} if reassociate else False
-    error_model = "python" if checked_division else "numpy"
+    error_model: Literal["python", "numpy"] = "python" if checked_division else "numpy"
+    inline_mode: Literal["never", "always"] = "always" if inline else "never"
     compiled: Callable[..., Any] = numba.njit(
         cache=True,
         nogil=True,
         fastmath=flags,
         error_model=error_model,
-        inline="always" if inline else "never",
+        inline=inline_mode,
     )(source)
     return compiled
