@@ -51,12 +51,12 @@ MEAN = np.random.default_rng(7).standard_normal((37, 9))
 RESID = np.random.default_rng(8).standard_normal(37)
 
 
-def _run_downdate(upper, x, beta, z, learn=False):
+def _run_downdate(upper, x, beta, z, learn=False, with_sx=True):
     kept = upper.copy()
     n, p = x.shape
     mean = np.resize(MEAN, (n, p)) if learn else None
     resid = np.resize(RESID, n) if learn else None
-    sx, q, drawn = _factor_kernel.learn_step(kept, x, beta, z, resid, mean)
+    sx, q, drawn = _factor_kernel.learn_step(kept, x, beta, z, resid, mean, with_sx=with_sx)
     return kept, sx, q, drawn, mean
 
 
@@ -105,12 +105,16 @@ def test_both_steps_update_the_mean_as_sherman_morrison(numpy_only, monkeypatch,
 def test_the_compiled_loop_is_the_numpy_loop_to_the_last_bit(monkeypatch, p, n):
     _, upper, x, z = factor_problem(p, p, n)
     beta = np.random.default_rng(2).uniform(0.1, 5.0, n)
-    for weight, gather, learn in ((beta, True, True), (0.7, True, True), (beta, False, False)):
+    cases = ((beta, True, True, True), (0.7, True, True, False), (beta, False, False, True))
+    for weight, gather, learn, with_sx in cases:
         normals = z if gather else None
-        compiled = _run_downdate(upper, x, weight, normals, learn)
+        compiled = _run_downdate(upper, x, weight, normals, learn, with_sx)
         with monkeypatch.context() as patch:
             patch.setattr(_factor_kernel, "compiled_step", lambda: None)
-            reference = _run_downdate(upper, x, weight, normals, learn)
+            reference = _run_downdate(upper, x, weight, normals, learn, with_sx)
+        if not with_sx:  # the same step, S x not returned
+            assert compiled[1] is None
+            np.testing.assert_array_equal(compiled[0], _run_downdate(upper, x, weight, z)[0])
         for got, want in zip(compiled, reference, strict=True):
             if want is None:
                 assert got is None

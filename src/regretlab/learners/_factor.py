@@ -45,7 +45,7 @@ def downdate(upper: np.ndarray, x: np.ndarray, beta: float | np.ndarray) -> None
     >>> bool(np.allclose(upper[..., 0], np.linalg.cholesky(new).T))
     True
     """
-    learn_step(upper, np.asarray(x).T, beta)
+    learn_step(upper, np.asarray(x).T, beta, with_sx=False)
 
 
 class SamplingFactor:
@@ -122,7 +122,7 @@ class SamplingFactor:
         # S x = L L'x comes out of the downdate's pass, and so does the next draw's L z; the
         # mean is updated in place (m += (beta r / (1 + q)) S x).
         z = self._next
-        _, q, drawn = learn_step(upper, x, beta, z, resid, mean)
+        _, q, drawn = learn_step(upper, x, beta, z, resid, mean, with_sx=False)
         self._drawn = None if z is None or drawn is None else (z, drawn)
         self._stale = True
         return q, resid
@@ -162,4 +162,5 @@ class SamplingFactor:
             return
         p = x.shape[-1]
         weight = np.asarray(beta, dtype=float)
-        learn_step(self._upper, x.reshape(-1, p), weight.reshape(-1) if weight.ndim else weight)
+        rows, weight = x.reshape(-1, p), weight.reshape(-1) if weight.ndim else weight
+        learn_step(self._upper, rows, weight, with_sx=False)

@@ -51,13 +51,16 @@ def learn_step(
     z: np.ndarray | None = None,
     resid: np.ndarray | None = None,
     mean: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    *,
+    with_sx: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """Downdate ``upper`` ``(p, p, N)`` (``L'`` per item, items last) in place by rows ``x``
     ``(N, p)`` with precision ``beta`` (scalar or ``(N,)``); with residuals ``resid`` ``(N,)``
     also update ``mean`` ``(N, p)`` in place (``m += (beta r / (1 + q)) S x``).
 
-    Returns ``S x`` ``(N, p)`` (with the old factor), ``q = beta x'S x`` ``(N,)`` and, for
-    standard normals ``z`` ``(N, p)``, ``L z`` ``(N, p)`` with the new factor (else ``None``).
+    Returns ``S x`` ``(N, p)`` (with the old factor; ``None`` if not ``with_sx``),
+    ``q = beta x'S x`` ``(N,)`` and, for standard normals ``z`` ``(N, p)``, ``L z`` ``(N, p)``
+    with the new factor (else ``None``).
     """
     compiled = compiled_step()
     if compiled is None:
@@ -65,16 +68,16 @@ def learn_step(
         suffix, q, drawn = downdate_numpy(upper, np.ascontiguousarray(x.T), beta, zt)
         if resid is not None and mean is not None:
             mean += (suffix * (beta * resid / (1.0 + q))).T
-        return suffix.T, q, None if drawn is None else drawn.T
+        return suffix.T if with_sx else None, q, None if drawn is None else drawn.T
     n_items, p = x.shape
-    sx, q = np.empty((n_items, p)), np.empty(n_items)
-    drawn = np.empty((n_items, p)) if z is not None else np.empty((0, p))
-    weight = np.broadcast_to(np.asarray(beta, dtype=float), (n_items,))
     no_rows = np.empty((0, p))
+    sx, q = np.empty((n_items, p)) if with_sx else no_rows, np.empty(n_items)
+    drawn = np.empty((n_items, p)) if z is not None else no_rows
+    weight = np.full(n_items, beta) if np.ndim(beta) == 0 else np.ascontiguousarray(beta)
     compiled(
         upper,
         np.ascontiguousarray(x),
-        np.ascontiguousarray(weight),
+        weight.astype(float, copy=False),
         no_rows if z is None else np.ascontiguousarray(z),
         np.empty(0) if resid is None else np.ascontiguousarray(resid),
         no_rows if mean is None else mean,
@@ -82,7 +85,7 @@ def learn_step(
         q,
         drawn,
     )
-    return sx, q, drawn if z is not None else None
+    return sx if with_sx else None, q, drawn if z is not None else None
 
 
 def downdate_numpy(
@@ -120,7 +123,8 @@ def _step_source(upper, x, beta, z, resid, mean, sx, q, drawn):  # type: ignore[
     """:func:`learn_step` compiled: :func:`downdate_numpy`'s operations on the same numbers in
     the same order, then the mean's update as numpy does it. ``x`` and ``z`` are copied into
     ``(p, N)`` arrays first (the layout of the factor's rows); ``z`` empty: no draw gathered
-    (zeros are gathered instead); ``resid`` empty: the mean is not updated.
+    (zeros are gathered instead); ``resid`` empty: the mean is not updated; ``sx`` empty: not
+    written.
 
     Rows of ``U`` go two at a time, ``k`` and ``k - 1`` (:func:`_pair`): one pass gives both
     ``v``'s (row ``k - 1`` is still the old one), and one pass updates both rows, each entry of
@@ -146,8 +150,10 @@ def _step_source(upper, x, beta, z, resid, mean, sx, q, drawn):  # type: ignore[
         _single(upper, xs, zs, beta, suffix, acc, tail, work)
     for n in range(n_items):
         q[n] = tail[n]
-        for i in range(p):
-            sx[n, i] = suffix[i, n]
+    if sx.shape[0] > 0:
+        for n in range(n_items):
+            for i in range(p):
+                sx[n, i] = suffix[i, n]
     if resid.shape[0] > 0:
         for n in range(n_items):
             gain = beta[n] * resid[n] / (1.0 + tail[n])
