@@ -1,9 +1,10 @@
 """Shared-model Thompson sampling (issue 19): the factor's rank-one downdate against the copy
 bandwidth, at d = 36, R = 1000 (the case of ``bandit_throughput.py shared_ts``).
 
-Each step downdates every replicate's kept Cholesky factor (``learners/_factor.py``): the upper
-triangle, ``d (d + 1) / 2 x R`` doubles, is read and written once. This times the downdate alone
-(CPU time, best of 20, with the draw ``L z`` gathered as a run does) and the machine's copy
+Each step downdates every replicate's kept Cholesky factor (``learners/_factor_kernel.py``,
+``learn_step``): the upper triangle, ``d (d + 1) / 2 x R`` doubles, is read and written once.
+This times the downdate alone (CPU time, best of 20, with the draw ``L z`` gathered as a run
+does; the mean's update, a single pass, left out) and the machine's copy
 bandwidth (``regretlab.bench.machine.measure_ceilings``, 64 MB arrays, wall time), and prints
 what reading and writing the triangle would take at that bandwidth.
 
