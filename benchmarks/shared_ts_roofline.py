@@ -1,9 +1,10 @@
 """Shared-model Thompson sampling (issue 19): the factor's rank-one downdate against the copy
 bandwidth, at d = 36, R = 1000 (the case of ``bandit_throughput.py shared_ts``).
 
-Each step downdates every replicate's kept Cholesky factor (``learners/_factor.py``): the upper
-triangle, ``d (d + 1) / 2 x R`` doubles, is read and written once. This times the downdate alone
-(CPU time, best of 20, with the draw ``L z`` gathered as a run does) and the machine's copy
+Each step downdates every replicate's kept Cholesky factor (``learners/_factor_kernel.py``,
+``learn_step``): the upper triangle, ``d (d + 1) / 2 x R`` doubles, is read and written once.
+This times the downdate alone (CPU time, best of 20, with the draw ``L z`` gathered as a run
+does; the mean's update, a single pass, left out) and the machine's copy
 bandwidth (``regretlab.bench.machine.measure_ceilings``, 64 MB arrays, wall time), and prints
 what reading and writing the triangle would take at that bandwidth.
 
@@ -18,7 +19,7 @@ import time
 import numpy as np
 
 from regretlab.bench.machine import measure_ceilings
-from regretlab.learners import _factor
+from regretlab.learners import _factor_kernel
 
 P, R = 36, 1000
 
@@ -30,14 +31,14 @@ def main() -> None:
     cov = a @ a.swapaxes(1, 2) / (2 * P) + np.eye(P)
     # L' per replicate, the replicate axis last (the layout the model keeps).
     start = np.ascontiguousarray(np.moveaxis(np.linalg.cholesky(cov).swapaxes(1, 2), 0, -1))
-    x = np.ascontiguousarray(rng.uniform(-1, 1, (P, R)))
-    z = rng.standard_normal((P, R))
-    _factor._downdate(start.copy(), x, 1.0, z)  # compile outside the timing
+    x = rng.uniform(-1, 1, (R, P))
+    z = rng.standard_normal((R, P))
+    _factor_kernel.learn_step(start.copy(), x, 1.0, z)  # compile outside the timing
     best = np.inf
     for _ in range(20):
         upper = start.copy()
         began = clock()
-        _factor._downdate(upper, x, 1.0, z)
+        _factor_kernel.learn_step(upper, x, 1.0, z)
         best = min(best, clock() - began)
     ceilings = measure_ceilings(copy_mb=64.0, matmul_n=512, repeats=5)
     triangle = P * (P + 1) // 2 * R * 8

@@ -1,10 +1,11 @@
-"""The compiled rank-one downdate of the kept sampling factor (learners/_factor.py, issue 19).
+"""The compiled step of the kept sampling factor (learners/_factor_kernel.py, issue 19).
 
-numba is optional (the extra ``fast``): the compiled loop does the numpy loop's operations on the
+numba is optional (the extra ``fast``): the compiled step does the numpy loop's operations on the
 same numbers in the same order, so the two must agree to the last bit (factor, ``S x``,
-``beta x'S x`` and the gathered ``L z``), and both must be the Cholesky factor of the
-Sherman-Morrison update (the closed form, 1e-12). Without numba (CI, or ``REGRETLAB_NUMBA=0``) the
-comparisons are skipped and the numpy loop is checked against the closed form alone.
+``beta x'S x``, the gathered ``L z`` and the updated mean), and both must be the Cholesky factor
+of the Sherman-Morrison update and its mean (the closed form, 1e-12). Without numba (CI, or
+``REGRETLAB_NUMBA=0``) the comparisons are skipped and the numpy loop is checked against the
+closed form alone.
 """
 
 from __future__ import annotations
@@ -13,18 +14,18 @@ import numpy as np
 import pytest
 
 from regretlab.environments import LinearBandit
-from regretlab.learners import BayesianLinearRegression, _factor, _numba
+from regretlab.learners import BayesianLinearRegression, _factor_kernel, _numba
 from regretlab.policies import ThompsonSampling
 from regretlab.simulate import Agent, run_bandit
 
-HAS_NUMBA = _factor._compiled_downdate() is not None
+HAS_NUMBA = _factor_kernel.compiled_step() is not None
 needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (or switched off)")
 
 
 @pytest.fixture
 def numpy_only(monkeypatch):
     """The numpy loop even where numba is installed."""
-    monkeypatch.setattr(_factor, "_compiled_downdate", lambda: None)
+    monkeypatch.setattr(_factor_kernel, "compiled_step", lambda: None)
 
 
 def factor_problem(seed: int, p: int, n: int):
@@ -32,24 +33,31 @@ def factor_problem(seed: int, p: int, n: int):
     a = rng.standard_normal((n, p, 2 * p))
     s = a @ a.swapaxes(-1, -2) / p + 0.1 * np.eye(p)
     upper = np.ascontiguousarray(np.linalg.cholesky(s).transpose(2, 1, 0))
-    x = np.ascontiguousarray(rng.standard_normal((p, n)))
-    z = rng.standard_normal((p, n))
+    x = rng.standard_normal((n, p))
+    z = rng.standard_normal((n, p))
     return s, upper, x, z
 
 
 def closed_form(s: np.ndarray, x: np.ndarray, beta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The Sherman-Morrison covariance's Cholesky factor, ``S x`` and ``beta x'S x``."""
-    sx = np.einsum("npq,qn->np", s, x)
-    q = np.asarray(beta) * np.einsum("pn,np->n", x, sx)
+    sx = np.einsum("npq,nq->np", s, x)
+    q = np.asarray(beta) * np.einsum("np,np->n", x, sx)
     c = np.asarray(beta) / (1.0 + q)
     new = s - np.reshape(c, (-1, 1, 1)) * sx[:, :, None] * sx[:, None, :]
     return np.linalg.cholesky(new), sx, q
 
 
-def _run_downdate(upper, x, beta, z):
+MEAN = np.random.default_rng(7).standard_normal((37, 9))
+RESID = np.random.default_rng(8).standard_normal(37)
+
+
+def _run_downdate(upper, x, beta, z, learn=False, with_sx=True):
     kept = upper.copy()
-    sx, q, drawn = _factor._downdate(kept, x, beta, z)
-    return kept, sx, q, drawn
+    n, p = x.shape
+    mean = np.resize(MEAN, (n, p)) if learn else None
+    resid = np.resize(RESID, n) if learn else None
+    sx, q, drawn = _factor_kernel.learn_step(kept, x, beta, z, resid, mean, with_sx=with_sx)
+    return kept, sx, q, drawn, mean
 
 
 @pytest.mark.parametrize("gather", [True, False])
@@ -62,20 +70,34 @@ def test_both_loops_give_the_closed_form(numpy_only, monkeypatch, gather, per_it
     if HAS_NUMBA:
         monkeypatch.undo()
         results.append(_run_downdate(upper, x, beta, z if gather else None))
-    for kept, got_sx, got_q, drawn in results:
+    for kept, got_sx, got_q, drawn, _ in results:
         new = kept.transpose(2, 1, 0)
         scale = np.abs(lower).max()
         assert np.abs(new - lower).max() / scale < 1e-12
         assert np.all(np.triu(new, 1) == 0.0)  # exactly triangular
-        np.testing.assert_allclose(got_sx.T, sx, rtol=1e-12, atol=1e-12 * np.abs(sx).max())
+        np.testing.assert_allclose(got_sx, sx, rtol=1e-12, atol=1e-12 * np.abs(sx).max())
         np.testing.assert_allclose(got_q, q, rtol=1e-12)
         if gather:
             assert drawn is not None
             np.testing.assert_allclose(
-                drawn.T, np.einsum("npq,qn->np", lower, z), rtol=1e-12, atol=1e-12 * scale
+                drawn, np.einsum("npq,nq->np", lower, z), rtol=1e-12, atol=1e-12 * scale
             )
         else:
             assert drawn is None
+
+
+@pytest.mark.parametrize("per_item", [True, False])
+def test_both_steps_update_the_mean_as_sherman_morrison(numpy_only, monkeypatch, per_item):
+    s, upper, x, z = factor_problem(3, 9, 37)
+    beta = np.random.default_rng(4).uniform(0.1, 50.0, 37) if per_item else 2.5
+    _, sx, q = closed_form(s, x, beta)
+    want = MEAN + (np.asarray(beta) * RESID / (1.0 + q))[:, None] * sx  # Bishop eq. 3.50
+    results = [_run_downdate(upper, x, beta, z, learn=True)]
+    if HAS_NUMBA:
+        monkeypatch.undo()
+        results.append(_run_downdate(upper, x, beta, z, learn=True))
+    for *_, mean in results:
+        np.testing.assert_allclose(mean, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
 
 
 @needs_numba
@@ -83,13 +105,21 @@ def test_both_loops_give_the_closed_form(numpy_only, monkeypatch, gather, per_it
 def test_the_compiled_loop_is_the_numpy_loop_to_the_last_bit(monkeypatch, p, n):
     _, upper, x, z = factor_problem(p, p, n)
     beta = np.random.default_rng(2).uniform(0.1, 5.0, n)
-    for weight in (beta, 0.7):
-        compiled = _run_downdate(upper, x, weight, z)
+    cases = ((beta, True, True, True), (0.7, True, True, False), (beta, False, False, True))
+    for weight, gather, learn, with_sx in cases:
+        normals = z if gather else None
+        compiled = _run_downdate(upper, x, weight, normals, learn, with_sx)
         with monkeypatch.context() as patch:
-            patch.setattr(_factor, "_compiled_downdate", lambda: None)
-            reference = _run_downdate(upper, x, weight, z)
+            patch.setattr(_factor_kernel, "compiled_step", lambda: None)
+            reference = _run_downdate(upper, x, weight, normals, learn, with_sx)
+        if not with_sx:  # the same step, S x not returned
+            assert compiled[1] is None
+            np.testing.assert_array_equal(compiled[0], _run_downdate(upper, x, weight, z)[0])
         for got, want in zip(compiled, reference, strict=True):
-            np.testing.assert_array_equal(got, want)
+            if want is None:
+                assert got is None
+            else:
+                np.testing.assert_array_equal(got, want)
 
 
 def _shared_ts_run():
@@ -104,7 +134,7 @@ def _shared_ts_run():
 @needs_numba
 def test_shared_ts_takes_the_same_actions_with_and_without_numba(monkeypatch):
     compiled_actions, compiled_regret = _shared_ts_run()
-    monkeypatch.setattr(_factor, "_compiled_downdate", lambda: None)
+    monkeypatch.setattr(_factor_kernel, "compiled_step", lambda: None)
     actions, regret = _shared_ts_run()
     np.testing.assert_array_equal(compiled_actions, actions)  # the same arithmetic: exact
     np.testing.assert_array_equal(compiled_regret, regret)

@@ -15,7 +15,7 @@ import pytest
 from regretlab.features import InteractionFeatures
 from regretlab.learners import BayesianGLM, BayesianLinearRegression
 from regretlab.learners._factor import SamplingFactor, downdate
-from regretlab.learners.gaussian import GaussianPosterior, posterior
+from regretlab.learners.gaussian import GaussianPosterior, posterior, sampling_factor
 
 R = 12  # enough replicates for the batched path (8 or more keep a factor)
 FM = InteractionFeatures(3)  # p = 7
@@ -166,3 +166,34 @@ def test_a_factor_of_another_posterior_is_dropped_not_updated():
     factor.update(other, np.ones((3, 2)), 1.0)
     assert not factor.holds(post)
     np.testing.assert_allclose(factor.get(other), 2.0 * cov, rtol=1e-11)
+
+
+def _factor_by_lapack(covariance: np.ndarray) -> np.ndarray:
+    """sampling_factor's general path: the scaled matrix's Cholesky factor, rescaled."""
+    scale = np.sqrt(np.maximum(np.einsum("...ii->...i", covariance), 0.0))
+    live = scale > 0
+    inv = np.where(live, 1.0 / np.where(live, scale, 1.0), 0.0)
+    corr = covariance * inv[..., :, None] * inv[..., None, :]
+    p = scale.shape[-1]
+    corr[..., np.arange(p), np.arange(p)] = 1.0 + 1e-12
+    return np.linalg.cholesky(corr) * scale[..., :, None]
+
+
+@pytest.mark.parametrize("shape", [(50, 36), (3, 4, 7), (1,)])
+def test_a_diagonal_covariance_factors_as_lapack_does(shape):
+    # The one-pass path for independent coefficients (a prior) gives LAPACK's numbers: variances
+    # over 40 decades, switched-off columns (0) and a negative rounding residue (treated as 0).
+    rng = np.random.default_rng(14)
+    variances = rng.uniform(0.1, 10.0, shape) * 10.0 ** rng.integers(-30, 10, shape)
+    variances[rng.random(shape) < 0.2] = 0.0
+    variances.reshape(-1)[0] = -1e-300
+    covariance = variances[..., :, None] * np.eye(shape[-1])
+    np.testing.assert_array_equal(sampling_factor(covariance), _factor_by_lapack(covariance))
+
+
+def test_one_off_diagonal_entry_takes_the_cholesky_path():
+    covariance = np.broadcast_to(np.eye(5), (4, 5, 5)).copy()
+    covariance[2, 1, 3] = covariance[2, 3, 1] = 0.5
+    factor = sampling_factor(covariance)
+    np.testing.assert_allclose(factor @ factor.swapaxes(-1, -2), covariance, atol=1e-11)
+    assert factor[2, 3, 1] != 0.0

@@ -16,21 +16,17 @@ arithmetic, lower triangular (its zeros stay exact zeros), built from sums of po
 The factor is stored transposed with the replicate axis last, ``U[k, j, r] = L_r[j, k]``, so
 the loop over the ``p`` columns moves contiguous ``(p - k, R)`` slabs, each step vectorised over
 the replicates: measured 3-4x faster than the replicate-first layout at ``R = 1000, p = 36``.
-Where numba is installed (and ``REGRETLAB_NUMBA`` is not 0) the same loop runs compiled
-(``_downdate_source``): the same operations in the same order, so the same results to the last
-bit, about 3x faster at ``R = 1000, p = 36``.
+The loop and its compiled twin (numba, where installed and ``REGRETLAB_NUMBA`` is not 0: the
+same operations in the same order, so the same results to the last bit) are in
+``_factor_kernel``; compiled, one call also updates the mean and gathers the next draw.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 
 from regretlab.learners import gaussian
-from regretlab.learners._numba import compile_kernel
+from regretlab.learners._factor_kernel import learn_step
 
 __all__ = ["SamplingFactor", "downdate"]
 
@@ -49,106 +45,7 @@ def downdate(upper: np.ndarray, x: np.ndarray, beta: float | np.ndarray) -> None
     >>> bool(np.allclose(upper[..., 0], np.linalg.cholesky(new).T))
     True
     """
-    _downdate(upper, np.ascontiguousarray(x), beta)
-
-
-def _downdate(
-    upper: np.ndarray, x: np.ndarray, beta: float | np.ndarray, z: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """:func:`downdate` for ``x`` ``(p, N)``, in one pass over the rows of ``U = L'`` from the
-    last up (each row read from memory once): row ``k`` gives ``v_k = U[k] . x`` and, with
-    ``t_k = t_{k+1} + v_k^2``, its own coefficients.
-
-    Returns ``S x = L v`` (with the old factor), ``beta x'S x`` and, for standard normals
-    ``z`` ``(p, N)``, ``L z`` with the new factor (``None`` without ``z``).
-    """
-    compiled = _compiled_downdate()
-    if compiled is not None:
-        return _downdate_compiled(compiled, upper, x, beta, z)
-    p = upper.shape[0]
-    suffix = np.zeros(x.shape)  # sum_{i > k} v_i U[i], the old rows; at the end L v = S x
-    drawn = None if z is None else np.zeros(x.shape)
-    old, scratch = np.empty(x.shape), np.empty(x.shape)
-    tail = np.zeros(x.shape[1:])  # beta t_{k+1}
-    for k in range(p - 1, -1, -1):
-        row = upper[k, k:]
-        v = np.einsum("in,in->n", row, x[k:])
-        after = 1.0 + tail
-        tail = tail + beta * v * v
-        before = 1.0 + tail
-        b = beta * v / np.sqrt(after * before)
-        np.multiply(row, v, out=old[k:])
-        row *= np.sqrt(after / before)
-        row -= np.multiply(suffix[k:], b, out=scratch[k:])
-        suffix[k:] += old[k:]
-        if drawn is not None and z is not None:
-            drawn[k:] += np.multiply(row, z[k], out=scratch[k:])
-    return suffix, tail, drawn
-
-
-def _downdate_source(upper, x, beta, z, suffix, tail, drawn):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """:func:`_downdate`'s loop compiled: the same operations on the same numbers in the same
-    order (so the same results to the last bit), with one pass over each row of ``U`` for
-    ``v_k`` and one that updates it (the ``(p - k, N)`` slab stays in L2 between them), where
-    numpy makes seven; ``drawn`` is gathered when it has ``z``'s shape (empty otherwise).
-    Chunks of replicates measured slower (strided rows defeat the prefetcher)."""
-    p = upper.shape[0]
-    n_items = upper.shape[2]
-    gather = drawn.shape[0] == p
-    v = np.empty(n_items)
-    a = np.empty(n_items)
-    b = np.empty(n_items)
-    for k in range(p - 1, -1, -1):
-        for n in range(n_items):
-            v[n] = 0.0
-        for i in range(k, p):
-            for n in range(n_items):
-                v[n] += upper[k, i, n] * x[i, n]
-        for n in range(n_items):
-            after = 1.0 + tail[n]
-            tail[n] = tail[n] + beta[n] * v[n] * v[n]
-            before = 1.0 + tail[n]
-            b[n] = beta[n] * v[n] / np.sqrt(after * before)
-            a[n] = np.sqrt(after / before)
-        for i in range(k, p):
-            if gather:
-                for n in range(n_items):
-                    u = upper[k, i, n]
-                    old = u * v[n]
-                    u = u * a[n] - suffix[i, n] * b[n]
-                    upper[k, i, n] = u
-                    suffix[i, n] += old
-                    drawn[i, n] += u * z[k, n]
-            else:
-                for n in range(n_items):
-                    u = upper[k, i, n]
-                    old = u * v[n]
-                    u = u * a[n] - suffix[i, n] * b[n]
-                    upper[k, i, n] = u
-                    suffix[i, n] += old
-
-
-@functools.cache
-def _compiled_downdate() -> Callable[..., Any] | None:
-    """The compiled downdate, or ``None`` without numba (or with ``REGRETLAB_NUMBA=0``)."""
-    return compile_kernel(_downdate_source)
-
-
-def _downdate_compiled(
-    compiled: Callable[..., Any],
-    upper: np.ndarray,
-    x: np.ndarray,
-    beta: float | np.ndarray,
-    z: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """:func:`_downdate` through the compiled loop (``x`` ``(p, N)`` contiguous)."""
-    n_items = x.shape[1]
-    weight = np.broadcast_to(np.asarray(beta, dtype=float), (n_items,))
-    suffix, tail = np.zeros(x.shape), np.zeros(n_items)
-    drawn = np.zeros(x.shape) if z is not None else np.empty((0, 0))
-    z_in = np.ascontiguousarray(z) if z is not None else x
-    compiled(upper, x, np.ascontiguousarray(weight), z_in, suffix, tail, drawn)
-    return suffix, tail, drawn if z is not None else None
+    learn_step(upper, np.asarray(x).T, beta, with_sx=False)
 
 
 class SamplingFactor:
@@ -222,12 +119,11 @@ class SamplingFactor:
         upper = self._current(post)
         mean = post.mean
         resid = y - np.einsum("np,np->n", x, mean)
-        # S x = L L'x comes out of the downdate's pass, and so does the next draw's L z.
+        # S x = L L'x comes out of the downdate's pass, and so does the next draw's L z; the
+        # mean is updated in place (m += (beta r / (1 + q)) S x).
         z = self._next
-        xt = np.ascontiguousarray(x.T)
-        sx, q, drawn = _downdate(upper, xt, beta, None if z is None else z.T.copy())
-        mean += (sx * (beta * resid / (1.0 + q))).T
-        self._drawn = None if z is None or drawn is None else (z, drawn.T)
+        _, q, drawn = learn_step(upper, x, beta, z, resid, mean, with_sx=False)
+        self._drawn = None if z is None or drawn is None else (z, drawn)
         self._stale = True
         return q, resid
 
@@ -266,4 +162,5 @@ class SamplingFactor:
             return
         p = x.shape[-1]
         weight = np.asarray(beta, dtype=float)
-        downdate(self._upper, x.reshape(-1, p).T, weight.reshape(-1) if weight.ndim else weight)
+        rows, weight = x.reshape(-1, p), weight.reshape(-1) if weight.ndim else weight
+        learn_step(self._upper, rows, weight, with_sx=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["compile_kernel", "numba_allowed"]
 
@@ -20,7 +20,11 @@ def numba_allowed() -> bool:
 
 
 def compile_kernel(
-    source: Callable[..., Any], *, reassociate: bool = False
+    source: Callable[..., Any],
+    *,
+    reassociate: bool = False,
+    checked_division: bool = True,
+    inline: bool = False,
 ) -> Callable[..., Any] | None:
     """``source`` compiled by ``numba.njit`` (cached on disk, no GIL), or ``None`` where numba
     is not installed or ``REGRETLAB_NUMBA`` switches it off. Callers cache the result.
@@ -28,7 +32,12 @@ def compile_kernel(
     ``reassociate`` lets LLVM reorder sums and fuse multiply-adds (fast-math ``reassoc``,
     ``contract``, ``nsz``; never the flags that assume no NaN or inf), so that reductions run in
     SIMD vectors: results change by rounding, for kernels whose outputs are compared within a
-    tolerance, never for those that must give numpy's bits."""
+    tolerance, never for those that must give numpy's bits.
+
+    ``checked_division=False`` compiles with numba's numpy error model: a division by zero gives
+    inf or NaN as in numpy instead of raising, so loops that divide have no branch and can
+    vectorise (the same results wherever the divisor is not zero). ``inline=True`` compiles a
+    helper that the kernels calling it inline (numba's ``inline="always"``)."""
     if not numba_allowed():
         return None
     try:
@@ -36,5 +45,13 @@ def compile_kernel(
     except ImportError:
         return None
     flags = {"reassoc", "contract", "nsz"} if reassociate else False
-    compiled: Callable[..., Any] = numba.njit(cache=True, nogil=True, fastmath=flags)(source)
+    error_model: Literal["python", "numpy"] = "python" if checked_division else "numpy"
+    inline_mode: Literal["never", "always"] = "always" if inline else "never"
+    compiled: Callable[..., Any] = numba.njit(
+        cache=True,
+        nogil=True,
+        fastmath=flags,
+        error_model=error_model,
+        inline=inline_mode,
+    )(source)
     return compiled

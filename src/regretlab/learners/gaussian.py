@@ -322,11 +322,19 @@ def sampling_factor(covariance: np.ndarray) -> np.ndarray:
     from 1e-30 to 1e10 in one matrix (the seed's priors) factor without trouble; switched-off
     columns (variance 0) get zero rows, so their draws are exactly 0.
     """
-    scale = np.sqrt(np.maximum(np.einsum("...ii->...i", covariance), 0.0))
+    diagonal = np.einsum("...ii->...i", covariance)
+    scale = np.sqrt(np.maximum(diagonal, 0.0))
+    p = scale.shape[-1]
+    if np.count_nonzero(covariance) == np.count_nonzero(diagonal):
+        # Independent coefficients (a prior): the scaled matrix below is (1 + 1e-12) I, whose
+        # Cholesky factor is sqrt(1 + 1e-12) I (LAPACK's numbers: the square root of the
+        # diagonal, exact zeros below it), found in one pass instead of a factorisation.
+        factor = np.zeros(covariance.shape)
+        factor[..., np.arange(p), np.arange(p)] = np.sqrt(1.0 + 1e-12) * scale
+        return factor
     live = scale > 0
     inv = np.where(live, 1.0 / np.where(live, scale, 1.0), 0.0)
     corr = covariance * inv[..., :, None] * inv[..., None, :]
-    p = scale.shape[-1]
     corr[..., np.arange(p), np.arange(p)] = 1.0 + 1e-12
     return np.linalg.cholesky(corr) * scale[..., :, None]
 

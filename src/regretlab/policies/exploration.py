@@ -17,6 +17,7 @@ import numpy as np
 
 from regretlab._validation import check_finite, check_int, check_real
 from regretlab.base import Choice
+from regretlab.policies._thompson_pick import thompson_pick
 from regretlab.policies._ties import _ties, argmax_random_ties, row_max
 from regretlab.policies.availability import draw_available, masked_scores, uniform_available
 from regretlab.policies.propensities import (
@@ -258,11 +259,14 @@ class ThompsonSampling:
         means: np.ndarray | None = None,
         available: np.ndarray | None = None,
     ) -> Choice:
-        scores = posterior_scores(model, designs, rng, self.scale)
+        picked = thompson_pick(model, designs, rng, self.scale, available)  # compiled, or None
+        scores = posterior_scores(model, designs, rng, self.scale) if picked is None else picked[0]
         if not np.isfinite(scores).all():  # as Greedy, whose model checks its designs
             check_finite("designs", np.asarray(designs, dtype=float))
             check_finite(f"ThompsonSampling's scores at step {step}", scores)
-        actions = argmax_random_ties(masked_scores(scores, available), rng)
+        if picked is None:
+            picked = scores, argmax_random_ties(masked_scores(scores, available), rng)
+        actions = picked[1]
         if not self.propensity_draws:
             return Choice(actions, None)
         draws = self.propensity_draws
