@@ -176,9 +176,12 @@ class PendingUpdates:
             if self._sampling is not None:  # the kernels change the covariance in place
                 self._sampling.clear()
             self._fold()
-            run(mean, cov, flat_x[:, rows], flat_y[:, rows], self._beta, flat_out[:, rows])
-            self._accumulate(x[..., rows, :], y[..., rows])
-            del mean, cov  # views of the posterior, which a refresh next may replace
+            # The kernels add the rows into the statistics in their own pass over the rows.
+            totals = self._flat_stats()
+            run(mean, cov, flat_x[:, rows], flat_y[:, rows], self._beta, flat_out[:, rows], totals)
+            if totals is None:
+                self._accumulate(x[..., rows, :], y[..., rows])
+            del mean, cov, totals  # views of the posterior, which a refresh next may replace
             self._n_updates += stop - done
             done = stop
         return out
@@ -217,6 +220,15 @@ class PendingUpdates:
         return post.mean.reshape(-1, p), post.covariance.reshape(-1, p, p)
 
     # -- the statistics -----------------------------------------------------------------------
+    def _flat_stats(self) -> tuple[np.ndarray, ...] | None:
+        """The statistics as ``(R, p, p)``, ``(R, p)``, ``(R,)``, ``(R,)`` views that the
+        kernels add rows into, or ``None`` where they are not C-ordered arrays."""
+        if not all(a.flags.c_contiguous for a in self._stats):
+            return None
+        xtx, xty, yty, n = self._stats
+        p = xty.shape[-1]
+        return xtx.reshape(-1, p, p), xty.reshape(-1, p), yty.reshape(-1), n.reshape(-1)
+
     def _accumulate(self, x: np.ndarray, y: np.ndarray) -> None:
         """Add rows to the statistics in place; with forgetting, older rows weigh less.
 
