@@ -89,3 +89,25 @@ def test_learner_statistics_after_blocks_and_refreshes(monkeypatch, name):
         for got, want in zip(blocked.stats, batch_fit.stats, strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-12)
         np.testing.assert_allclose(blocked.mean, batch_fit.mean, atol=1e-10)
+
+
+@needs_numba
+def test_the_runner_calls_the_numba_kernel_with_c_ordered_arrays_only(monkeypatch):
+    # Every other layout is one more compilation of the kernel (28 MB resident, 2 s): segments
+    # cut by a refresh (1024 steps) and by checkpoints must not pass strided slices.
+    from regretlab.environments import InteractionStream
+    from regretlab.simulate import Agent, run_prequential
+
+    compiled = _lockstep._numba_kernel()
+    layouts = set()
+
+    def recording(*args):
+        layouts.add(tuple(a.flags.c_contiguous for a in args if isinstance(a, np.ndarray)))
+        compiled(*args)
+
+    monkeypatch.setattr(_lockstep, "_numba_kernel", lambda: recording)
+    monkeypatch.setattr(_lockstep, "kernel", lambda name=None: _lockstep.predict_learn_numba)
+    env = InteractionStream(x_dim=3, horizon=1300, n_replicates=6, seed=0)
+    agent = Agent("b", BayesianLinearRegression(groups=env.features, n_replicates=6))
+    run_prequential(env, [agent], checkpoints=[5, 700, 1300], block_memory=300_000)
+    assert layouts == {(True,) * 9}  # mean, cov, x, y, out and the four statistics

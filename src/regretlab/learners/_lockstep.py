@@ -80,6 +80,7 @@ def predict_learn_numpy(
     beta: float,
     out: np.ndarray,
     stats: Sequence[np.ndarray] | None = None,
+    rows: slice | None = None,
     chunk: int | None = None,
 ) -> None:
     """Predict every row, then learn it, in place: ``mean`` ``(R, p)``, ``cov`` ``(R, p, p)``.
@@ -87,9 +88,12 @@ def predict_learn_numpy(
     ``x`` ``(R, m, p)`` and ``y`` ``(R, m)`` may be strided views; ``out`` ``(R, m)`` receives
     the predictions. ``stats``, the statistics ``(xtx, xty, yty, n)`` of shapes ``(R, p, p)``,
     ``(R, p)``, ``(R,)``, ``(R,)``, get the rows added in place (``None``: left to the caller).
-    ``chunk`` replicates (default :func:`replicate_chunk`) go through all ``m`` rows before
-    the next chunk.
+    ``rows``, a slice of the row axis (default all), limits the work to those rows of ``x``,
+    ``y`` and ``out``. ``chunk`` replicates (default :func:`replicate_chunk`) go through all
+    the rows before the next chunk.
     """
+    if rows is not None:
+        x, y, out = x[:, rows], y[:, rows], out[:, rows]
     n_rep, m, p = x.shape
     chunk = replicate_chunk(p) if chunk is None else chunk
     size = min(chunk, n_rep)
@@ -133,7 +137,7 @@ def _add_rows(stats: Sequence[np.ndarray], x: np.ndarray, y: np.ndarray, replica
         total[replicates] += piece
 
 
-def _numba_source(mean, cov, x, y, beta, out, xtx, xty, yty, n):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _numba_source(mean, cov, x, y, beta, out, xtx, xty, yty, n, start, stop):  # type: ignore[no-untyped-def]  # pragma: no cover
     """One replicate at a time; step t's rank-one update fused with step t+1's ``S x``, and
     step t+1's ``x x'`` added into ``X'X`` in the same loop over rows (its lower triangle, in
     whole SIMD vectors: 1.2x faster than the full square; mirrored at the end).
@@ -142,9 +146,12 @@ def _numba_source(mean, cov, x, y, beta, out, xtx, xty, yty, n):  # type: ignore
     of 8 columns, so the loops along a row run in whole SIMD vectors with no scalar remainder
     (p = 22: 3 vectors of 8 instead of 2 and 6 scalar steps; 1.3x faster). The padding stays
     exactly 0 (``0 - c 0``, ``0 + x 0``) and the real entries see the same operations in the
-    same order: results identical to the last bit to the unpadded loop.
+    same order: results identical to the last bit to the unpadded loop. Rows ``start`` to
+    ``stop - 1`` of the whole arrays ``x``, ``y``, ``out`` are read (a slice of them would be
+    strided, and numba would compile the kernel once more for that layout: 28 MB and 2 s).
     """
-    n_rep, m, p = x.shape
+    n_rep, p = mean.shape
+    m = stop - start
     width = (p + 7) // 8 * 8
     s = np.zeros((p, width))
     g = np.zeros((p, width))
@@ -161,7 +168,7 @@ def _numba_source(mean, cov, x, y, beta, out, xtx, xty, yty, n):  # type: ignore
         for i in range(p):
             mu[i] = mean[r, i]
             b[i] = xty[r, i]
-            xt[i] = x[r, 0, i]
+            xt[i] = x[r, start, i]
             sx[i] = 0.0
         yy = yty[r]
         for j in range(p):  # S x as a sum of rows (S is symmetric): contiguous, vectorisable
@@ -171,13 +178,13 @@ def _numba_source(mean, cov, x, y, beta, out, xtx, xty, yty, n):  # type: ignore
             for i in range((j // 8 + 1) * 8):  # X'X's lower triangle, in whole vectors
                 g[j, i] += xj * xt[i]
         for t in range(m):
-            yt = y[r, t]
+            yt = y[r, start + t]
             pred = 0.0
             q = 0.0
             for i in range(p):
                 pred += xt[i] * mu[i]
                 q += xt[i] * sx[i]
-            out[r, t] = pred
+            out[r, start + t] = pred
             gain = beta / (1.0 + beta * q)
             step = (yt - pred) * gain
             for i in range(width):
@@ -186,7 +193,7 @@ def _numba_source(mean, cov, x, y, beta, out, xtx, xty, yty, n):  # type: ignore
             yy += yt * yt
             if t + 1 < m:
                 for i in range(p):
-                    xt[i] = x[r, t + 1, i]
+                    xt[i] = x[r, start + t + 1, i]
                 for i in range(width):
                     nsx[i] = 0.0
                 for j in range(p):
@@ -231,6 +238,7 @@ def predict_learn_numba(
     beta: float,
     out: np.ndarray,
     stats: Sequence[np.ndarray] | None = None,
+    rows: slice | None = None,
 ) -> None:
     """:func:`predict_learn_numpy` compiled by numba (``ImportError`` without numba); the
     statistics, when given, are added in the kernel's pass over the rows."""
@@ -240,7 +248,8 @@ def predict_learn_numba(
     if stats is None:  # statistics left to the caller: the kernel adds into scratch arrays
         n_rep, p = mean.shape
         stats = (np.zeros((n_rep, p, p)), np.zeros((n_rep, p)), np.zeros(n_rep), np.zeros(n_rep))
-    compiled(mean, cov, x, y, float(beta), out, *stats)
+    start, stop, _ = (slice(None) if rows is None else rows).indices(x.shape[1])
+    compiled(mean, cov, x, y, float(beta), out, *stats, start, stop)
 
 
 def kernel(name: str | None = None) -> Callable[..., Any]:

@@ -150,9 +150,11 @@ class PendingUpdates:
         m, p = y.shape[-1], x.shape[-1]
         out = np.empty(y.shape)
         n_rep = math.prod(self._batch)
+        # The kernels read whole C-ordered arrays and the rows of each segment by index: one
+        # compiled layout (y, which the runner slices from its block, is copied: 1/p of x).
         flat_x, flat_y, flat_out = (
             x.reshape(n_rep, m, p),
-            y.reshape(n_rep, m),
+            np.ascontiguousarray(y.reshape(n_rep, m)),
             out.reshape(n_rep, m),
         )
         run = _lockstep.kernel()
@@ -178,7 +180,7 @@ class PendingUpdates:
             self._fold()
             # The kernels add the rows into the statistics in their own pass over the rows.
             totals = self._flat_stats()
-            run(mean, cov, flat_x[:, rows], flat_y[:, rows], self._beta, flat_out[:, rows], totals)
+            run(mean, cov, flat_x, flat_y, self._beta, flat_out, totals, rows)
             if totals is None:
                 self._accumulate(x[..., rows, :], y[..., rows])
             del mean, cov, totals  # views of the posterior, which a refresh next may replace
