@@ -64,3 +64,19 @@ def test_parquet_round_trip_and_old_string_files_among_new_ones(tmp_path):
     np.testing.assert_array_equal(np.unique(mine["replicate"]), np.arange(8))
     expected = pd.concat([new, old]).sort_values(["agent", "replicate", "step"], kind="stable")
     np.testing.assert_array_equal(mine["expected_regret"], expected["expected_regret"])
+
+
+def test_the_report_reads_the_categorical_as_it_read_strings():
+    from regretlab.experiments import report
+
+    regret = _run(n_rep=6).regret
+    old = regret.astype({"environment": str})
+    for make in (
+        lambda t: report.final_regret(t, ["expected_regret", "excess_loss"]),
+        lambda t: report.paired_differences(t, ["expected_regret"], "a"),
+        lambda t: report.ranks(t, "expected_regret"),
+    ):
+        new_table, old_table = make(regret), make(old)
+        pd.testing.assert_frame_equal(
+            new_table.astype({"environment": str}), old_table.astype({"environment": str})
+        )
