@@ -150,9 +150,11 @@ class PendingUpdates:
         m, p = y.shape[-1], x.shape[-1]
         out = np.empty(y.shape)
         n_rep = math.prod(self._batch)
+        # The kernels read whole C-ordered arrays and the rows of each segment by index: one
+        # compiled layout (y, which the runner slices from its block, is copied: 1/p of x).
         flat_x, flat_y, flat_out = (
             x.reshape(n_rep, m, p),
-            y.reshape(n_rep, m),
+            np.ascontiguousarray(y.reshape(n_rep, m)),
             out.reshape(n_rep, m),
         )
         run = _lockstep.kernel()
@@ -176,9 +178,12 @@ class PendingUpdates:
             if self._sampling is not None:  # the kernels change the covariance in place
                 self._sampling.clear()
             self._fold()
-            run(mean, cov, flat_x[:, rows], flat_y[:, rows], self._beta, flat_out[:, rows])
-            self._accumulate(x[..., rows, :], y[..., rows])
-            del mean, cov  # views of the posterior, which a refresh next may replace
+            # The kernels add the rows into the statistics in their own pass over the rows.
+            totals = self._flat_stats()
+            run(mean, cov, flat_x, flat_y, self._beta, flat_out, totals, rows)
+            if totals is None:
+                self._accumulate(x[..., rows, :], y[..., rows])
+            del mean, cov, totals  # views of the posterior, which a refresh next may replace
             self._n_updates += stop - done
             done = stop
         return out
@@ -217,6 +222,15 @@ class PendingUpdates:
         return post.mean.reshape(-1, p), post.covariance.reshape(-1, p, p)
 
     # -- the statistics -----------------------------------------------------------------------
+    def _flat_stats(self) -> tuple[np.ndarray, ...] | None:
+        """The statistics as ``(R, p, p)``, ``(R, p)``, ``(R,)``, ``(R,)`` views that the
+        kernels add rows into, or ``None`` where they are not C-ordered arrays."""
+        if not all(a.flags.c_contiguous for a in self._stats):
+            return None
+        xtx, xty, yty, n = self._stats
+        p = xty.shape[-1]
+        return xtx.reshape(-1, p, p), xty.reshape(-1, p), yty.reshape(-1), n.reshape(-1)
+
     def _accumulate(self, x: np.ndarray, y: np.ndarray) -> None:
         """Add rows to the statistics in place; with forgetting, older rows weigh less.
 
