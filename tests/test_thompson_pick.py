@@ -114,3 +114,20 @@ def test_where_it_does_not_apply_nothing_is_drawn():
         twin = copy.deepcopy(rng)
         assert _thompson_pick.thompson_pick(m, d, rng, 1.0, avail) is None
         assert rng.random() == twin.random()
+
+
+@needs_numba
+def test_the_compiled_tie_break_is_numpys(monkeypatch):
+    # argmax_random_ties' compiled pick (it shares the row maximum with the Thompson pick)
+    # against its numpy expression: ties, a NaN first, last and in the middle, -inf rows.
+    from regretlab.policies import _ties
+
+    rng = np.random.default_rng(6)
+    scores = rng.integers(0, 3, (300, 6)).astype(float)
+    scores[[3, 40, 41], [0, 5, 2]] = np.nan
+    scores[50] = -np.inf
+    fast = argmax_random_ties(scores, np.random.default_rng(7))
+    monkeypatch.setattr(_ties, "_compiled_pick", lambda: None)
+    slow = argmax_random_ties(scores, np.random.default_rng(7))
+    np.testing.assert_array_equal(fast, slow)
+    assert fast[3] == 0 and fast[40] == 0  # a NaN ties nowhere: numpy's argmax of zeros

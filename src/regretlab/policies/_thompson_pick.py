@@ -24,6 +24,7 @@ import numpy as np
 
 from regretlab.learners import _pcg64_kernel as pcg
 from regretlab.learners._numba import compile_kernel
+from regretlab.policies import _ties
 
 __all__ = ["thompson_pick"]
 
@@ -45,13 +46,7 @@ def _pick_source(state, loc, sd, scores, actions, tables):  # type: ignore[no-un
             z = z * sd[r, a]
             scores[r, a] = z + loc[r, a]
     for r in range(n):
-        top = scores[r, 0]
-        for a in range(1, k):
-            value = scores[r, a]
-            if value > top or value != value:  # NaN propagates, as numpy's maximum
-                top = value
-                if value != value:
-                    break
+        top = _ties.row_top(scores, r)
         best, pick = -1.0, 0
         for a in range(k):
             s_hi, s_lo, bits = pcg._step(s_hi, s_lo, i_hi, i_lo)
@@ -65,7 +60,8 @@ def _pick_source(state, loc, sd, scores, actions, tables):  # type: ignore[no-un
 @functools.cache
 def _compiled_pick() -> Callable[..., None] | None:
     """The compiled draw and pick (the ziggurat's tables bound), or ``None`` without numba."""
-    if pcg.compiled_draws() is None:  # also compiles the generator's helpers it inlines
+    # Also compiles the generator's helpers and the row maximum, which the kernel inlines.
+    if pcg.compiled_draws() is None or not _ties.inline_row_top():
         return None
     kernel = compile_kernel(_pick_source)
     assert kernel is not None

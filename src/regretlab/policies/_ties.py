@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from regretlab.learners._numba import compile_kernel
+from regretlab.learners._numba import compile_kernel, numba_allowed
 
 __all__ = ["argmax_random_ties", "inverse_cdf", "row_max"]
 
@@ -46,18 +46,25 @@ def argmax_random_ties(scores: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return keys.argmax(axis=-1)
 
 
+def row_top(scores, r):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Row ``r``'s maximum as numpy's ``maximum`` finds it (a NaN propagates). Compiled inline
+    into the pick kernels (this module's and :mod:`regretlab.policies._thompson_pick`'s)."""
+    top = scores[r, 0]
+    for a in range(1, scores.shape[1]):
+        value = scores[r, a]
+        if value > top or value != value:
+            top = value
+            if value != value:
+                break
+    return top
+
+
 def _pick_source(scores, keys, actions):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Row by row what numpy does: ``(keys * (scores == max)).argmax()`` (the first of equal
     keys; a row with a NaN score ties nowhere, so it picks 0, as numpy's)."""
     n, k = scores.shape
     for r in range(n):
-        top = scores[r, 0]
-        for a in range(1, k):
-            value = scores[r, a]
-            if value > top or value != value:  # NaN propagates, as numpy's maximum
-                top = value
-                if value != value:
-                    break
+        top = row_top(scores, r)
         best, pick = -1.0, 0
         for a in range(k):
             key = keys[r, a] if scores[r, a] == top else 0.0
@@ -66,11 +73,26 @@ def _pick_source(scores, keys, actions):  # type: ignore[no-untyped-def]  # prag
         actions[r] = pick
 
 
+def inline_row_top() -> bool:
+    """Compile :func:`row_top` for inlining (once; the kernels call it through this module's
+    globals, so it must be compiled before them); ``False`` without numba."""
+    global row_top
+    if not numba_allowed():
+        return False
+    try:
+        import numba
+    except ImportError:
+        return False
+    if not hasattr(row_top, "py_func"):
+        row_top = numba.njit(inline="always", cache=True)(row_top)
+    return True
+
+
 @functools.cache
 def _compiled_pick() -> Callable[..., Any] | None:
     """The compiled pick of :func:`argmax_random_ties` (2-D scores), or ``None`` without
     numba (or with ``REGRETLAB_NUMBA=0``)."""
-    return compile_kernel(_pick_source)
+    return compile_kernel(_pick_source) if inline_row_top() else None
 
 
 def inverse_cdf(cdf: np.ndarray, u: np.ndarray, axis: int = -1) -> np.ndarray:
