@@ -75,6 +75,12 @@ class ModelAveraging(_Candidates):
         evidence of the observations after the training sample only. Needs a learner with
         ``log_evidence(fraction=...)``; otherwise, and where all candidates share their flat
         groups, the comparison is partial.
+    draw
+        How :meth:`sample` (what Thompson sampling acts on) draws. ``"mixture"``: a candidate
+        drawn by weight per replicate, then weights from its posterior (an exact draw from the
+        model-averaged posterior). ``"leader"``: weights from the posterior of the candidate
+        of highest weight (empirical Bayes: the prior chosen by evidence, then Thompson
+        sampling under it). Predictions, the mean and the sd are the mixture's either way.
 
     Examples
     --------
@@ -99,10 +105,14 @@ class ModelAveraging(_Candidates):
         off_weight: float | None = None,
         fit: Sequence[str] = (),
         comparison: str = "fractional",
+        draw: str = "mixture",
     ) -> None:
         super().__init__(learner=learner, group=group, grid=grid, other_grids=other_grids)
         if comparison not in ("fractional", "partial"):
             raise ValueError(f"comparison must be 'fractional' or 'partial', got {comparison!r}")
+        if draw not in ("mixture", "leader"):
+            raise ValueError(f"draw must be 'mixture' or 'leader', got {draw!r}")
+        self.draw = draw
         self.off_weight = off_weight
         self.fit = fit
         self.comparison = comparison
@@ -170,7 +180,13 @@ class ModelAveraging(_Candidates):
 
     @classmethod
     def recommended(
-        cls, groups: Any, *, group: str = "pairwise", n_replicates: int | None = None
+        cls,
+        groups: Any,
+        *,
+        group: str = "pairwise",
+        n_replicates: int | None = None,
+        off_weight: float | None = None,
+        draw: str = "mixture",
     ) -> ModelAveraging:
         """The default escalation, by a rule that needs nothing known about the problem.
 
@@ -225,11 +241,18 @@ class ModelAveraging(_Candidates):
         )
         others = tuple(g for g in labels if g != group)
         if not others:
-            return cls(learner=base, group=group, grid=LADDER)
+            return cls(learner=base, group=group, grid=LADDER, off_weight=off_weight, draw=draw)
         shrunk = [tuple(s for _ in others) for s in SCALES]
         flat = [tuple(np.inf if g == "intercept" else s for g in others) for s in SCALES]
         entries = tuple(dict.fromkeys(shrunk + flat))  # one flat entry if only the intercept
-        return cls(learner=base, group=group, grid=LADDER, other_grids={others: entries})
+        return cls(
+            learner=base,
+            group=group,
+            grid=LADDER,
+            other_grids={others: entries},
+            off_weight=off_weight,
+            draw=draw,
+        )
 
     @property
     def weights(self) -> np.ndarray:
@@ -318,12 +341,16 @@ class ModelAveraging(_Candidates):
         return self._drop(sd)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
-        """A candidate drawn by weight per replicate, then weights from its posterior."""
+        """A candidate drawn by weight per replicate (``draw="leader"``: the candidate of
+        highest weight), then weights from its posterior."""
         if size is not None:
             raise ValueError("ModelAveraging.sample draws one vector per replicate; size=None")
         w = self.weights if self.n_replicates is not None else self.weights[:, None]
-        pick = (rng.random(self._r) > np.cumsum(w, axis=0)).sum(axis=0)
-        pick = np.minimum(pick, self._g - 1)
+        if self.draw == "leader":
+            pick = np.argmax(w, axis=0)
+        else:
+            pick = (rng.random(self._r) > np.cumsum(w, axis=0)).sum(axis=0)
+            pick = np.minimum(pick, self._g - 1)
         draws = self._split(self._inner.sample(rng))
         return self._drop(draws[pick, np.arange(self._r)])
 
@@ -343,6 +370,7 @@ class ModelAveraging(_Candidates):
             "off_weight": self.off_weight,
             "fit": self.fit,
             "comparison": self.comparison,
+            "draw": self.draw,
         }
 
     def set_state(self, state: Mapping[str, np.ndarray]) -> ModelAveraging:
