@@ -7,7 +7,8 @@ Thompson draw came from. Three ways of choosing the actions, so that the weights
 apart from the exploration they steer:
 
 - ``mixture``: Thompson sampling on the mixture (what the benchmark runs: a candidate drawn by
-  weight per replicate, then weights from its posterior);
+  weight per replicate, then weights from its posterior; ``--draw leader``: the candidate of
+  highest weight);
 - ``fixed``: Thompson sampling on the benchmark's fixed prior with the group off (other groups
   at 100); the mixture only watches the same adaptively collected data;
 - ``uniform``: actions uniformly at random (a passive design on the same contexts); the
@@ -30,20 +31,18 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-import escalation as esc  # noqa: E402
-
-from regretlab.policies.escalation import ModelAveraging  # noqa: E402
+import escalation as esc
+from regretlab.policies.escalation import ModelAveraging
+from regretlab.policies.escalation._grids import _pick
 
 GROUP = "context:action"
 
 
 def _draw(bma: ModelAveraging, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The mixture's Thompson draw ``(R, p)`` and the candidate it came from ``(R,)``
+    """The Thompson draw ``(R, p)`` and the candidate it came from ``(R,)``
     (``ModelAveraging.sample`` itself, with the pick kept; the same generator calls).
     """
-    w = bma.weights
-    pick = (rng.random(bma._r) > np.cumsum(w, axis=0)).sum(axis=0)
-    pick = np.minimum(pick, bma._g - 1)
+    pick = _pick(bma.weights, bma.draw, rng)
     draws = bma._split(bma._inner.sample(rng))
     return draws[pick, np.arange(bma._r)], pick
 
@@ -56,11 +55,7 @@ def run(
     index = (esc.SCENARIOS + esc.BANDITS).index(sc)
     env = esc.make_env(sc, index, replicates, horizon, seed)
     features = env.features
-    bma = ModelAveraging.recommended(features, group=GROUP, n_replicates=replicates)
-    if draw_rule != "mixture":
-        bma = ModelAveraging(
-            **{**bma.get_params(), "comparison": bma.comparison, "draw": draw_rule}
-        )
+    bma = ModelAveraging.recommended(features, group=GROUP, n_replicates=replicates, draw=draw_rule)
     fixed = esc.MODES["learned"].learner(features, GROUP, 0.0, sc.noise, replicates)
     values = bma.candidates[GROUP]
     levels = np.unique(values)
@@ -74,11 +69,8 @@ def run(
         means = block.means[:, t]
         picked_value = np.full(replicates, np.nan)
         if driver == "mixture":
-            if draw_rule == "mixture":
-                draw, pick = _draw(bma, rng)
-                picked_value = values[pick]
-            else:
-                draw = bma.sample(rng)
+            draw, pick = _draw(bma, rng)
+            picked_value = values[pick]
             action = np.argmax(np.einsum("rkp,rp->rk", designs, draw), axis=1)
         elif driver == "fixed":
             action = np.argmax(np.einsum("rkp,rp->rk", designs, fixed.sample(rng)), axis=1)
@@ -97,6 +89,7 @@ def run(
                 "w_large": by_level[levels >= 1.0].sum(axis=0).mean(),
                 "w_large_max_r": by_level[levels >= 1.0].sum(axis=0).max(),
                 "drawn_large": np.nanmean(picked_value >= 1.0),
+                **{f"drawn_{v:g}": np.nanmean(picked_value == v) for v in levels},
                 "leader_large": np.mean(values[np.argmax(w, axis=0)] >= 1.0),
             }
         )

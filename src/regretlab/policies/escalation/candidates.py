@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from regretlab.policies.escalation._candidates_base import _Candidates
-from regretlab.policies.escalation._grids import _fitter, _log_prior, _moments
+from regretlab.policies.escalation._grids import _fitter, _log_prior, _moments, _pick
 from regretlab.policies.escalation.evidence import LADDER
 
 __all__ = ["SCALES", "ModelAveraging"]
@@ -346,11 +346,7 @@ class ModelAveraging(_Candidates):
         if size is not None:
             raise ValueError("ModelAveraging.sample draws one vector per replicate; size=None")
         w = self.weights if self.n_replicates is not None else self.weights[:, None]
-        if self.draw == "leader":
-            pick = np.argmax(w, axis=0)
-        else:
-            pick = (rng.random(self._r) > np.cumsum(w, axis=0)).sum(axis=0)
-            pick = np.minimum(pick, self._g - 1)
+        pick = _pick(w, self.draw, rng)
         draws = self._split(self._inner.sample(rng))
         return self._drop(draws[pick, np.arange(self._r)])
 
