@@ -201,16 +201,18 @@ ESCALATING = [
     "UncertaintyTrigger",
     "DataSchedule",
     # Issue 16, sixth session: the default with its prior odds on "off" at 1 (off_weight 1/2),
-    # and with Thompson draws from its leading candidate (appended, so that the agents above
+    # with Thompson draws from its leading candidate, and both (appended, so that the agents above
     # keep their policy seeds).
     "ModelAveraging off 1/2",
     "ModelAveraging leader",
+    "ModelAveraging leader, off 1/2",
 ]
 # The variants of the default: name -> keywords of ModelAveraging.recommended.
 DEFAULT_VARIANTS: dict[str, dict[str, Any]] = {
     DEFAULT: {},
     "ModelAveraging off 1/2": {"off_weight": 0.5},
     "ModelAveraging leader": {"draw": "leader"},
+    "ModelAveraging leader, off 1/2": {"draw": "leader", "off_weight": 0.5},
 }
 # Relative cost of one agent (for scheduling the longest tasks first).
 COST = {
@@ -220,6 +222,7 @@ COST = {
     DEFAULT: 4.0,
     "ModelAveraging off 1/2": 4.0,
     "ModelAveraging leader": 4.0,
+    "ModelAveraging leader, off 1/2": 4.0,
     "ChampionChallenger": 3.0,
 }
 
@@ -608,6 +611,7 @@ def ratio_table(summary: pd.DataFrame, mode: Mode) -> str:
         "DataSchedule": "data sched.",
         "ModelAveraging off 1/2": "BMA, off 1/2",
         "ModelAveraging leader": "BMA, leader draws",
+        "ModelAveraging leader, off 1/2": "BMA, leader, off 1/2",
     }
     head = "| scenario | best fixed (regret) | " + " | ".join(short[a] for a in shown) + " |"
     lines = [head, "| --- | --- |" + " ---: |" * len(shown)]
@@ -675,6 +679,7 @@ _MARK = {
     "DataSchedule": ("X", "C6"),
     "ModelAveraging off 1/2": ("h", "C7"),
     "ModelAveraging leader": ("*", "C8"),
+    "ModelAveraging leader, off 1/2": ("p", "C9"),
 }
 
 
