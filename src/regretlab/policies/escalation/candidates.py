@@ -216,9 +216,11 @@ class ModelAveraging(_Candidates):
           calibrates the flat half, none is set aside), so the training observations count:
           a shrunk intercept far from the data loses at once rather than lingering for steps.
 
-        All combinations have equal prior weight. Measured against a fixed reference family of
-        35 priors (``benchmarks/escalation_family.py``, ``benchmarks/RESULTS.md``, section
-        "Escalation you can trust").
+        All combinations have equal prior weight (``off_weight``: that prior probability on
+        ``group`` off, see the class). Measured against a fixed reference family of 35 priors
+        (``benchmarks/escalation_family.py``, ``benchmarks/RESULTS.md``, section "Escalation
+        you can trust"). ``draw`` is what Thompson sampling acts on in a bandit (see the
+        class; RESULTS, "Issue 16, sixth session: the bandit scenarios").
 
         >>> bma = ModelAveraging.recommended(("intercept", "main", "pairwise"))
         >>> bma.grid
