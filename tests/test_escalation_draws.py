@@ -99,6 +99,7 @@ def test_recommended_puts_off_weight_on_off_and_passes_draw():
     assert bma.weights[~off].sum() == pytest.approx(0.5)
     assert bma.draw == "leader"
     uniform = ModelAveraging.recommended(groups, group="context:action")
+    assert uniform.draw == "leader"  # the default rule draws from its leader
     assert uniform.weights[uniform.candidates["context:action"] == 0.0].sum() == pytest.approx(
         1 / 7
     )

@@ -76,11 +76,9 @@ class ModelAveraging(_Candidates):
         ``log_evidence(fraction=...)``; otherwise, and where all candidates share their flat
         groups, the comparison is partial.
     draw
-        How :meth:`sample` (what Thompson sampling acts on) draws. ``"mixture"``: a candidate
-        drawn by weight per replicate, then weights from its posterior (an exact draw from the
-        model-averaged posterior). ``"leader"``: weights from the posterior of the candidate
-        of highest weight (empirical Bayes: the prior chosen by evidence, then Thompson
-        sampling under it). Predictions, the mean and the sd are the mixture's either way.
+        What :meth:`sample` (Thompson sampling's draw) draws from: ``"mixture"``, a candidate
+        drawn by weight (exact model averaging); ``"leader"``, the candidate of highest weight
+        (empirical Bayes). Predictions, the mean and the sd are the mixture's either way.
 
     Examples
     --------
@@ -186,7 +184,7 @@ class ModelAveraging(_Candidates):
         group: str = "pairwise",
         n_replicates: int | None = None,
         off_weight: float | None = None,
-        draw: str = "mixture",
+        draw: str = "leader",
     ) -> ModelAveraging:
         """The default escalation, by a rule that needs nothing known about the problem.
 
@@ -216,11 +214,14 @@ class ModelAveraging(_Candidates):
           calibrates the flat half, none is set aside), so the training observations count:
           a shrunk intercept far from the data loses at once rather than lingering for steps.
 
+        - In a bandit, Thompson sampling draws from the candidate of highest weight
+          (``draw="leader"``: empirical Bayes, the prior chosen by its evidence; predictions are
+          the mixture's). The evidence against a looser candidate grows only as fast as the
+          policy explores, so a draw by weight (``"mixture"``) keeps paying its exploration.
+
         All combinations have equal prior weight (``off_weight``: that prior probability on
-        ``group`` off, see the class). Measured against a fixed reference family of 35 priors
-        (``benchmarks/escalation_family.py``, ``benchmarks/RESULTS.md``, section "Escalation
-        you can trust"). ``draw`` is what Thompson sampling acts on in a bandit (see the
-        class; RESULTS, "Issue 16, sixth session: the bandit scenarios").
+        ``group`` off). Measured in ``benchmarks/RESULTS.md``, "Escalation you can trust" and
+        "Issue 16, sixth session: the bandit scenarios".
 
         >>> bma = ModelAveraging.recommended(("intercept", "main", "pairwise"))
         >>> bma.grid
@@ -343,8 +344,7 @@ class ModelAveraging(_Candidates):
         return self._drop(sd)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
-        """A candidate drawn by weight per replicate (``draw="leader"``: the candidate of
-        highest weight), then weights from its posterior."""
+        """Per replicate a candidate (by weight, or the leader), then weights from its posterior."""
         if size is not None:
             raise ValueError("ModelAveraging.sample draws one vector per replicate; size=None")
         w = self.weights if self.n_replicates is not None else self.weights[:, None]
