@@ -200,13 +200,32 @@ ESCALATING = [
     "EvidenceSwitch ladder",
     "UncertaintyTrigger",
     "DataSchedule",
+    # Issue 16, sixth session (appended, so that the agents above keep their policy seeds):
+    # the default until then (Thompson draws by weight), with its prior odds on "off" at 1
+    # (off_weight 1/2), with draws from its leading candidate (now the default), and both.
+    "ModelAveraging off 1/2",
+    "ModelAveraging leader",
+    "ModelAveraging leader, off 1/2",
+    "ModelAveraging mixture",
 ]
+# The variants of the default: name -> keywords of ModelAveraging.recommended.
+DEFAULT_VARIANTS: dict[str, dict[str, Any]] = {
+    DEFAULT: {},
+    "ModelAveraging off 1/2": {"draw": "mixture", "off_weight": 0.5},
+    "ModelAveraging leader": {"draw": "leader"},
+    "ModelAveraging leader, off 1/2": {"draw": "leader", "off_weight": 0.5},
+    "ModelAveraging mixture": {"draw": "mixture"},
+}
 # Relative cost of one agent (for scheduling the longest tasks first).
 COST = {
     "EmpiricalBayes": 10.0,
     "EvidenceSwitch jump": 5.0,
     "EvidenceSwitch ladder": 5.0,
     DEFAULT: 4.0,
+    "ModelAveraging off 1/2": 4.0,
+    "ModelAveraging leader": 4.0,
+    "ModelAveraging leader, off 1/2": 4.0,
+    "ModelAveraging mixture": 4.0,
     "ChampionChallenger": 3.0,
 }
 
@@ -257,20 +276,21 @@ def make_agent(name: str, mode: Mode, features: Any, group: str, noise: float, r
         learner = mode.learner(features, group, value, noise, r, scale=scale)
         return Agent(name, learner, policy=policy, scheduler=Fixed({group: value}))
     base = mode.learner(features, group, 0.0, noise, r)
-    if name == DEFAULT and mode.name == "learned":
+    if name in DEFAULT_VARIANTS and mode.name == "learned":
         # The default itself (its grids, its flat-intercept twins, its noise prior).
-        return Agent(
-            name, ModelAveraging.recommended(features, group=group, n_replicates=r), policy=policy
-        )
-    if name == DEFAULT:
+        keywords = DEFAULT_VARIANTS[name]
+        bma = ModelAveraging.recommended(features, group=group, n_replicates=r, **keywords)
+        return Agent(name, bma, policy=policy)
+    if name in DEFAULT_VARIANTS:
         # The rule of ModelAveraging.recommended with the noise known: the group's variance on
         # the grid, jointly with one shared scale of every other group on decades up to the
-        # weak prior.
+        # weak prior; Thompson draws from the leading candidate, as recommended's.
         bma = ModelAveraging(
             learner=base,
             group=group,
             grid=grid,
             other_grids={other_groups(features, group): mode.scales},
+            **{"draw": "leader", **DEFAULT_VARIANTS[name]},
         )
         return Agent(name, bma, policy=policy)
     if name == "ChampionChallenger":
@@ -592,6 +612,10 @@ def ratio_table(summary: pd.DataFrame, mode: Mode) -> str:
         "EvidenceSwitch ladder": "ES ladder",
         "UncertaintyTrigger": "uncertainty",
         "DataSchedule": "data sched.",
+        "ModelAveraging off 1/2": "BMA, off 1/2",
+        "ModelAveraging leader": "BMA, leader draws",
+        "ModelAveraging leader, off 1/2": "BMA, leader, off 1/2",
+        "ModelAveraging mixture": "BMA, mixture draws",
     }
     head = "| scenario | best fixed (regret) | " + " | ".join(short[a] for a in shown) + " |"
     lines = [head, "| --- | --- |" + " ---: |" * len(shown)]
@@ -657,6 +681,10 @@ _MARK = {
     "EvidenceSwitch ladder": ("v", "C4"),
     "UncertaintyTrigger": ("P", "C5"),
     "DataSchedule": ("X", "C6"),
+    "ModelAveraging off 1/2": ("h", "C7"),
+    "ModelAveraging leader": ("*", "C8"),
+    "ModelAveraging leader, off 1/2": ("p", "C9"),
+    "ModelAveraging mixture": ("d", "0.4"),
 }
 
 

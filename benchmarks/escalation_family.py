@@ -125,6 +125,14 @@ AGENTS["recommended, intercept shared|flat"] = _scaled_recommended(
         + [(np.inf, s) for s in (0.1, 1.0, 10.0, 100.0)]
     }
 )
+# Issue 16, sixth session (the bandits' variants; on a prediction stream the draws are never
+# used, so "mixture draws" must equal "recommended", whose Thompson draws come from its leader).
+AGENTS["recommended, off 1/2"] = lambda fm, r: ModelAveraging.recommended(
+    fm, n_replicates=r, off_weight=0.5
+)
+AGENTS["recommended, mixture draws"] = lambda fm, r: ModelAveraging.recommended(
+    fm, n_replicates=r, draw="mixture"
+)
 DEFAULTS = ("recommended", *FAMILY_MIXTURES, "EB main, off 1/2")
 
 

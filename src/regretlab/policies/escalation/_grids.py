@@ -11,7 +11,7 @@ import numpy as np
 from regretlab._validation import check_real
 from regretlab.policies.escalation.evidence import EmpiricalBayes, _grid
 
-__all__ = ["_candidate_values", "_fitter", "_log_prior", "_moments"]
+__all__ = ["_candidate_values", "_fitter", "_log_prior", "_moments", "_pick"]
 
 
 def _candidate_values(
@@ -115,3 +115,12 @@ def _moments(
     mean = (w * loc).sum(axis=0)
     second = (w * np.where(w > 0.0, sd**2 + loc**2, 0.0)).sum(axis=0)
     return mean, np.sqrt(np.maximum(second - mean**2, 0.0))
+
+
+def _pick(weights: np.ndarray, draw: str, rng: np.random.Generator) -> np.ndarray:
+    """The candidate a Thompson draw comes from, per replicate, from weights ``(G, R)``:
+    drawn by weight (``"mixture"``) or the one of highest weight (``"leader"``)."""
+    if draw == "leader":
+        return np.argmax(weights, axis=0)
+    pick = (rng.random(weights.shape[1]) > np.cumsum(weights, axis=0)).sum(axis=0)
+    return np.minimum(pick, weights.shape[0] - 1)

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from regretlab.policies.escalation._candidates_base import _Candidates
-from regretlab.policies.escalation._grids import _fitter, _log_prior, _moments
+from regretlab.policies.escalation._grids import _fitter, _log_prior, _moments, _pick
 from regretlab.policies.escalation.evidence import LADDER
 
 __all__ = ["SCALES", "ModelAveraging"]
@@ -75,6 +75,10 @@ class ModelAveraging(_Candidates):
         evidence of the observations after the training sample only. Needs a learner with
         ``log_evidence(fraction=...)``; otherwise, and where all candidates share their flat
         groups, the comparison is partial.
+    draw
+        What :meth:`sample` (Thompson sampling's draw) draws from: ``"mixture"``, a candidate
+        drawn by weight (exact model averaging); ``"leader"``, the candidate of highest weight
+        (empirical Bayes). Predictions, the mean and the sd are the mixture's either way.
 
     Examples
     --------
@@ -99,10 +103,14 @@ class ModelAveraging(_Candidates):
         off_weight: float | None = None,
         fit: Sequence[str] = (),
         comparison: str = "fractional",
+        draw: str = "mixture",
     ) -> None:
         super().__init__(learner=learner, group=group, grid=grid, other_grids=other_grids)
         if comparison not in ("fractional", "partial"):
             raise ValueError(f"comparison must be 'fractional' or 'partial', got {comparison!r}")
+        if draw not in ("mixture", "leader"):
+            raise ValueError(f"draw must be 'mixture' or 'leader', got {draw!r}")
+        self.draw = draw
         self.off_weight = off_weight
         self.fit = fit
         self.comparison = comparison
@@ -170,7 +178,13 @@ class ModelAveraging(_Candidates):
 
     @classmethod
     def recommended(
-        cls, groups: Any, *, group: str = "pairwise", n_replicates: int | None = None
+        cls,
+        groups: Any,
+        *,
+        group: str = "pairwise",
+        n_replicates: int | None = None,
+        off_weight: float | None = None,
+        draw: str = "leader",
     ) -> ModelAveraging:
         """The default escalation, by a rule that needs nothing known about the problem.
 
@@ -200,9 +214,14 @@ class ModelAveraging(_Candidates):
           calibrates the flat half, none is set aside), so the training observations count:
           a shrunk intercept far from the data loses at once rather than lingering for steps.
 
-        All combinations have equal prior weight. Measured against a fixed reference family of
-        35 priors (``benchmarks/escalation_family.py``, ``benchmarks/RESULTS.md``, section
-        "Escalation you can trust").
+        - In a bandit, Thompson sampling draws from the candidate of highest weight
+          (``draw="leader"``: empirical Bayes, the prior chosen by its evidence; predictions are
+          the mixture's). The evidence against a looser candidate grows only as fast as the
+          policy explores, so a draw by weight (``"mixture"``) keeps paying its exploration.
+
+        All combinations have equal prior weight (``off_weight``: that prior probability on
+        ``group`` off). Measured in ``benchmarks/RESULTS.md``, "Escalation you can trust" and
+        "Issue 16, sixth session: the bandit scenarios".
 
         >>> bma = ModelAveraging.recommended(("intercept", "main", "pairwise"))
         >>> bma.grid
@@ -225,11 +244,18 @@ class ModelAveraging(_Candidates):
         )
         others = tuple(g for g in labels if g != group)
         if not others:
-            return cls(learner=base, group=group, grid=LADDER)
+            return cls(learner=base, group=group, grid=LADDER, off_weight=off_weight, draw=draw)
         shrunk = [tuple(s for _ in others) for s in SCALES]
         flat = [tuple(np.inf if g == "intercept" else s for g in others) for s in SCALES]
         entries = tuple(dict.fromkeys(shrunk + flat))  # one flat entry if only the intercept
-        return cls(learner=base, group=group, grid=LADDER, other_grids={others: entries})
+        return cls(
+            learner=base,
+            group=group,
+            grid=LADDER,
+            other_grids={others: entries},
+            off_weight=off_weight,
+            draw=draw,
+        )
 
     @property
     def weights(self) -> np.ndarray:
@@ -318,12 +344,11 @@ class ModelAveraging(_Candidates):
         return self._drop(sd)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
-        """A candidate drawn by weight per replicate, then weights from its posterior."""
+        """Per replicate a candidate (by weight, or the leader), then weights from its posterior."""
         if size is not None:
             raise ValueError("ModelAveraging.sample draws one vector per replicate; size=None")
         w = self.weights if self.n_replicates is not None else self.weights[:, None]
-        pick = (rng.random(self._r) > np.cumsum(w, axis=0)).sum(axis=0)
-        pick = np.minimum(pick, self._g - 1)
+        pick = _pick(w, self.draw, rng)
         draws = self._split(self._inner.sample(rng))
         return self._drop(draws[pick, np.arange(self._r)])
 
@@ -343,6 +368,7 @@ class ModelAveraging(_Candidates):
             "off_weight": self.off_weight,
             "fit": self.fit,
             "comparison": self.comparison,
+            "draw": self.draw,
         }
 
     def set_state(self, state: Mapping[str, np.ndarray]) -> ModelAveraging:
