@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from regretlab.learners._numba import compile_kernel, numba_allowed
+from regretlab.learners._numba import compile_kernel
 
 __all__ = [
     "arm_update",
@@ -217,16 +217,13 @@ def ucb_first_max(
 @functools.cache
 def _compile() -> dict[str, Callable[..., Any]] | None:
     global _row_first_max
-    if not numba_allowed():
-        return None
-    try:
-        import numba
-    except ImportError:
-        return None
     # The kernels call the row helper through this module's globals: compiled first (inline),
     # so numba inlines it.
     if not hasattr(_row_first_max, "py_func"):
-        _row_first_max = numba.njit(inline="always", cache=True)(_row_first_max)
+        inlined = compile_kernel(_row_first_max, inline=True)
+        if inlined is None:
+            return None
+        _row_first_max = inlined
     kernels = {}
     for source in (arm_update, first_max, tied_first_max, ucb_index, ucb_first_max):
         kernel = compile_kernel(source)

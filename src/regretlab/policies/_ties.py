@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from regretlab.learners._numba import compile_kernel, numba_allowed
+from regretlab.learners._numba import compile_kernel
 
 __all__ = ["argmax_random_ties", "inverse_cdf", "row_max"]
 
@@ -77,14 +77,11 @@ def inline_row_top() -> bool:
     """Compile :func:`row_top` for inlining (once; the kernels call it through this module's
     globals, so it must be compiled before them); ``False`` without numba."""
     global row_top
-    if not numba_allowed():
-        return False
-    try:
-        import numba
-    except ImportError:
-        return False
     if not hasattr(row_top, "py_func"):
-        row_top = numba.njit(inline="always", cache=True)(row_top)
+        inlined = compile_kernel(row_top, inline=True)
+        if inlined is None:
+            return False
+        row_top = inlined
     return True
 
 
