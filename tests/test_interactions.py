@@ -91,6 +91,32 @@ def test_mean_is_the_design_times_the_true_weights(rng):
     np.testing.assert_allclose(obs.mean, expected, rtol=0, atol=1e-14)
 
 
+@pytest.mark.parametrize("block_size", [1, 7, 300])
+def test_mean_is_summed_in_a_fixed_order(block_size):
+    # bias + (x_1 w_1 + ... + x_d w_d), then + x_j (x_1 W_1j + ... + x_{j-1} W_{j-1,j}) for
+    # j = 2..d, left to right, bit for bit in any block: @ and einsum pick their kernel (and so
+    # their rounding) by shape and CPU, which failed the runner's budget test on AMD Zen 3.
+    env = InteractionStream(x_dim=4, horizon=300, n_replicates=6, seed=2)
+    x, w, d = env.take(300).x, env.true_weights, 4
+    left, right = np.triu_indices(d, k=1)
+    pairs = np.zeros((6, d, d))
+    pairs[:, left, right] = w[:, 1 + d :]
+    expected = np.empty((6, 300))
+    for r, t in np.ndindex(6, 300):
+        main = x[r, t, 0] * w[r, 1]
+        for i in range(1, d):
+            main += x[r, t, i] * w[r, 1 + i]
+        value = w[r, 0] + main
+        for j in range(1, d):
+            inner = x[r, t, 0] * pairs[r, 0, j]
+            for i in range(1, j):
+                inner += x[r, t, i] * pairs[r, i, j]
+            value += inner * x[r, t, j]
+        expected[r, t] = value
+    got = np.concatenate([b.mean for b in env.blocks(block_size)], axis=1)
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_true_weights_scale_the_interactions():
     a = InteractionStream(x_dim=3, horizon=10, seed=4, interaction_scale=1.0).true_weights
     b = InteractionStream(x_dim=3, horizon=10, seed=4, interaction_scale=0.01).true_weights

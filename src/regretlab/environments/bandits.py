@@ -10,6 +10,7 @@ import numpy as np
 from regretlab._random import SeedLike, pcg64_at, replicate_seeds
 from regretlab._validation import check_int, check_real
 from regretlab.environments._steps import steps
+from regretlab.environments._sums import sum_products
 from regretlab.environments.noise import Gaussian, Noise, resolve_noise
 from regretlab.features import ActionFeatures, group_indices
 from regretlab.learners._pcg64_kernel import compiled_bandit_draws, pack_states
@@ -60,28 +61,6 @@ def _check_range(start: int, stop: int, horizon: int) -> None:
         raise ValueError(
             f"need 0 <= start <= stop <= horizon={horizon}, got start={start}, stop={stop}"
         )
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``sum_j a[..., j] * b[..., j]`` with broadcasting, summed left to right."""
-    # The summed axis goes first so that every term reads contiguous memory.
-    a, b = np.ascontiguousarray(np.moveaxis(a, -1, 0)), np.ascontiguousarray(np.moveaxis(b, -1, 0))
-    out = a[0] * b[0]
-    term = np.empty_like(out)
-    for j in range(1, len(a)):
-        np.multiply(a[j], b[j], out=term)
-        out += term
-    return out
-
-
-def _sum_products(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``sum_j x[j] * w[j]`` (broadcast), summed left to right like :func:`_dot`."""
-    out = x[0] * w[0]
-    term = np.empty_like(out)
-    for j in range(1, len(w)):
-        np.multiply(x[j], w[j], out=term)
-        out += term
-    return out
 
 
 class LinearBandit:
@@ -236,9 +215,8 @@ class LinearBandit:
         """Expected rewards ``(R, m, K)`` of contexts ``(R, m, c)``, held time-major in memory.
 
         Factorised ``design @ w``: the ``(R, m, K, p)`` design is never built, so a block costs
-        O(R m K c) rather than O(R m K p). The sums run in a fixed order (as :func:`_dot`), so a
-        step gives the same bits whatever block it falls in (BLAS and einsum pick kernels by
-        shape).
+        O(R m K c) rather than O(R m K p). The sums run in a fixed order (``_sums``), so a step
+        gives the same bits whatever block it falls in (BLAS and einsum pick kernels by shape).
         """
         cols, k, c = self._slices, self.n_actions, self.context_dim
         # Weights as rows (p, R) and contexts as (c, steps, R): every product runs along the
@@ -251,12 +229,12 @@ class LinearBandit:
         size = max(1, _MEANS_CHUNK // r)
         for lo in range(0, m, size):
             x = np.ascontiguousarray(steps[lo : lo + size].transpose(2, 0, 1))
-            shared = _sum_products(x, w[cols["context"]])
+            shared = sum_products(x, w[cols["context"]])
             shared += w[0]
             if "context:context" in cols:
                 pairs = x[self._pairs[0]] * x[self._pairs[1]]
-                shared += _sum_products(pairs, w[cols["context:context"]])
-            personal = _sum_products(x[:, None], slopes)  # (K, steps, R)
+                shared += sum_products(pairs, w[cols["context:context"]])
+            personal = sum_products(x[:, None], slopes)  # (K, steps, R)
             personal += w[cols["action"], None]
             np.add(shared, personal, out=out[lo : lo + size].transpose(2, 0, 1))
         return out.swapaxes(0, 1)

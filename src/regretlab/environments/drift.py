@@ -21,7 +21,8 @@ import numpy as np
 from regretlab._random import SeedLike, replicate_seeds
 from regretlab._validation import check_int
 from regretlab.environments._steps import steps
-from regretlab.environments.bandits import _BLOCK_BYTES, LinearBandit, _dot
+from regretlab.environments._sums import dot
+from regretlab.environments.bandits import _BLOCK_BYTES, LinearBandit
 from regretlab.features import group_indices
 
 __all__ = ["AbruptChange", "InteractionOnset"]
@@ -58,8 +59,8 @@ def _design_dot(features: Any, inputs: np.ndarray, weights: np.ndarray, single: 
             inputs[lo : lo + chunk] if single else inputs[:, lo : lo + chunk]
         )
         w = weights if single else weights.reshape(width, *(1,) * (design.ndim - 2), -1)
-        # ``_dot`` sums in a fixed order: a step gives the same bits in any block.
-        parts.append(_dot(design, w))
+        # ``dot`` sums in a fixed order: a step gives the same bits in any block.
+        parts.append(dot(design, w))
     return np.concatenate(parts, axis=axis)
 
 
