@@ -2,9 +2,10 @@
 
 ``BayesianLinearRegression`` on ``InteractionStream``, R = 1000 (d = 22: 600 steps, d = 56: 150
 steps, as ``prequential_overhead.py``), one checkpoint at the end. The runner's functions
-``_predict_learn_block`` (the learner's calls), ``design`` (the designs), ``_add_losses`` (the
-tallies), ``_regret_table`` and the stream's ``blocks`` are wrapped to add up their CPU time;
-"rest" is the run's CPU time outside them. Best of 7 runs.
+``_predict_learn_block`` (the learner's calls), ``design`` (the designs), the tallies
+(``add_losses`` compiled, or ``_time_first`` and ``add_losses_numpy``; ``_add_losses`` in code
+before the seventh session), ``_regret_table`` and the stream's ``blocks`` are wrapped to add up
+their CPU time; "rest" is the run's CPU time outside them. Best of 7 runs.
 
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python benchmarks/prequential_parts.py --dims 22 56
 """
@@ -22,6 +23,16 @@ import numpy as np
 POINTS = {22: (6, 600), 56: (10, 150)}
 R = 1000
 spent: collections.Counter[str] = collections.Counter()
+# The runner's functions wrapped, and the part each one's time is counted in.
+PARTS = {
+    "design": "design",
+    "_predict_learn_block": "_predict_learn_block",
+    "_add_losses": "tallies",
+    "_time_first": "tallies",
+    "add_losses_numpy": "tallies",
+    "add_losses": "tallies",
+    "_regret_table": "_regret_table",
+}
 
 
 def _timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -44,8 +55,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dims", type=int, nargs="+", default=list(POINTS))
     args = parser.parse_args()
-    for name in ("_predict_learn_block", "design", "_add_losses", "_regret_table"):
-        setattr(prequential, name, _timed(name, getattr(prequential, name)))
+    for name, part in PARTS.items():
+        if hasattr(prequential, name):
+            setattr(prequential, name, _timed(part, getattr(prequential, name)))
     blocks = InteractionStream.blocks
 
     def timed_blocks(self: Any, *a: Any, **k: Any) -> Iterator[Any]:
@@ -59,7 +71,7 @@ def main() -> None:
             yield block
 
     InteractionStream.blocks = timed_blocks  # type: ignore[method-assign]
-    names = ["blocks", "design", "_predict_learn_block", "_add_losses", "_regret_table"]
+    names = ["blocks", *dict.fromkeys(PARTS.values())]
     print("| d | run ms | " + " | ".join(f"{n} ms" for n in names) + " | rest ms |")
     print("| ---: | ---: |" + " ---: |" * (len(names) + 1))
     for d in args.dims:

@@ -18,8 +18,8 @@ from regretlab.learners import BayesianLinearRegression, SGDLinearRegression
 from regretlab.simulate import Agent, run_prequential
 from regretlab.simulate import prequential as prequential_module
 from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, stream_steps
+from regretlab.simulate._losses import add_losses_numpy as _add_losses
 from regretlab.simulate._segments import design, design_buffers
-from regretlab.simulate.prequential import _add_losses
 
 
 class _Tracked(BayesianLinearRegression):

@@ -16,6 +16,7 @@ from regretlab._lazy import progress_bar as tqdm
 from regretlab.base import PredictionStream
 from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, stream_steps
 from regretlab.simulate._labels import readable_name, tables_repr
+from regretlab.simulate._losses import add_losses, add_losses_numpy, compiled_losses
 from regretlab.simulate._segments import design, design_buffers
 from regretlab.simulate.agents import (
     Agent,
@@ -67,34 +68,15 @@ def _coefficients(learner: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
 
 def _predict_learn_block(learner: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Predictions of a segment of steps, then learn them: ``x`` ``(*batch, m, p)`` and ``y``
-    ``(*batch, m)`` replicate first, as the learners read them; the predictions time first,
-    ``(m, *batch)``."""
-    out = learner.predict_learn_many(x, y)
-    return np.ascontiguousarray(np.moveaxis(np.asarray(out, dtype=float), -1, 0))
+    ``(*batch, m)`` replicate first, as the learners read them; the predictions as the learner
+    returns them, ``(*batch, m)``."""
+    return learner.predict_learn_many(x, y)
 
 
-def _add_losses(
-    a: int,
-    yhat: np.ndarray,
-    y: np.ndarray,
-    mean: np.ndarray,
-    expected: np.ndarray,
-    excess: np.ndarray,
-) -> None:
-    """Add a block's losses (time first, ``(m, *batch)``) to agent ``a``'s tallies one step
-    at a time, in the order (and so with the rounding) of the step-by-step loop: a running
-    sum (``add.accumulate``, sequential by definition) from the tally."""
-    miss = yhat - mean
-    miss *= miss
-    extra = yhat - y
-    extra *= extra
-    other = mean - y
-    other *= other
-    extra -= other
-    for tally, losses in ((expected[a, ...], miss), (excess[a, ...], extra)):
-        losses[0] += tally
-        np.add.accumulate(losses, axis=0, out=losses)
-        tally[...] = losses[-1]
+def _time_first(yhat: Any) -> np.ndarray:
+    """Predictions ``(*batch, m)`` as contiguous ``(m, *batch)`` rows, as the numpy tallies
+    read them."""
+    return np.ascontiguousarray(np.moveaxis(np.asarray(yhat, dtype=float), -1, 0))
 
 
 def run_prequential(
@@ -230,18 +212,26 @@ def _run_steps(
     next_check = 0
     t = 0
     bar = tqdm(total=horizon, disable=not progress, desc=label, leave=False)
+    # The blocked agents' losses in one compiled pass per segment where numba is on.
+    losses_kernel = compiled_losses() if any(blocked) else None
+    time_first = losses_kernel is None or not all(blocked)
     for block in env.blocks(size):
         # Observations first in every array, so each step reads contiguous (R, p) rows.
         x = np.moveaxis(block.x, -2, 0)
-        # Outputs and means time first and contiguous: the tallies add one step's (R,) row
-        # at a time (strided rows cost 5x).
-        y = np.ascontiguousarray(np.moveaxis(block.y, -1, 0))
-        mean = np.ascontiguousarray(np.moveaxis(block.mean, -1, 0))
+        # Outputs and means time first and contiguous where the numpy tallies or stepping
+        # agents read them (one step's (R,) row at a time; strided rows cost 5x); replicate
+        # first and contiguous for the compiled tallies.
+        if time_first:
+            y = np.ascontiguousarray(np.moveaxis(block.y, -1, 0))
+            mean = np.ascontiguousarray(np.moveaxis(block.mean, -1, 0))
+        if losses_kernel is not None:
+            block_y, block_mean = np.ascontiguousarray(block.y), np.ascontiguousarray(block.mean)
+        n_steps = block.y.shape[-1]
         # Segments end at checkpoints, where the tallies (and coefficients) are recorded; only
         # one segment's designs exist at a time (see stream_steps).
         start = 0
-        while start < len(y):
-            stop = min(len(y), start + span)
+        while start < n_steps:
+            stop = min(n_steps, start + span)
             if next_check < len(steps):
                 stop = min(stop, start + int(steps[next_check]) - t)
             rows = slice(start, stop)
@@ -264,7 +254,14 @@ def _run_steps(
                             else f"steps {t + 1}-{t + stop - start}"
                         )
                         raise type(exc)(f"{where}, agent {names[a]!r}: {exc}") from exc
-                    _add_losses(a, yhat_block, y[rows], mean[rows], expected, excess)
+                    if losses_kernel is None:
+                        losses = _time_first(yhat_block)
+                        add_losses_numpy(a, losses, y[rows], mean[rows], expected, excess)
+                    else:
+                        add_losses(
+                            a, yhat_block, block_y, block_mean, rows, expected, excess,
+                            losses_kernel,
+                        )  # fmt: skip
             for i in range(start, stop):
                 step = t + 1 + i - start
                 if channel is not None:
@@ -296,7 +293,7 @@ def _run_steps(
                         coef = _coefficients(learner)
                         if coef is not None:
                             coef_records.append((a, t, *coef))
-        bar.update(len(y))
+        bar.update(n_steps)
     bar.close()
     return names, records, coef_records, log
 
