@@ -17,7 +17,7 @@ from regretlab.base import BanditEnvironment, StepLog
 from regretlab.simulate._accounting import account
 from regretlab.simulate._availability import best_available, block_availability, check_chosen
 from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, bandit_block_size
-from regretlab.simulate._labels import readable_name, tables_repr
+from regretlab.simulate._labels import label_column, readable_name, tables_repr
 from regretlab.simulate.agents import (
     Agent,
     EventLog,
@@ -41,7 +41,9 @@ class BanditResult(NamedTuple):
     ``events``: every prior change (agent, replicate, step, group, old, new); ``choices``: one
     row per agent x replicate x checkpoint x action, how often the action was chosen so far
     (``count``), how often it was optimal then (``optimal``) and the expected reward it
-    collected (``expected_reward``; see :mod:`regretlab.simulate.choices`).
+    collected (``expected_reward``; see :mod:`regretlab.simulate.choices`). In every table the
+    ``environment`` column is a categorical of one category: the label is stored once, not on
+    every row.
 
     >>> from regretlab.environments import LinearBandit
     >>> from regretlab.policies import Random
@@ -302,7 +304,7 @@ def run_bandit(
         [
             pd.DataFrame(
                 {
-                    "environment": label,
+                    "environment": label_column(label, len(reps)),
                     "agent": names[a],
                     "replicate": reps,
                     "step": step,
@@ -323,7 +325,7 @@ def _step_table(log: list[dict[str, Any]], label: str, reps: np.ndarray) -> pd.D
     frames = [
         pd.DataFrame(
             {
-                "environment": label,
+                "environment": label_column(label, len(reps)),
                 "agent": row["agent"],
                 "replicate": reps,
                 "step": row["step"],
