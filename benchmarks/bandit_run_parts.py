@@ -11,7 +11,8 @@ Two measurements on the cases of ``bandit_throughput.py`` (R = 1000):
   three alternations of end to end (the environment timed inside), replayed and the agent
   alone, with each mode's minor page faults and the process's transparent huge pages: how much
   the "environment's share" estimated as e2e - replayed moves between processes, against the
-  environment's own time measured inside the runs.
+  environment's own time measured inside the runs. ``--second-agent`` keeps a second, unused
+  environment and agent alive during the end-to-end runs (a different memory placement).
 
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bandit_run_parts.py --case shared_ts
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bandit_run_parts.py --processes 5
@@ -73,8 +74,8 @@ class TimedEnvironment:
             yield block
 
 
-def _e2e(case: str, horizon: int, timed_agent: bool) -> float:
-    env, agent = bt._make(case, horizon)
+def _e2e(case: str, horizon: int, timed_agent: bool, made: Any = None) -> float:
+    env, agent = bt._make(case, horizon) if made is None else made
     if timed_agent:
         fm = env.features if agent.features is None else agent.features
         fm.transform = _timed("feature map", fm.transform)
@@ -112,7 +113,7 @@ def _huge_pages_kb() -> int:
     return 0
 
 
-def one_process(case: str) -> dict[str, Any]:
+def one_process(case: str, second_agent: bool) -> dict[str, Any]:
     """Cold first run, then 3 alternations of e2e / replay / alone (ms a step, faults)."""
     horizon = bt.HORIZON[case]
     per_step = 1e3 / horizon
@@ -124,10 +125,13 @@ def one_process(case: str) -> dict[str, Any]:
         for mode in faults:
             env, agent = bt._make(case, horizon)
             replay = bt._replay(case, env) if replay is None else replay
+            # --second-agent: the end-to-end run makes its own environment and agent while these
+            # stay alive unused (the memory placement the script had at first).
+            made = None if second_agent else (env, agent)
             before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             began = CLOCK()
             if mode == "e2e":
-                _e2e(case, horizon, False)
+                _e2e(case, horizon, False, made)
                 times["environment"].append(SPENT["environment"])
             elif mode == "replay":
                 run_bandit(replay, [agent], seed=5, checkpoints=np.array([horizon]))
@@ -148,12 +152,16 @@ def main() -> None:
     parser.add_argument("--case", default="shared_ts", choices=["shared_ts", "disjoint_ts"])
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--processes", type=int, default=0)
+    parser.add_argument(
+        "--second-agent", action="store_true", help="a second, unused agent alive in e2e runs"
+    )
     parser.add_argument("--one-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_process:
-        print(json.dumps(one_process(args.case)))
+        print(json.dumps(one_process(args.case, args.second_agent)))
     elif args.processes:
         command = [sys.executable, __file__, "--case", args.case, "--one-process"]
+        command += ["--second-agent"] if args.second_agent else []
         print(f"{args.case}: {args.processes} processes, ms a step (minima of 3 warm runs)")
         for _ in range(args.processes):
             done = subprocess.run(command, check=True, capture_output=True, text=True)
