@@ -21,9 +21,10 @@ Laplace update).
 "Today" is the code of another checkout (``--baseline``, default ``/work/main/src``, the
 starting commit), "now" this checkout's ``src``: each runs in its own subprocess (``PYTHONPATH``
 set to it), the two alternated ``--rounds`` times, best time of each kept (a shared machine: the
-ratios within one run are what counts). Timed by the process's CPU time (``time.process_time``;
-``--wall`` for wall time): with many more busy processes than cores, wall time mostly measures
-the scheduler.
+ratios within one run are what counts). Each process makes one untimed ``run_bandit`` run
+first, so that every mode's ``--repeats`` runs are warm. Timed by the process's CPU time
+(``time.process_time``; ``--wall`` for wall time): with many more busy processes than cores,
+wall time mostly measures the scheduler.
 
 Run from the repository root::
 
@@ -189,6 +190,11 @@ def worker(case: str, modes: list[str], horizon: int, repeats: int) -> dict[str,
     best: dict[str, float] = dict.fromkeys(modes, math.inf)
     share = math.nan
     replay = None
+    # One untimed run first: a process's first run loads the compiled kernels and touches its
+    # memory for the first time (2x a warm run), so without it the first mode timed (e2e) had
+    # one warm run per process fewer than the others.
+    env, agent = _make(case, horizon)
+    run_bandit(env, [agent], seed=5, checkpoints=np.array([horizon]))
     for _ in range(repeats):
         for mode in modes:
             env, agent = _make(case, horizon)

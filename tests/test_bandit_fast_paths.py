@@ -70,3 +70,58 @@ def test_shared_ts_with_the_kept_factor_takes_the_fresh_factors_actions():
     assert np.mean(kept == fresh) >= 0.99
     if np.array_equal(kept, fresh):
         np.testing.assert_allclose(kept_regret, fresh_regret, rtol=1e-12)
+
+
+def _plain_loop(env, agent, seed, horizon):
+    """The agent stepped by hand as the runner did before its flat-cell gather: feature map,
+    ``select``, the chosen rows by two index arrays (``rows[r, a_r]``), ``learn_one``."""
+    from regretlab._random import children
+
+    (rng_seed,) = children(seed, 1)
+    rng = np.random.default_rng(rng_seed)
+    learner, fm = agent.learner.clone(), agent.features or env.features
+    r = env.n_replicates
+    replicates = np.arange(r)
+    actions, rewards = [], []
+    t = 0
+    for block in env.blocks():
+        for i in range(block.context.shape[1]):
+            t += 1
+            design = fm.transform(block.context[:, i])
+            rows = design if design.ndim == 3 else np.broadcast_to(
+                design[:, None, :], (r, env.n_actions, design.shape[-1]))  # fmt: skip
+            a = np.asarray(agent.policy.select(learner, rows, rng, step=t).actions)
+            reward = block.rewards[:, i][replicates, a]
+            chosen = rows[replicates, a] if design.ndim == 3 else design
+            if getattr(learner, "n_actions", None) is None:
+                learner.learn_one(chosen, reward)
+            else:
+                learner.learn_one(chosen, reward, action=a)
+            actions.append(a)
+            rewards.append(reward)
+            if t == horizon:
+                return np.concatenate(actions), np.concatenate(rewards)
+    raise AssertionError("the environment ended early")
+
+
+@pytest.mark.parametrize("case", ["shared", "disjoint"])
+def test_run_bandit_takes_the_plain_loops_actions_and_rewards(case):
+    # The runner's bookkeeping (flat-cell gathers, compiled accounting) copies numbers and
+    # never changes the arithmetic: every action and reward is the same to the last bit.
+    from regretlab.features import InteractionFeatures
+    from regretlab.learners import DisjointBayesianLinearRegression
+
+    r, horizon = 40, 300
+    env = LinearBandit(n_actions=4, context_dim=3, horizon=horizon, n_replicates=r, seed=3)
+    if case == "shared":
+        agent = Agent("ts", BayesianLinearRegression(groups=env.features, n_replicates=r),
+                      policy=ThompsonSampling())  # fmt: skip
+    else:
+        fm = InteractionFeatures(3, pairwise=False)
+        model = DisjointBayesianLinearRegression(groups=fm, n_actions=4, n_replicates=r)
+        agent = Agent("ts", model, fm, ThompsonSampling())
+    steps = run_bandit(env, [agent], seed=4, log_steps=True, checkpoints=[horizon]).steps
+    assert steps is not None
+    actions, rewards = _plain_loop(env, agent, 4, horizon)
+    np.testing.assert_array_equal(steps["action"].to_numpy(), actions)
+    np.testing.assert_array_equal(steps["reward"].to_numpy(), rewards)

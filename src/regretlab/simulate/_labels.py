@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from regretlab._lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -12,7 +14,7 @@ else:
     pd = lazy_module("pandas")
 
 
-__all__ = ["readable_name", "tables_repr"]
+__all__ = ["label_column", "readable_name", "tables_repr"]
 
 
 def readable_name(obj: Any) -> str:
@@ -25,6 +27,17 @@ def readable_name(obj: Any) -> str:
     if type(obj).__repr__ is object.__repr__:
         return type(obj).__name__
     return repr(obj)
+
+
+def label_column(label: str, n: int) -> pd.Categorical:
+    """``label`` on ``n`` rows, stored once: a categorical of one category (a string column
+    holds the label on every row: 49 MB of the 84 MB of a regret table at R = 10,000).
+
+    >>> column = label_column("env", 3)
+    >>> column.tolist(), column.categories.tolist(), column.codes.dtype
+    (['env', 'env', 'env'], ['env'], dtype('int8'))
+    """
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[label])
 
 
 def _table(table: pd.DataFrame | None) -> str:

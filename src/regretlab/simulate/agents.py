@@ -10,6 +10,7 @@ import numpy as np
 from regretlab._lazy import lazy_module
 from regretlab._validation import check_int
 from regretlab.base import FeatureMap, Learner, Policy, Scheduler
+from regretlab.simulate._labels import label_column
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -169,5 +170,5 @@ class EventLog:
         """Columns ``environment, agent, replicate, step, group, old, new``."""
         columns = ["agent", "replicate", "step", "group", "old", "new"]
         table = pd.DataFrame(self._rows, columns=columns)
-        table.insert(0, "environment", self._label)
+        table.insert(0, "environment", label_column(self._label, len(table)))
         return table

@@ -17,7 +17,7 @@ from regretlab.base import BanditEnvironment, StepLog
 from regretlab.simulate._accounting import account
 from regretlab.simulate._availability import best_available, block_availability, check_chosen
 from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, bandit_block_size
-from regretlab.simulate._labels import readable_name, tables_repr
+from regretlab.simulate._labels import label_column, readable_name, tables_repr
 from regretlab.simulate.agents import (
     Agent,
     EventLog,
@@ -41,7 +41,9 @@ class BanditResult(NamedTuple):
     ``events``: every prior change (agent, replicate, step, group, old, new); ``choices``: one
     row per agent x replicate x checkpoint x action, how often the action was chosen so far
     (``count``), how often it was optimal then (``optimal``) and the expected reward it
-    collected (``expected_reward``; see :mod:`regretlab.simulate.choices`).
+    collected (``expected_reward``; see :mod:`regretlab.simulate.choices`). In every table the
+    ``environment`` column is a categorical of one category: the label is stored once, not on
+    every row.
 
     >>> from regretlab.environments import LinearBandit
     >>> from regretlab.policies import Random
@@ -82,27 +84,33 @@ def _time_first(block: np.ndarray) -> np.ndarray:
     return moved if moved[0].flags.c_contiguous else np.ascontiguousarray(moved)
 
 
-def _learn(
-    learner: Any,
-    design: np.ndarray,
-    rows: np.ndarray,
-    index: tuple,
-    rewards: np.ndarray,
-    probability: Any = None,
-) -> None:
-    """Teach the chosen action's reward; ``index`` picks ``rows[r, a_r]`` (``rows[a]``).
-
-    A learner with ``learns_propensity = True`` also gets the policy's ``probability``.
-    """
+def _chosen_rows(design: np.ndarray, rows: np.ndarray, index: tuple, at: np.ndarray) -> np.ndarray:
+    """The chosen actions' rows: ``rows[r, a_r]`` (``rows[a]``); ``at`` are their flat cells
+    ``r K + a_r`` (:func:`~regretlab.simulate._accounting.account`)."""
     # A design without an action axis is every action's row: no need to pick. Rows shared by
     # every replicate (a design without context) are picked from the one table.
     if design.ndim < rows.ndim:
-        chosen = design
-    elif rows.ndim == 3 and rows.strides[0] == 0:
-        chosen = rows[0].take(index[-1], axis=0)
-    else:
-        chosen = rows[index]
-    actions = index[-1]
+        return design
+    if rows.ndim == 3 and rows.strides[0] == 0:
+        return rows[0].take(index[-1], axis=0)
+    if rows.flags.c_contiguous:
+        # The same rows copied as by ``rows[index]``, by one take along the flat cells (about
+        # 3x faster than indexing by two arrays at R = 1000).
+        return rows.reshape(-1, rows.shape[-1]).take(at, axis=0)
+    return rows[index]
+
+
+def _learn(
+    learner: Any,
+    chosen: np.ndarray,
+    actions: np.ndarray,
+    rewards: np.ndarray,
+    probability: Any = None,
+) -> None:
+    """Teach the chosen action's reward (``chosen``: its rows, :func:`_chosen_rows`).
+
+    A learner with ``learns_propensity = True`` also gets the policy's ``probability``.
+    """
     if getattr(learner, "n_actions", None) is None:
         learner.learn_one(chosen, rewards)
     elif getattr(learner, "learns_propensity", False):
@@ -252,12 +260,12 @@ def run_bandit(
                         check_chosen(available[i], at)
                     if learners[a] is not None:
                         index = (actions,) if replicates is None else (replicates, actions)
+                        chosen = _chosen_rows(design, rows, index, at)
                         if channel is None:
-                            _learn(learners[a], design, rows, index, reward, choice.probability)
+                            _learn(learners[a], chosen, actions, reward, choice.probability)
                             if watched[a]:
                                 events.after_step(a, learners[a], schedulers[a], t)
                         else:
-                            chosen = design if design.ndim < rows.ndim else rows[index]
                             channel.send(a, t, chosen, reward, actions)
                             if channel.deliver(a, t, learners[a]):
                                 events.after_step(a, learners[a], schedulers[a], t)
@@ -302,7 +310,7 @@ def run_bandit(
         [
             pd.DataFrame(
                 {
-                    "environment": label,
+                    "environment": label_column(label, len(reps)),
                     "agent": names[a],
                     "replicate": reps,
                     "step": step,
@@ -323,7 +331,7 @@ def _step_table(log: list[dict[str, Any]], label: str, reps: np.ndarray) -> pd.D
     frames = [
         pd.DataFrame(
             {
-                "environment": label,
+                "environment": label_column(label, len(reps)),
                 "agent": row["agent"],
                 "replicate": reps,
                 "step": row["step"],

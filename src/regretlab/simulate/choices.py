@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from regretlab._lazy import lazy_module
+from regretlab.simulate._labels import label_column
 from regretlab.simulate.results import summarise
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class _ChoiceTally:
         agent_codes = np.tile(np.repeat(np.arange(n_agents), n_reps * k), n_steps)
         return pd.DataFrame(
             {
-                "environment": label,
+                "environment": label_column(label, n_steps * per_step),
                 "agent": text(names, agent_codes),
                 "replicate": np.tile(np.repeat(replicates.astype(np.int64), k), n_steps * n_agents),
                 "step": np.repeat(steps, per_step),

@@ -15,7 +15,7 @@ from regretlab._lazy import lazy_module
 from regretlab._lazy import progress_bar as tqdm
 from regretlab.base import PredictionStream
 from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, stream_steps
-from regretlab.simulate._labels import readable_name, tables_repr
+from regretlab.simulate._labels import label_column, readable_name, tables_repr
 from regretlab.simulate._losses import add_losses, add_losses_numpy, compiled_losses
 from regretlab.simulate._segments import design, design_buffers
 from regretlab.simulate.agents import (
@@ -311,7 +311,7 @@ def _regret_table(
     agents = np.array(names, dtype=object)[[a for a, *_ in records]]
     return pd.DataFrame(
         {
-            "environment": _label_column(label, n * len(records)),
+            "environment": label_column(label, n * len(records)),
             "agent": np.repeat(agents, n),
             "replicate": np.tile(reps, len(records)),
             "step": np.repeat(np.array([t for _, t, *_ in records], dtype=np.int64), n),
@@ -319,12 +319,6 @@ def _regret_table(
             "excess_loss": np.concatenate([np.atleast_1d(x) for *_, x in records]),
         }
     )
-
-
-def _label_column(label: str, n: int) -> pd.Categorical:
-    """``label`` on ``n`` rows, stored once: a categorical of one category (a string column
-    holds the label on every row: 49 MB of the 84 MB of a regret table at R = 10,000)."""
-    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[label])
 
 
 def _coefficient_table(
@@ -345,7 +339,7 @@ def _coefficient_table(
         frames.append(
             pd.DataFrame(
                 {
-                    "environment": _label_column(label, len(reps) * p),
+                    "environment": label_column(label, len(reps) * p),
                     "agent": names[a],
                     "replicate": np.repeat(reps, p),
                     "step": t,
