@@ -135,7 +135,9 @@ def _pick(weights: np.ndarray, draw: str, rng: np.random.Generator) -> np.ndarra
     return np.minimum(pick, weights.shape[0] - 1)
 
 
-def _fractional_evidence(inner: Any, n_candidates: int, pivot: np.ndarray, fraction: float):
+def _fractional_evidence(
+    inner: Any, n_candidates: int, pivot: np.ndarray, fraction: float
+) -> np.ndarray:
     """``log int prior_j x likelihood^b`` of every candidate ``(G, R)``, ``b = fraction``.
 
     The candidates are the replicate blocks of ``inner`` (candidate-major) and share their
