@@ -4,8 +4,8 @@
 precision ``A = diag(1 / v) + beta X'X``: O(p^3) per candidate. When the candidates give one
 *pivot* block of columns (the interaction group, say: 45 of the 56 columns at x_dim 10) a single
 variance each, that block is diagonalised once per batch item, ``beta X'X_PP = Q diag(l) Q'``,
-and every candidate follows from it (block elimination of the pivot, Golub and Van Loan 2013,
-sec. 3.2.10):
+and every candidate follows from it by block elimination of the pivot (the Schur complement of
+its block):
 
 - ``log|A| = sum_i log(l_i + 1 / v) + log|S|``, with the Schur complement of the rest
   ``S = A_RR - C' diag(d) C``, ``C = Q' beta X'X_PR`` and ``d = 1 / (l + 1 / v)``;
@@ -14,6 +14,8 @@ sec. 3.2.10):
 
 Per candidate this costs O(k^2 f) for the ``k`` other columns and ``f`` pivot columns instead
 of O(p^3). A pivot switched off (``v = 0``) leaves the rest alone, as in ``evidence_terms``.
+``A`` is positive definite exactly when ``S`` is (the pivot block is, for a finite ``v``), so
+definiteness is tested on the equilibrated ``S`` alone.
 Where the shortcut does not apply (a flat or uneven pivot, an other column switched off, a
 Schur complement not certainly definite, as when flat columns are not yet determined) the
 function returns ``None`` and the caller uses ``evidence_terms``; the results agree to
