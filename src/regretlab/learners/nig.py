@@ -10,6 +10,7 @@ import numpy as np
 from regretlab._lazy import lazy_function
 from regretlab._validation import check_real
 from regretlab.learners import gaussian
+from regretlab.learners._pivot_evidence import pivot_evidence_terms
 from regretlab.learners.bayes import BayesianLinearRegression
 from regretlab.learners.rank import DEFAULT_RANK_TOL
 
@@ -104,10 +105,23 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
     def _observe_residual(self, shrink: np.ndarray, resid: np.ndarray) -> None:
         self._rate = self._rate + 0.5 * resid**2 / (1.0 + shrink)
 
-    def _log_evidence(self, prior_variance: np.ndarray, data: Any) -> np.ndarray:
-        """Murphy (2007) eq. 95: ``log p(y)`` with the noise variance integrated out."""
-        log_det, log_prior, fit = gaussian.evidence_terms(
-            data, prior_variance, 1.0, rank_tol=self._rank_tol
+    def _log_evidence(
+        self, prior_variance: np.ndarray, data: Any, pivot: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Murphy (2007) eq. 95: ``log p(y)`` with the noise variance integrated out.
+
+        ``pivot``: the columns to which candidate priors ``(G, ..., p)`` give one variance each,
+        scored from one eigendecomposition of their block (:mod:`._pivot_evidence`).
+        """
+        terms = (
+            None
+            if pivot is None
+            else pivot_evidence_terms(data, prior_variance, 1.0, pivot, rank_tol=self._rank_tol)
+        )
+        log_det, log_prior, fit = (
+            gaussian.evidence_terms(data, prior_variance, 1.0, rank_tol=self._rank_tol)
+            if terms is None
+            else terms
         )
         # Flat columns are fitted, not drawn from the prior: each takes one observation's worth
         # of information from the noise (the REML degrees of freedom), Murphy's eq. 95 otherwise.

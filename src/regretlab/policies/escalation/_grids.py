@@ -9,9 +9,18 @@ from typing import Any
 import numpy as np
 
 from regretlab._validation import check_real
+from regretlab.learners import NormalInverseGammaRegression
+from regretlab.learners.stats import SufficientStats
 from regretlab.policies.escalation.evidence import EmpiricalBayes, _grid
 
-__all__ = ["_candidate_values", "_fitter", "_log_prior", "_moments", "_pick"]
+__all__ = [
+    "_candidate_values",
+    "_fitter",
+    "_fractional_evidence",
+    "_log_prior",
+    "_moments",
+    "_pick",
+]
 
 
 def _candidate_values(
@@ -124,3 +133,31 @@ def _pick(weights: np.ndarray, draw: str, rng: np.random.Generator) -> np.ndarra
         return np.argmax(weights, axis=0)
     pick = (rng.random(weights.shape[1]) > np.cumsum(weights, axis=0)).sum(axis=0)
     return np.minimum(pick, weights.shape[0] - 1)
+
+
+def _fractional_evidence(
+    inner: Any, n_candidates: int, pivot: np.ndarray, fraction: float
+) -> np.ndarray:
+    """``log int prior_j x likelihood^b`` of every candidate ``(G, R)``, ``b = fraction``.
+
+    The candidates are the replicate blocks of ``inner`` (candidate-major) and share their
+    statistics, so a normal-inverse-gamma learner scores them all from one eigendecomposition
+    of the ``pivot`` columns' block per replicate (:mod:`regretlab.learners._pivot_evidence`)
+    instead of one factorisation per candidate; other learners score their own statistics.
+    """
+    # Reading the statistics folds the row just learned into them, which drops a cached
+    # posterior that has not applied it yet: the next prediction would re-solve every candidate
+    # from the statistics (O(p^3) each). Applying the row first, O(p^2), keeps it.
+    sync = getattr(inner, "_sync", None)
+    if sync is not None:
+        sync()
+    if not isinstance(inner, NormalInverseGammaRegression):
+        part = inner.log_evidence(fraction=fraction)
+        return np.asarray(part).reshape(n_candidates, -1)
+    data = inner.stats
+    r = len(data.n) // n_candidates
+    shared = SufficientStats(*(fraction * a[:r] for a in data))
+    prior = np.empty(data.xty.shape)
+    for group, columns in inner.columns.items():
+        prior[:, columns] = inner.get_prior_variance(group)[:, None]
+    return inner._log_evidence(prior.reshape(n_candidates, r, -1), shared, pivot)

@@ -18,6 +18,7 @@ from scipy.special import logsumexp
 
 from regretlab.policies.escalation._candidates_base import _Candidates
 from regretlab.policies.escalation._grids import _fitter, _log_prior, _moments, _pick
+from regretlab.policies.escalation._grids import _fractional_evidence as fractional_evidence
 from regretlab.policies.escalation.evidence import LADDER
 
 __all__ = ["SCALES", "ModelAveraging"]
@@ -165,11 +166,10 @@ class ModelAveraging(_Candidates):
         The observations before are a training sample common to all candidates (a partial Bayes
         factor, or the fraction of a fractional one). Flat priors must be determined first.
         Where only some candidates have a flat prior on a group (``inf`` in an entry of
-        ``other_grids``), a learned noise must also have
-        one residual degree of freedom in every candidate: otherwise those candidates'
-        predictive is, under a vague noise prior (``a_0 -> 0``), improper in scale and loses to
-        the others for that reason alone. Candidates that share their flat columns compare
-        fairly from the first proper step, and the weights are their exact evidence.
+        ``other_grids``), a learned noise must also have one residual degree of freedom in every
+        candidate: otherwise their predictive is, under a vague noise prior (``a_0 -> 0``),
+        improper in scale and loses to the others for that reason alone. Candidates that share
+        their flat columns compare fairly from the first proper step, by their exact evidence.
         """
         if self._in_training():
             return False
@@ -304,7 +304,8 @@ class ModelAveraging(_Candidates):
         / n``; a candidate's weight is its set's times its posterior weight within the set, so
         ``log w_i = log pi_i + log p_i(y) - log sum_{j in S} (pi_j / pi_S) p_j^b(y)``.
         """
-        part = self._split(self._inner.log_evidence(fraction=self._training / self._step))
+        b = self._training / self._step
+        part = fractional_evidence(self._inner, self._g, self.columns[self.group], b)
         out = self._log_prior[:, None] + self._evidence
         for members in self._flat_sets:
             prior = self._log_prior[members] - logsumexp(self._log_prior[members])
@@ -387,12 +388,8 @@ class ModelAveraging(_Candidates):
         self._next_fit = max(self._step + 1, 2 * self.n_features)
         self._counting = bool(state.get("counting", False))
         self._training = int(state.get("training", -1))
-        evidence = state.get("evidence")
-        self._evidence = (
-            np.zeros_like(self._log_weight)
-            if evidence is None
-            else np.asarray(evidence, dtype=float).reshape(self._log_weight.shape).copy()
-        )
+        evidence = state.get("evidence", np.zeros_like(self._log_weight))
+        self._evidence = np.asarray(evidence, dtype=float).reshape(self._log_weight.shape).copy()
         return self
 
     def __repr__(self) -> str:
