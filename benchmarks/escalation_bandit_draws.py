@@ -11,6 +11,10 @@ environment block (contexts, noise: paired replicates). The draw rules:
   leader after (the rule ``fit`` already uses for type-II fits);
 - ``hysteresis 3``: the leader, but it changes only when a challenger's posterior odds against
   it exceed 3 (a Bayes factor Jeffreys calls substantial);
+- ``loosest within 3``: from ``2p`` on, of the candidates whose posterior odds against the
+  leader are above 1/3 (Occam's window at a Bayes factor of 3), the one with the largest
+  ``context:action`` variance, then the largest shared scale (Thompson sampling pays more for
+  a prior too narrow than too wide); the leader before ``2p``;
 - ``off to 2p``: the leader among the ``context:action = 0`` candidates until ``2p``, the leader
   after (the group starts switched off until the model is identified).
 
@@ -50,7 +54,7 @@ from regretlab.policies.escalation import ModelAveraging
 from regretlab.policies.escalation._grids import _pick
 
 GROUP = "context:action"
-RULES = ("leader", "mixture", "mixture to 2p", "hysteresis 3", "off to 2p")
+RULES = ("leader", "mixture", "mixture to 2p", "hysteresis 3", "off to 2p", "loosest within 3")
 BAYES_FACTOR = 3.0
 
 
@@ -86,6 +90,13 @@ class Rule:
             return by_weight
         if self.name == "off to 2p" and early:
             return np.argmax(np.where(self.values[:, None] == 0.0, w, -1.0), axis=0)
+        if self.name == "loosest within 3" and not early:
+            window = w >= w[leader, np.arange(w.shape[1])] / BAYES_FACTOR
+            scale = self.bma.candidates["context"]
+            rank = np.lexsort((scale, self.values))  # candidates from tightest to loosest
+            order = np.empty_like(rank)
+            order[rank] = np.arange(len(rank))
+            return np.argmax(np.where(window, order[:, None], -1), axis=0)
         if self.name == "hysteresis 3":
             if self.current is None:
                 self.current = leader
