@@ -1,0 +1,284 @@
+"""Issue 16, seventh session: which candidate Thompson sampling draws from, on the bandits.
+
+Runs, on one of ``benchmarks/escalation.py``'s bandit scenarios (its environment seeds), the
+benchmark's fixed ``context:action`` priors and ``ModelAveraging.recommended`` under several
+rules for the candidate a Thompson draw comes from, in one lockstep loop over the same
+environment block (contexts, noise: paired replicates). The draw rules:
+
+- ``leader``: the candidate of highest weight (the default since the sixth session);
+- ``mixture``: a candidate drawn by weight (exact model averaging);
+- ``mixture to 2p``: by weight while fewer than ``2p`` observations identify the model, the
+  leader after (the rule ``fit`` already uses for type-II fits);
+- ``hysteresis 3``: the leader, but it changes only when a challenger's posterior odds against
+  it exceed 3 (a Bayes factor Jeffreys calls substantial);
+- ``loosest within 3``: from ``2p`` on, of the candidates whose posterior odds against the
+  leader are above 1/3 (Occam's window at a Bayes factor of 3), the one with the largest
+  ``context:action`` variance, then the largest shared scale (Thompson sampling pays more for
+  a prior too narrow than too wide); the leader before ``2p``;
+- ``off to 2p``: the leader among the ``context:action = 0`` candidates until ``2p``, the leader
+  after (the group starts switched off until the model is identified).
+
+Every rule's generator makes the same calls (``random(R)``, then the noise and weight draws of
+the whole candidate batch), and the rules share one policy seed, so two rules follow one
+trajectory until the first step where their picks differ. The draw computes the sampling factor
+for the picked candidates only; the draw is bit-identical to ``ModelAveraging.sample``'s
+(``--check`` asserts it on a short run).
+
+Recorded per agent and replicate: pseudo-regret at ``2p`` and ``T``; per rule, the leader's
+``context:action`` variance and shared scale, leader changes after ``2p``, and, for every agent
+after ``2p``, how often the Thompson action differs from the greedy action of the drawn posterior
+(exploration rate) and the drawn posterior's predictive scale of the actions' mean rewards.
+
+Run from the repository root::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/escalation_bandit_draws.py --scenario bandit_i1 \
+        --rules leader "mixture to 2p" "hysteresis 3" --replicates 100 --horizon 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+import escalation as esc
+from regretlab.learners._pcg64_kernel import standard_normal
+from regretlab.learners.gaussian import sampling_factor
+from regretlab.policies.escalation import ModelAveraging
+from regretlab.policies.escalation._grids import _pick
+
+GROUP = "context:action"
+RULES = ("leader", "mixture", "mixture to 2p", "hysteresis 3", "off to 2p", "loosest within 3")
+BAYES_FACTOR = 3.0
+
+
+def draw_rows(learner: Any, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """``NormalInverseGammaRegression.sample`` for the batch ``rows`` only (the generator makes
+    the calls of a whole-batch draw): the draw, the rows' posterior mean and scale matrix."""
+    post = learner._sync(full=True)
+    shape, rate = learner.noise_posterior
+    precision = rng.gamma(np.broadcast_to(shape, learner._batch), 1.0 / rate)
+    variance = 1.0 / np.maximum(precision, np.finfo(float).tiny)
+    z = standard_normal(rng, post.mean.shape)
+    factor = sampling_factor(post.covariance[rows])
+    centred = np.zeros_like(post.mean[rows]) + (factor @ z[rows][..., None])[..., 0]
+    draw = post.mean[rows] + np.sqrt(variance[rows])[..., None] * centred
+    scale = (rate / shape)[rows][:, None, None] * post.covariance[rows]
+    return draw, post.mean[rows], scale
+
+
+class Rule:
+    """The candidate a rule draws from, per replicate and step."""
+
+    def __init__(self, name: str, bma: ModelAveraging, p: int) -> None:
+        self.name, self.bma, self.p = name, bma, p
+        self.values = bma.candidates[GROUP]
+        self.current: np.ndarray | None = None
+
+    def pick(self, step: int, rng: np.random.Generator) -> np.ndarray:
+        w = self.bma.weights  # (G, R)
+        by_weight = _pick(w, "mixture", rng)  # every rule makes this generator call
+        leader = np.argmax(w, axis=0)
+        early = step < 2 * self.p
+        if self.name == "mixture" or (self.name == "mixture to 2p" and early):
+            return by_weight
+        if self.name == "off to 2p" and early:
+            return np.argmax(np.where(self.values[:, None] == 0.0, w, -1.0), axis=0)
+        if self.name == "loosest within 3" and not early:
+            window = w >= w[leader, np.arange(w.shape[1])] / BAYES_FACTOR
+            scale = self.bma.candidates["context"]
+            rank = np.lexsort((scale, self.values))  # candidates from tightest to loosest
+            order = np.empty_like(rank)
+            order[rank] = np.arange(len(rank))
+            return np.argmax(np.where(window, order[:, None], -1), axis=0)
+        if self.name == "hysteresis 3":
+            if self.current is None:
+                self.current = leader
+            cols = np.arange(w.shape[1])
+            switch = w[leader, cols] > BAYES_FACTOR * w[self.current, cols]
+            self.current = np.where(switch, leader, self.current)
+            return self.current
+        return leader
+
+
+def run(scenario: str, rules: list[str], replicates: int, horizon: int, seed: int) -> dict:
+    sc = next(s for s in esc.BANDITS if s.name == scenario)
+    index = (esc.SCENARIOS + esc.BANDITS).index(sc)
+    env = esc.make_env(sc, index, replicates, horizon, seed)
+    features = env.features
+    p = features.n_features
+    mode = esc.MODES["learned"]
+    block = env.take(horizon)
+    every = np.arange(replicates)
+    agents: dict[str, Any] = {}
+    for v in mode.grid:
+        agents[esc.fixed_name(v)] = mode.learner(features, GROUP, v, sc.noise, replicates)
+    for name in rules:
+        bma = ModelAveraging.recommended(features, group=GROUP, n_replicates=replicates)
+        agents[name] = Rule(name, bma, p)
+    rngs = {
+        name: np.random.default_rng(esc.child(seed, esc.POLICY, index, 2000 if k >= 7 else k))
+        for k, name in enumerate(agents)
+    }
+    regret = {name: np.zeros(replicates) for name in agents}
+    at_2p: dict[str, np.ndarray] = {}
+    explore = {name: np.zeros(replicates) for name in agents}
+    spread = {name: np.zeros(replicates) for name in agents}
+    trace: dict[str, dict[str, list]] = {n: {"ca": [], "scale": [], "drawn": []} for n in rules}
+    for t in range(horizon):
+        designs = features.transform(block.context[:, t])  # (R, K, p)
+        means = block.means[:, t]
+        for name, agent in agents.items():
+            rng = rngs[name]
+            if isinstance(agent, Rule):
+                pick = agent.pick(t, rng)
+                rows = pick * replicates + every  # candidate-major batch
+                draw, mean, scale = draw_rows(agent.bma._inner, rows, rng)
+                leader = np.argmax(agent.bma.weights, axis=0)
+                trace[name]["ca"].append(agent.values[leader])
+                trace[name]["scale"].append(agent.bma.candidates["context"][leader])
+                trace[name]["drawn"].append(agent.values[pick])
+            else:
+                draw, mean, scale = draw_rows(agent, every, rng)
+            scores = np.einsum("rkp,rp->rk", designs, draw)
+            action = np.argmax(scores, axis=1)
+            if t >= 2 * p:
+                greedy = np.argmax(np.einsum("rkp,rp->rk", designs, mean), axis=1)
+                explore[name] += action != greedy
+                var = np.einsum("rkp,rpq,rkq->rk", designs, scale, designs)
+                spread[name] += np.sqrt(np.maximum(var, 0.0)).mean(axis=1)
+            x = designs[every, action]
+            y = block.rewards[:, t][every, action]
+            regret[name] += means.max(axis=1) - means[every, action]
+            learner = agent.bma if isinstance(agent, Rule) else agent
+            learner.learn_one(x, y)
+        if t + 1 == 2 * p:
+            at_2p = {n: r.copy() for n, r in regret.items()}
+    after = horizon - 2 * p
+    return {
+        "regret": regret,
+        "at_2p": at_2p,
+        "explore": {n: v / after for n, v in explore.items()},
+        "spread": {n: v / after for n, v in spread.items()},
+        "trace": {n: {k: np.array(v) for k, v in d.items()} for n, d in trace.items()},
+        "p": p,
+    }
+
+
+def check(scenario: str, replicates: int, horizon: int) -> None:
+    """``draw_rows`` over the picked candidates equals ``ModelAveraging.sample`` bit for bit."""
+    sc = next(s for s in esc.BANDITS if s.name == scenario)
+    index = (esc.SCENARIOS + esc.BANDITS).index(sc)
+    env = esc.make_env(sc, index, replicates, horizon, 5)
+    features = env.features
+    bma = ModelAveraging.recommended(features, group=GROUP, n_replicates=replicates, draw="mixture")
+    block = env.take(horizon)
+    every = np.arange(replicates)
+    a, b = np.random.default_rng(1), np.random.default_rng(1)
+    for t in range(horizon):
+        designs = features.transform(block.context[:, t])
+        full = bma.sample(a)
+        pick = _pick(bma.weights, "mixture", b)
+        mine, _, _ = draw_rows(bma._inner, pick * replicates + every, b)
+        assert np.array_equal(full, mine), t
+        action = np.argmax(np.einsum("rkp,rp->rk", designs, full), axis=1)
+        bma.learn_one(designs[every, action], block.rewards[:, t][every, action])
+    print(f"draw_rows equals ModelAveraging.sample bit for bit over {horizon} steps")
+
+
+def _ci(samples: np.ndarray) -> str:
+    lo, hi = np.percentile(samples, [2.5, 97.5])
+    return f"[{lo:.2f}, {hi:.2f}]"
+
+
+def analyse(stem: Path, seed: int, n_boot: int = 2000) -> str:
+    """Ratios to the best fixed prior in hindsight [95% paired bootstrap], the split at 2p,
+    each rule against the leader rule, and the leader's candidates, changes and exploration."""
+    final = pd.read_csv(f"{stem}_regret.csv")
+    early = pd.read_csv(f"{stem}_regret2p.csv")
+    explore = pd.read_csv(f"{stem}_explore.csv").mean()
+    spread = pd.read_csv(f"{stem}_spread.csv").mean()
+    trace = np.load(f"{stem}_trace.npz")
+    fixed = [c for c in final.columns if c.startswith("fixed")]
+    rules = [c for c in final.columns if c not in fixed]
+    best = min(fixed, key=lambda c: final[c].mean())
+    r = len(final)
+    resample = np.random.default_rng(seed).integers(0, r, size=(n_boot, r))
+    boot = {c: final[c].to_numpy()[resample].mean(axis=1) for c in final.columns}
+    best_boot = np.min([boot[c] for c in fixed], axis=0)
+    late = final - early
+    lines = [
+        f"{stem.name}: best fixed {best} ({final[best].mean():.1f}; by 2p "
+        f"{early[best].mean():.1f}); fixed: "
+        + ", ".join(f"{c[6:]} {final[c].mean():.1f}" for c in fixed),
+        "| agent | ratio [95%] | by 2p / after | vs leader [95%] | explore | spread |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for c in [*rules, best]:
+        vs = (
+            f"{final[c].mean() / final['leader'].mean():.3f} " + _ci(boot[c] / boot["leader"])
+            if "leader" in final and c in rules
+            else ""
+        )
+        lines.append(
+            f"| {c} | {final[c].mean() / final[best].mean():.2f} {_ci(boot[c] / best_boot)} | "
+            f"{early[c].mean() / early[best].mean():.2f} / {late[c].mean() / late[best].mean():.2f}"
+            f" | {vs} | {explore[c]:.3f} | {spread[c]:.3f} |"
+        )
+    p = esc._n_features(next(s for s in esc.BANDITS if stem.name.startswith(f"{s.name}_R")))
+    for c in rules:
+        ca, scale = trace[f"{c}|ca"][2 * p :], trace[f"{c}|scale"][2 * p :]  # (T - 2p, R)
+        changes = (np.diff(trace[f"{c}|drawn"][2 * p :], axis=0) != 0).sum(axis=0)
+        lead_changes = (np.diff(ca, axis=0) != 0) | (np.diff(scale, axis=0) != 0)
+        share = {f"{v:g}": float(np.mean(ca == v)) for v in np.unique(ca)}
+        scales = {f"{v:g}": float(np.mean(scale == v)) for v in np.unique(scale)}
+        last = {f"{v:g}": float(np.mean(ca[-1] == v)) for v in np.unique(ca[-1])}
+        lines.append(
+            f"- {c}, after 2p: leader's context:action share {share}; at T {last}; scale share "
+            f"{scales}; leader (ca, scale) changes per replicate median "
+            f"{np.median(lead_changes.sum(axis=0)):.0f} (max {lead_changes.sum(axis=0).max()}), "
+            f"drawn ca changes median {np.median(changes):.0f}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scenario", default="bandit_i1")
+    parser.add_argument("--rules", nargs="+", default=list(RULES), choices=RULES)
+    parser.add_argument("--replicates", type=int, default=100)
+    parser.add_argument("--horizon", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--analyse", action="store_true", help="report on a previous run")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out/bandit_draws"))
+    args = parser.parse_args()
+    if args.check:
+        check(args.scenario, 4, 120)
+        return
+    stem = args.out / f"{args.scenario}_R{args.replicates}_T{args.horizon}"
+    if args.analyse:
+        print(analyse(stem, args.seed))
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.process_time()
+    res = run(args.scenario, args.rules, args.replicates, args.horizon, args.seed)
+    pd.DataFrame(res["regret"]).to_csv(f"{stem}_regret.csv", index=False)
+    pd.DataFrame(res["at_2p"]).to_csv(f"{stem}_regret2p.csv", index=False)
+    pd.DataFrame(res["explore"]).to_csv(f"{stem}_explore.csv", index=False)
+    pd.DataFrame(res["spread"]).to_csv(f"{stem}_spread.csv", index=False)
+    np.savez(
+        f"{stem}_trace.npz",
+        **{f"{n}|{k}": v for n, d in res["trace"].items() for k, v in d.items()},
+    )
+    print(f"{args.scenario}: {time.process_time() - start:.0f} s CPU")
+
+
+if __name__ == "__main__":
+    main()
