@@ -151,3 +151,27 @@ def test_in_a_bandit_the_evidence_against_interactions_grows_only_with_explorati
     # median 0.004, largest 0.13.
     assert weights["one action"].min() > 0.45
     assert np.median(weights["uniform"]) < 0.01
+
+
+@pytest.mark.parametrize("draw", ["leader", "mixture"])
+def test_draws_factor_only_the_picked_candidates_with_the_whole_draws_bits(draw):
+    # ModelAveraging.sample factors only the picked candidates' covariances (the inner learner's
+    # _sample_rows): the draws, and the generator's state after them, are the whole batch's.
+    bma, _ = _trained(draw, n=16, r=5)  # leaders 2, 1, 2, 2, 0
+    if draw == "leader":
+        # Rows are candidate-major: a pick read replicate-major differs only where the
+        # replicates do not all lead with one candidate.
+        assert len(set(np.argmax(bma.weights, axis=0).tolist())) > 1
+    for seed in range(4):
+        fast, whole = np.random.default_rng(seed), np.random.default_rng(seed)
+        got = bma.sample(fast)
+        pick = _pick_like_sample(bma, whole)
+        expected = bma._split(bma._inner.sample(whole))[pick, np.arange(5)]
+        np.testing.assert_array_equal(got, expected)
+        assert fast.random() == whole.random()
+
+
+def _pick_like_sample(bma: ModelAveraging, rng: np.random.Generator) -> np.ndarray:
+    from regretlab.policies.escalation._grids import _pick
+
+    return _pick(bma.weights, bma.draw, rng)

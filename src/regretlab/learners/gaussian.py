@@ -39,6 +39,7 @@ __all__ = [
     "predictive",
     "rank_one_update",
     "sample",
+    "sample_rows",
     "sampling_factor",
 ]
 
@@ -348,6 +349,17 @@ def sample(
     shape = post.mean.shape if size is None else (size, *post.mean.shape)
     z = standard_normal(rng, shape)
     return post.mean + (factor @ z[..., None])[..., 0]
+
+
+def sample_rows(post: GaussianPosterior, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
+    """``sample(post, rng)[rows]`` for a batch ``(B, p)``, factoring only the ``rows``' covariances.
+
+    The generator makes the whole batch's calls (its state moves as after :func:`sample`) and
+    each row's factor and product are computed alone either way, so the draws are the same bits.
+    """
+    z = standard_normal(rng, post.mean.shape)[rows]
+    factor = sampling_factor(post.covariance[rows])
+    return post.mean[rows] + (factor @ z[..., None])[..., 0]
 
 
 def determined(

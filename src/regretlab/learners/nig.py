@@ -204,6 +204,18 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
         draw = gaussian.sample(centred, rng, size)
         return post.mean + np.sqrt(variance)[..., None] * draw
 
+    def _sample_rows(self, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
+        """``sample(rng)[rows]`` of a batched learner, factoring only the ``rows``' covariances
+        (what a model average's draw from one candidate per replicate needs): the same bits and
+        the same generator state as the whole draw."""
+        post = self._sync(full=True)
+        shape, rate = self.noise_posterior
+        precision = rng.gamma(np.broadcast_to(shape, self._batch), 1.0 / rate)[rows]
+        variance = 1.0 / np.maximum(precision, np.finfo(float).tiny)
+        centred = gaussian.GaussianPosterior(np.zeros_like(post.mean), post.covariance, True)
+        draw = gaussian.sample_rows(centred, rng, rows)
+        return post.mean[rows] + np.sqrt(variance)[..., None] * draw
+
     def get_params(self) -> dict[str, Any]:
         params = super().get_params()
         del params["noise_precision"]

@@ -350,8 +350,11 @@ class ModelAveraging(_Candidates):
             raise ValueError("ModelAveraging.sample draws one vector per replicate; size=None")
         w = self.weights if self.n_replicates is not None else self.weights[:, None]
         pick = _pick(w, self.draw, rng)
-        draws = self._split(self._inner.sample(rng))
-        return self._drop(draws[pick, np.arange(self._r)])
+        # Where the inner learner can, only the picked candidates' covariances are factored.
+        rows = getattr(self._inner, "_sample_rows", None)
+        if rows is not None:
+            return self._drop(rows(rng, pick * self._r + np.arange(self._r)))
+        return self._drop(self._split(self._inner.sample(rng))[pick, np.arange(self._r)])
 
     def get_state(self) -> dict[str, np.ndarray]:
         return {
