@@ -194,12 +194,8 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         post = self._sync(full=True)
-        shape, rate = self.noise_posterior
         out_shape = self._batch if size is None else (size, *self._batch)
-        precision = rng.gamma(np.broadcast_to(shape, out_shape), 1.0 / rate)
-        # A vague prior (shape near 0) puts mass on precisions that underflow to 0; the smallest
-        # normal float keeps such a draw a huge but finite variance (an exploratory draw).
-        variance = 1.0 / np.maximum(precision, np.finfo(float).tiny)
+        variance = self._draw_noise_variance(rng, out_shape)
         centred = gaussian.GaussianPosterior(np.zeros_like(post.mean), post.covariance, True)
         draw = gaussian.sample(centred, rng, size)
         return post.mean + np.sqrt(variance)[..., None] * draw
@@ -209,12 +205,18 @@ class NormalInverseGammaRegression(BayesianLinearRegression):
         (what a model average's draw from one candidate per replicate needs): the same bits and
         the same generator state as the whole draw."""
         post = self._sync(full=True)
-        shape, rate = self.noise_posterior
-        precision = rng.gamma(np.broadcast_to(shape, self._batch), 1.0 / rate)[rows]
-        variance = 1.0 / np.maximum(precision, np.finfo(float).tiny)
+        variance = self._draw_noise_variance(rng, self._batch)[rows]
         centred = gaussian.GaussianPosterior(np.zeros_like(post.mean), post.covariance, True)
         draw = gaussian.sample_rows(centred, rng, rows)
         return post.mean[rows] + np.sqrt(variance)[..., None] * draw
+
+    def _draw_noise_variance(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """``sigma^2`` drawn from its posterior, ``shape`` draws (the batch last)."""
+        alpha, rate = self.noise_posterior
+        precision = rng.gamma(np.broadcast_to(alpha, shape), 1.0 / rate)
+        # A vague prior (shape near 0) puts mass on precisions that underflow to 0; the smallest
+        # normal float keeps such a draw a huge but finite variance (an exploratory draw).
+        return 1.0 / np.maximum(precision, np.finfo(float).tiny)
 
     def get_params(self) -> dict[str, Any]:
         params = super().get_params()
