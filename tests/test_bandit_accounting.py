@@ -3,6 +3,8 @@ to the last bit: regrets, choice counts and expected rewards, the step log, and 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -117,7 +119,9 @@ def test_the_kernel_counts_what_a_loop_counts():
     assert KERNEL(bad, k, *args) == 3
 
 
-@pytest.mark.parametrize("actions", [np.array([0, -1, 2]), np.array([0, 3, 1])])
+@pytest.mark.parametrize(
+    "actions", [np.array([0, -1, 2]), np.array([0, 3, 1]), np.array([3, 0, 1])]
+)
 @pytest.mark.parametrize("compiled", [True, False])
 def test_bad_actions_get_the_same_error_on_either_path(actions, compiled, monkeypatch):
     from regretlab.base import Choice
@@ -126,8 +130,10 @@ def test_bad_actions_get_the_same_error_on_either_path(actions, compiled, monkey
         def select(self, model, designs, rng, *, step, means=None):
             return Choice(actions, None)
 
-    if not compiled:
-        monkeypatch.setattr(_accounting, "_compiled", lambda: None)
+    monkeypatch.setattr(_accounting, "_compiled", lambda: KERNEL if compiled else None)
     env = MultiArmedBandit([0.2, 0.5, 0.9], horizon=5, n_replicates=3, seed=0)
-    with pytest.raises(ValueError, match=r"step 1, agent 'bad': actions must lie in \[0, 3\)"):
+    shown = re.escape(str(actions))
+    with pytest.raises(
+        ValueError, match=rf"step 1, agent 'bad': actions must lie in \[0, 3\), got {shown}"
+    ):
         run_bandit(env, [Agent("bad", policy=Fixed())])
