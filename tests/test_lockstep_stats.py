@@ -10,7 +10,15 @@ import pytest
 from regretlab.learners import BayesianLinearRegression, _lockstep, stats
 
 HAS_NUMBA = _lockstep._numba_kernel() is not None
-needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed")
+# Without numba the numba kernel's source runs as plain Python (the same arithmetic, slowly), so
+# that a run without numba (CI's) still tests the kernel and its wiring.
+KERNEL = _lockstep._numba_kernel() or _lockstep._numba_source
+
+
+@pytest.fixture(autouse=True)
+def _kernel_source_without_numba(monkeypatch):
+    if not HAS_NUMBA:
+        monkeypatch.setattr(_lockstep, "_numba_kernel", lambda: KERNEL)
 
 
 def _problem(n_rep, m, p, seed, *, strided):
@@ -48,7 +56,6 @@ def test_numpy_kernel_adds_the_statistics_of_from_rows(n_rep, p, strided):
         np.testing.assert_array_equal(got, want)  # the same products and sums: the same bits
 
 
-@needs_numba
 @pytest.mark.parametrize("strided", [False, True])
 @pytest.mark.parametrize(("n_rep", "p", "m"), [(1, 3, 1), (21, 5, 30), (5, 8, 2), (9, 22, 40)])
 def test_numba_kernel_adds_the_statistics_in_its_pass(n_rep, p, m, strided):
@@ -72,7 +79,7 @@ def test_numba_kernel_adds_the_statistics_in_its_pass(n_rep, p, m, strided):
     np.testing.assert_array_equal(cov, bare_cov)
 
 
-@pytest.mark.parametrize("name", ["numpy", pytest.param("numba", marks=needs_numba)])
+@pytest.mark.parametrize("name", ["numpy", "numba"])
 def test_learner_statistics_after_blocks_and_refreshes(monkeypatch, name):
     # predict_learn_many lets the kernel add the statistics; they equal those of learn_many
     # (exactly with numpy, to rounding with numba), across refreshes and a single stream.
@@ -91,14 +98,13 @@ def test_learner_statistics_after_blocks_and_refreshes(monkeypatch, name):
         np.testing.assert_allclose(blocked.mean, batch_fit.mean, atol=1e-10)
 
 
-@needs_numba
 def test_the_runner_calls_the_numba_kernel_with_c_ordered_arrays_only(monkeypatch):
     # Every other layout is one more compilation of the kernel (28 MB resident, 2 s): segments
     # cut by a refresh (1024 steps) and by checkpoints must not pass strided slices.
     from regretlab.environments import InteractionStream
     from regretlab.simulate import Agent, run_prequential
 
-    compiled = _lockstep._numba_kernel()
+    compiled = KERNEL
     layouts = set()
 
     def recording(*args):
