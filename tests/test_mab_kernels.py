@@ -23,9 +23,17 @@ from regretlab.policies.arms import _index_choice
 from regretlab.simulate import Agent, run_bandit
 
 HAS_NUMBA = _arm_kernels.compiled("first_max") is not None
-needs_numba = pytest.mark.skipif(
-    not HAS_NUMBA, reason="numba is not installed (or REGRETLAB_NUMBA=0)"
-)
+
+
+@pytest.fixture
+def source_kernels(monkeypatch):
+    """Without numba the kernels' sources run as plain Python (the same arithmetic, slowly), so
+    that a run without numba (CI's) still tests them and their wiring."""
+    if not HAS_NUMBA:
+        monkeypatch.setattr(_arm_kernels, "compiled", lambda name: getattr(_arm_kernels, name))
+
+
+uses_kernels = pytest.mark.usefixtures("source_kernels")
 
 
 @pytest.fixture
@@ -64,7 +72,7 @@ def _run(env) -> tuple:
     )
 
 
-@needs_numba
+@uses_kernels
 @pytest.mark.parametrize(
     "env",
     [
@@ -84,7 +92,7 @@ def test_compiled_kernels_give_numpys_results_bit_for_bit(env, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
-@needs_numba
+@uses_kernels
 def test_tie_break_kernel_draws_as_numpy():
     rng = np.random.default_rng(0)
     index = rng.integers(0, 3, (500, 6)).astype(float)  # many ties per row
@@ -106,7 +114,7 @@ def test_tie_break_kernel_draws_as_numpy():
     np.testing.assert_array_equal(fast.probability, 1.0 / (index == top[:, None]).sum(axis=1))
 
 
-@needs_numba
+@uses_kernels
 @pytest.mark.parametrize("make", [ArmMeans, BetaBernoulli, GammaPoisson])
 def test_fused_update_keeps_numpys_statistics(make, monkeypatch):
     rng = np.random.default_rng(1)
@@ -211,7 +219,7 @@ def test_generators_are_reused_without_sharing_between_iterations():
                                   np.concatenate(first, axis=1))  # fmt: skip
 
 
-@needs_numba
+@uses_kernels
 def test_compiled_ucb_index_rounds_as_numpy():
     rng = np.random.default_rng(2)
     model = ArmMeans(n_actions=5, n_replicates=50)
@@ -245,7 +253,7 @@ def test_arm_features_reuse_one_view_and_pickle_without_it():
     )
 
 
-@needs_numba
+@uses_kernels
 @pytest.mark.parametrize(
     "env",
     [
