@@ -4,8 +4,8 @@ numba is optional: with it, :class:`DisjointBayesianLinearRegression` updates th
 in place (a different summation order: posteriors within 1e-9 of the numpy path, and of a
 fresh solve from the exact statistics), scores them by ``x'm``, ``x'S x`` (1e-9) and folds its
 log of rows into the statistics with the numpy loop's own sums (identical to the last bit).
-Without numba (CI, ``REGRETLAB_NUMBA=0``) the comparisons are skipped; the numpy path keeps its
-own tests (tests/test_disjoint.py).
+Without numba (CI, ``REGRETLAB_NUMBA=0``) the kernels' sources run as plain Python in their
+place, through the same wiring; the numpy path keeps its own tests (tests/test_disjoint.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,23 @@ from regretlab.policies import LinUCB, ThompsonSampling
 from regretlab.simulate import Agent, run_bandit
 
 HAS_NUMBA = _disjoint_kernel.compiled_update() is not None
-pytestmark = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (or switched off)")
+SOURCES = {
+    "compiled_update": _disjoint_kernel._update_source,
+    "compiled_fold": _disjoint_kernel._fold_source,
+    "compiled_predictive": _disjoint_kernel._predictive_source,
+    "compiled_predictive_shared": _disjoint_kernel._predictive_shared_source,
+}
+
+
+@pytest.fixture(autouse=True)
+def _sources_without_numba(monkeypatch):
+    """Without numba the kernels' sources run as plain Python (the same arithmetic, slowly), so
+    that a run without numba (CI's) still tests them and their wiring."""
+    if not HAS_NUMBA:
+        for getter, source in SOURCES.items():
+            monkeypatch.setattr(disjoint_module, getter, lambda source=source: source)
+
+
 FM = InteractionFeatures(3, pairwise=False)  # p = 4
 R, K = 9, 3
 
