@@ -118,12 +118,12 @@ class SamplingFactor:
 
         Returns ``q = beta x'S x`` and the residual ``y - x'm``, as
         :func:`regretlab.learners.gaussian.rank_one_update` does; ``S x = L (L'x)`` and the
-        next draw's ``L z`` (see :meth:`expect`) come out of the downdate's one pass.
+        next draw ``m + L z`` (see :meth:`expect`) come out of the downdate's one pass.
         """
         upper = self._current(post)
         mean = post.mean
         resid = y - np.einsum("np,np->n", x, mean)
-        # S x = L L'x comes out of the downdate's pass, and so does the next draw's L z; the
+        # S x = L L'x comes out of the downdate's pass, and so does the next draw m + L z; the
         # mean is updated in place (m += (beta r / (1 + q)) S x).
         z = self._next
         _, q, drawn = learn_step(
@@ -144,7 +144,7 @@ class SamplingFactor:
         :meth:`learn` if it was ``post``'s last update, else by :meth:`draw`."""
         done, self._drawn, self._next = self._drawn, None, None
         if done is not None and done[0] is z and self.holds(post):
-            return post.mean + done[1].reshape(z.shape)
+            return done[1].reshape(z.shape)  # m + L z, the mean added by learn_step
         return self.draw(post, z)
 
     def complete(self, post: gaussian.GaussianPosterior) -> None:

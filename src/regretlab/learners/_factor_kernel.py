@@ -107,7 +107,8 @@ def learn_step(
 
     Returns ``S x`` ``(N, p)`` (with the old factor; ``None`` if not ``with_sx``),
     ``q = beta x'S x`` ``(N,)`` and, for standard normals ``z`` ``(N, p)``, ``L z`` ``(N, p)``
-    with the new factor (else ``None``).
+    with the new factor (else ``None``); where the mean is updated, the draw ``m + L z`` with
+    the new mean instead.
 
     ``pattern`` (compiled step only, see the module notes): the entries of ``upper`` that may
     be nonzero, from :func:`pattern_of`, grown in place to those of the new factor; ``None``:
@@ -119,6 +120,7 @@ def learn_step(
         suffix, q, drawn = downdate_numpy(upper, np.ascontiguousarray(x.T), beta, zt)
         if resid is not None and mean is not None:
             mean += (suffix * (beta * resid / (1.0 + q))).T
+            drawn = None if drawn is None else (mean + drawn.T).T
         return suffix.T if with_sx else None, q, None if drawn is None else drawn.T
     n_items, p = x.shape
     no_rows = np.empty((0, p))
@@ -176,7 +178,8 @@ def _step_source(upper, x, beta, z, resid, mean, sx, q, drawn, rows):  # type: i
     the same order, then the mean's update as numpy does it. ``x`` and ``z`` are copied into
     ``(p, N)`` arrays first (the layout of the factor's rows); ``z`` empty: no draw gathered
     (zeros are gathered instead); ``resid`` empty: the mean is not updated; ``sx`` empty: not
-    written. ``rows``: the pattern of ``upper`` (module notes), grown in place.
+    written. ``rows``: the pattern of ``upper`` (module notes), grown in place. With the mean
+    updated, ``drawn`` is the draw ``m + L z`` (numpy's ``mean + L z``: one rounding).
 
     Rows of ``U`` go two at a time, ``k`` and ``k - 1`` (:func:`_pair`): one pass gives both
     ``v``'s (row ``k - 1`` is still the old one), and one pass updates both rows, each entry of
@@ -213,7 +216,11 @@ def _step_source(upper, x, beta, z, resid, mean, sx, q, drawn, rows):  # type: i
             gain = beta[n] * resid[n] / (1.0 + tail[n])
             for i in range(p):
                 mean[n, i] += suffix[i, n] * gain
-    if drawn.shape[0] > 0:
+    if drawn.shape[0] > 0 and resid.shape[0] > 0:  # the draw m + L z
+        for n in range(n_items):
+            for i in range(p):
+                drawn[n, i] = mean[n, i] + acc[i, n]
+    elif drawn.shape[0] > 0:
         for n in range(n_items):
             for i in range(p):
                 drawn[n, i] = acc[i, n]
