@@ -158,9 +158,7 @@ def _action_rows(rng, n, context_dim, n_actions, zero_share=0.0):
     """Rows of ``ActionFeatures``: nonzero on the shared columns and one action's."""
     from regretlab.features import ActionFeatures
 
-    designs = ActionFeatures(context_dim, n_actions).transform(
-        rng.uniform(-1, 1, (n, context_dim))
-    )
+    designs = ActionFeatures(context_dim, n_actions).transform(rng.uniform(-1, 1, (n, context_dim)))
     x = designs[np.arange(n), rng.integers(0, n_actions, n)]
     x[rng.random(x.shape) < zero_share] = 0.0
     return np.ascontiguousarray(x)
@@ -171,7 +169,9 @@ def _bits(pattern, p):
 
 
 @needs_numba
-@pytest.mark.parametrize(("context_dim", "n_actions", "zero_share"), [(5, 5, 0.0), (3, 4, 0.3), (9, 6, 0.0)])
+@pytest.mark.parametrize(
+    ("context_dim", "n_actions", "zero_share"), [(5, 5, 0.0), (3, 4, 0.3), (9, 6, 0.0)]
+)
 def test_the_pattern_step_is_the_whole_triangle_to_the_last_bit(context_dim, n_actions, zero_share):
     # p = 36, 19 (rows with extra zeros: more distinct column sets) and 70 (two words a row).
     rng = np.random.default_rng(11)

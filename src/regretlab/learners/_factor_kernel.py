@@ -305,7 +305,7 @@ def _grow_pattern(rows, x):  # type: ignore[no-untyped-def]  # pragma: no cover
 def _pair(upper, k, xs, zs, beta, suffix, acc, tail, work, cols):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Rows ``k`` and ``k - 1`` of the downdate (see :func:`_step_source`), over the columns
     ``cols`` (ascending, from ``k`` on) where either row may be nonzero."""
-    p, _, n_items = upper.shape
+    n_items = upper.shape[2]
     hi, lo = upper[k], upper[k - 1]
     vh, ah, bh, vl, al, bl = work[0], work[1], work[2], work[3], work[4], work[5]
     first, xl = lo[k - 1], xs[k - 1]
@@ -355,7 +355,7 @@ def _pair(upper, k, xs, zs, beta, suffix, acc, tail, work, cols):  # type: ignor
 
 def _single(upper, xs, zs, beta, suffix, acc, tail, work, cols):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Row 0 of the downdate when the rows do not pair up (odd ``p``), over ``cols``."""
-    p, _, n_items = upper.shape
+    n_items = upper.shape[2]
     row, v, a, b = upper[0], work[0], work[1], work[2]
     for n in range(n_items):
         v[n] = 0.0
