@@ -188,14 +188,21 @@ def _step_source(upper, x, beta, z, resid, mean, sx, q, drawn, rows):  # type: i
     row's pattern holds, in order."""
     p, _, n_items = upper.shape
     xs, zs = np.empty((p, n_items)), np.zeros((p, n_items))
+    words = rows.shape[1]
+    masks = np.empty((n_items, words), dtype=np.int64)  # each row's nonzero columns
     for n in range(n_items):
-        for i in range(p):
-            xs[i, n] = x[n, i]
+        for w in range(words):
+            bits = np.int64(0)
+            for i in range(w * _WORD, min(p, (w + 1) * _WORD)):
+                value = x[n, i]
+                xs[i, n] = value
+                bits |= np.int64(value != 0.0) << np.int64(i - w * _WORD)
+            masks[n, w] = bits
     if drawn.shape[0] > 0:
         for n in range(n_items):
             for i in range(p):
                 zs[i, n] = z[n, i]
-    cols, ends = _grow_pattern(rows, x)
+    cols, ends = _grow_pattern(rows, masks)
     suffix, acc = np.zeros((p, n_items)), np.zeros((p, n_items))
     tail = np.zeros(n_items)
     work = np.empty((6, n_items))  # v, a, b of the upper and the lower row
@@ -239,24 +246,22 @@ def _pattern_source(upper, rows):  # type: ignore[no-untyped-def]  # pragma: no 
                     break
 
 
-def _grow_pattern(rows, x):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Grow the pattern ``rows`` ``(p, W)`` by the entries that the downdate by the rows ``x``
-    ``(N, p)`` can make nonzero; return the columns to visit, pair by pair of rows of ``U``
-    (``cols[ends[k + 1] : ends[k]]`` for the pair whose upper row is ``k``, ascending).
+def _grow_pattern(rows, masks):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Grow the pattern ``rows`` ``(p, W)`` by the entries that the downdate by rows with
+    nonzero columns ``masks`` ``(N, W)`` (bits as ``rows``') can make nonzero; return the
+    columns to visit, pair by pair of rows of ``U`` (``cols[ends[k + 1] : ends[k]]`` for the
+    pair whose upper row is ``k``, ascending).
 
     Each distinct set of nonzero columns among the rows of ``x`` is followed as the downdate
     goes: from the last row of ``U`` up, row ``k`` is touched (its ``v_k`` may be nonzero) if
     it holds one of the set's columns, and then takes the columns of the touched rows below it
     (``U[k] <- a U[k] - b sum_{j > k} v_j U[j]``). Past ``_MAX_SUPPORTS`` sets, every row."""
-    n_items, p = x.shape
-    words = rows.shape[1]
+    n_items, words = masks.shape
+    p = rows.shape[0]
     supports = np.zeros((_MAX_SUPPORTS, words), dtype=np.int64)
-    mask = np.zeros(words, dtype=np.int64)
     found = 0
     for n in range(n_items):
-        mask[:] = 0
-        for i in range(p):
-            mask[i // _WORD] |= np.int64(x[n, i] != 0.0) << np.int64(i % _WORD)
+        mask = masks[n]
         seen = False
         for s in range(found):
             same = True
