@@ -218,15 +218,15 @@ def _step_source(upper, x, beta, z, resid, mean, sx, q, drawn, rows):  # type: i
         for n in range(n_items):
             for i in range(p):
                 sx[n, i] = suffix[i, n]
-    if resid.shape[0] > 0:
+    if resid.shape[0] > 0:  # the mean, and the draw m + L z with it
+        gather = drawn.shape[0] > 0
         for n in range(n_items):
             gain = beta[n] * resid[n] / (1.0 + tail[n])
             for i in range(p):
-                mean[n, i] += suffix[i, n] * gain
-    if drawn.shape[0] > 0 and resid.shape[0] > 0:  # the draw m + L z
-        for n in range(n_items):
-            for i in range(p):
-                drawn[n, i] = mean[n, i] + acc[i, n]
+                m = mean[n, i] + suffix[i, n] * gain
+                mean[n, i] = m
+                if gather:
+                    drawn[n, i] = m + acc[i, n]
     elif drawn.shape[0] > 0:
         for n in range(n_items):
             for i in range(p):
