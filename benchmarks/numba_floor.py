@@ -6,9 +6,11 @@ file-backed parts) after each stage of a tiny ``run_prequential`` of
 LLVM binding, ``numba``, the kernels the run asks for (``compile_kernel`` is wrapped to list
 them) and their first call, then pandas and pyarrow (which the result tables load). A cold
 compile of a kernel (no on-disk cache) costs more than loading a cached one: ``--cold`` points
-numba's cache at a fresh directory.
+numba's cache at a fresh directory. ``--trivial`` first loads a cached kernel that only sums a
+vector, to show how much of the kernels' stage is numba's own start-up (its CPU target and
+LLVM's code generator) rather than the size of regretlab's kernels.
 
-    OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python benchmarks/numba_floor.py [--cold]
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python benchmarks/numba_floor.py [--cold] [--trivial]
 """
 
 from __future__ import annotations
@@ -18,6 +20,18 @@ import os
 import subprocess
 import sys
 import tempfile
+
+TRIVIAL = """
+import numba
+
+
+@numba.njit(cache=True)
+def total(values):
+    result = 0.0
+    for value in values:
+        result += value
+    return result
+"""
 
 CHILD = r"""
 import sys, time
@@ -61,6 +75,12 @@ if {numba}:
     t = time.perf_counter()
     import numba
     mark("numba", t)
+    if {trivial}:
+        t = time.perf_counter()
+        from floor_trivial_kernel import total
+
+        total(numpy.ones(3))
+        mark("a trivial cached kernel (a loop summing a vector), first call", t)
 from regretlab.environments import InteractionStream
 from regretlab.learners import BayesianLinearRegression
 from regretlab.simulate import Agent, run_prequential
@@ -95,16 +115,33 @@ print("kernels asked for:", asked or "none")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", action="store_true", help="numba's cache in a fresh directory")
+    parser.add_argument(
+        "--trivial",
+        action="store_true",
+        help="load a trivial cached kernel of this script's own before the run's kernels",
+    )
     args = parser.parse_args()
+    # numba caches only functions defined in a file: the trivial kernel gets one, kept between
+    # runs, and an untimed process fills its cache before the measured one loads it.
+    trivial_dir = os.path.join(tempfile.gettempdir(), "regretlab_numba_floor")
+    os.makedirs(trivial_dir, exist_ok=True)
+    with open(os.path.join(trivial_dir, "floor_trivial_kernel.py"), "w") as module:
+        module.write(TRIVIAL)
+    path = os.pathsep.join(filter(None, [trivial_dir, os.environ.get("PYTHONPATH")]))
+    if args.trivial:
+        warm = "import numpy; from floor_trivial_kernel import total; total(numpy.ones(3))"
+        subprocess.run(
+            [sys.executable, "-c", warm], env={**os.environ, "PYTHONPATH": path}, check=True
+        )
     for numba in (False, True):
-        env = {**os.environ, "REGRETLAB_NUMBA": "1" if numba else "0"}
+        env = {**os.environ, "REGRETLAB_NUMBA": "1" if numba else "0", "PYTHONPATH": path}
         with tempfile.TemporaryDirectory() as cache:
             if args.cold:
                 env["NUMBA_CACHE_DIR"] = cache
             print(f"\nREGRETLAB_NUMBA={int(numba)}{' (cold cache)' if args.cold else ''}")
             print("| stage | RSS MB | added MB | anonymous MB | file-backed MB | s |")
             print("| --- | ---: | ---: | ---: | ---: | ---: |", flush=True)
-            code = CHILD.replace("{numba}", str(numba))
+            code = CHILD.replace("{numba}", str(numba)).replace("{trivial}", str(args.trivial))
             subprocess.run([sys.executable, "-c", code], env=env, check=True)
 
 

@@ -311,6 +311,8 @@ def test_horizon_is_part_of_the_draw_order():
     ],
 )
 def test_bad_parameters(kwargs, error, pattern):
+    # A copy: popping from the parameter itself would leave a second run without its horizon.
+    kwargs = dict(kwargs)
     with pytest.raises(error, match=pattern):
         InteractionStream(horizon=kwargs.pop("horizon", 10), **kwargs)
 
