@@ -19,8 +19,9 @@ d = 12, ``BayesianGLM`` + ``ThompsonSampling``, with the share of time in ``lear
 Laplace update).
 
 "Today" is the code of another checkout (``--baseline``, default ``/work/main/src``, the
-starting commit), "now" this checkout's ``src``: each runs in its own subprocess (``PYTHONPATH``
-set to it), the two alternated ``--rounds`` times, best time of each kept (a shared machine: the
+starting commit), "now" this checkout's ``src`` (and ``--main``, optionally, a third checkout
+timed in the same run): each runs in its own subprocess (``PYTHONPATH`` set to it), all
+alternated ``--rounds`` times, best time of each kept (a shared machine: the
 ratios within one run are what counts). Each process makes one untimed ``run_bandit`` run
 first, so that every mode's ``--repeats`` runs are warm. Timed by the process's CPU time
 (``time.process_time``; ``--wall`` for wall time): with many more busy processes than cores,
@@ -232,6 +233,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", nargs="+", default=list(MODES))
     parser.add_argument("--baseline", default="/work/main/src", help="src of 'today'")
+    parser.add_argument("--main", help="src of a third checkout timed in the same run ('main')")
     parser.add_argument("--rounds", type=int, default=3, help="alternations today/now")
     parser.add_argument("--repeats", type=int, default=2, help="runs per mode per process")
     parser.add_argument("--wall", action="store_true", help="wall time, not CPU time")
@@ -249,7 +251,10 @@ def main() -> None:
     from _timing import machine_note
 
     srcs = {"today": args.baseline, "now": str(HERE.parent / "src")}
-    print(f"R = {R}; {machine_note()}; today = {srcs['today']}, now = {srcs['now']}")
+    if args.main:
+        srcs = {"today": args.baseline, "main": args.main, "now": srcs["now"]}
+    named = ", ".join(f"{name} = {src}" for name, src in srcs.items())
+    print(f"R = {R}; {machine_note()}; {named}")
     clock = "wall time" if args.wall else "CPU time of the process"
     print(f"best of {args.rounds} alternated processes x {args.repeats} runs ({clock}); "
           "replicate-steps/s\n")  # fmt: skip
@@ -273,6 +278,11 @@ def main() -> None:
             today, now = rate["today", mode], rate["now", mode]
             if mode == "bare":
                 print(f"  {mode:7s} bare loop {now:>12,.0f}")
+            elif "main" in srcs:
+                main_rate = rate["main", mode]
+                print(f"  {mode:7s} today {today:>12,.0f}  main {main_rate:>12,.0f}  now "
+                      f"{now:>12,.0f}  main/today {main_rate / today:6.2f}  now/today "
+                      f"{now / today:6.2f}  now/main {now / main_rate:6.2f}")  # fmt: skip
             else:
                 print(f"  {mode:7s} today {today:>12,.0f}  now {now:>12,.0f}  now/today "
                       f"{now / today:6.2f}")  # fmt: skip

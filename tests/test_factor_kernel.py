@@ -152,3 +152,75 @@ def test_numba_is_allowed_by_default(monkeypatch):
     assert _numba.numba_allowed()
     monkeypatch.setenv("REGRETLAB_NUMBA", "1")
     assert _numba.numba_allowed()
+
+
+def _action_rows(rng, n, context_dim, n_actions, zero_share=0.0):
+    """Rows of ``ActionFeatures``: nonzero on the shared columns and one action's."""
+    from regretlab.features import ActionFeatures
+
+    designs = ActionFeatures(context_dim, n_actions).transform(rng.uniform(-1, 1, (n, context_dim)))
+    x = designs[np.arange(n), rng.integers(0, n_actions, n)]
+    x[rng.random(x.shape) < zero_share] = 0.0
+    return np.ascontiguousarray(x)
+
+
+def _bits(pattern, p):
+    return np.array([[(row[i // 62] >> (i % 62)) & 1 for i in range(p)] for row in pattern])
+
+
+@needs_numba
+@pytest.mark.parametrize(
+    ("context_dim", "n_actions", "zero_share"), [(5, 5, 0.0), (3, 4, 0.3), (9, 6, 0.0)]
+)
+def test_the_pattern_step_is_the_whole_triangle_to_the_last_bit(context_dim, n_actions, zero_share):
+    # p = 36, 19 (rows with extra zeros: more distinct column sets) and 70 (two words a row).
+    rng = np.random.default_rng(11)
+    p = 1 + context_dim + n_actions * (1 + context_dim)
+    n = 60
+    upper = np.zeros((p, p, n))
+    upper[np.arange(p), np.arange(p)] = rng.uniform(0.5, 2.0, (p, n))  # a prior's factor
+    pattern = _factor_kernel.pattern_of(upper)
+    np.testing.assert_array_equal(_bits(pattern, p), np.eye(p, dtype=int))
+    dense, sparse = upper.copy(), upper.copy()
+    mean_d, mean_s = np.zeros((n, p)), np.zeros((n, p))
+    for _ in range(25):
+        x = _action_rows(rng, n, context_dim, n_actions, zero_share)
+        z, resid = rng.standard_normal((n, p)), rng.standard_normal(n)
+        beta = rng.uniform(0.1, 5.0, n)
+        want = _factor_kernel.learn_step(dense, x, beta, z, resid, mean_d)
+        got = _factor_kernel.learn_step(sparse, x, beta, z, resid, mean_s, pattern=pattern)
+        for a, b in zip((*got, sparse, mean_s), (*want, dense, mean_d), strict=True):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+        # The pattern holds every nonzero entry.
+        assert not ((dense != 0).any(axis=-1) & (_bits(pattern, p) == 0)).any()
+    if zero_share == 0.0:  # the shared columns' rows and each action's block, nothing between
+        shared = 1 + context_dim
+        blocks = [
+            [shared + a, *range(shared + n_actions + a * context_dim,
+                                shared + n_actions + (a + 1) * context_dim)]
+            for a in range(n_actions)
+        ]  # fmt: skip
+        expected = np.zeros((p, p), dtype=int)
+        expected[:shared] = 1
+        for block in blocks:
+            expected[np.ix_(block, block)] = 1
+        np.testing.assert_array_equal(_bits(pattern, p), np.triu(expected))
+
+
+@needs_numba
+def test_many_distinct_column_sets_make_the_step_dense():
+    rng = np.random.default_rng(12)
+    p, n = 12, 300
+    _, upper, _, z = factor_problem(5, p, n)
+    upper = np.zeros_like(upper)
+    upper[np.arange(p), np.arange(p)] = 1.0
+    x = rng.standard_normal((n, p)) * (rng.random((n, p)) < 0.5)  # ~300 distinct sets
+    pattern = _factor_kernel.pattern_of(upper)
+    dense = upper.copy()
+    want = _factor_kernel.learn_step(dense, x, 1.0, z)
+    got = _factor_kernel.learn_step(upper, x, 1.0, z, pattern=pattern)
+    for a, b in zip((*got, upper), (*want, dense), strict=True):
+        if b is not None:
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(_bits(pattern, p), np.triu(np.ones((p, p), dtype=int)))

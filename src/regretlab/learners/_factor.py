@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from regretlab.learners import gaussian
-from regretlab.learners._factor_kernel import learn_step
+from regretlab.learners._factor_kernel import learn_step, pattern_of
 
 __all__ = ["SamplingFactor", "downdate"]
 
@@ -61,12 +61,15 @@ class SamplingFactor:
     def __init__(self) -> None:
         self._post: gaussian.GaussianPosterior | None = None
         self._upper: np.ndarray | None = None
+        # The factor's entries that may be nonzero (``_factor_kernel``'s pattern: the compiled
+        # step visits only those); None without numba.
+        self._pattern: np.ndarray | None = None
         self._stale = False  # whether the posterior's covariance lags behind the factor
         self._next: np.ndarray | None = None
         self._drawn: tuple[np.ndarray, np.ndarray] | None = None
 
     def clear(self) -> None:
-        self._post = self._upper = None
+        self._post = self._upper = self._pattern = None
         self._stale = False
         self._drawn = None
 
@@ -82,6 +85,7 @@ class SamplingFactor:
             p = factor.shape[-1]
             lower = factor.reshape(-1, p, p)
             self._upper = np.ascontiguousarray(lower.transpose(2, 1, 0))
+            self._pattern = pattern_of(self._upper)
             self._post = post
         return self._upper
 
@@ -114,15 +118,17 @@ class SamplingFactor:
 
         Returns ``q = beta x'S x`` and the residual ``y - x'm``, as
         :func:`regretlab.learners.gaussian.rank_one_update` does; ``S x = L (L'x)`` and the
-        next draw's ``L z`` (see :meth:`expect`) come out of the downdate's one pass.
+        next draw ``m + L z`` (see :meth:`expect`) come out of the downdate's one pass.
         """
         upper = self._current(post)
         mean = post.mean
         resid = y - np.einsum("np,np->n", x, mean)
-        # S x = L L'x comes out of the downdate's pass, and so does the next draw's L z; the
+        # S x = L L'x comes out of the downdate's pass, and so does the next draw m + L z; the
         # mean is updated in place (m += (beta r / (1 + q)) S x).
         z = self._next
-        _, q, drawn = learn_step(upper, x, beta, z, resid, mean, with_sx=False)
+        _, q, drawn = learn_step(
+            upper, x, beta, z, resid, mean, with_sx=False, pattern=self._pattern
+        )
         self._drawn = None if z is None or drawn is None else (z, drawn)
         self._stale = True
         return q, resid
@@ -138,7 +144,7 @@ class SamplingFactor:
         :meth:`learn` if it was ``post``'s last update, else by :meth:`draw`."""
         done, self._drawn, self._next = self._drawn, None, None
         if done is not None and done[0] is z and self.holds(post):
-            return post.mean + done[1].reshape(z.shape)
+            return done[1].reshape(z.shape)  # m + L z, the mean added by learn_step
         return self.draw(post, z)
 
     def complete(self, post: gaussian.GaussianPosterior) -> None:
@@ -163,4 +169,4 @@ class SamplingFactor:
         p = x.shape[-1]
         weight = np.asarray(beta, dtype=float)
         rows, weight = x.reshape(-1, p), weight.reshape(-1) if weight.ndim else weight
-        learn_step(self._upper, rows, weight, with_sx=False)
+        learn_step(self._upper, rows, weight, with_sx=False, pattern=self._pattern)
