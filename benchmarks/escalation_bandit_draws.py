@@ -26,7 +26,11 @@ environment block (contexts, noise: paired replicates). The draw rules:
   leader's);
 - ``scale within 3``: the leader's ``context:action`` variance and intercept treatment, with the
   loosest shared scale whose posterior odds against the leader are above 1/3 (Occam's window
-  at a Bayes factor of 3, over the main effects' prior only), at every step.
+  at a Bayes factor of 3, over the main effects' prior only), at every step;
+- ``leader, half decades``: the leader of a finer ``context:action`` grid (0 and the half
+  decades 1e-3 .. 1e2, 11 positive values; prior mass 1/7 on 0 as the default's), the shared
+  scales as the default's: the resolution of the evidence-fitted variance (this one changes
+  the weights, so predictions too).
 
 Every rule's generator makes the same calls (``random(R)``, then the noise and weight draws of
 the whole candidate batch), and the rules share one policy seed, so two rules follow one
@@ -78,6 +82,7 @@ RULES = (
     "weak scale",
     "leader at weak scale",
     "scale within 3",
+    "leader, half decades",
 )
 BAYES_FACTOR = 3.0
 
@@ -180,6 +185,15 @@ def run(
         agents[f"extra {v:g} @ {m:g}"] = mode.learner(features, GROUP, v, sc.noise, replicates, m)
     for name in rules:
         bma = ModelAveraging.recommended(features, group=GROUP, n_replicates=replicates)
+        if name == "leader, half decades":
+            bma = ModelAveraging(
+                learner=bma.learner,
+                group=GROUP,
+                grid=(0.0, *(10.0 ** (k / 2) for k in range(-6, 5))),
+                other_grids=bma.other_grids,
+                off_weight=1 / 7,
+                draw="leader",
+            )
         agents[name] = Rule(name, bma, p)
     rngs = {
         name: np.random.default_rng(esc.child(seed, esc.POLICY, index, 2000 if k >= 7 else k))
@@ -268,9 +282,43 @@ def check(scenario: str, replicates: int, horizon: int) -> None:
         pick = _pick(bma.weights, "mixture", b)
         mine, *_ = draw_rows(bma._inner, pick * replicates + every, b)
         assert np.array_equal(full, mine), t
+        _check_picks(bma, t, features.n_features)
         action = np.argmax(np.einsum("rkp,rp->rk", designs, full), axis=1)
         bma.learn_one(designs[every, action], block.rewards[:, t][every, action])
     print(f"draw_rows equals ModelAveraging.sample bit for bit over {horizon} steps")
+    print("the main-scale rules' picks hold their definitions at every step")
+
+
+def _check_picks(bma: ModelAveraging, step: int, p: int) -> None:
+    """The eighth session's rules pick what their docstrings say, from ``bma``'s weights."""
+    w, cols = bma.weights, np.arange(bma.weights.shape[1])
+    ca, scale = bma.candidates[GROUP], bma.candidates["context"]
+    flat = np.isinf(bma.candidates["intercept"])
+    leader = np.argmax(w, axis=0)
+    rng = np.random.default_rng(0)
+    rule = Rule("leader at weak scale", bma, p)  # every candidate's twins, not only leaders'
+    assert np.array_equal(ca[rule.weak], ca)
+    assert np.array_equal(flat[rule.weak], flat)
+    assert np.all(ca[rule.twins] == ca[:, None])
+    assert np.all(flat[rule.twins] == flat[:, None])
+    assert np.all(np.diff(scale[rule.twins], axis=1) > 0)
+    for name in ("weak scale", "leader at weak scale", "scale within 3"):
+        pick = Rule(name, bma, p).pick(step, rng)
+        if name != "weak scale":  # the leader's context:action variance and intercept
+            assert np.array_equal(ca[pick], ca[leader]), (name, step)
+            assert np.array_equal(flat[pick], flat[leader]), (name, step)
+        if name != "scale within 3":  # the weak prior's scale, the highest weight there
+            assert np.all(scale[pick] == scale.max()), (name, step)
+        if name == "weak scale":
+            top = np.where((scale == scale.max())[:, None], w, -1.0).max(axis=0)
+            assert np.array_equal(w[pick, cols], top), (name, step)
+        if name == "scale within 3":  # inside the window, and no looser twin is
+            assert np.all(w[pick, cols] >= w[leader, cols] / BAYES_FACTOR), (name, step)
+            assert np.all(scale[pick] >= scale[leader]), (name, step)
+            for r in cols:
+                twins = (ca == ca[leader[r]]) & (flat == flat[leader[r]])
+                looser = twins & (scale > scale[pick[r]])
+                assert np.all(w[looser, r] < w[leader[r], r] / BAYES_FACTOR), (name, step, r)
 
 
 def _ci(samples: np.ndarray) -> str:
@@ -359,7 +407,7 @@ def analyse(stem: Path, seed: int, n_boot: int = 2000) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scenario", default="bandit_i1")
-    parser.add_argument("--rules", nargs="+", default=list(RULES), choices=RULES)
+    parser.add_argument("--rules", nargs="*", default=list(RULES), choices=RULES)
     parser.add_argument("--replicates", type=int, default=100)
     parser.add_argument("--horizon", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=5)
