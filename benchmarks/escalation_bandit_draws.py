@@ -30,7 +30,9 @@ environment block (contexts, noise: paired replicates). The draw rules:
 - ``leader, half decades``: the leader of a finer ``context:action`` grid (0 and the half
   decades 1e-3 .. 1e2, 11 positive values; prior mass 1/7 on 0 as the default's), the shared
   scales as the default's: the resolution of the evidence-fitted variance (this one changes
-  the weights, so predictions too).
+  the weights, so predictions too);
+- ``loosest within 20``: ``loosest within 3`` with Occam's window at Raftery's factor 20
+  (Madigan and Raftery 1994).
 
 Every rule's generator makes the same calls (``random(R)``, then the noise and weight draws of
 the whole candidate batch), and the rules share one policy seed, so two rules follow one
@@ -59,6 +61,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -83,6 +86,7 @@ RULES = (
     "leader at weak scale",
     "scale within 3",
     "leader, half decades",
+    "loosest within 20",
 )
 BAYES_FACTOR = 3.0
 
@@ -145,8 +149,9 @@ class Rule:
             return twins[cols, loosest]
         if self.name == "off to 2p" and early:
             return np.argmax(np.where(self.values[:, None] == 0.0, w, -1.0), axis=0)
-        if self.name == "loosest within 3" and not early:
-            window = w >= w[leader, np.arange(w.shape[1])] / BAYES_FACTOR
+        if self.name.startswith("loosest within") and not early:
+            factor = float(self.name.split()[-1])
+            window = w >= w[leader, np.arange(w.shape[1])] / factor
             scale = self.bma.candidates["context"]
             rank = np.lexsort((scale, self.values))  # candidates from tightest to loosest
             order = np.empty_like(rank)
@@ -302,6 +307,17 @@ def _check_picks(bma: ModelAveraging, step: int, p: int) -> None:
     assert np.all(ca[rule.twins] == ca[:, None])
     assert np.all(flat[rule.twins] == flat[:, None])
     assert np.all(np.diff(scale[rule.twins], axis=1) > 0)
+    if step == 0:  # also on random weights, where windows hold many candidates
+        fake = SimpleNamespace(
+            candidates=bma.candidates, weights=rng.dirichlet(np.ones(len(ca)), 50).T
+        )
+        _check_picks(fake, 2 * p, p)  # type: ignore[arg-type]
+    if step >= 2 * p:  # Occam's window at 20: the loosest candidate inside it
+        pick = Rule("loosest within 20", bma, p).pick(step, rng)
+        inside = w >= w[leader, cols] / 20.0
+        assert np.all(inside[pick, cols]), step
+        key = ca * 1e6 + scale  # context:action first, then the shared scale
+        assert np.all(key[pick] >= np.where(inside, key[:, None], -1).max(axis=0)), step
     for name in ("weak scale", "leader at weak scale", "scale within 3"):
         pick = Rule(name, bma, p).pick(step, rng)
         if name != "weak scale":  # the leader's context:action variance and intercept
