@@ -16,7 +16,23 @@ environment block (contexts, noise: paired replicates). The draw rules:
   ``context:action`` variance, then the largest shared scale (Thompson sampling pays more for
   a prior too narrow than too wide); the leader before ``2p``;
 - ``off to 2p``: the leader among the ``context:action = 0`` candidates until ``2p``, the leader
-  after (the group starts switched off until the model is identified).
+  after (the group starts switched off until the model is identified);
+- ``weak scale`` (eighth session): the leader among the candidates whose shared scale of the
+  other groups is the grid's largest (the weak prior, 100, as every fixed prior's): the
+  ``context:action`` variance (and the intercept's treatment) chosen by evidence, the main
+  effects never shrunk in the draw;
+- ``leader at weak scale``: the leader's ``context:action`` variance and intercept treatment, but
+  the candidate with the weak shared scale (only the main effects' prior differs from the
+  leader's);
+- ``scale within 3``: the leader's ``context:action`` variance and intercept treatment, with the
+  loosest shared scale whose posterior odds against the leader are above 1/3 (Occam's window
+  at a Bayes factor of 3, over the main effects' prior only), at every step;
+- ``leader, half decades``: the leader of a finer ``context:action`` grid (0 and the half
+  decades 1e-3 .. 1e2, 11 positive values; prior mass 1/7 on 0 as the default's), the shared
+  scales as the default's: the resolution of the evidence-fitted variance (this one changes
+  the weights, so predictions too);
+- ``loosest within 20``: ``loosest within 3`` with Occam's window at Raftery's factor 20
+  (Madigan and Raftery 1994).
 
 Every rule's generator makes the same calls (``random(R)``, then the noise and weight draws of
 the whole candidate batch), and the rules share one policy seed, so two rules follow one
@@ -27,7 +43,11 @@ for the picked candidates only; the draw is bit-identical to ``ModelAveraging.sa
 Recorded per agent and replicate: pseudo-regret at ``2p`` and ``T``; per rule, the leader's
 ``context:action`` variance and shared scale, leader changes after ``2p``, and, for every agent
 after ``2p``, how often the Thompson action differs from the greedy action of the drawn posterior
-(exploration rate) and the drawn posterior's predictive scale of the actions' mean rewards.
+(exploration rate) and the drawn posterior's predictive scale of the actions' mean rewards;
+(eighth session) the drawn posterior's noise estimate ``b / a``, the squared error of its
+mean's action values centred over the actions (what decides the arm: a per-context constant
+does not), how often its greedy action is not the best one, the regret of every step and the
+cumulative regret every 50 steps.
 
 Run from the repository root::
 
@@ -41,6 +61,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -54,7 +75,19 @@ from regretlab.policies.escalation import ModelAveraging
 from regretlab.policies.escalation._grids import _pick
 
 GROUP = "context:action"
-RULES = ("leader", "mixture", "mixture to 2p", "hysteresis 3", "off to 2p", "loosest within 3")
+RULES = (
+    "leader",
+    "mixture",
+    "mixture to 2p",
+    "hysteresis 3",
+    "off to 2p",
+    "loosest within 3",
+    "weak scale",
+    "leader at weak scale",
+    "scale within 3",
+    "leader, half decades",
+    "loosest within 20",
+)
 BAYES_FACTOR = 3.0
 
 
@@ -70,7 +103,7 @@ def draw_rows(learner: Any, rows: np.ndarray, rng: np.random.Generator) -> tuple
     centred = np.zeros_like(post.mean[rows]) + (factor @ z[rows][..., None])[..., 0]
     draw = post.mean[rows] + np.sqrt(variance[rows])[..., None] * centred
     scale = (rate / shape)[rows][:, None, None] * post.covariance[rows]
-    return draw, post.mean[rows], scale
+    return draw, post.mean[rows], scale, (rate / shape)[rows]
 
 
 class Rule:
@@ -80,6 +113,21 @@ class Rule:
         self.name, self.bma, self.p = name, bma, p
         self.values = bma.candidates[GROUP]
         self.current: np.ndarray | None = None
+        scale, icpt = bma.candidates["context"], bma.candidates.get("intercept", self.values)
+        weak = [
+            np.flatnonzero(
+                (self.values == v) & (np.isinf(icpt) == np.isinf(i)) & (scale == scale.max())
+            )[0]
+            for v, i in zip(self.values, icpt, strict=True)
+        ]
+        self.weak = np.array(weak)  # candidate -> its twin at the weak shared scale
+        # candidate -> its twins (same context:action variance and intercept treatment) at every
+        # shared scale, (G, S) from the tightest scale to the loosest
+        twins = [
+            np.flatnonzero((self.values == v) & (np.isinf(icpt) == np.isinf(i)))
+            for v, i in zip(self.values, icpt, strict=True)
+        ]
+        self.twins = np.array([t[np.argsort(scale[t])] for t in twins])
 
     def pick(self, step: int, rng: np.random.Generator) -> np.ndarray:
         w = self.bma.weights  # (G, R)
@@ -88,10 +136,22 @@ class Rule:
         early = step < 2 * self.p
         if self.name == "mixture" or (self.name == "mixture to 2p" and early):
             return by_weight
+        if self.name == "weak scale":
+            scale = self.bma.candidates["context"]
+            return np.argmax(np.where((scale == scale.max())[:, None], w, -1.0), axis=0)
+        if self.name == "leader at weak scale":
+            return self.weak[leader]
+        if self.name == "scale within 3":
+            cols = np.arange(w.shape[1])
+            twins = self.twins[leader]  # (R, S)
+            inside = w[twins, cols[:, None]] >= w[leader, cols][:, None] / BAYES_FACTOR
+            loosest = twins.shape[1] - 1 - np.argmax(inside[:, ::-1], axis=1)
+            return twins[cols, loosest]
         if self.name == "off to 2p" and early:
             return np.argmax(np.where(self.values[:, None] == 0.0, w, -1.0), axis=0)
-        if self.name == "loosest within 3" and not early:
-            window = w >= w[leader, np.arange(w.shape[1])] / BAYES_FACTOR
+        if self.name.startswith("loosest within") and not early:
+            factor = float(self.name.split()[-1])
+            window = w >= w[leader, np.arange(w.shape[1])] / factor
             scale = self.bma.candidates["context"]
             rank = np.lexsort((scale, self.values))  # candidates from tightest to loosest
             order = np.empty_like(rank)
@@ -107,7 +167,14 @@ class Rule:
         return leader
 
 
-def run(scenario: str, rules: list[str], replicates: int, horizon: int, seed: int) -> dict:
+def run(
+    scenario: str,
+    rules: list[str],
+    replicates: int,
+    horizon: int,
+    seed: int,
+    extra: tuple[tuple[float, float], ...] = (),
+) -> dict:
     sc = next(s for s in esc.BANDITS if s.name == scenario)
     index = (esc.SCENARIOS + esc.BANDITS).index(sc)
     env = esc.make_env(sc, index, replicates, horizon, seed)
@@ -119,8 +186,19 @@ def run(scenario: str, rules: list[str], replicates: int, horizon: int, seed: in
     agents: dict[str, Any] = {}
     for v in mode.grid:
         agents[esc.fixed_name(v)] = mode.learner(features, GROUP, v, sc.noise, replicates)
+    for v, m in extra:  # diagnostics off the family: "extra v @ m" (the other groups at m)
+        agents[f"extra {v:g} @ {m:g}"] = mode.learner(features, GROUP, v, sc.noise, replicates, m)
     for name in rules:
         bma = ModelAveraging.recommended(features, group=GROUP, n_replicates=replicates)
+        if name == "leader, half decades":
+            bma = ModelAveraging(
+                learner=bma.learner,
+                group=GROUP,
+                grid=(0.0, *(10.0 ** (k / 2) for k in range(-6, 5))),
+                other_grids=bma.other_grids,
+                off_weight=1 / 7,
+                draw="leader",
+            )
         agents[name] = Rule(name, bma, p)
     rngs = {
         name: np.random.default_rng(esc.child(seed, esc.POLICY, index, 2000 if k >= 7 else k))
@@ -130,7 +208,14 @@ def run(scenario: str, rules: list[str], replicates: int, horizon: int, seed: in
     at_2p: dict[str, np.ndarray] = {}
     explore = {name: np.zeros(replicates) for name in agents}
     spread = {name: np.zeros(replicates) for name in agents}
-    trace: dict[str, dict[str, list]] = {n: {"ca": [], "scale": [], "drawn": []} for n in rules}
+    noise = {name: np.zeros(replicates) for name in agents}
+    error = {name: np.zeros(replicates) for name in agents}
+    wrong = {name: np.zeros(replicates) for name in agents}
+    curve: dict[str, list] = {name: [] for name in agents}
+    steps: dict[str, list] = {name: [] for name in agents}
+    trace: dict[str, dict[str, list]] = {
+        n: {"ca": [], "scale": [], "drawn": [], "drawn_scale": []} for n in rules
+    }
     for t in range(horizon):
         designs = features.transform(block.context[:, t])  # (R, K, p)
         means = block.means[:, t]
@@ -139,33 +224,48 @@ def run(scenario: str, rules: list[str], replicates: int, horizon: int, seed: in
             if isinstance(agent, Rule):
                 pick = agent.pick(t, rng)
                 rows = pick * replicates + every  # candidate-major batch
-                draw, mean, scale = draw_rows(agent.bma._inner, rows, rng)
+                draw, mean, scale, sigma2 = draw_rows(agent.bma._inner, rows, rng)
                 leader = np.argmax(agent.bma.weights, axis=0)
                 trace[name]["ca"].append(agent.values[leader])
                 trace[name]["scale"].append(agent.bma.candidates["context"][leader])
                 trace[name]["drawn"].append(agent.values[pick])
+                trace[name]["drawn_scale"].append(agent.bma.candidates["context"][pick])
             else:
-                draw, mean, scale = draw_rows(agent, every, rng)
+                draw, mean, scale, sigma2 = draw_rows(agent, every, rng)
             scores = np.einsum("rkp,rp->rk", designs, draw)
             action = np.argmax(scores, axis=1)
             if t >= 2 * p:
-                greedy = np.argmax(np.einsum("rkp,rp->rk", designs, mean), axis=1)
+                fitted = np.einsum("rkp,rp->rk", designs, mean)
+                greedy = np.argmax(fitted, axis=1)
                 explore[name] += action != greedy
                 var = np.einsum("rkp,rpq,rkq->rk", designs, scale, designs)
                 spread[name] += np.sqrt(np.maximum(var, 0.0)).mean(axis=1)
+                noise[name] += sigma2
+                gap = fitted - means
+                error[name] += ((gap - gap.mean(axis=1, keepdims=True)) ** 2).mean(axis=1)
+                wrong[name] += greedy != np.argmax(means, axis=1)
             x = designs[every, action]
             y = block.rewards[:, t][every, action]
-            regret[name] += means.max(axis=1) - means[every, action]
+            steps[name].append(means.max(axis=1) - means[every, action])
+            regret[name] += steps[name][-1]
             learner = agent.bma if isinstance(agent, Rule) else agent
             learner.learn_one(x, y)
         if t + 1 == 2 * p:
             at_2p = {n: r.copy() for n, r in regret.items()}
+        if (t + 1) % 50 == 0:
+            for n, r in regret.items():
+                curve[n].append(r.copy())
     after = horizon - 2 * p
     return {
         "regret": regret,
         "at_2p": at_2p,
         "explore": {n: v / after for n, v in explore.items()},
         "spread": {n: v / after for n, v in spread.items()},
+        "noise": {n: v / after for n, v in noise.items()},
+        "error": {n: v / after for n, v in error.items()},
+        "wrong": {n: v / after for n, v in wrong.items()},
+        "curve": {n: np.array(v) for n, v in curve.items()},
+        "steps": {n: np.array(v, dtype=np.float32) for n, v in steps.items()},
         "trace": {n: {k: np.array(v) for k, v in d.items()} for n, d in trace.items()},
         "p": p,
     }
@@ -185,11 +285,56 @@ def check(scenario: str, replicates: int, horizon: int) -> None:
         designs = features.transform(block.context[:, t])
         full = bma.sample(a)
         pick = _pick(bma.weights, "mixture", b)
-        mine, _, _ = draw_rows(bma._inner, pick * replicates + every, b)
+        mine, *_ = draw_rows(bma._inner, pick * replicates + every, b)
         assert np.array_equal(full, mine), t
+        _check_picks(bma, t, features.n_features)
         action = np.argmax(np.einsum("rkp,rp->rk", designs, full), axis=1)
         bma.learn_one(designs[every, action], block.rewards[:, t][every, action])
     print(f"draw_rows equals ModelAveraging.sample bit for bit over {horizon} steps")
+    print("the main-scale rules' picks hold their definitions at every step")
+
+
+def _check_picks(bma: ModelAveraging, step: int, p: int) -> None:
+    """The eighth session's rules pick what their docstrings say, from ``bma``'s weights."""
+    w, cols = bma.weights, np.arange(bma.weights.shape[1])
+    ca, scale = bma.candidates[GROUP], bma.candidates["context"]
+    flat = np.isinf(bma.candidates["intercept"])
+    leader = np.argmax(w, axis=0)
+    rng = np.random.default_rng(0)
+    rule = Rule("leader at weak scale", bma, p)  # every candidate's twins, not only leaders'
+    assert np.array_equal(ca[rule.weak], ca)
+    assert np.array_equal(flat[rule.weak], flat)
+    assert np.all(ca[rule.twins] == ca[:, None])
+    assert np.all(flat[rule.twins] == flat[:, None])
+    assert np.all(np.diff(scale[rule.twins], axis=1) > 0)
+    if step == 0:  # also on random weights, where windows hold many candidates
+        fake = SimpleNamespace(
+            candidates=bma.candidates, weights=rng.dirichlet(np.ones(len(ca)), 50).T
+        )
+        _check_picks(fake, 2 * p, p)  # type: ignore[arg-type]
+    if step >= 2 * p:  # Occam's window at 20: the loosest candidate inside it
+        pick = Rule("loosest within 20", bma, p).pick(step, rng)
+        inside = w >= w[leader, cols] / 20.0
+        assert np.all(inside[pick, cols]), step
+        key = ca * 1e6 + scale  # context:action first, then the shared scale
+        assert np.all(key[pick] >= np.where(inside, key[:, None], -1).max(axis=0)), step
+    for name in ("weak scale", "leader at weak scale", "scale within 3"):
+        pick = Rule(name, bma, p).pick(step, rng)
+        if name != "weak scale":  # the leader's context:action variance and intercept
+            assert np.array_equal(ca[pick], ca[leader]), (name, step)
+            assert np.array_equal(flat[pick], flat[leader]), (name, step)
+        if name != "scale within 3":  # the weak prior's scale, the highest weight there
+            assert np.all(scale[pick] == scale.max()), (name, step)
+        if name == "weak scale":
+            top = np.where((scale == scale.max())[:, None], w, -1.0).max(axis=0)
+            assert np.array_equal(w[pick, cols], top), (name, step)
+        if name == "scale within 3":  # inside the window, and no looser twin is
+            assert np.all(w[pick, cols] >= w[leader, cols] / BAYES_FACTOR), (name, step)
+            assert np.all(scale[pick] >= scale[leader]), (name, step)
+            for r in cols:
+                twins = (ca == ca[leader[r]]) & (flat == flat[leader[r]])
+                looser = twins & (scale > scale[pick[r]])
+                assert np.all(w[looser, r] < w[leader[r], r] / BAYES_FACTOR), (name, step, r)
 
 
 def _ci(samples: np.ndarray) -> str:
@@ -204,9 +349,15 @@ def analyse(stem: Path, seed: int, n_boot: int = 2000) -> str:
     early = pd.read_csv(f"{stem}_regret2p.csv")
     explore = pd.read_csv(f"{stem}_explore.csv").mean()
     spread = pd.read_csv(f"{stem}_spread.csv").mean()
+    extra = {
+        k: pd.read_csv(f"{stem}_{k}.csv").mean()
+        for k in ("noise", "error", "wrong")
+        if Path(f"{stem}_{k}.csv").exists()
+    }
     trace = np.load(f"{stem}_trace.npz")
     fixed = [c for c in final.columns if c.startswith("fixed")]
-    rules = [c for c in final.columns if c not in fixed]
+    others = [c for c in final.columns if c.startswith("extra")]
+    rules = [c for c in final.columns if c not in fixed and c not in others]
     best = min(fixed, key=lambda c: final[c].mean())
     r = len(final)
     resample = np.random.default_rng(seed).integers(0, r, size=(n_boot, r))
@@ -217,20 +368,41 @@ def analyse(stem: Path, seed: int, n_boot: int = 2000) -> str:
         f"{stem.name}: best fixed {best} ({final[best].mean():.1f}; by 2p "
         f"{early[best].mean():.1f}); fixed: "
         + ", ".join(f"{c[6:]} {final[c].mean():.1f}" for c in fixed),
-        "| agent | ratio [95%] | by 2p / after | vs leader [95%] | explore | spread |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| agent | ratio [95%] | by 2p / after | vs leader [95%] | explore | spread |"
+        + "".join(f" {k} |" for k in extra),
+        "| --- | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * len(extra),
     ]
-    for c in [*rules, best]:
+    for c in [*rules, *others, best]:
         vs = (
             f"{final[c].mean() / final['leader'].mean():.3f} " + _ci(boot[c] / boot["leader"])
-            if "leader" in final and c in rules
+            if "leader" in final and c != best
             else ""
         )
         lines.append(
             f"| {c} | {final[c].mean() / final[best].mean():.2f} {_ci(boot[c] / best_boot)} | "
             f"{early[c].mean() / early[best].mean():.2f} / {late[c].mean() / late[best].mean():.2f}"
             f" | {vs} | {explore[c]:.3f} | {spread[c]:.3f} |"
+            + "".join(f" {v[c]:.4f} |" for v in extra.values())
         )
+    if Path(f"{stem}_curve.npz").exists():
+        curve = np.load(f"{stem}_curve.npz")  # cumulative regret every 50 steps, (T / 50, R)
+        steps = 50 * np.arange(1, curve[best].shape[0] + 1)
+        marks = [k for k, s in enumerate(steps) if s in (100, 200, 500, 1000, 1500, 2000)]
+        lines.append(
+            "- excess over the best fixed prior, per step in the window ending at "
+            + ", ".join(str(steps[k]) for k in marks)
+            + " (window regret, agent - best; mean over replicates):"
+        )
+        for c in rules:
+            gaps, prev = [], 0
+            for k in marks:
+                a = curve[c][k] - (curve[c][prev - 1] if prev else 0)
+                b = curve[best][k] - (curve[best][prev - 1] if prev else 0)
+                gaps.append(
+                    f"{np.mean(a - b) / (steps[k] - (steps[prev - 1] if prev else 0)):+.4f}"
+                )
+                prev = k + 1
+            lines.append(f"  - {c}: " + ", ".join(gaps))
     p = esc._n_features(next(s for s in esc.BANDITS if stem.name.startswith(f"{s.name}_R")))
     for c in rules:
         ca, scale = trace[f"{c}|ca"][2 * p :], trace[f"{c}|scale"][2 * p :]  # (T - 2p, R)
@@ -251,10 +423,17 @@ def analyse(stem: Path, seed: int, n_boot: int = 2000) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scenario", default="bandit_i1")
-    parser.add_argument("--rules", nargs="+", default=list(RULES), choices=RULES)
+    parser.add_argument("--rules", nargs="*", default=list(RULES), choices=RULES)
     parser.add_argument("--replicates", type=int, default=100)
     parser.add_argument("--horizon", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--extra",
+        nargs="*",
+        default=[],
+        help="fixed priors off the family, 'v@m': context:action at v, the other groups at m "
+        "(diagnostics; never the best fixed prior of the analysis)",
+    )
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--analyse", action="store_true", help="report on a previous run")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/bandit_draws"))
@@ -268,11 +447,16 @@ def main() -> None:
         return
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.process_time()
-    res = run(args.scenario, args.rules, args.replicates, args.horizon, args.seed)
+    extra = tuple(tuple(float(v) for v in e.split("@")) for e in args.extra)
+    res = run(args.scenario, args.rules, args.replicates, args.horizon, args.seed, extra)
     pd.DataFrame(res["regret"]).to_csv(f"{stem}_regret.csv", index=False)
     pd.DataFrame(res["at_2p"]).to_csv(f"{stem}_regret2p.csv", index=False)
     pd.DataFrame(res["explore"]).to_csv(f"{stem}_explore.csv", index=False)
     pd.DataFrame(res["spread"]).to_csv(f"{stem}_spread.csv", index=False)
+    for key in ("noise", "error", "wrong"):
+        pd.DataFrame(res[key]).to_csv(f"{stem}_{key}.csv", index=False)
+    np.savez(f"{stem}_curve.npz", **res["curve"])
+    np.savez_compressed(f"{stem}_steps.npz", **res["steps"])  # per-step regret, (T, R)
     np.savez(
         f"{stem}_trace.npz",
         **{f"{n}|{k}": v for n, d in res["trace"].items() for k, v in d.items()},
