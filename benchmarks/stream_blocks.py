@@ -8,13 +8,20 @@ stream draws every replicate's block in one compiled loop (``learners/_pcg64_ker
 sizes, both ways, in one process, interleaved: CPU time, median of the rounds; the blocks of
 the two ways are compared bit for bit first.
 
-    OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python benchmarks/stream_blocks.py
+``--runner`` also times ``run_prequential`` (``BayesianLinearRegression``, R = 1000, one
+checkpoint) and the stream alone (one block) both ways, alternating in every round of one
+process: the paired differences say what the compiled draws save the runner and the stream
+alone, so the change of the runner's own cost, ``(runner saved - stream saved) / learner``, is
+read from pairs measured moments apart rather than from totals of separate processes.
+
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python benchmarks/stream_blocks.py [--runner]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +35,7 @@ POINTS = {6: 600, 10: 150}  # x_dim: steps, as benchmarks/prequential_overhead.p
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--runner", action="store_true", help="also run_prequential, paired")
     args = parser.parse_args()
     compiled = interactions.compiled_stream_draws
     if compiled() is None:
@@ -66,6 +74,54 @@ def main() -> None:
                 f"{compiled_ms:.1f} | {same} |",
                 flush=True,
             )
+    if args.runner:
+        _runner(ways, args.rounds)
+
+
+def _runner(ways: dict[str, Any], rounds: int) -> None:
+    """run_prequential and the stream alone, numpy's draws and the compiled ones, paired."""
+    from regretlab.learners import BayesianLinearRegression
+    from regretlab.simulate import Agent, run_prequential
+
+    compiled = ways["compiled"]
+    print(
+        "\n| x_dim | rounds | runner ms, numpy / compiled | stream ms, numpy / compiled "
+        "| runner saves ms | stream saves ms | (runner - stream saved) ms |"
+    )
+    print("| ---: | ---: | --- | --- | ---: | ---: | ---: |")
+    for x_dim, steps in POINTS.items():
+        env = InteractionStream(x_dim=x_dim, horizon=steps, n_replicates=R, seed=0)
+        agent = Agent("b", BayesianLinearRegression(groups=env.features, n_replicates=R))
+
+        def runner(env: Any = env, agent: Any = agent, steps: int = steps) -> None:
+            run_prequential(env, [agent], checkpoints=[steps])
+
+        def stream(env: Any = env) -> None:
+            for _block in env.blocks():
+                pass
+
+        parts = {"runner": runner, "stream": stream}
+        times: dict[tuple[str, str], list[float]] = {(w, k): [] for w in ways for k in parts}
+        for i in range(rounds + 1):  # the first round warms (compiles, imports pandas)
+            order = list(ways) if i % 2 == 0 else list(ways)[::-1]
+            for name in order:
+                interactions.compiled_stream_draws = ways[name]
+                for key, fn in parts.items():
+                    start = time.process_time()
+                    fn()
+                    if i:
+                        times[name, key].append(time.process_time() - start)
+        interactions.compiled_stream_draws = compiled
+        ms = {k: 1e3 * np.asarray(v) for k, v in times.items()}
+        saved = {k: ms["numpy", k] - ms["compiled", k] for k in parts}
+        print(
+            f"| {x_dim} | {rounds} | {np.median(ms['numpy', 'runner']):.0f} / "
+            f"{np.median(ms['compiled', 'runner']):.0f} | {np.median(ms['numpy', 'stream']):.0f} / "
+            f"{np.median(ms['compiled', 'stream']):.0f} | {np.median(saved['runner']):.1f} | "
+            f"{np.median(saved['stream']):.1f} | "
+            f"{np.median(saved['runner'] - saved['stream']):+.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
