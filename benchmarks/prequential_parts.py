@@ -3,9 +3,10 @@
 ``BayesianLinearRegression`` on ``InteractionStream``, R = 1000 (d = 22: 600 steps, d = 56: 150
 steps, as ``prequential_overhead.py``), one checkpoint at the end. The runner's functions
 ``_predict_learn_block`` (the learner's calls), ``design`` (the designs), the tallies
-(``add_losses`` compiled, or ``_time_first`` and ``add_losses_numpy``; ``_add_losses`` in code
-before the seventh session), ``_regret_table`` and the stream's ``blocks`` are wrapped to add up
-their CPU time; "rest" is the run's CPU time outside them. Best of 7 runs.
+(``add_losses``; in code before the eighth session also ``_time_first`` and
+``add_losses_numpy``, before the seventh ``_add_losses``), ``_regret_table`` and the stream's
+``blocks`` are wrapped to add up their CPU time; "rest" is the run's CPU time outside them.
+Best of 7 runs.
 
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python benchmarks/prequential_parts.py --dims 22 56
 """

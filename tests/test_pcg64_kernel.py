@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from regretlab.environments import LinearBandit
+from regretlab.environments import InteractionStream, LinearBandit
 from regretlab.environments import bandits as bandits_module
+from regretlab.environments import interactions as interactions_module
 from regretlab.environments.noise import StudentT
 from regretlab.learners import _pcg64_kernel
 
@@ -109,3 +110,63 @@ def test_other_noise_models_keep_the_numpy_draws(monkeypatch):
     block = next(env.blocks())
     assert not called
     assert block.rewards.shape == (2, 6, 5)
+
+
+def stream_blocks(env: InteractionStream, size: int) -> list[tuple[np.ndarray, ...]]:
+    return [tuple(np.array(a) for a in block) for block in env.blocks(size)]
+
+
+@pytest.mark.parametrize("n_replicates", [None, 1, 7])
+@pytest.mark.parametrize("x_dim", [1, 3])
+def test_interaction_stream_draws_the_same_blocks_with_and_without_numba(
+    monkeypatch, n_replicates, x_dim
+):
+    def make() -> InteractionStream:
+        return InteractionStream(
+            x_dim=x_dim, noise_level=0.7, interaction_scale=2.0, horizon=45,
+            n_replicates=n_replicates, seed=11,
+        )  # fmt: skip
+
+    called = []
+    draws = interactions_module.compiled_stream_draws
+    monkeypatch.setattr(
+        interactions_module, "compiled_stream_draws", lambda: called.append(1) or draws()
+    )
+    compiled = stream_blocks(make(), 16)
+    assert called
+    with monkeypatch.context() as patch:
+        patch.setattr(interactions_module, "compiled_stream_draws", lambda: None)
+        reference = stream_blocks(make(), 16)
+    assert len(compiled) == len(reference) == 3
+    for got, want in zip(compiled, reference, strict=True):
+        for a, b in zip(got, want, strict=True):
+            assert a.shape == b.shape
+            np.testing.assert_array_equal(a, b)
+    # A block of the fast path is what take() (numpy, generators) gives for its steps.
+    for a, b in zip(compiled[1], make().take(32, 16), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_stream_kernel_continues_each_replicate_where_it_stopped():
+    uniform, normal = generators(5, 3), generators(6, 3)
+    rows = _pcg64_kernel.pack_states([b.state for b in uniform])
+    normal_rows = _pcg64_kernel.pack_states([b.state for b in normal])
+    draws = _pcg64_kernel.compiled_stream_draws()
+    assert draws is not None
+    parts = [(np.empty((3, m, 2)), np.empty((3, m))) for m in (5, 7)]
+    for x, z in parts:
+        draws(rows, normal_rows, x, z)
+    for i in range(3):
+        x = np.concatenate([part[0][i] for part in parts])
+        z = np.concatenate([part[1][i] for part in parts])
+        np.testing.assert_array_equal(x, np.random.Generator(uniform[i]).uniform(-1, 1, (12, 2)))
+        np.testing.assert_array_equal(z, np.random.Generator(normal[i]).standard_normal(12))
+
+
+def test_other_noise_models_keep_the_streams_numpy_draws(monkeypatch):
+    env = InteractionStream(x_dim=2, noise=StudentT(df=3.0), horizon=6, n_replicates=2, seed=0)
+    called = []
+    monkeypatch.setattr(interactions_module, "compiled_stream_draws", lambda: called.append(1))
+    block = next(env.blocks())
+    assert not called
+    assert block.y.shape == (2, 6)

@@ -13,7 +13,7 @@ from regretlab.simulate._losses import _losses_source, add_losses, compiled_loss
 
 # The loss pass as plain Python (numpy float64 scalars round as the compiled code does), so
 # the runner's compiled path is exercised without numba too; and compiled where numba is on.
-KERNELS = [pytest.param(_losses_source, id="python")]
+KERNELS = [pytest.param(None, id="numpy"), pytest.param(_losses_source, id="python")]
 if compiled_losses() is not None:
     KERNELS.append(pytest.param(compiled_losses(), id="numba"))
 
@@ -24,9 +24,10 @@ def _losses(rng, shape):
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
-def test_the_compiled_tallies_add_the_step_loops_bits(kernel):
+@pytest.mark.parametrize(("r", "m"), [(5, 19), (23, 6)])
+def test_the_compiled_tallies_add_the_step_loops_bits(kernel, r, m):
     rng = np.random.default_rng(4)
-    r, n, start, m = 5, 30, 7, 19
+    n, start = 30, 7
     y, mean = _losses(rng, (r, n)), _losses(rng, (r, n))
     yhat = _losses(rng, (r, m))
     expected, excess = _losses(rng, (3, r)), _losses(rng, (3, r))

@@ -156,24 +156,31 @@ def test_replicate_first_designs_reuse_one_buffer_per_map():
         np.testing.assert_array_equal(designs[3], fm.transform(time_first[rows]))
 
 
-def test_the_tallies_add_step_by_step():
+@pytest.mark.parametrize(("m", "r"), [(40, 7), (6, 9)])  # time accumulated, columns added
+def test_the_tallies_add_step_by_step(m, r):
     rng = np.random.default_rng(3)
-    m, r = 40, 7
-    yhat, y, mean = (
-        rng.standard_normal((m, r)) * 10.0 ** rng.integers(-6, 6, (m, r)) for _ in range(3)
+    start = 3
+    yhat = rng.standard_normal((r, m)) * 10.0 ** rng.integers(-6, 6, (r, m))
+    y, mean = (
+        rng.standard_normal((r, m + 5)) * 10.0 ** rng.integers(-6, 6, (r, m + 5)) for _ in range(2)
     )
+    rows = slice(start, start + m)
     expected, excess = rng.standard_normal((2, r)) * 1e3, rng.standard_normal((2, r))
     loop_expected, loop_excess = expected.copy(), excess.copy()
     for i in range(m):
-        loop_expected[1] += (yhat[i] - mean[i]) ** 2
-        loop_excess[1] += (yhat[i] - y[i]) ** 2 - (mean[i] - y[i]) ** 2
-    _add_losses(1, yhat.copy(), y, mean, expected, excess)
+        obs, mu = y[:, start + i], mean[:, start + i]
+        loop_expected[1] += (yhat[:, i] - mu) ** 2
+        loop_excess[1] += (yhat[:, i] - obs) ** 2 - (mu - obs) ** 2
+    before = yhat.copy()
+    _add_losses(1, yhat, y, mean, rows, expected, excess)
+    assert np.array_equal(yhat, before)  # the learner's predictions are not written to
     assert np.array_equal(expected, loop_expected)  # the same rounding, bit for bit
     assert np.array_equal(excess, loop_excess)
     # One stream: the tallies are scalars per agent.
     tally, other = np.zeros(2), np.zeros(2)
-    _add_losses(0, yhat[:, 0].copy(), y[:, 0], mean[:, 0], tally, other)
-    assert tally[0] == pytest.approx(((yhat[:, 0] - mean[:, 0]) ** 2).sum(), rel=1e-12)
+    _add_losses(0, yhat[0], y[0], mean[0], rows, tally, other)
+    assert tally[0] == ((yhat[0] - mean[0, rows]) ** 2).cumsum()[-1]
+    assert tally[1] == other[1] == 0.0
 
 
 class _Halved(Gaussian):

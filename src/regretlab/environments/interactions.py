@@ -11,8 +11,9 @@ from regretlab._random import SeedLike, pcg64_at, replicate_seeds
 from regretlab._validation import check_int, check_real
 from regretlab.environments._steps import steps
 from regretlab.environments._sums import add_upper_quadratic, sum_products
-from regretlab.environments.noise import Noise, resolve_noise
+from regretlab.environments.noise import Gaussian, Noise, resolve_noise
 from regretlab.features import InteractionFeatures
+from regretlab.learners._pcg64_kernel import compiled_stream_draws, pack_states
 
 __all__ = ["InteractionStream", "Observations"]
 
@@ -254,6 +255,10 @@ class InteractionStream:
             if block_size is None
             else check_int("block_size", block_size, minimum=1)
         )
+        draws = compiled_stream_draws() if type(self._noise) is Gaussian else None
+        if draws is not None:
+            yield from self._compiled_blocks(draws, size)
+            return
         x_gens = [np.random.Generator(pcg64_at(state)) for state in self._x_start]
         noise_gens = [np.random.Generator(pcg64_at(state)) for state in self._noise_start]
         for start in range(0, self.horizon, size):
@@ -268,6 +273,19 @@ class InteractionStream:
             x -= 1.0
             noise = self._noise.sample_replicates(noise_gens, x, np.empty((len(x_gens), m)))
             yield self._observe(x, noise)
+
+    def _compiled_blocks(self, draws: Any, size: int) -> Iterator[Observations]:
+        """:meth:`blocks` with Gaussian noise, every replicate's generators stepped by one
+        compiled loop (``learners/_pcg64_kernel``) instead of two numpy calls per replicate
+        per block (about 1.3 ms a block at R = 1000, x_dim 6): the same numbers."""
+        x_states = pack_states(self._x_start)
+        noise_states = pack_states(self._noise_start)
+        scale = float(self._noise.multiplier(None))  # Gaussian: its scale
+        for start in range(0, self.horizon, size):
+            m = min(size, self.horizon - start)
+            x, noise = np.empty((len(x_states), m, self.x_dim)), np.empty((len(x_states), m))
+            draws(x_states, noise_states, x, noise)
+            yield self._observe(x, np.multiply(noise, scale, out=noise))
 
     def __iter__(self) -> Iterator[Observations]:
         """One observation per step, ``horizon`` steps."""

@@ -7,7 +7,10 @@ five rewards a step, those calls cost several times the draws themselves. Here t
 states are plain ``uint64`` arrays, ``(R, 4)`` rows ``[state >> 64, state mod 2**64, inc >> 64,
 inc mod 2**64]``, and one compiled loop steps every replicate's generator, step after step, in
 the order each stream would be drawn by numpy (a replicate's stream does not depend on how the
-loop interleaves the replicates). The numbers are numpy's to the last bit:
+loop interleaves the replicates). :class:`~regretlab.environments.InteractionStream` draws
+its inputs and Gaussian noise the same way, replicate first (:func:`_stream_source`), so
+that a short block costs no more per step than a long one. The numbers are numpy's to the
+last bit:
 
 - ``PCG64`` (numpy's ``pcg64.h``): ``state = state * M + inc`` modulo ``2**128``, output the
   XSL-RR permutation ``rotr64(hi ^ lo, hi >> 58)`` of the new state;
@@ -36,6 +39,7 @@ __all__ = [
     "compiled_bandit_draws",
     "compiled_bernoulli",
     "compiled_draws",
+    "compiled_stream_draws",
     "pack_states",
     "standard_normal",
     "unpack_states",
@@ -172,6 +176,28 @@ def _draws_source(uniform_state, normal_state, uniforms, normals, tables):  # ty
             normal_state[r, 0], normal_state[r, 1] = s_hi, s_lo
 
 
+def _stream_source(uniform_state, normal_state, uniforms, normals, tables):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """:func:`_draws_source` replicate first, as a prediction stream's block is laid out:
+    ``uniforms[r, t, j]`` ``(R, m, c)`` and ``normals[r, t]`` ``(R, m)``, one replicate's
+    whole block at a time (its generators' states stay in registers)."""
+    ki, wi, fi, nor_r, nor_inv_r = tables
+    n_rep, steps, c = uniforms.shape
+    for r in range(n_rep):
+        s_hi, s_lo = uniform_state[r, 0], uniform_state[r, 1]
+        i_hi, i_lo = uniform_state[r, 2], uniform_state[r, 3]
+        for t in range(steps):
+            for j in range(c):
+                s_hi, s_lo, bits = _step(s_hi, s_lo, i_hi, i_lo)
+                uniforms[r, t, j] = _to_double(bits) * 2.0 - 1.0
+        uniform_state[r, 0], uniform_state[r, 1] = s_hi, s_lo
+        s_hi, s_lo = normal_state[r, 0], normal_state[r, 1]
+        i_hi, i_lo = normal_state[r, 2], normal_state[r, 3]
+        for t in range(steps):
+            s_hi, s_lo, z = _normal(s_hi, s_lo, i_hi, i_lo, ki, wi, fi, nor_r, nor_inv_r)
+            normals[r, t] = z
+        normal_state[r, 0], normal_state[r, 1] = s_hi, s_lo
+
+
 def _normals_source(state, out, tables):  # type: ignore[no-untyped-def]  # pragma: no cover
     """``out`` (flat) filled with standard normals from the generator of ``state`` ``(1, 4)``."""
     ki, wi, fi, nor_r, nor_inv_r = tables
@@ -276,6 +302,18 @@ def compiled_bandit_draws() -> Callable[..., None] | None:
     if compiled_draws() is None:
         return None
     kernel = compile_kernel(_bandit_source)
+    assert kernel is not None
+    tables = _tables()
+    return lambda *args: kernel(*args, tables)
+
+
+@functools.cache
+def compiled_stream_draws() -> Callable[..., None] | None:
+    """``draws(uniform_state, normal_state, uniforms, normals)`` replicate first, compiled
+    (see :func:`_stream_source`), or ``None`` without numba."""
+    if compiled_draws() is None:
+        return None
+    kernel = compile_kernel(_stream_source)
     assert kernel is not None
     tables = _tables()
     return lambda *args: kernel(*args, tables)

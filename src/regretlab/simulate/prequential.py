@@ -16,7 +16,7 @@ from regretlab._lazy import progress_bar as tqdm
 from regretlab.base import PredictionStream
 from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, stream_steps
 from regretlab.simulate._labels import label_column, readable_name, tables_repr
-from regretlab.simulate._losses import add_losses, add_losses_numpy, compiled_losses
+from regretlab.simulate._losses import add_losses, compiled_losses
 from regretlab.simulate._segments import design, design_buffers
 from regretlab.simulate.agents import (
     Agent,
@@ -71,12 +71,6 @@ def _predict_learn_block(learner: Any, x: np.ndarray, y: np.ndarray) -> np.ndarr
     ``(*batch, m)`` replicate first, as the learners read them; the predictions as the learner
     returns them, ``(*batch, m)``."""
     return learner.predict_learn_many(x, y)
-
-
-def _time_first(yhat: Any) -> np.ndarray:
-    """Predictions ``(*batch, m)`` as contiguous ``(m, *batch)`` rows, as the numpy tallies
-    read them."""
-    return np.ascontiguousarray(np.moveaxis(np.asarray(yhat, dtype=float), -1, 0))
 
 
 def run_prequential(
@@ -212,20 +206,20 @@ def _run_steps(
     next_check = 0
     t = 0
     bar = tqdm(total=horizon, disable=not progress, desc=label, leave=False)
-    # The blocked agents' losses in one compiled pass per segment where numba is on.
+    # The blocked agents' losses in one compiled pass per segment where numba is on, by
+    # numpy otherwise; both read the block replicate first.
     losses_kernel = compiled_losses() if any(blocked) else None
-    time_first = losses_kernel is None or not all(blocked)
+    time_first = not all(blocked)
     for block in env.blocks(size):
         # Observations first in every array, so each step reads contiguous (R, p) rows.
         x = np.moveaxis(block.x, -2, 0)
-        # Outputs and means time first and contiguous where the numpy tallies or stepping
-        # agents read them (one step's (R,) row at a time; strided rows cost 5x); replicate
-        # first and contiguous for the compiled tallies.
+        # Outputs and means time first and contiguous where stepping agents read them (one
+        # step's (R,) row at a time; strided rows cost 5x); replicate first and contiguous for
+        # the tallies of the blocked agents.
         if time_first:
             y = np.ascontiguousarray(np.moveaxis(block.y, -1, 0))
             mean = np.ascontiguousarray(np.moveaxis(block.mean, -1, 0))
-        if losses_kernel is not None:
-            block_y, block_mean = np.ascontiguousarray(block.y), np.ascontiguousarray(block.mean)
+        block_y, block_mean = np.ascontiguousarray(block.y), np.ascontiguousarray(block.mean)
         n_steps = block.y.shape[-1]
         # Segments end at checkpoints, where the tallies (and coefficients) are recorded; only
         # one segment's designs exist at a time (see stream_steps).
@@ -254,14 +248,9 @@ def _run_steps(
                             else f"steps {t + 1}-{t + stop - start}"
                         )
                         raise type(exc)(f"{where}, agent {names[a]!r}: {exc}") from exc
-                    if losses_kernel is None:
-                        losses = _time_first(yhat_block)
-                        add_losses_numpy(a, losses, y[rows], mean[rows], expected, excess)
-                    else:
-                        add_losses(
-                            a, yhat_block, block_y, block_mean, rows, expected, excess,
-                            losses_kernel,
-                        )  # fmt: skip
+                    add_losses(
+                        a, yhat_block, block_y, block_mean, rows, expected, excess, losses_kernel
+                    )
             for i in range(start, stop):
                 step = t + 1 + i - start
                 if channel is not None:
