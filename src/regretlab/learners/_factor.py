@@ -26,9 +26,14 @@ from __future__ import annotations
 import numpy as np
 
 from regretlab.learners import gaussian
-from regretlab.learners._factor_kernel import learn_step, pattern_of
+from regretlab.learners._factor_kernel import _WORD, learn_step, pattern_of
 
-__all__ = ["SamplingFactor", "downdate"]
+__all__ = ["SamplingFactor", "downdate", "pattern_mask"]
+
+# A fresh factor is that of the covariance scaled to unit diagonal plus 1e-12 (see
+# gaussian.sampling_factor), so where the exact factor is zero it holds entries of that order;
+# this many times the scale of their row still counts as zero when a pattern is carried over.
+_CARRY_TOLERANCE = 1e-9
 
 
 def downdate(upper: np.ndarray, x: np.ndarray, beta: float | np.ndarray) -> None:
@@ -46,6 +51,35 @@ def downdate(upper: np.ndarray, x: np.ndarray, beta: float | np.ndarray) -> None
     True
     """
     learn_step(upper, np.asarray(x).T, beta, with_sx=False)
+
+
+def pattern_mask(rows: np.ndarray, p: int) -> np.ndarray:
+    """The boolean ``(p, p)`` mask of the entries a pattern ``rows`` (the bit masks of
+    :func:`regretlab.learners._factor_kernel.pattern_of`) lets be nonzero."""
+    columns = np.arange(p)
+    words = rows[:, columns // _WORD]
+    return ((words >> (columns % _WORD).astype(np.int64)) & 1).astype(bool)
+
+
+def _carry(upper: np.ndarray, pattern: np.ndarray) -> bool:
+    """Keep the pattern of the factor this one replaces, if it fits: where the new factor
+    ``upper`` ``(p, p, N)`` lies outside ``pattern``, all its entries are within
+    ``_CARRY_TOLERANCE`` of their row's scale (``sqrt(S_ii)``, the norm of column ``i`` of
+    ``upper``); they are then set to zero and ``True`` returned, else ``upper`` is left as it is.
+
+    A refresh recomputes the same posterior from its statistics: the exact factor keeps the
+    zeros the rank-one steps kept (between two actions' columns of ``ActionFeatures`` rows),
+    but the fresh one holds entries of the order of its 1e-12 diagonal shift there, and the
+    compiled step would visit the whole triangle from then on. Dropping them changes the
+    factor by less than that shift does; a pattern that does not fit (a prior loosened on a
+    group that was off, a model fed other rows) leaves large entries outside it and is not
+    carried."""
+    outside = ~pattern_mask(pattern, upper.shape[0])[..., None]
+    scale = np.sqrt(np.einsum("kin,kin->in", upper, upper))
+    if not (np.abs(upper) <= _CARRY_TOLERANCE * scale[None]).all(where=outside):
+        return False
+    np.copyto(upper, 0.0, where=outside)
+    return True
 
 
 class SamplingFactor:
@@ -85,7 +119,8 @@ class SamplingFactor:
             p = factor.shape[-1]
             lower = factor.reshape(-1, p, p)
             self._upper = np.ascontiguousarray(lower.transpose(2, 1, 0))
-            self._pattern = pattern_of(self._upper)
+            if self._pattern is None or not _carry(self._upper, self._pattern):
+                self._pattern = pattern_of(self._upper)
             self._post = post
         return self._upper
 
