@@ -119,7 +119,8 @@ class SamplingFactor:
             p = factor.shape[-1]
             lower = factor.reshape(-1, p, p)
             self._upper = np.ascontiguousarray(lower.transpose(2, 1, 0))
-            if self._pattern is None or not _carry(self._upper, self._pattern):
+            kept = self._pattern
+            if kept is None or len(kept) != p or not _carry(self._upper, kept):
                 self._pattern = pattern_of(self._upper)
             self._post = post
         return self._upper
