@@ -4,8 +4,8 @@ numba is optional (the extra ``fast``): the compiled step does the numpy loop's 
 same numbers in the same order, so the two must agree to the last bit (factor, ``S x``,
 ``beta x'S x``, the gathered ``L z`` and the updated mean), and both must be the Cholesky factor
 of the Sherman-Morrison update and its mean (the closed form, 1e-12). Without numba (CI, or
-``REGRETLAB_NUMBA=0``) the comparisons are skipped and the numpy loop is checked against the
-closed form alone.
+``REGRETLAB_NUMBA=0``) the step's source runs as plain Python in its place, through the same
+wiring.
 """
 
 from __future__ import annotations
@@ -19,7 +19,20 @@ from regretlab.policies import ThompsonSampling
 from regretlab.simulate import Agent, run_bandit
 
 HAS_NUMBA = _factor_kernel.compiled_step() is not None
-needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (or switched off)")
+
+
+@pytest.fixture
+def source_kernels(monkeypatch):
+    """Without numba the step's and the pattern's sources run as plain Python (the same
+    arithmetic, slowly), so that a run without numba (CI's) still tests them and their wiring."""
+    if not HAS_NUMBA:
+        monkeypatch.setattr(_factor_kernel, "compiled_step", lambda: _factor_kernel._step_source)
+        monkeypatch.setattr(
+            _factor_kernel, "_compiled_pattern", lambda: _factor_kernel._pattern_source
+        )
+
+
+uses_kernels = pytest.mark.usefixtures("source_kernels")
 
 
 @pytest.fixture
@@ -100,7 +113,7 @@ def test_both_steps_update_the_mean_as_sherman_morrison(numpy_only, monkeypatch,
         np.testing.assert_allclose(mean, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
 
 
-@needs_numba
+@uses_kernels
 @pytest.mark.parametrize(("p", "n"), [(1, 3), (7, 12), (36, 50)])
 def test_the_compiled_loop_is_the_numpy_loop_to_the_last_bit(monkeypatch, p, n):
     _, upper, x, z = factor_problem(p, p, n)
@@ -131,7 +144,7 @@ def _shared_ts_run():
     return result.steps["action"].to_numpy(), result.regret["pseudo_regret"].to_numpy()
 
 
-@needs_numba
+@uses_kernels
 def test_shared_ts_takes_the_same_actions_with_and_without_numba(monkeypatch):
     compiled_actions, compiled_regret = _shared_ts_run()
     monkeypatch.setattr(_factor_kernel, "compiled_step", lambda: None)
@@ -168,7 +181,7 @@ def _bits(pattern, p):
     return np.array([[(row[i // 62] >> (i % 62)) & 1 for i in range(p)] for row in pattern])
 
 
-@needs_numba
+@uses_kernels
 @pytest.mark.parametrize(
     ("context_dim", "n_actions", "zero_share"), [(5, 5, 0.0), (3, 4, 0.3), (9, 6, 0.0)]
 )
@@ -208,7 +221,7 @@ def test_the_pattern_step_is_the_whole_triangle_to_the_last_bit(context_dim, n_a
         np.testing.assert_array_equal(_bits(pattern, p), np.triu(expected))
 
 
-@needs_numba
+@uses_kernels
 def test_many_distinct_column_sets_make_the_step_dense():
     rng = np.random.default_rng(12)
     p, n = 12, 300
