@@ -36,6 +36,7 @@ import numpy as np
 from regretlab.learners._numba import compile_kernel
 
 __all__ = [
+    "compile_with_tables",
     "compiled_bandit_draws",
     "compiled_bernoulli",
     "compiled_draws",
@@ -249,6 +250,18 @@ def compiled_draws() -> Callable[..., None] | None:
     return draws
 
 
+def compile_with_tables(source: Callable[..., Any]) -> Callable[..., None] | None:
+    """``source`` compiled with the ziggurat's tables bound as its last argument (after the
+    generator's helpers, which it inlines: see :func:`compiled_draws`), or ``None`` without
+    numba."""
+    if compiled_draws() is None:
+        return None
+    kernel = compile_kernel(source)
+    assert kernel is not None
+    tables = _tables()
+    return lambda *args: kernel(*args, tables)
+
+
 def _bandit_source(
     uniform_state, normal_state, context, rewards, means, scale, w, at, pairs, tables
 ):  # type: ignore[no-untyped-def]  # pragma: no cover
@@ -299,24 +312,14 @@ def _bandit_source(
 def compiled_bandit_draws() -> Callable[..., None] | None:
     """``draws(uniform_state, normal_state, context, rewards, means, scale, w, at, pairs)``
     compiled (see :func:`_bandit_source`), or ``None`` without numba."""
-    if compiled_draws() is None:
-        return None
-    kernel = compile_kernel(_bandit_source)
-    assert kernel is not None
-    tables = _tables()
-    return lambda *args: kernel(*args, tables)
+    return compile_with_tables(_bandit_source)
 
 
 @functools.cache
 def compiled_stream_draws() -> Callable[..., None] | None:
     """``draws(uniform_state, normal_state, uniforms, normals)`` replicate first, compiled
     (see :func:`_stream_source`), or ``None`` without numba."""
-    if compiled_draws() is None:
-        return None
-    kernel = compile_kernel(_stream_source)
-    assert kernel is not None
-    tables = _tables()
-    return lambda *args: kernel(*args, tables)
+    return compile_with_tables(_stream_source)
 
 
 def _bernoulli_source(state, means, rewards):  # type: ignore[no-untyped-def]  # pragma: no cover
@@ -345,12 +348,7 @@ def compiled_bernoulli() -> Callable[..., None] | None:
 
 @functools.cache
 def _compiled_normals() -> Callable[..., None] | None:
-    if compiled_draws() is None:
-        return None
-    kernel = compile_kernel(_normals_source)
-    assert kernel is not None
-    tables = _tables()
-    return lambda state, out: kernel(state, out, tables)
+    return compile_with_tables(_normals_source)
 
 
 def standard_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

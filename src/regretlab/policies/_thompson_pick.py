@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from regretlab.learners import _pcg64_kernel as pcg
-from regretlab.learners._numba import compile_kernel
 from regretlab.policies import _ties
 
 __all__ = ["thompson_pick"]
@@ -63,10 +62,7 @@ def _compiled_pick() -> Callable[..., None] | None:
     # Also compiles the generator's helpers and the row maximum, which the kernel inlines.
     if pcg.compiled_draws() is None or not _ties.inline_row_top():
         return None
-    kernel = compile_kernel(_pick_source)
-    assert kernel is not None
-    tables = pcg._tables()
-    return lambda *args: kernel(*args, tables)
+    return pcg.compile_with_tables(_pick_source)
 
 
 def thompson_pick(
