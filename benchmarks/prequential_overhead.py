@@ -99,17 +99,7 @@ def _measure(
                 fm.transform(rows, out=out[: np.prod(shape)].reshape(shape))
 
     # The runner's block and segment lengths (the split's variants use them).
-    try:  # trees whose segments span blocks (their split takes ``stepping``)
-        from regretlab.simulate._segments import gather_segments, segment_lengths
-
-        block_steps, span = stream_steps(
-            DEFAULT_BLOCK_MEMORY if budget is None else budget, env, [fm], stepping=False
-        )
-    except ImportError:
-        gather_segments = segment_lengths = None  # type: ignore[assignment]
-        block_steps, span = stream_steps(
-            DEFAULT_BLOCK_MEMORY if budget is None else budget, env, [fm]
-        )
+    block_steps, span = stream_steps(DEFAULT_BLOCK_MEMORY if budget is None else budget, env, [fm])
     segments = [
         (np.ascontiguousarray(contiguous[:, a : a + span]), y_contiguous[:, a : a + span].copy())
         for a in range(0, steps, span)
@@ -122,12 +112,6 @@ def _measure(
 
     def env_runner() -> None:  # the runner's block length, designs per segment, reused buffer
         out = np.empty(R * span * fm.n_features)
-        if gather_segments is not None:  # segments gathered from the blocks they span
-            lengths = segment_lengths(span, checkpoints, steps)
-            for rows, _, _ in gather_segments(env.blocks(block_steps), lengths, (R,), span):
-                shape = (*rows.shape[:-1], fm.n_features)
-                fm.transform(rows, out=out[: np.prod(shape)].reshape(shape))
-            return
         for b in env.blocks(block_steps):
             for start in range(0, b.x.shape[-2], span):
                 rows = b.x[:, start : start + span]

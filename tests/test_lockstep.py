@@ -17,7 +17,7 @@ from regretlab.learners import (
 )
 from regretlab.policies.escalation import DataSchedule
 from regretlab.simulate import Agent, run_prequential
-from regretlab.simulate._budget import stream_steps
+from regretlab.simulate._budget import stream_block_size
 
 # numba is optional (the extra "fast"); REGRETLAB_NUMBA=0 also switches it off. Without it the
 # "numba" cases run the kernel's source as plain Python: the same arithmetic, slowly, so that a
@@ -242,15 +242,11 @@ def test_runner_calls_predict_learn_many_between_checkpoints():
     run_prequential(env, [agent], checkpoints=[10, 100])
     assert calls == [10, 90]  # the default budget holds all 100 steps: checkpoints split
     calls.clear()
-    # A budget of 40 steps per segment: segments end at checkpoints and after 40 steps,
-    # whatever the (shorter) blocks they are gathered from.
+    # A budget of 40 steps per block: segments end at checkpoints and at block ends.
     maps = [env.features]
-    budget = next(
-        b for b in range(8, 2**20, 8) if stream_steps(b, env, maps, stepping=False)[1] == 40
-    )
-    assert stream_steps(budget, env, maps, stepping=False)[0] < 40
+    budget = next(b for b in range(8, 2**20, 8) if stream_block_size(b, env, maps) == 40)
     run_prequential(env, [agent], checkpoints=[10, 100], block_memory=budget)
-    assert calls == [10, 40, 40, 10]
+    assert calls == [10, 30, 40, 20]
     calls.clear()
     run_prequential(env, [agent], checkpoints=[10, 100], time_blocking=False)
     assert calls == []

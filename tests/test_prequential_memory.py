@@ -4,9 +4,8 @@ the layout of its designs and the draws of its stream; results never change."""
 from __future__ import annotations
 
 import gc
-import itertools
 import weakref
-from typing import ClassVar, NamedTuple
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -20,12 +19,7 @@ from regretlab.simulate import Agent, run_prequential
 from regretlab.simulate import prequential as prequential_module
 from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, stream_steps
 from regretlab.simulate._losses import add_losses_numpy as _add_losses
-from regretlab.simulate._segments import (
-    design,
-    design_buffers,
-    gather_segments,
-    segment_lengths,
-)
+from regretlab.simulate._segments import design, design_buffers
 
 
 class _Tracked(BayesianLinearRegression):
@@ -81,7 +75,6 @@ def test_a_refresh_frees_the_old_covariance_before_solving_the_new_one():
     np.testing.assert_allclose(model.mean, reference.mean, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("stepping", [False, True])
 @pytest.mark.parametrize(
     ("r", "x_dim", "budget"),
     [
@@ -93,103 +86,19 @@ def test_a_refresh_frees_the_old_covariance_before_solving_the_new_one():
         (None, 3, 10_000),
     ],
 )
-def test_two_blocks_and_a_segment_fit_the_budget(r, x_dim, budget, stepping):
+def test_two_blocks_and_a_segment_fit_the_budget(r, x_dim, budget):
     env = InteractionStream(x_dim=x_dim, horizon=10**5, n_replicates=r, seed=0)
-    block, segment = stream_steps(budget, env, [env.features], stepping=stepping)
-    assert block >= 1
-    assert segment >= 1
+    block, segment = stream_steps(budget, env, [env.features])
+    assert 1 <= segment <= block
+    assert block % segment == 0
     reps, d, p = r or 1, x_dim, env.features.n_features
-    # Per step: two live blocks (inputs three times, input, output, mean); a segment's
-    # gathered inputs, outputs and means (twice where an agent steps: their time-first
-    # copies), its design, predictions and losses.
-    per_block = 2 * 8 * reps * (3 * d + 3)
-    per_segment = 8 * reps * ((d + 2) * (1 + stepping) + p + 4)
-    assert per_block * block + per_segment * segment <= budget or block == segment == 1
-    # Segments take at most three quarters of the budget, and as much of it as they want
-    # (64 steps or 48 MiB of designs): short ones cost the learners time; blocks the rest.
-    assert per_segment * segment <= budget * 3 // 4 or segment == 1
-    allowed = min(max(64, 48 * 2**20 // (8 * reps * p)), budget * 3 // 4 // per_segment)
+    held = 2 * 8 * reps * (3 * d + 3) * block + 8 * reps * (d + p + 4) * segment
+    assert held <= budget or block == 1
+    # Segments are as long as the budget allows (64 steps or 32 MiB of designs, at most half
+    # the budget, and no longer than blocks that fit beside them): short ones cost time.
+    per_segment, per_block = 8 * reps * (d + p + 4), 16 * reps * (3 * d + 3)
+    allowed = min(64, budget // 2 // per_segment, budget // (per_segment + per_block))
     assert segment >= max(1, allowed)
-    assert block >= max(1, (budget - per_segment * segment) // per_block)
-
-
-def test_segments_span_blocks_at_the_default_budget():
-    # At R = 1000 the segments are longer than the blocks (the learner's calls cover more
-    # steps than the draws' blocks): 185 against 49 steps at d = 22, 87 against 32 at d = 56.
-    for x_dim, expected in [(6, (49, 185)), (10, (32, 87))]:
-        env = InteractionStream(x_dim=x_dim, horizon=10**5, n_replicates=1000, seed=0)
-        assert stream_steps(DEFAULT_BLOCK_MEMORY, env, [env.features], stepping=False) == expected
-
-
-def test_segment_lengths_end_at_checkpoints_and_the_horizon():
-    assert list(segment_lengths(4, [3, 10], 12)) == [3, 4, 3, 2]
-    assert list(segment_lengths(5, [10], 10)) == [5, 5]
-    assert list(segment_lengths(100, [1, 2, 7], 7)) == [1, 1, 5]
-    assert list(segment_lengths(1, [3], 3)) == [1, 1, 1]
-
-
-class _Block(NamedTuple):
-    x: np.ndarray
-    y: np.ndarray
-    mean: np.ndarray
-
-
-@pytest.mark.parametrize("batch", [(), (4,)])
-@pytest.mark.parametrize("sizes", [[7, 7, 7, 4], [1] * 25, [25], [3, 10, 2, 10]])
-def test_segments_are_the_blocks_steps_regrouped(batch, sizes):
-    rng = np.random.default_rng(5)
-    x = rng.integers(0, 9, (*batch, 25, 3))  # integer inputs (level indices) keep their type
-    y, mean = rng.standard_normal((2, *batch, 25))
-    starts = np.cumsum([0, *sizes])
-    blocks = [
-        _Block(x[..., a:b, :].copy(), y[..., a:b].copy(), mean[..., a:b].copy())
-        for a, b in itertools.pairwise(starts)
-    ]
-    lengths = list(segment_lengths(6, [5, 11, 25], 25))  # 5, 6, 6, 6, 2
-    t, bases = 0, set()
-    for m, (sx, sy, smean) in zip(lengths, gather_segments(blocks, lengths, batch, 6), strict=True):
-        assert sx.shape == (*batch, m, 3)
-        assert sy.shape == smean.shape == (*batch, m)
-        assert sx.dtype == x.dtype
-        assert all(a.flags.c_contiguous for a in (sx, sy, smean))
-        assert np.array_equal(sx, x[..., t : t + m, :])
-        assert np.array_equal(sy, y[..., t : t + m])
-        assert np.array_equal(smean, mean[..., t : t + m])
-        bases.add(sx.base is not None and id(sx.base))
-        t += m
-    assert t == 25
-    assert len(bases) == 1  # one buffer, reused for every segment
-
-
-@pytest.mark.parametrize("x_dim", [2, 3])
-def test_results_do_not_depend_on_the_blocks_a_segment_spans(monkeypatch, x_dim):
-    # The same segments gathered from blocks of any length (shorter, equal, longer, not
-    # dividing them): the learners see the same calls, so the results are bit for bit the
-    # same, for the time-blocked agents and those that step.
-    env = InteractionStream(x_dim=x_dim, horizon=157, n_replicates=5, seed=7)
-    fm, n = env.features, 5
-    agents = [
-        Agent("bayes", BayesianLinearRegression(groups=fm, n_replicates=n, refresh_every=50)),
-        Agent("sgd", SGDLinearRegression(groups=fm, n_replicates=n)),
-    ]
-    checkpoints = [1, 9, 40, 157]
-    tables, calls = [], []
-
-    class Recording(BayesianLinearRegression):
-        def predict_learn_many(self, x, y):
-            calls[-1].append(y.shape[-1])
-            return super().predict_learn_many(x, y)
-
-    agents.append(Agent("rec", Recording(groups=fm, n_replicates=n, prior_variance=0.3)))
-    for block in (1, 7, 20, 23, 157):
-        monkeypatch.setattr(prequential_module, "stream_steps", lambda *a, b=block, **k: (b, 20))
-        calls.append([])
-        tables.append(run_prequential(env, agents, checkpoints=checkpoints).regret)
-    for table in tables[1:]:
-        pd.testing.assert_frame_equal(table, tables[0], check_exact=True)
-    assert calls == [[1, 8, 20, 11, 20, 20, 20, 20, 20, 17]] * 5  # set by span and checkpoints
-    steps = run_prequential(env, agents, checkpoints=checkpoints, time_blocking=False).regret
-    pd.testing.assert_frame_equal(tables[0], steps, check_exact=False, rtol=1e-9)
 
 
 class _NoOut:

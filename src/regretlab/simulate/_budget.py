@@ -49,42 +49,34 @@ def _steps(block_memory: int, horizon: int, n_replicates: int | None, floats: in
 
 
 # Steps per segment of a prediction stream (the steps whose designs are made and learned at
-# once): designs of about this many bytes, where the budget's share for segments allows
-# (time-blocked learners pay per call, reading and writing every replicate's state: at
-# R = 1000, d = 22 with numba, segments of 64, 113, 150, 200 and 300 steps measured 27%, 17%,
-# 12%, 9% and 6% above one call of 600 steps) ...
-SEGMENT_BYTES = 48 * 2**20
+# once): designs of about this many bytes, where half the budget allows (time-blocked learners
+# pay per call and their X'X is less efficient on short segments: at R = 1000, d = 22 with
+# numba, segments of 64, 113, 150, 200 and 300 steps measured 27%, 17%, 12%, 9% and 6% above
+# one call of 600 steps) ...
+SEGMENT_BYTES = 32 * 2**20
 # ... but at least this many steps, so that wide models (whose covariances do not fit in cache
 # anyway) still get long time blocks: at d = 172 segments of 6 steps made blocking slower.
 MIN_SEGMENT = 64
-# The share of the budget segments may take; blocks get the rest. A segment gathers its steps
-# from the blocks it spans, so blocks may be shorter than segments, and a block costs little
-# beyond its bytes (with numba's draws nothing measurable; with numpy's about 1.3 us per
-# replicate for the generators' calls, against 2.2-5.8 us for a learner's call at d = 22-56).
-SEGMENT_SHARE = (3, 4)
 
 
-def stream_steps(
-    block_memory: int, env: Any, maps: Sequence[Any], *, stepping: bool = True
-) -> tuple[int, int]:
+def stream_steps(block_memory: int, env: Any, maps: Sequence[Any]) -> tuple[int, int]:
     """Steps per block and per segment of a prediction stream read by ``run_prequential``.
 
     A block holds, per replicate and step, the inputs three times (the block, its draws and
     one temporary of the truth), input, output and mean, and two blocks are alive (the one
-    being read and the next one being made). A segment holds per step its inputs, output and
-    mean gathered from the blocks it spans, their time-first copies where an agent steps
-    (``stepping``), and every agent's design, predictions and losses (``n_features + 4``
-    numbers). Segments take at most :data:`SEGMENT_SHARE` of the budget (and are
+    being read and the next one being made). The designs are made for one segment of a block
+    at a time: per step the segment's inputs and every agent's design, predictions and losses
+    (``n_features + 4`` numbers). Segments take at most half of the budget (and are
     :data:`MIN_SEGMENT` steps or designs of :data:`SEGMENT_BYTES`, whichever is longer, where
-    that share allows), blocks the rest; both at least one step and at most the horizon.
+    the budget allows), blocks the rest, in whole segments; both at least one step.
 
     >>> from regretlab.environments import InteractionStream
     >>> env = InteractionStream(x_dim=10, horizon=10**5, n_replicates=1000)
-    >>> stream_steps(64 * 2**20, env, [env.features], stepping=False)  # 8 * 1000 * 72 B a step
-    (32, 87)
+    >>> stream_steps(64 * 2**20, env, [env.features])  # segments 8 * 1000 * (10 + 60) B a step
+    (59, 59)
     >>> env = InteractionStream(x_dim=6, horizon=10**5, n_replicates=1000)
-    >>> stream_steps(64 * 2**20, env, [env.features], stepping=False)
-    (49, 185)
+    >>> stream_steps(64 * 2**20, env, [env.features])
+    (113, 113)
     """
     budget = check_block_memory(block_memory)
     replicates = max(1, env.n_replicates or 1)
@@ -92,13 +84,15 @@ def stream_steps(
     inputs = int(getattr(env.features, "n_inputs", 1))
     widths = [int(getattr(m, "n_features", 1)) for m in maps]
     per_block_step = _BLOCKS_ALIVE * _FLOAT * replicates * (3 * inputs + 3)
-    gathered = (inputs + 2) * (2 if stepping else 1)
-    per_segment_step = _FLOAT * replicates * (gathered + sum(w + 4 for w in widths))
+    per_segment_step = _FLOAT * replicates * (inputs + sum(w + 4 for w in widths))
     wanted = max(MIN_SEGMENT, SEGMENT_BYTES // (_FLOAT * replicates * max(1, sum(widths))))
-    share, whole = SEGMENT_SHARE
-    segment = max(1, min(wanted, env.horizon, budget * share // whole // per_segment_step))
+    segment = min(wanted, budget // 2 // per_segment_step)
     block = (budget - segment * per_segment_step) // per_block_step
-    return max(1, min(env.horizon, block)), segment
+    if block < segment:
+        segment = block = budget // (per_segment_step + per_block_step)
+    block = max(1, min(env.horizon, block))
+    segment = max(1, min(segment, block))
+    return block // segment * segment, segment
 
 
 def stream_block_size(block_memory: int, env: Any, maps: Sequence[Any]) -> int:
@@ -108,7 +102,7 @@ def stream_block_size(block_memory: int, env: Any, maps: Sequence[Any]) -> int:
     >>> from regretlab.environments import InteractionStream
     >>> env = InteractionStream(x_dim=10, horizon=10**5, n_replicates=1000)
     >>> stream_block_size(64 * 2**20, env, [env.features])
-    32
+    59
     """
     return stream_steps(block_memory, env, maps)[0]
 

@@ -1,11 +1,4 @@
-"""The segments of steps ``run_prequential`` works on, and their designs in each agent's layout.
-
-Segments are set by the run alone: ``span`` steps (from the memory budget), ending early at
-checkpoints and at the horizon (:func:`segment_lengths`), whatever the blocks the environment
-makes them from. A segment spanning several blocks is gathered into buffers kept for the run
-(:func:`gather_segments`: its inputs, outputs and means, replicate first), so the blocks can be
-shorter than the segments: time-blocked learners pay per call (each call reads and writes every
-replicate's state), while a block costs little more than its bytes.
+"""The designs ``run_prequential`` makes for a segment of steps, in the layout each agent reads.
 
 Agents whose learner predicts and learns a whole segment at once (time blocking) read each
 replicate's rows contiguously, so their designs are made replicate first, ``(*batch, m, p)``,
@@ -20,72 +13,11 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["design", "design_buffers", "gather_segments", "segment_lengths"]
-
-
-def segment_lengths(span: int, checkpoints: Iterable[Any], horizon: int) -> Iterator[int]:
-    """Steps of each segment of a run: ``span`` at most, ending at every checkpoint and at the
-    horizon.
-
-    >>> list(segment_lengths(4, [3, 10], 12))
-    [3, 4, 3, 2]
-    """
-    t, ends = 0, (int(c) for c in checkpoints)
-    end = next(ends, horizon)
-    while t < horizon:
-        m = min(span, end - t, horizon - t)
-        t += m
-        yield m
-        if t == end:
-            end = next(ends, horizon)
-
-
-def gather_segments(
-    blocks: Iterable[Any], lengths: Iterable[int], batch: tuple[int, ...], span: int
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The steps of consecutive ``blocks`` (fields ``x`` ``(*batch, n, d)``, ``y`` and ``mean``
-    ``(*batch, n)``) regrouped into segments of ``lengths`` steps (at most ``span`` each).
-
-    Yields each segment's ``x`` ``(*batch, m, d)``, ``y`` and ``mean`` ``(*batch, m)``, C-ordered
-    views of three buffers kept for the run (``span`` steps each) and overwritten by the next
-    segment: a reader must not keep them. Every segment is copied, also where it lies within
-    one block: one mechanism, and a copy of ``d + 2`` numbers per replicate and step (about
-    1.6 ms of a run at R = 1000, d = 22, 600 steps; its designs are 22 numbers a step).
-    """
-    source = iter(blocks)
-    n_rep = math.prod(batch)
-    block: Any = None
-    pos = n = 0
-    buffers: list[np.ndarray] = []
-    for m in lengths:
-        if not buffers:  # sized from the first block's inputs
-            block = next(source)
-            pos, n, d = 0, block.y.shape[-1], block.x.shape[-1]
-            buffers = [
-                np.empty(n_rep * span * d, dtype=block.x.dtype),
-                np.empty(n_rep * span, dtype=block.y.dtype),
-                np.empty(n_rep * span, dtype=block.mean.dtype),
-            ]
-        x = buffers[0][: n_rep * m * d].reshape(*batch, m, d)
-        y = buffers[1][: n_rep * m].reshape(*batch, m)
-        mean = buffers[2][: n_rep * m].reshape(*batch, m)
-        filled = 0
-        while filled < m:
-            if pos == n:
-                block = next(source)
-                pos, n = 0, block.y.shape[-1]
-            k = min(m - filled, n - pos)
-            x[..., filled : filled + k, :] = block.x[..., pos : pos + k, :]
-            y[..., filled : filled + k] = block.y[..., pos : pos + k]
-            mean[..., filled : filled + k] = block.mean[..., pos : pos + k]
-            filled += k
-            pos += k
-        yield x, y, mean
+__all__ = ["design", "design_buffers"]
 
 
 def design(

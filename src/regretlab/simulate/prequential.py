@@ -17,12 +17,7 @@ from regretlab.base import PredictionStream
 from regretlab.simulate._budget import DEFAULT_BLOCK_MEMORY, stream_steps
 from regretlab.simulate._labels import label_column, readable_name, tables_repr
 from regretlab.simulate._losses import add_losses, compiled_losses
-from regretlab.simulate._segments import (
-    design,
-    design_buffers,
-    gather_segments,
-    segment_lengths,
-)
+from regretlab.simulate._segments import design, design_buffers
 from regretlab.simulate.agents import (
     Agent,
     EventLog,
@@ -118,22 +113,20 @@ def run_prequential(
         ``Feedback()``, learns every observation right after predicting it.
     block_memory
         Bytes of environment data (inputs, outputs, designs) held at once: the steps are read
-        in blocks, and gathered into segments of steps whose designs are made at once, both
-        sized to fit (at least one step; three quarters of the budget at most for segments,
-        which may span several blocks), so the memory does not grow with the horizon.
-        Default 64 MiB. Any value gives the same results (bit for bit step by step; to
-        rounding, about 1e-12, with ``time_blocking``, whose segments' length it sets; the
-        blocks they span change nothing); longer segments cost the time-blocked learners less
-        per step. The learners' state is freed before the result tables are built.
+        in blocks, and their designs made a segment of steps at a time, sized to fit (at
+        least one step; half the budget at most for a segment's designs), so the memory does
+        not grow with the horizon. Default 64 MiB. Any value gives the same results (bit for
+        bit step by step; to rounding, about 1e-12, with ``time_blocking``, whose segments end
+        with the blocks); longer segments cost the time-blocked learners less per step. The
+        learners' state is freed before the result tables are built.
     time_blocking
         Let learners with ``predict_learn_many`` (such as
         :class:`~regretlab.learners.BayesianLinearRegression`) predict and learn each segment
         of steps in one call, blocked by time for the cache; agents with a scheduler, learners
         that report events, and runs with ``feedback`` go step by step. The predictions agree
         with the step-by-step loop (``False``) to about 1e-12, so the results do too. Their
-        designs are made replicate first, ``(*batch, m, p)``, and their outputs ``(*batch,
-        m)``, in buffers reused for the next segment: ``predict_learn_many`` must not keep a
-        reference to them.
+        designs are made replicate first, ``(*batch, m, p)``, in a buffer reused for the next
+        segment: ``predict_learn_many`` must not keep a reference to them.
 
     Examples
     --------
@@ -204,9 +197,7 @@ def _run_steps(
         and not hasattr(learner, "pop_events")
         for a, learner in enumerate(learners)
     ]
-    time_first = not all(blocked)
-    # Steps per block and per segment; segments may span blocks (see stream_steps).
-    size, span = stream_steps(block_memory, env, maps, stepping=time_first)
+    size, span = stream_steps(block_memory, env, maps)  # steps per block and per segment
     reuse = design_buffers(maps, blocked, batch, span)
     expected = np.zeros((len(agents), *batch))
     excess = np.zeros((len(agents), *batch))
@@ -216,70 +207,82 @@ def _run_steps(
     t = 0
     bar = tqdm(total=horizon, disable=not progress, desc=label, leave=False)
     # The blocked agents' losses in one compiled pass per segment where numba is on, by
-    # numpy otherwise; both read the segment replicate first.
+    # numpy otherwise; both read the block replicate first.
     losses_kernel = compiled_losses() if any(blocked) else None
-    # Segments end at checkpoints, where the tallies (and coefficients) are recorded; each is
-    # gathered from the blocks it spans into buffers reused for the next one, and only one
-    # segment's designs exist at a time.
-    segments = gather_segments(env.blocks(size), segment_lengths(span, steps, horizon), batch, span)
-    for inputs, outputs, means in segments:
-        m = outputs.shape[-1]
-        # Inputs, outputs and means copied time first where stepping agents read them (each
-        # step's (R, p) and (R,) rows contiguous; strided rows cost 5x), fresh arrays (delayed
-        # feedback keeps them); replicate first for the blocked agents.
-        x = inputs
+    time_first = not all(blocked)
+    for block in env.blocks(size):
+        # Observations first in every array, so each step reads contiguous (R, p) rows.
+        x = np.moveaxis(block.x, -2, 0)
+        # Outputs and means time first and contiguous where stepping agents read them (one
+        # step's (R,) row at a time; strided rows cost 5x); replicate first and contiguous for
+        # the tallies of the blocked agents.
         if time_first:
-            x = np.moveaxis(inputs, -2, 0).copy()
-            y = np.moveaxis(outputs, -1, 0).copy()
-            mean = np.moveaxis(means, -1, 0).copy()
-        rows = slice(0, m)
-        # Designs replicate first for the blocked agents (each replicate's rows contiguous, as
-        # the kernels and X'X read them), time first for the agents that step (each step's
-        # (R, p) rows contiguous); each made once per feature map.
-        made: dict[tuple[int, bool], np.ndarray] = {}
-        designs = [
-            design(made, reuse, fm, inputs, x, rows, rep)
-            for fm, rep in zip(maps, blocked, strict=True)
-        ]
-        for a, learner in enumerate(learners):
-            if blocked[a]:
-                try:
-                    yhat_block = _predict_learn_block(learner, designs[a], outputs)
-                except (ValueError, TypeError) as exc:
-                    where = f"step {t + 1}" if m == 1 else f"steps {t + 1}-{t + m}"
-                    raise type(exc)(f"{where}, agent {names[a]!r}: {exc}") from exc
-                add_losses(a, yhat_block, outputs, means, rows, expected, excess, losses_kernel)
-        for i in range(m):
-            step = t + 1 + i
-            if channel is not None:
-                channel.begin(step)
+            y = np.ascontiguousarray(np.moveaxis(block.y, -1, 0))
+            mean = np.ascontiguousarray(np.moveaxis(block.mean, -1, 0))
+        block_y, block_mean = np.ascontiguousarray(block.y), np.ascontiguousarray(block.mean)
+        n_steps = block.y.shape[-1]
+        # Segments end at checkpoints, where the tallies (and coefficients) are recorded; only
+        # one segment's designs exist at a time (see stream_steps).
+        start = 0
+        while start < n_steps:
+            stop = min(n_steps, start + span)
+            if next_check < len(steps):
+                stop = min(stop, start + int(steps[next_check]) - t)
+            rows = slice(start, stop)
+            # Designs replicate first for the blocked agents (each replicate's rows contiguous,
+            # as the kernels and X'X read them), time first for the agents that step (each
+            # step's (R, p) rows contiguous); each made once per feature map.
+            made: dict[tuple[int, bool], np.ndarray] = {}
+            designs = [
+                design(made, reuse, fm, block.x, x, rows, rep)
+                for fm, rep in zip(maps, blocked, strict=True)
+            ]
             for a, learner in enumerate(learners):
                 if blocked[a]:
-                    continue
-                boundary = True
-                try:
-                    yhat = learner.predict_one(designs[a][i])
-                    if channel is None:
-                        learner.learn_one(designs[a][i], y[i])
-                    else:
-                        channel.send(a, step, designs[a][i], y[i], None)
-                        boundary = channel.deliver(a, step, learner)
-                except (ValueError, TypeError) as exc:
-                    raise type(exc)(f"step {step}, agent {names[a]!r}: {exc}") from exc
-                if boundary:
-                    log.after_step(a, learner, schedulers[a], step)
-                expected[a] += (yhat - mean[i]) ** 2
-                excess[a] += (yhat - y[i]) ** 2 - (mean[i] - y[i]) ** 2
-        t += m
-        if next_check < len(steps) and t == steps[next_check]:
-            next_check += 1
-            for a, learner in enumerate(learners):
-                records.append((a, t, expected[a].copy(), excess[a].copy()))
-                if track_coefficients and agents[a].features is None:
-                    coef = _coefficients(learner)
-                    if coef is not None:
-                        coef_records.append((a, t, *coef))
-        bar.update(m)
+                    try:
+                        yhat_block = _predict_learn_block(learner, designs[a], block.y[..., rows])
+                    except (ValueError, TypeError) as exc:
+                        where = (
+                            f"step {t + 1}"
+                            if stop - start == 1
+                            else f"steps {t + 1}-{t + stop - start}"
+                        )
+                        raise type(exc)(f"{where}, agent {names[a]!r}: {exc}") from exc
+                    add_losses(
+                        a, yhat_block, block_y, block_mean, rows, expected, excess, losses_kernel
+                    )
+            for i in range(start, stop):
+                step = t + 1 + i - start
+                if channel is not None:
+                    channel.begin(step)
+                for a, learner in enumerate(learners):
+                    if blocked[a]:
+                        continue
+                    boundary = True
+                    try:
+                        yhat = learner.predict_one(designs[a][i - start])
+                        if channel is None:
+                            learner.learn_one(designs[a][i - start], y[i])
+                        else:
+                            channel.send(a, step, designs[a][i - start], y[i], None)
+                            boundary = channel.deliver(a, step, learner)
+                    except (ValueError, TypeError) as exc:
+                        raise type(exc)(f"step {step}, agent {names[a]!r}: {exc}") from exc
+                    if boundary:
+                        log.after_step(a, learner, schedulers[a], step)
+                    expected[a] += (yhat - mean[i]) ** 2
+                    excess[a] += (yhat - y[i]) ** 2 - (mean[i] - y[i]) ** 2
+            t += stop - start
+            start = stop
+            if next_check < len(steps) and t == steps[next_check]:
+                next_check += 1
+                for a, learner in enumerate(learners):
+                    records.append((a, t, expected[a].copy(), excess[a].copy()))
+                    if track_coefficients and agents[a].features is None:
+                        coef = _coefficients(learner)
+                        if coef is not None:
+                            coef_records.append((a, t, *coef))
+        bar.update(n_steps)
     bar.close()
     return names, records, coef_records, log
 
