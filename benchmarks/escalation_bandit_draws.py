@@ -32,7 +32,10 @@ environment block (contexts, noise: paired replicates). The draw rules:
   scales as the default's: the resolution of the evidence-fitted variance (this one changes
   the weights, so predictions too);
 - ``loosest within 20``: ``loosest within 3`` with Occam's window at Raftery's factor 20
-  (Madigan and Raftery 1994).
+  (Madigan and Raftery 1994);
+- ``moment-matched`` and ``leader, widened`` (ninth session, ``_draw_moments.py``): not a
+  candidate's posterior but the mixture's first two moments (law of total variance), or the
+  leader's posterior widened by the spread of the candidates' means about the leader's.
 
 Every rule's generator makes the same calls (``random(R)``, then the noise and weight draws of
 the whole candidate batch), and the rules share one policy seed, so two rules follow one
@@ -69,6 +72,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 import escalation as esc
+from _draw_moments import MOMENT_RULES, check_moments, draw_moments, moments
 from regretlab.learners._pcg64_kernel import standard_normal
 from regretlab.learners.gaussian import sampling_factor
 from regretlab.policies.escalation import ModelAveraging
@@ -87,6 +91,7 @@ RULES = (
     "scale within 3",
     "leader, half decades",
     "loosest within 20",
+    *MOMENT_RULES,
 )
 BAYES_FACTOR = 3.0
 
@@ -224,7 +229,11 @@ def run(
             if isinstance(agent, Rule):
                 pick = agent.pick(t, rng)
                 rows = pick * replicates + every  # candidate-major batch
-                draw, mean, scale, sigma2 = draw_rows(agent.bma._inner, rows, rng)
+                if name in MOMENT_RULES:  # pick is the leader; the draw is the rule's own
+                    w = agent.bma.weights
+                    draw, mean, scale, sigma2 = draw_moments(agent.bma._inner, w, pick, name, rng)
+                else:
+                    draw, mean, scale, sigma2 = draw_rows(agent.bma._inner, rows, rng)
                 leader = np.argmax(agent.bma.weights, axis=0)
                 trace[name]["ca"].append(agent.values[leader])
                 trace[name]["scale"].append(agent.bma.candidates["context"][leader])
@@ -288,10 +297,53 @@ def check(scenario: str, replicates: int, horizon: int) -> None:
         mine, *_ = draw_rows(bma._inner, pick * replicates + every, b)
         assert np.array_equal(full, mine), t
         _check_picks(bma, t, features.n_features)
+        _check_moment_draws(bma, t)
         action = np.argmax(np.einsum("rkp,rp->rk", designs, full), axis=1)
         bma.learn_one(designs[every, action], block.rewards[:, t][every, action])
     print(f"draw_rows equals ModelAveraging.sample bit for bit over {horizon} steps")
     print("the main-scale rules' picks hold their definitions at every step")
+    check_moments()
+    print("the moment rules' centre and scale match their definitions (loop, Monte Carlo)")
+    print("on the learner's state at every step; with one candidate they draw as the leader")
+
+
+def _check_moment_draws(bma: ModelAveraging, step: int) -> None:
+    """The ninth session's draws on the learner's own state: their centre and scale by the
+    definition's sums over the candidates (weight exactly 0 left out), ``F F' = S`` for the
+    factor drawn with, and with all the weight on the leader the leader's draw (``draw_rows``)."""
+    inner, w = bma._inner, bma.weights
+    g, r = w.shape
+    post = inner._sync(full=True)
+    shape, rate = inner.noise_posterior
+    p = post.mean.shape[-1]
+    mean = post.mean.reshape(g, r, p)
+    scale = (rate / shape).reshape(g, r)[..., None, None] * post.covariance.reshape(g, r, p, p)
+    leader = np.argmax(w, axis=0)
+    one = np.zeros_like(w)
+    one[leader, np.arange(r)] = 1.0
+    for rule in MOMENT_RULES:
+        draw, centre, spread, _ = draw_moments(inner, w, leader, rule, np.random.default_rng(0))
+        for j in range(r):
+            k = np.flatnonzero(w[:, j] > 0)
+            m = w[k, j] @ mean[k, j] if rule == "moment-matched" else mean[leader[j], j]
+            inside = np.einsum("k,kpq->pq", w[k, j], scale[k, j])
+            s = (inside if rule == "moment-matched" else scale[leader[j], j]) + np.einsum(
+                "k,kp,kq->pq", w[k, j], mean[k, j] - m, mean[k, j] - m
+            )
+            tol = 1e-9 * np.abs(s).max()
+            assert np.allclose(centre[j], m, rtol=1e-10, atol=tol), (rule, step, j)
+            assert np.allclose(spread[j], s, rtol=1e-9, atol=tol), (rule, step, j)
+        assert np.all(np.isfinite(draw)), (rule, step)
+        factor = sampling_factor(spread)
+        assert np.allclose(factor @ np.swapaxes(factor, 1, 2), spread, atol=1e-9 * spread.max())
+        a, b = np.random.default_rng(step), np.random.default_rng(step)
+        solo, *_ = draw_moments(inner, one, leader, rule, a)
+        lead, *_ = draw_rows(inner, leader * r + np.arange(r), b)
+        assert np.allclose(solo, lead, rtol=1e-7, atol=1e-7 * np.abs(lead).max()), (rule, step)
+    _, _, spread, _ = draw_moments(inner, w, leader, "moment-matched", np.random.default_rng(0))
+    cov = post.covariance.reshape(g, r, p, p)
+    again = moments(w, mean, cov, (rate / shape).reshape(g, r), leader, "moment-matched")[1]
+    assert np.array_equal(spread, again)
 
 
 def _check_picks(bma: ModelAveraging, step: int, p: int) -> None:
