@@ -436,6 +436,15 @@ def analyse(stem: Path, seed: int, n_boot: int = 2000) -> str:
             f" | {vs} | {explore[c]:.3f} | {spread[c]:.3f} |"
             + "".join(f" {v[c]:.4f} |" for v in extra.values())
         )
+    if "leader" in final and len(rules) > 1:  # the split at 2p, each rule against the leader
+        parts = []
+        for c in (c for c in rules if c != "leader"):
+            for label, part in (("by 2p", early), ("after", late)):
+                b = part[c].to_numpy()[resample].mean(axis=1)
+                ref = part["leader"].to_numpy()[resample].mean(axis=1)
+                ratio = part[c].mean() / part["leader"].mean()
+                parts.append(f"{c} {label} {ratio:.3f} {_ci(b / ref)}")
+        lines.append("- against the leader, paired: " + "; ".join(parts))
     if Path(f"{stem}_curve.npz").exists():
         curve = np.load(f"{stem}_curve.npz")  # cumulative regret every 50 steps, (T / 50, R)
         steps = 50 * np.arange(1, curve[best].shape[0] + 1)
