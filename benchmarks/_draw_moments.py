@@ -136,3 +136,27 @@ def check_moments(seed: int = 0) -> None:
     size = np.abs(spread[j]).max()
     assert np.allclose(x.mean(axis=0), centre[j], atol=0.02 * size), "Monte Carlo mean"
     assert np.allclose(np.cov(x.T), spread[j], atol=0.02 * size), "Monte Carlo covariance"
+
+
+def widths(learner: Any, w: np.ndarray, designs: np.ndarray) -> dict[str, np.ndarray]:
+    """Diagnostics on one posterior state: per replicate the mean over the actions of the
+    predictive scale ``sqrt(x' S x)`` of the leader's draw, of each rule's and of the
+    moment-matched rule's between term alone, and the leader's weight. ``designs`` ``(R, K, p)``."""
+    g, r = w.shape
+    post = learner._sync(full=True)
+    shape, rate = learner.noise_posterior
+    p = post.mean.shape[-1]
+    mean, cov = post.mean.reshape(g, r, p), post.covariance.reshape(g, r, p, p)
+    ratio = (rate / shape).reshape(g, r)
+    leader, cols = np.argmax(w, axis=0), np.arange(r)
+
+    def scale(s: np.ndarray) -> np.ndarray:
+        var = np.einsum("rkp,rpq,rkq->rk", designs, s, designs)
+        return np.sqrt(np.maximum(var, 0.0)).mean(axis=1)
+
+    out = {"leader": scale(ratio[leader, cols][:, None, None] * cov[leader, cols])}
+    for rule in MOMENT_RULES:
+        out[rule] = scale(moments(w, mean, cov, ratio, leader, rule)[1])
+    out["between"] = scale(moments(w, mean, cov, 0.0 * ratio, leader, "moment-matched")[1])
+    out["leader weight"] = w[leader, cols]
+    return out

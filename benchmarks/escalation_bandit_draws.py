@@ -72,7 +72,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 import escalation as esc
-from _draw_moments import MOMENT_RULES, check_moments, draw_moments, moments
+from _draw_moments import MOMENT_RULES, check_moments, draw_moments, moments, widths
 from regretlab.learners._pcg64_kernel import standard_normal
 from regretlab.learners.gaussian import sampling_factor
 from regretlab.policies.escalation import ModelAveraging
@@ -179,6 +179,7 @@ def run(
     horizon: int,
     seed: int,
     extra: tuple[tuple[float, float], ...] = (),
+    diagnose: bool = False,
 ) -> dict:
     sc = next(s for s in esc.BANDITS if s.name == scenario)
     index = (esc.SCENARIOS + esc.BANDITS).index(sc)
@@ -212,6 +213,7 @@ def run(
     regret = {name: np.zeros(replicates) for name in agents}
     at_2p: dict[str, np.ndarray] = {}
     explore = {name: np.zeros(replicates) for name in agents}
+    width: dict[str, np.ndarray] = {}  # --widths: the leader's state, every rule's draw scale
     spread = {name: np.zeros(replicates) for name in agents}
     noise = {name: np.zeros(replicates) for name in agents}
     error = {name: np.zeros(replicates) for name in agents}
@@ -243,6 +245,9 @@ def run(
                 draw, mean, scale, sigma2 = draw_rows(agent, every, rng)
             scores = np.einsum("rkp,rp->rk", designs, draw)
             action = np.argmax(scores, axis=1)
+            if t >= 2 * p and diagnose and name == "leader":
+                for key, v in widths(agent.bma._inner, agent.bma.weights, designs).items():
+                    width[key] = width.get(key, 0.0) + v
             if t >= 2 * p:
                 fitted = np.einsum("rkp,rp->rk", designs, mean)
                 greedy = np.argmax(fitted, axis=1)
@@ -277,6 +282,7 @@ def run(
         "steps": {n: np.array(v, dtype=np.float32) for n, v in steps.items()},
         "trace": {n: {k: np.array(v) for k, v in d.items()} for n, d in trace.items()},
         "p": p,
+        "widths": {n: v / after for n, v in width.items()},
     }
 
 
@@ -436,6 +442,14 @@ def analyse(stem: Path, seed: int, n_boot: int = 2000) -> str:
             f" | {vs} | {explore[c]:.3f} | {spread[c]:.3f} |"
             + "".join(f" {v[c]:.4f} |" for v in extra.values())
         )
+    if Path(f"{stem}_widths.csv").exists():
+        width = pd.read_csv(f"{stem}_widths.csv")
+        lines.append(
+            "- on the leader's posterior after 2p, predictive scale of the draw (mean over steps, "
+            "actions, replicates): "
+            + ", ".join(f"{c} {width[c].mean():.4f}" for c in width.columns)
+            + f"; leader weight median {width['leader weight'].median():.3f}"
+        )
     if "leader" in final and len(rules) > 1:  # the split at 2p, each rule against the leader
         parts = []
         for c in (c for c in rules if c != "leader"):
@@ -495,6 +509,12 @@ def main() -> None:
         help="fixed priors off the family, 'v@m': context:action at v, the other groups at m "
         "(diagnostics; never the best fixed prior of the analysis)",
     )
+    parser.add_argument(
+        "--widths",
+        action="store_true",
+        help="on the leader rule's posterior after 2p, the predictive scale each moment rule's "
+        "draw would have (and the between term's, the leader's weight)",
+    )
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--analyse", action="store_true", help="report on a previous run")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/bandit_draws"))
@@ -509,7 +529,11 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.process_time()
     extra = tuple(tuple(float(v) for v in e.split("@")) for e in args.extra)
-    res = run(args.scenario, args.rules, args.replicates, args.horizon, args.seed, extra)
+    res = run(
+        args.scenario, args.rules, args.replicates, args.horizon, args.seed, extra, args.widths
+    )
+    if res["widths"]:
+        pd.DataFrame(res["widths"]).to_csv(f"{stem}_widths.csv", index=False)
     pd.DataFrame(res["regret"]).to_csv(f"{stem}_regret.csv", index=False)
     pd.DataFrame(res["at_2p"]).to_csv(f"{stem}_regret2p.csv", index=False)
     pd.DataFrame(res["explore"]).to_csv(f"{stem}_explore.csv", index=False)
