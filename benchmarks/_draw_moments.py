@@ -36,6 +36,21 @@ from regretlab.learners.gaussian import sampling_factor
 MOMENT_RULES = ("moment-matched", "leader, widened")
 
 
+def draw_rows(learner: Any, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """``NormalInverseGammaRegression.sample`` for the batch ``rows`` only (the generator makes
+    the calls of a whole-batch draw): the draw, the rows' posterior mean and scale matrix."""
+    post = learner._sync(full=True)
+    shape, rate = learner.noise_posterior
+    precision = rng.gamma(np.broadcast_to(shape, learner._batch), 1.0 / rate)
+    variance = 1.0 / np.maximum(precision, np.finfo(float).tiny)
+    z = standard_normal(rng, post.mean.shape)
+    factor = sampling_factor(post.covariance[rows])
+    centred = np.zeros_like(post.mean[rows]) + (factor @ z[rows][..., None])[..., 0]
+    draw = post.mean[rows] + np.sqrt(variance[rows])[..., None] * centred
+    scale = (rate / shape)[rows][:, None, None] * post.covariance[rows]
+    return draw, post.mean[rows], scale, (rate / shape)[rows]
+
+
 def moments(
     w: np.ndarray,
     mean: np.ndarray,
@@ -160,3 +175,42 @@ def widths(learner: Any, w: np.ndarray, designs: np.ndarray) -> dict[str, np.nda
     out["between"] = scale(moments(w, mean, cov, 0.0 * ratio, leader, "moment-matched")[1])
     out["leader weight"] = w[leader, cols]
     return out
+
+
+def check_moment_draws(bma: Any, step: int) -> None:
+    """The ninth session's draws on the learner's own state: their centre and scale by the
+    definition's sums over the candidates (weight exactly 0 left out), ``F F' = S`` for the
+    factor drawn with, and with all the weight on the leader the leader's draw (``draw_rows``)."""
+    inner, w = bma._inner, bma.weights
+    g, r = w.shape
+    post = inner._sync(full=True)
+    shape, rate = inner.noise_posterior
+    p = post.mean.shape[-1]
+    mean = post.mean.reshape(g, r, p)
+    scale = (rate / shape).reshape(g, r)[..., None, None] * post.covariance.reshape(g, r, p, p)
+    leader = np.argmax(w, axis=0)
+    one = np.zeros_like(w)
+    one[leader, np.arange(r)] = 1.0
+    for rule in MOMENT_RULES:
+        draw, centre, spread, _ = draw_moments(inner, w, leader, rule, np.random.default_rng(0))
+        for j in range(r):
+            k = np.flatnonzero(w[:, j] > 0)
+            m = w[k, j] @ mean[k, j] if rule == "moment-matched" else mean[leader[j], j]
+            inside = np.einsum("k,kpq->pq", w[k, j], scale[k, j])
+            s = (inside if rule == "moment-matched" else scale[leader[j], j]) + np.einsum(
+                "k,kp,kq->pq", w[k, j], mean[k, j] - m, mean[k, j] - m
+            )
+            tol = 1e-9 * np.abs(s).max()
+            assert np.allclose(centre[j], m, rtol=1e-10, atol=tol), (rule, step, j)
+            assert np.allclose(spread[j], s, rtol=1e-9, atol=tol), (rule, step, j)
+        assert np.all(np.isfinite(draw)), (rule, step)
+        factor = sampling_factor(spread)
+        assert np.allclose(factor @ np.swapaxes(factor, 1, 2), spread, atol=1e-9 * spread.max())
+        a, b = np.random.default_rng(step), np.random.default_rng(step)
+        solo, *_ = draw_moments(inner, one, leader, rule, a)
+        lead, *_ = draw_rows(inner, leader * r + np.arange(r), b)
+        assert np.allclose(solo, lead, rtol=1e-7, atol=1e-7 * np.abs(lead).max()), (rule, step)
+    _, _, spread, _ = draw_moments(inner, w, leader, "moment-matched", np.random.default_rng(0))
+    cov = post.covariance.reshape(g, r, p, p)
+    again = moments(w, mean, cov, (rate / shape).reshape(g, r), leader, "moment-matched")[1]
+    assert np.array_equal(spread, again)
