@@ -32,7 +32,10 @@ environment block (contexts, noise: paired replicates). The draw rules:
   scales as the default's: the resolution of the evidence-fitted variance (this one changes
   the weights, so predictions too);
 - ``loosest within 20``: ``loosest within 3`` with Occam's window at Raftery's factor 20
-  (Madigan and Raftery 1994).
+  (Madigan and Raftery 1994);
+- ``moment-matched`` and ``leader, widened`` (ninth session, ``_draw_moments.py``): not a
+  candidate's posterior but the mixture's first two moments (law of total variance), or the
+  leader's posterior widened by the spread of the candidates' means about the leader's.
 
 Every rule's generator makes the same calls (``random(R)``, then the noise and weight draws of
 the whole candidate batch), and the rules share one policy seed, so two rules follow one
@@ -69,8 +72,15 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 import escalation as esc
-from regretlab.learners._pcg64_kernel import standard_normal
-from regretlab.learners.gaussian import sampling_factor
+from _bandit_draws_report import analyse
+from _draw_moments import (
+    MOMENT_RULES,
+    check_moment_draws,
+    check_moments,
+    draw_moments,
+    draw_rows,
+    widths,
+)
 from regretlab.policies.escalation import ModelAveraging
 from regretlab.policies.escalation._grids import _pick
 
@@ -87,23 +97,9 @@ RULES = (
     "scale within 3",
     "leader, half decades",
     "loosest within 20",
+    *MOMENT_RULES,
 )
 BAYES_FACTOR = 3.0
-
-
-def draw_rows(learner: Any, rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-    """``NormalInverseGammaRegression.sample`` for the batch ``rows`` only (the generator makes
-    the calls of a whole-batch draw): the draw, the rows' posterior mean and scale matrix."""
-    post = learner._sync(full=True)
-    shape, rate = learner.noise_posterior
-    precision = rng.gamma(np.broadcast_to(shape, learner._batch), 1.0 / rate)
-    variance = 1.0 / np.maximum(precision, np.finfo(float).tiny)
-    z = standard_normal(rng, post.mean.shape)
-    factor = sampling_factor(post.covariance[rows])
-    centred = np.zeros_like(post.mean[rows]) + (factor @ z[rows][..., None])[..., 0]
-    draw = post.mean[rows] + np.sqrt(variance[rows])[..., None] * centred
-    scale = (rate / shape)[rows][:, None, None] * post.covariance[rows]
-    return draw, post.mean[rows], scale, (rate / shape)[rows]
 
 
 class Rule:
@@ -174,6 +170,7 @@ def run(
     horizon: int,
     seed: int,
     extra: tuple[tuple[float, float], ...] = (),
+    diagnose: bool = False,
 ) -> dict:
     sc = next(s for s in esc.BANDITS if s.name == scenario)
     index = (esc.SCENARIOS + esc.BANDITS).index(sc)
@@ -207,6 +204,7 @@ def run(
     regret = {name: np.zeros(replicates) for name in agents}
     at_2p: dict[str, np.ndarray] = {}
     explore = {name: np.zeros(replicates) for name in agents}
+    width: dict[str, np.ndarray] = {}  # --widths: the leader's state, every rule's draw scale
     spread = {name: np.zeros(replicates) for name in agents}
     noise = {name: np.zeros(replicates) for name in agents}
     error = {name: np.zeros(replicates) for name in agents}
@@ -224,7 +222,11 @@ def run(
             if isinstance(agent, Rule):
                 pick = agent.pick(t, rng)
                 rows = pick * replicates + every  # candidate-major batch
-                draw, mean, scale, sigma2 = draw_rows(agent.bma._inner, rows, rng)
+                if name in MOMENT_RULES:  # pick is the leader; the draw is the rule's own
+                    w = agent.bma.weights
+                    draw, mean, scale, sigma2 = draw_moments(agent.bma._inner, w, pick, name, rng)
+                else:
+                    draw, mean, scale, sigma2 = draw_rows(agent.bma._inner, rows, rng)
                 leader = np.argmax(agent.bma.weights, axis=0)
                 trace[name]["ca"].append(agent.values[leader])
                 trace[name]["scale"].append(agent.bma.candidates["context"][leader])
@@ -234,6 +236,9 @@ def run(
                 draw, mean, scale, sigma2 = draw_rows(agent, every, rng)
             scores = np.einsum("rkp,rp->rk", designs, draw)
             action = np.argmax(scores, axis=1)
+            if t >= 2 * p and diagnose and name == "leader":
+                for key, v in widths(agent.bma._inner, agent.bma.weights, designs).items():
+                    width[key] = width.get(key, 0.0) + v
             if t >= 2 * p:
                 fitted = np.einsum("rkp,rp->rk", designs, mean)
                 greedy = np.argmax(fitted, axis=1)
@@ -268,6 +273,7 @@ def run(
         "steps": {n: np.array(v, dtype=np.float32) for n, v in steps.items()},
         "trace": {n: {k: np.array(v) for k, v in d.items()} for n, d in trace.items()},
         "p": p,
+        "widths": {n: v / after for n, v in width.items()},
     }
 
 
@@ -288,10 +294,14 @@ def check(scenario: str, replicates: int, horizon: int) -> None:
         mine, *_ = draw_rows(bma._inner, pick * replicates + every, b)
         assert np.array_equal(full, mine), t
         _check_picks(bma, t, features.n_features)
+        check_moment_draws(bma, t)
         action = np.argmax(np.einsum("rkp,rp->rk", designs, full), axis=1)
         bma.learn_one(designs[every, action], block.rewards[:, t][every, action])
     print(f"draw_rows equals ModelAveraging.sample bit for bit over {horizon} steps")
     print("the main-scale rules' picks hold their definitions at every step")
+    check_moments()
+    print("the moment rules' centre and scale match their definitions (loop, Monte Carlo)")
+    print("on the learner's state at every step; with one candidate they draw as the leader")
 
 
 def _check_picks(bma: ModelAveraging, step: int, p: int) -> None:
@@ -337,89 +347,6 @@ def _check_picks(bma: ModelAveraging, step: int, p: int) -> None:
                 assert np.all(w[looser, r] < w[leader[r], r] / BAYES_FACTOR), (name, step, r)
 
 
-def _ci(samples: np.ndarray) -> str:
-    lo, hi = np.percentile(samples, [2.5, 97.5])
-    return f"[{lo:.2f}, {hi:.2f}]"
-
-
-def analyse(stem: Path, seed: int, n_boot: int = 2000) -> str:
-    """Ratios to the best fixed prior in hindsight [95% paired bootstrap], the split at 2p,
-    each rule against the leader rule, and the leader's candidates, changes and exploration."""
-    final = pd.read_csv(f"{stem}_regret.csv")
-    early = pd.read_csv(f"{stem}_regret2p.csv")
-    explore = pd.read_csv(f"{stem}_explore.csv").mean()
-    spread = pd.read_csv(f"{stem}_spread.csv").mean()
-    extra = {
-        k: pd.read_csv(f"{stem}_{k}.csv").mean()
-        for k in ("noise", "error", "wrong")
-        if Path(f"{stem}_{k}.csv").exists()
-    }
-    trace = np.load(f"{stem}_trace.npz")
-    fixed = [c for c in final.columns if c.startswith("fixed")]
-    others = [c for c in final.columns if c.startswith("extra")]
-    rules = [c for c in final.columns if c not in fixed and c not in others]
-    best = min(fixed, key=lambda c: final[c].mean())
-    r = len(final)
-    resample = np.random.default_rng(seed).integers(0, r, size=(n_boot, r))
-    boot = {c: final[c].to_numpy()[resample].mean(axis=1) for c in final.columns}
-    best_boot = np.min([boot[c] for c in fixed], axis=0)
-    late = final - early
-    lines = [
-        f"{stem.name}: best fixed {best} ({final[best].mean():.1f}; by 2p "
-        f"{early[best].mean():.1f}); fixed: "
-        + ", ".join(f"{c[6:]} {final[c].mean():.1f}" for c in fixed),
-        "| agent | ratio [95%] | by 2p / after | vs leader [95%] | explore | spread |"
-        + "".join(f" {k} |" for k in extra),
-        "| --- | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * len(extra),
-    ]
-    for c in [*rules, *others, best]:
-        vs = (
-            f"{final[c].mean() / final['leader'].mean():.3f} " + _ci(boot[c] / boot["leader"])
-            if "leader" in final and c != best
-            else ""
-        )
-        lines.append(
-            f"| {c} | {final[c].mean() / final[best].mean():.2f} {_ci(boot[c] / best_boot)} | "
-            f"{early[c].mean() / early[best].mean():.2f} / {late[c].mean() / late[best].mean():.2f}"
-            f" | {vs} | {explore[c]:.3f} | {spread[c]:.3f} |"
-            + "".join(f" {v[c]:.4f} |" for v in extra.values())
-        )
-    if Path(f"{stem}_curve.npz").exists():
-        curve = np.load(f"{stem}_curve.npz")  # cumulative regret every 50 steps, (T / 50, R)
-        steps = 50 * np.arange(1, curve[best].shape[0] + 1)
-        marks = [k for k, s in enumerate(steps) if s in (100, 200, 500, 1000, 1500, 2000)]
-        lines.append(
-            "- excess over the best fixed prior, per step in the window ending at "
-            + ", ".join(str(steps[k]) for k in marks)
-            + " (window regret, agent - best; mean over replicates):"
-        )
-        for c in rules:
-            gaps, prev = [], 0
-            for k in marks:
-                a = curve[c][k] - (curve[c][prev - 1] if prev else 0)
-                b = curve[best][k] - (curve[best][prev - 1] if prev else 0)
-                gaps.append(
-                    f"{np.mean(a - b) / (steps[k] - (steps[prev - 1] if prev else 0)):+.4f}"
-                )
-                prev = k + 1
-            lines.append(f"  - {c}: " + ", ".join(gaps))
-    p = esc._n_features(next(s for s in esc.BANDITS if stem.name.startswith(f"{s.name}_R")))
-    for c in rules:
-        ca, scale = trace[f"{c}|ca"][2 * p :], trace[f"{c}|scale"][2 * p :]  # (T - 2p, R)
-        changes = (np.diff(trace[f"{c}|drawn"][2 * p :], axis=0) != 0).sum(axis=0)
-        lead_changes = (np.diff(ca, axis=0) != 0) | (np.diff(scale, axis=0) != 0)
-        share = {f"{v:g}": float(np.mean(ca == v)) for v in np.unique(ca)}
-        scales = {f"{v:g}": float(np.mean(scale == v)) for v in np.unique(scale)}
-        last = {f"{v:g}": float(np.mean(ca[-1] == v)) for v in np.unique(ca[-1])}
-        lines.append(
-            f"- {c}, after 2p: leader's context:action share {share}; at T {last}; scale share "
-            f"{scales}; leader (ca, scale) changes per replicate median "
-            f"{np.median(lead_changes.sum(axis=0)):.0f} (max {lead_changes.sum(axis=0).max()}), "
-            f"drawn ca changes median {np.median(changes):.0f}"
-        )
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scenario", default="bandit_i1")
@@ -433,6 +360,12 @@ def main() -> None:
         default=[],
         help="fixed priors off the family, 'v@m': context:action at v, the other groups at m "
         "(diagnostics; never the best fixed prior of the analysis)",
+    )
+    parser.add_argument(
+        "--widths",
+        action="store_true",
+        help="on the leader rule's posterior after 2p, the predictive scale each moment rule's "
+        "draw would have (and the between term's, the leader's weight)",
     )
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--analyse", action="store_true", help="report on a previous run")
@@ -448,7 +381,11 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.process_time()
     extra = tuple(tuple(float(v) for v in e.split("@")) for e in args.extra)
-    res = run(args.scenario, args.rules, args.replicates, args.horizon, args.seed, extra)
+    res = run(
+        args.scenario, args.rules, args.replicates, args.horizon, args.seed, extra, args.widths
+    )
+    if res["widths"]:
+        pd.DataFrame(res["widths"]).to_csv(f"{stem}_widths.csv", index=False)
     pd.DataFrame(res["regret"]).to_csv(f"{stem}_regret.csv", index=False)
     pd.DataFrame(res["at_2p"]).to_csv(f"{stem}_regret2p.csv", index=False)
     pd.DataFrame(res["explore"]).to_csv(f"{stem}_explore.csv", index=False)
