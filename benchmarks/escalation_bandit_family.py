@@ -39,8 +39,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 import escalation as esc
 from delay import markdown
-from escalation_family import MAIN, NOISE_PRIOR, PAIRWISE, split_half
-from regretlab.learners import BayesianLinearRegression, NormalInverseGammaRegression
+from escalation_family import MAIN, PAIRWISE, nig, split_half
+from regretlab.learners import BayesianLinearRegression
 from regretlab.policies import ThompsonSampling
 from regretlab.policies.escalation import ModelAveraging
 from regretlab.simulate import Agent, run_bandit
@@ -61,24 +61,14 @@ def benchmark_name(v: float) -> str:
 def agents(features, scenario, r: int) -> list[Agent]:
     """The family, escalation.py's seven weak-scale priors, the default and the floor."""
     labels = tuple(dict.fromkeys(features.groups))
-
-    def nig(prior: dict[str, float]) -> NormalInverseGammaRegression:
-        return NormalInverseGammaRegression(
-            groups=features,
-            prior_variance=prior,
-            noise_shape=NOISE_PRIOR,
-            noise_scale=NOISE_PRIOR,
-            n_replicates=r,
-        )
-
     out = []
     for v in PAIRWISE:
         for m in MAIN:
             prior = {g: (np.inf if g == "intercept" else v if g == GROUP else m) for g in labels}
-            out.append(Agent(member_name(v, m), nig(prior), policy=ThompsonSampling()))
+            out.append(Agent(member_name(v, m), nig(features, prior, r), policy=ThompsonSampling()))
     for v in PAIRWISE:  # escalation.py's learned-noise comparator: every other group at 100
         prior = {g: (v if g == GROUP else WEAK) for g in labels}
-        out.append(Agent(benchmark_name(v), nig(prior), policy=ThompsonSampling()))
+        out.append(Agent(benchmark_name(v), nig(features, prior, r), policy=ThompsonSampling()))
     bma = ModelAveraging.recommended(features, group=GROUP, n_replicates=r)
     out.append(Agent(DEFAULT, bma, policy=ThompsonSampling()))
     present = scenario.scale > 0
