@@ -1,0 +1,153 @@
+"""Tests that kill the mutants of the escalation core (the seventh mutation run, issue 16's
+machinery): ``policies/escalation/_invariant.py``, ``candidates.py`` and ``_candidates_base.py``.
+
+Each test asserts a closed form or a definition that a surviving mutant broke; docs/mutation.md,
+"Seventh run: the escalation core", lists the mutants and why the others are equivalent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from regretlab.features import InteractionFeatures
+from regretlab.learners import NormalInverseGammaRegression
+from regretlab.policies.escalation._invariant import _Fit, log_bayes_factors, null_columns
+
+ALTERNATIVES = np.array([1e-2, 1.0, 100.0])
+
+
+def _data(seed, r, n, x_dim=3):
+    rng = np.random.default_rng(seed)
+    fm = InteractionFeatures(x_dim)
+    x = fm.transform(rng.uniform(-1, 1, (r, n, x_dim)))
+    return fm, x, 2.0 * x[..., 1] - x[..., 2] + 0.5 * rng.standard_normal((r, n))
+
+
+def _learner(fm, r, pairwise=0.0):
+    prior = {"intercept": np.inf, "main": np.inf, "pairwise": pairwise}
+    return NormalInverseGammaRegression(
+        groups=fm, prior_variance=prior, noise_shape=1e-12, noise_scale=1e-12, n_replicates=r
+    )
+
+
+@pytest.mark.parametrize("n", [4, 5, 9])
+def test_noise_variance_is_the_nulls_residual_variance_and_one_before_it_is_defined(n):
+    """``R_0 / (n - k_0)`` from least squares on the null's columns (``k_0 = 4``); at ``n = 5``
+    one residual degree of freedom, ``R_0`` itself; 1 where the fit is not yet defined."""
+    fm, x, y = _data(11, 3, n)
+    model = _learner(fm, 3).learn_many(x, y)
+    keep = null_columns(model, "pairwise")
+    fit = _Fit(model.stats, keep, model.columns["pairwise"])
+    got = fit.noise_variance()
+    if n <= 4:
+        assert not fit.ready.any()
+        np.testing.assert_array_equal(got, 1.0)
+        return
+    assert fit.ready.all()
+    for i in range(3):
+        xs = x[i][:, keep[i]]
+        rss = ((y[i] - xs @ np.linalg.lstsq(xs, y[i], rcond=None)[0]) ** 2).sum()
+        np.testing.assert_allclose(got[i], rss / (n - 4), rtol=1e-9)
+
+
+def test_the_factor_does_not_depend_on_the_groups_own_prior():
+    """The statistic reads which groups are on and the sufficient statistics, never the
+    group's own prior: a learner with the group switched on gives the same factors."""
+    fm, x, y = _data(12, 3, 25)
+    off = log_bayes_factors(_learner(fm, 3, 0.0).learn_many(x, y), "pairwise", ALTERNATIVES)
+    on = log_bayes_factors(_learner(fm, 3, 1.0).learn_many(x, y), "pairwise", ALTERNATIVES)
+    assert off[1].all() and on[1].all()
+    np.testing.assert_allclose(on[0], off[0], rtol=1e-12)
+    assert np.all(np.abs(off[0]) > 1e-3)  # a case where the factors are not trivially 0
+
+
+def test_means_are_least_squares_and_the_chosen_alternatives_ridge():
+    """The null's means are least squares on its columns; the alternative's, with ``group``'s
+    weights ``~ N(0, v sigma^2 I)`` and flat weights elsewhere, minimise
+    ``|y - X w|^2 + |w_group|^2 / v`` for the ``v`` of highest factor (the noise cancels)."""
+    r, n = 3, 30
+    fm, x, y = _data(13, r, n)
+    y = y + 0.7 * x[..., 5]  # some interaction, so the group's weights are not ~0
+    model = _learner(fm, r).learn_many(x, y)
+    cols = model.columns["pairwise"]
+    keep = null_columns(model, "pairwise")
+    fit = _Fit(model.stats, keep, cols)
+    for a, v in enumerate(ALTERNATIVES):
+        log_bf = np.where(np.arange(len(ALTERNATIVES)) == a, 1.0, 0.0)[:, None] * np.ones(r)
+        null, alt = fit.means(ALTERNATIVES, log_bf, cols)
+        for i in range(r):
+            ls = np.linalg.lstsq(x[i][:, keep[i]], y[i], rcond=None)[0]
+            np.testing.assert_allclose(null[i, keep[i]], ls, rtol=1e-8)
+            penalty = np.zeros((len(cols), fm.n_features))
+            penalty[np.arange(len(cols)), cols] = 1.0 / np.sqrt(v)
+            rows = np.concatenate([x[i], penalty])
+            target = np.concatenate([y[i], np.zeros(len(cols))])
+            ridge = np.linalg.lstsq(rows, target, rcond=None)[0]
+            np.testing.assert_allclose(alt[i], ridge, rtol=1e-7, atol=1e-10)
+
+
+# Checks at these sample sizes: blocks before the fit has 2p = 14 observations are not scored,
+# one block has a single observation and one (the repeated 15) none.
+CHECKS = (6, 10, 14, 15, 15, 20, 30, 45)
+
+
+def _checked(pairwise):
+    from regretlab.policies.escalation._invariant import InvariantTest
+
+    r = 3
+    fm, x, y = _data(14, r, CHECKS[-1])
+    y = y + 0.3 * x[..., 5] * np.abs(x[..., 1])  # a little misfit, so the inflation is not ~1
+    model = _learner(fm, r, pairwise)
+    test, out, seen = InvariantTest("pairwise", ALTERNATIVES), [], 0
+    for n in CHECKS:
+        if n > seen:
+            model.learn_many(x[:, seen:n], y[:, seen:n])
+            seen = n
+        out.append(test.update(model))
+    return fm, x, y, test, out
+
+
+def test_inflation_counts_the_scored_blocks_from_2p_by_its_definition():
+    """The inflation from its definition: per group column, ``(B ratio + 1) / (B + 1)`` with
+    ``ratio = sum_b s_b^2 / (sigma^2 sum_b h_b)`` over the ``B`` blocks that follow a fit with
+    at least ``2p`` observations and hold at least one, ``s_b`` and ``h_b`` the previous fit's
+    score and model variance of the block (residuals of its best alternative), ``sigma^2`` the
+    current fit's noise variance; the robust factors are the factors of the standardised
+    scores."""
+    from regretlab.learners.stats import from_rows
+
+    fm, x, y, test, out = _checked(0.0)
+    model = _learner(fm, 3)
+    cols = model.columns["pairwise"]
+    squares, model_var, blocks = 0.0, 0.0, 0
+    for prev, cur in zip(CHECKS[:-1], CHECKS[1:], strict=True):
+        if prev < 14 or cur == prev:
+            continue
+        stats = _learner(fm, 3).learn_many(x[:, :prev], y[:, :prev]).stats
+        fit = _Fit(stats, null_columns(model, "pairwise"), cols)
+        assert fit.ready.all()
+        _, alt = fit.means(ALTERNATIVES, fit.log_bayes_factors(ALTERNATIVES), cols)
+        score, var = fit.block_scores(from_rows(x[:, prev:cur], y[:, prev:cur]), alt)
+        squares, model_var, blocks = squares + score**2, model_var + var, blocks + 1
+    assert blocks == 4
+    final = _learner(fm, 3).learn_many(x, y).stats
+    fit = _Fit(final, null_columns(model, "pairwise"), cols)
+    ratio = squares / (fit.noise_variance()[:, None] * model_var)
+    expected = (blocks * ratio + 1.0) / (blocks + 1.0)
+    np.testing.assert_allclose(test.inflation, expected, rtol=1e-9)
+    assert np.all(np.abs(expected - 1.0) > 1e-3)
+    log_bf, robust, ready = out[-1]
+    np.testing.assert_allclose(log_bf, fit.log_bayes_factors(ALTERNATIVES), rtol=1e-12)
+    np.testing.assert_allclose(robust, fit.log_bayes_factors(ALTERNATIVES, expected), rtol=1e-9)
+
+
+def test_the_invariant_test_does_not_depend_on_the_groups_own_prior():
+    """Switched on in the learner, the group gives the same factors, robust factors and
+    inflation: the test reads which *other* groups are on, never the group's prior."""
+    *_, off_test, off = _checked(0.0)
+    *_, on_test, on = _checked(1.0)
+    for a, b in zip(off, on, strict=True):
+        for u, w in zip(a, b, strict=True):
+            np.testing.assert_allclose(w, u, rtol=1e-12)
+    np.testing.assert_allclose(on_test.inflation, off_test.inflation, rtol=1e-12)
