@@ -57,7 +57,8 @@ def test_the_factor_does_not_depend_on_the_groups_own_prior():
     fm, x, y = _data(12, 3, 25)
     off = log_bayes_factors(_learner(fm, 3, 0.0).learn_many(x, y), "pairwise", ALTERNATIVES)
     on = log_bayes_factors(_learner(fm, 3, 1.0).learn_many(x, y), "pairwise", ALTERNATIVES)
-    assert off[1].all() and on[1].all()
+    assert off[1].all()
+    assert on[1].all()
     np.testing.assert_allclose(on[0], off[0], rtol=1e-12)
     assert np.all(np.abs(off[0]) > 1e-3)  # a case where the factors are not trivially 0
 
@@ -104,42 +105,47 @@ def _checked(pairwise):
         if n > seen:
             model.learn_many(x[:, seen:n], y[:, seen:n])
             seen = n
-        out.append(test.update(model))
+        out.append((*test.update(model), np.array(test.inflation, copy=True)))
     return fm, x, y, test, out
 
 
 def test_inflation_counts_the_scored_blocks_from_2p_by_its_definition():
-    """The inflation from its definition: per group column, ``(B ratio + 1) / (B + 1)`` with
-    ``ratio = sum_b s_b^2 / (sigma^2 sum_b h_b)`` over the ``B`` blocks that follow a fit with
-    at least ``2p`` observations and hold at least one, ``s_b`` and ``h_b`` the previous fit's
-    score and model variance of the block (residuals of its best alternative), ``sigma^2`` the
-    current fit's noise variance; the robust factors are the factors of the standardised
-    scores."""
+    """The inflation from its definition, at every check: per group column,
+    ``(B ratio + 1) / (B + 1)`` with ``ratio = sum_b s_b^2 / (sigma^2 sum_b h_b)`` over the
+    ``B`` blocks that follow a fit with at least ``2p`` observations and hold at least one,
+    ``s_b`` and ``h_b`` the previous fit's score and model variance of the block (residuals of
+    its best alternative), ``sigma^2`` the current fit's noise variance; exactly 1 before any
+    block is scored. The robust factors are the factors of the standardised scores."""
     from regretlab.learners.stats import from_rows
 
-    fm, x, y, test, out = _checked(0.0)
+    fm, x, y, _, out = _checked(0.0)
     model = _learner(fm, 3)
     cols = model.columns["pairwise"]
+    keep = null_columns(model, "pairwise")
     squares, model_var, blocks = 0.0, 0.0, 0
-    for prev, cur in zip(CHECKS[:-1], CHECKS[1:], strict=True):
-        if prev < 14 or cur == prev:
-            continue
-        stats = _learner(fm, 3).learn_many(x[:, :prev], y[:, :prev]).stats
-        fit = _Fit(stats, null_columns(model, "pairwise"), cols)
+    for k, n in enumerate(CHECKS):
+        prev = CHECKS[k - 1] if k else 0
+        if prev >= 14 and n > prev:
+            stats = _learner(fm, 3).learn_many(x[:, :prev], y[:, :prev]).stats
+            fit = _Fit(stats, keep, cols)
+            _, alt = fit.means(ALTERNATIVES, fit.log_bayes_factors(ALTERNATIVES), cols)
+            score, var = fit.block_scores(from_rows(x[:, prev:n], y[:, prev:n]), alt)
+            squares, model_var, blocks = squares + score**2, model_var + var, blocks + 1
+        fit = _Fit(_learner(fm, 3).learn_many(x[:, :n], y[:, :n]).stats, keep, cols)
         assert fit.ready.all()
-        _, alt = fit.means(ALTERNATIVES, fit.log_bayes_factors(ALTERNATIVES), cols)
-        score, var = fit.block_scores(from_rows(x[:, prev:cur], y[:, prev:cur]), alt)
-        squares, model_var, blocks = squares + score**2, model_var + var, blocks + 1
+        log_bf, robust, _, inflation = out[k]
+        if blocks == 0:
+            np.testing.assert_array_equal(inflation, 1.0)
+            np.testing.assert_array_equal(robust, log_bf)
+            continue
+        ratio = squares / (fit.noise_variance()[:, None] * model_var)
+        expected = (blocks * ratio + 1.0) / (blocks + 1.0)
+        np.testing.assert_allclose(inflation, expected, rtol=1e-9)
+        assert np.all(np.abs(expected - 1.0) > 1e-3)
+        np.testing.assert_allclose(log_bf, fit.log_bayes_factors(ALTERNATIVES), rtol=1e-12)
+        want = fit.log_bayes_factors(ALTERNATIVES, expected)
+        np.testing.assert_allclose(robust, want, rtol=1e-9)
     assert blocks == 4
-    final = _learner(fm, 3).learn_many(x, y).stats
-    fit = _Fit(final, null_columns(model, "pairwise"), cols)
-    ratio = squares / (fit.noise_variance()[:, None] * model_var)
-    expected = (blocks * ratio + 1.0) / (blocks + 1.0)
-    np.testing.assert_allclose(test.inflation, expected, rtol=1e-9)
-    assert np.all(np.abs(expected - 1.0) > 1e-3)
-    log_bf, robust, ready = out[-1]
-    np.testing.assert_allclose(log_bf, fit.log_bayes_factors(ALTERNATIVES), rtol=1e-12)
-    np.testing.assert_allclose(robust, fit.log_bayes_factors(ALTERNATIVES, expected), rtol=1e-9)
 
 
 def test_the_invariant_test_does_not_depend_on_the_groups_own_prior():
