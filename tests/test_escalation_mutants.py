@@ -88,9 +88,10 @@ def test_means_are_least_squares_and_the_chosen_alternatives_ridge():
             np.testing.assert_allclose(alt[i], ridge, rtol=1e-7, atol=1e-10)
 
 
-# Checks at these sample sizes: blocks before the fit has 2p = 14 observations are not scored,
-# one block has a single observation and one (the repeated 15) none.
-CHECKS = (6, 10, 14, 15, 15, 20, 30, 45)
+# Checks at these sample sizes: the fit is defined from k_0 + 1 = 5 observations on, blocks
+# before it has 2p = 14 are not scored, one block has a single observation and one (the
+# repeated 15) none.
+CHECKS = (3, 6, 10, 14, 15, 15, 20, 30, 45)
 
 
 def _checked(pairwise):
@@ -105,7 +106,8 @@ def _checked(pairwise):
         if n > seen:
             model.learn_many(x[:, seen:n], y[:, seen:n])
             seen = n
-        out.append((*test.update(model), np.array(test.inflation, copy=True)))
+        log_bf, robust, ready = test.update(model)
+        out.append((log_bf, robust, ready, np.array(test.inflation), test.held_out_gain))
     return fm, x, y, test, out
 
 
@@ -132,8 +134,8 @@ def test_inflation_counts_the_scored_blocks_from_2p_by_its_definition():
             score, var = fit.block_scores(from_rows(x[:, prev:n], y[:, prev:n]), alt)
             squares, model_var, blocks = squares + score**2, model_var + var, blocks + 1
         fit = _Fit(_learner(fm, 3).learn_many(x[:, :n], y[:, :n]).stats, keep, cols)
-        assert fit.ready.all()
-        log_bf, robust, _, inflation = out[k]
+        log_bf, robust, ready, inflation, _ = out[k]
+        np.testing.assert_array_equal(ready, n > 4)
         if blocks == 0:
             np.testing.assert_array_equal(inflation, 1.0)
             np.testing.assert_array_equal(robust, log_bf)
@@ -148,6 +150,26 @@ def test_inflation_counts_the_scored_blocks_from_2p_by_its_definition():
     assert blocks == 4
 
 
+def test_held_out_gain_sums_the_blocks_after_a_defined_fit():
+    """``held_out_gain`` by its definition: over the blocks that follow a defined fit, the
+    squared error of the null's means minus the best alternative's (both fitted before the
+    block); blocks before the fit is defined (``n <= k_0 = 4``) add nothing."""
+    fm, x, y, _, out = _checked(0.0)
+    keep = null_columns(_learner(fm, 3), "pairwise")
+    cols = _learner(fm, 3).columns["pairwise"]
+    gain = np.zeros(3)
+    for k, n in enumerate(CHECKS):
+        prev = CHECKS[k - 1] if k else 0
+        if prev > 4:
+            fit = _Fit(_learner(fm, 3).learn_many(x[:, :prev], y[:, :prev]).stats, keep, cols)
+            means = fit.means(ALTERNATIVES, fit.log_bayes_factors(ALTERNATIVES), cols)
+            xs, ys = x[:, prev:n], y[:, prev:n]
+            null, alt = (((ys - np.einsum("rtp,rp->rt", xs, m)) ** 2).sum(axis=1) for m in means)
+            gain = gain + null - alt
+        np.testing.assert_allclose(out[k][4], gain, rtol=1e-9, atol=1e-12)
+    assert np.all(gain != 0.0)
+
+
 def test_the_invariant_test_does_not_depend_on_the_groups_own_prior():
     """Switched on in the learner, the group gives the same factors, robust factors and
     inflation: the test reads which *other* groups are on, never the group's prior."""
@@ -157,3 +179,42 @@ def test_the_invariant_test_does_not_depend_on_the_groups_own_prior():
         for u, w in zip(a, b, strict=True):
             np.testing.assert_allclose(w, u, rtol=1e-12)
     np.testing.assert_allclose(on_test.inflation, off_test.inflation, rtol=1e-12)
+
+
+class _InPlace:
+    """A model whose statistics arrays are updated in place (as a compiled learner may)."""
+
+    def __init__(self, model):
+        self._model = model
+        self.columns = model.columns
+        self.get_prior_variance = model.get_prior_variance
+        self.stats = tuple(np.array(a, dtype=float) for a in model.stats)
+
+    def learn_many(self, x, y):
+        before = self._model.stats
+        after = self._model.learn_many(x, y).stats
+        for mine, a, b in zip(self.stats, after, before, strict=True):
+            mine += a - b
+        return self
+
+
+def test_the_invariant_test_keeps_its_own_copy_of_the_statistics():
+    """With statistics updated in place, blocks are still the differences between checks."""
+    from regretlab.learners.stats import SufficientStats
+    from regretlab.policies.escalation._invariant import InvariantTest
+
+    *_, expected = _checked(0.0)
+    fm, x, y = _data(14, 3, CHECKS[-1])
+    y = y + 0.3 * x[..., 5] * np.abs(x[..., 1])
+    model = _InPlace(_learner(fm, 3).learn_many(x[:, :0], y[:, :0]))
+    test, seen = InvariantTest("pairwise", ALTERNATIVES), 0
+    for n, want in zip(CHECKS, expected, strict=True):
+        if n > seen:
+            model.learn_many(x[:, seen:n], y[:, seen:n])
+            seen = n
+        view = _InPlace.__new__(_InPlace)
+        view.columns, view.get_prior_variance = model.columns, model.get_prior_variance
+        view.stats = SufficientStats(*model.stats)
+        test.update(view)
+        np.testing.assert_allclose(test.held_out_gain, want[4], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(test.inflation, want[3], rtol=1e-9)
