@@ -218,3 +218,39 @@ def test_the_invariant_test_keeps_its_own_copy_of_the_statistics():
         test.update(view)
         np.testing.assert_allclose(test.held_out_gain, want[4], rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(test.inflation, want[3], rtol=1e-9)
+
+
+def test_null_columns_leave_out_every_group_that_is_off():
+    """The null keeps the active columns of the other groups: a group switched off (variance
+    0) is out, as is ``group`` itself, whatever their priors."""
+    fm = InteractionFeatures(3)
+    prior = {"intercept": np.inf, "main": 0.0, "pairwise": 1.0}
+    model = NormalInverseGammaRegression(groups=fm, prior_variance=prior, n_replicates=2)
+    keep = null_columns(model, "pairwise")
+    np.testing.assert_array_equal(
+        keep, np.array([g == "intercept" for g in fm.groups])[None] & [[True], [True]]
+    )
+
+
+@pytest.mark.parametrize("twin", [1e-6, 1.0, 1e6])
+def test_the_null_is_a_column_space_whatever_the_scale_of_its_columns(twin):
+    """Flat weights make the null a column space: rescaling a null column, or adding a
+    rescaled copy of one (collinear), changes no factor. The rank decision works on the
+    equilibrated Gram matrix, so it holds from ``1e-6`` to ``1e6``."""
+    fm, x, y = _data(15, 3, 30)
+    reference = log_bayes_factors(_learner(fm, 3).learn_many(x, y), "pairwise", ALTERNATIVES)
+    scaled = x.copy()
+    scaled[..., 1] *= 1e-5
+    scaled[..., 2] *= 1e5
+    wide = np.concatenate([scaled[..., :4], twin * scaled[..., 3:4], scaled[..., 4:]], axis=-1)
+    groups = ("intercept", "main", "main", "main", "main", "pairwise", "pairwise", "pairwise")
+    model = NormalInverseGammaRegression(
+        groups=groups,
+        prior_variance={"intercept": np.inf, "main": np.inf, "pairwise": 0.0},
+        noise_shape=1e-12,
+        noise_scale=1e-12,
+        n_replicates=3,
+    ).learn_many(wide, y)
+    log_bf, ready = log_bayes_factors(model, "pairwise", ALTERNATIVES)
+    assert ready.all()
+    np.testing.assert_allclose(log_bf, reference[0], rtol=1e-6, atol=1e-8)
