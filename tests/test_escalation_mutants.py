@@ -254,3 +254,26 @@ def test_the_null_is_a_column_space_whatever_the_scale_of_its_columns(twin):
     log_bf, ready = log_bayes_factors(model, "pairwise", ALTERNATIVES)
     assert ready.all()
     np.testing.assert_allclose(log_bf, reference[0], rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("scale", [1e-9, 1e6])
+def test_the_factor_does_not_depend_on_the_scale_of_y(scale):
+    """With ``1 / sigma`` on the noise scale the factor is invariant to the unit of ``y``
+    (the readiness guard is relative to ``y'y``)."""
+    fm, x, y = _data(16, 3, 25)
+    reference = log_bayes_factors(_learner(fm, 3).learn_many(x, y), "pairwise", ALTERNATIVES)
+    model = _learner(fm, 3).learn_many(x, scale * y)
+    log_bf, ready = log_bayes_factors(model, "pairwise", ALTERNATIVES)
+    assert ready.all()
+    np.testing.assert_allclose(log_bf, reference[0], rtol=1e-7)
+
+
+@pytest.mark.parametrize("exact", ["zero", "linear"])
+def test_no_factor_where_the_null_fits_exactly(exact):
+    """Where the null's columns fit ``y`` exactly (no residual to scale the noise by), the
+    factor is not defined: not ready, 0."""
+    fm, x, _ = _data(17, 3, 25)
+    y = np.zeros(x.shape[:2]) if exact == "zero" else 1.0 + 2.0 * x[..., 1] - x[..., 3]
+    log_bf, ready = log_bayes_factors(_learner(fm, 3).learn_many(x, y), "pairwise", ALTERNATIVES)
+    assert not ready.any()
+    np.testing.assert_array_equal(log_bf, 0.0)
