@@ -277,3 +277,115 @@ def test_no_factor_where_the_null_fits_exactly(exact):
     log_bf, ready = log_bayes_factors(_learner(fm, 3).learn_many(x, y), "pairwise", ALTERNATIVES)
     assert not ready.any()
     np.testing.assert_array_equal(log_bf, 0.0)
+
+
+# ModelAveraging (candidates.py) and the candidates' machinery (_candidates_base.py).
+
+
+def _averaged(n_replicates, steps=30, seed=18):
+    from regretlab.policies.escalation import ModelAveraging
+
+    fm = InteractionFeatures(2)
+    base = NormalInverseGammaRegression(groups=fm, n_replicates=n_replicates)
+    bma = ModelAveraging(learner=base, grid=(0.0, 0.1, 10.0), other_grids={"main": (1.0, 100.0)})
+    rng = np.random.default_rng(seed)
+    lead = () if n_replicates is None else (n_replicates,)
+    for _ in range(steps):
+        x = fm.transform(rng.uniform(-1, 1, (*lead, 2)))
+        bma.learn_one(x, x[..., 1] - 0.5 * x[..., 3] + 0.3 * rng.standard_normal(lead))
+    return fm, bma, rng
+
+
+def _by_candidate(bma, x, **options):
+    """Every candidate's prediction ``(C, R, ...)`` from the inner learner."""
+    out = bma._inner.predict_one(bma._tile(x), **options)
+    return tuple(bma._split(a) for a in (out if isinstance(out, tuple) else (out,)))
+
+
+@pytest.mark.parametrize("n_replicates", [None, 2])
+@pytest.mark.parametrize("actions", [False, True])
+def test_model_averaging_predicts_the_weighted_mean_of_its_candidates(n_replicates, actions):
+    """``predict_one`` is ``sum_i w_i mean_i``, one stream or replicates, with or without an
+    action axis; the sd of the mean alone (``include_noise=False``) is the mixture's
+    ``sqrt(sum_i w_i (sd_i^2 + mean_i^2) - mean^2)`` of the candidates' sds without noise."""
+    fm, bma, rng = _averaged(n_replicates)
+    lead = () if n_replicates is None else (n_replicates,)
+    x = fm.transform(rng.uniform(-1, 1, (*lead, *((4,) if actions else ()), 2)))
+    w = bma.weights if n_replicates is not None else bma.weights[:, None]
+    w = w.reshape(w.shape + (1,) * (x.ndim - len(lead) - 1))
+    (loc,) = _by_candidate(bma, x)
+    mean = (w * loc).sum(axis=0)
+    mean = mean if n_replicates is not None else mean[0]
+    got = bma.predict_one(x)
+    assert np.shape(got) == np.shape(mean)
+    np.testing.assert_allclose(got, mean, rtol=1e-12)
+    for noise in (True, False):
+        loc, sd = _by_candidate(bma, x, return_sd=True, include_noise=noise)
+        m = (w * loc).sum(axis=0)
+        s = np.sqrt((w * (sd**2 + loc**2)).sum(axis=0) - m**2)
+        got_m, got_s = bma.predict_one(x, return_sd=True, include_noise=noise)
+        drop = (lambda a: a) if n_replicates is not None else (lambda a: a[0])
+        np.testing.assert_allclose(got_m, drop(m), rtol=1e-12)
+        np.testing.assert_allclose(got_s, drop(s), rtol=1e-9)
+    with_noise = bma.predict_one(x, return_sd=True)[1]
+    assert np.all(bma.predict_one(x, return_sd=True, include_noise=False)[1] < with_noise)
+
+
+def test_recommended_for_a_learner_with_only_the_averaged_group():
+    """With no other group, the default averages ``group`` alone over the ladder, with the
+    learned-noise learner and the given prior odds and draw."""
+    from regretlab.policies.escalation import ModelAveraging
+    from regretlab.policies.escalation.evidence import LADDER
+
+    bma = ModelAveraging.recommended(
+        ("cross", "cross"), group="cross", n_replicates=2, off_weight=0.4, draw="leader"
+    )
+    assert type(bma) is ModelAveraging
+    assert isinstance(bma.learner, NormalInverseGammaRegression)
+    assert bma.learner.noise_shape == 1e-3
+    assert bma.learner.noise_scale == 1e-3
+    assert bma.learner.n_replicates == 2
+    assert (bma.group, tuple(bma.grid), bma.off_weight, bma.draw) == (
+        "cross",
+        LADDER,
+        0.4,
+        "leader",
+    )
+    assert bma.other_grids is None
+    np.testing.assert_array_equal(bma.candidates["cross"], LADDER)
+    np.testing.assert_allclose(bma.weights[:, 0], np.r_[0.4, np.full(len(LADDER) - 1, 0.1)])
+
+
+def test_model_averaging_repr_names_its_grids():
+    from regretlab.policies.escalation import ModelAveraging
+
+    base = NormalInverseGammaRegression(groups=("main", "pairwise"))
+    assert repr(ModelAveraging(learner=base, grid=(0.0, 1.0))) == (
+        "ModelAveraging(group='pairwise', grid=(0.0, 1.0))"
+    )
+    tied = ModelAveraging(learner=base, grid=(0.0, 1.0), other_grids={"main": (1.0, 10.0)})
+    assert repr(tied) == (
+        "ModelAveraging(group='pairwise', grid=(0.0, 1.0), other_grids={'main': (1.0, 10.0)})"
+    )
+
+
+def test_model_averaging_state_without_the_newer_entries_and_a_bad_shape():
+    """A state saved before the training sample was tracked (no ``counting``, ``training``,
+    ``evidence``) restores as not yet counting, no training sample, zero evidence; a
+    ``log_weight`` of the wrong shape is refused with both shapes named."""
+    _, bma, _ = _averaged(2, steps=3)
+    state = bma.get_state()
+    old = {k: v for k, v in state.items() if k not in ("counting", "training", "evidence")}
+    _, fresh, _ = _averaged(2, steps=0)
+    restored = fresh.set_state(old).get_state()
+    assert restored["counting"] == np.asarray(False)
+    assert restored["training"] == -1
+    np.testing.assert_array_equal(restored["evidence"], np.zeros_like(state["log_weight"]))
+    np.testing.assert_array_equal(restored["log_weight"], state["log_weight"])
+    bad = {**state, "log_weight": state["log_weight"][:, :1]}
+    shape = state["log_weight"].shape
+    with pytest.raises(
+        ValueError,
+        match=rf"state\['log_weight'\] must have shape \({shape[0]}, 2\), got \({shape[0]}, 1\)",
+    ):
+        fresh.set_state(bad)
