@@ -389,3 +389,41 @@ def test_model_averaging_state_without_the_newer_entries_and_a_bad_shape():
         match=rf"state\['log_weight'\] must have shape \({shape[0]}, 2\), got \({shape[0]}, 1\)",
     ):
         fresh.set_state(bad)
+
+
+def test_model_averaging_sample_on_one_stream_and_its_size_error():
+    """On one stream a draw by weight is one vector; ``size`` is refused by name."""
+    _, bma, rng = _averaged(None)
+    draw = bma.sample(np.random.default_rng(3))
+    assert draw.shape == (bma.n_features,)
+    assert np.all(np.isfinite(draw))
+    with pytest.raises(
+        ValueError, match=r"^ModelAveraging\.sample draws one vector per replicate; size=None$"
+    ):
+        bma.sample(rng, size=2)
+
+
+def test_the_training_sample_size_is_recorded_from_the_first_counted_step():
+    """Candidates that share their flat groups count from the first proper step, 0 without
+    flat groups; a flat intercept in half of them, with the noise known, needs one
+    observation (then fractional Bayes factors, which differ from partial ones up to 2p)."""
+    from regretlab.learners import BayesianLinearRegression
+    from regretlab.policies.escalation import ModelAveraging
+
+    _, bma, _ = _averaged(2, steps=3)
+    assert int(bma.get_state()["training"]) == 0
+    fm = InteractionFeatures(2)
+    rng = np.random.default_rng(19)
+    base = BayesianLinearRegression(groups=fm, n_replicates=2)
+    grids = {"intercept": (1.0, np.inf)}
+    frac = ModelAveraging(learner=base, grid=(0.0, 1.0), other_grids=grids)
+    part = ModelAveraging(learner=base, grid=(0.0, 1.0), other_grids=grids, comparison="partial")
+    differ = []
+    for _ in range(2 * fm.n_features):
+        x = fm.transform(rng.uniform(-1, 1, (2, 2)))
+        y = 3.0 + x[..., 1] + 0.3 * rng.standard_normal(2)
+        frac.learn_one(x, y)
+        part.learn_one(x, y)
+        differ.append(not np.allclose(frac.weights, part.weights, rtol=1e-6))
+    assert int(frac.get_state()["training"]) == 1
+    assert all(differ[1:])
