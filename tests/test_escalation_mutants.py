@@ -427,3 +427,32 @@ def test_the_training_sample_size_is_recorded_from_the_first_counted_step():
         differ.append(not np.allclose(frac.weights, part.weights, rtol=1e-6))
     assert int(frac.get_state()["training"]) == 1
     assert all(differ[1:])
+
+
+def test_without_flat_groups_the_weights_are_the_exact_evidence_from_the_first_step():
+    """No candidate has a flat group: the evidence counts from the first observation, so the
+    weights are the prior times each candidate's exact marginal likelihood, normalised."""
+    from regretlab.policies.escalation import ModelAveraging
+
+    fm = InteractionFeatures(2)
+    base = NormalInverseGammaRegression(groups=fm, n_replicates=2)
+    bma = ModelAveraging(
+        learner=base, grid=(0.0, 0.1, 10.0), other_grids={"main": (1.0, 100.0)}, off_weight=0.5
+    )
+    rng = np.random.default_rng(20)
+    x = fm.transform(rng.uniform(-1, 1, (2, 12, 2)))
+    y = x[..., 1] - 0.5 * x[..., 3] + 0.3 * rng.standard_normal((2, 12))
+    for t in range(12):
+        bma.learn_one(x[:, t], y[:, t])
+    values = bma.candidates
+    log_evidence = base.learn_many(x, y).log_evidence(
+        {"pairwise": values["pairwise"], "main": values["main"]}
+    )
+    log_prior = np.log(np.where(values["pairwise"] == 0.0, 0.5 / 2, 0.5 / 4))
+    want = log_prior[:, None] + log_evidence
+    np.testing.assert_allclose(
+        bma.weights,
+        np.exp(want - want.max(axis=0)) / np.exp(want - want.max(axis=0)).sum(axis=0),
+        rtol=1e-8,
+    )
+    assert bma.get_params()["off_weight"] == 0.5
