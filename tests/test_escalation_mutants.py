@@ -456,3 +456,33 @@ def test_without_flat_groups_the_weights_are_the_exact_evidence_from_the_first_s
         rtol=1e-8,
     )
     assert bma.get_params()["off_weight"] == 0.5
+
+
+@pytest.mark.parametrize(("restore", "expected"), [(3, [8, 18, 28]), (20, [21, 31])])
+def test_a_restored_fit_refits_at_the_next_step_or_at_2p(restore, expected):
+    """After ``set_state`` at step ``s`` the fitted group is refitted at the next step (at
+    ``2p`` if that is later), then on the schedule ``max(s + 10, ceil(1.1 s))``."""
+    from regretlab.learners import BayesianLinearRegression
+    from regretlab.policies.escalation import ModelAveraging
+
+    r, groups = 4, ("main", "main", "null", "pairwise")
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=(40, r, 4))
+    y = x @ np.array([1.0, -0.5, 0.0, 0.3]) + 0.5 * rng.normal(size=(40, r))
+
+    def make():
+        inner = BayesianLinearRegression(groups=groups, n_replicates=r, noise_precision=4.0)
+        return ModelAveraging(learner=inner, grid=(0.0, 1.0), fit=("null",))
+
+    first = make()
+    for t in range(restore):
+        first.learn_one(x[t], y[t])
+    bma = make().set_state(first.get_state())
+    before, changed = bma.get_state()["prior_variance"][..., 2].copy(), []
+    for t in range(restore, 32):
+        bma.learn_one(x[t], y[t])
+        now = bma.get_state()["prior_variance"][..., 2]
+        if np.any(now != before):
+            changed.append(t + 1)
+        before = now.copy()
+    assert changed == expected
