@@ -486,3 +486,26 @@ def test_a_restored_fit_refits_at_the_next_step_or_at_2p(restore, expected):
             changed.append(t + 1)
         before = now.copy()
     assert changed == expected
+
+
+def test_the_fit_waits_until_the_candidates_are_proper():
+    """A flat group's column is 0 for the first 12 steps, so the candidates are improper
+    past 2p = 8: the fitted group keeps its variance until the first proper step (13)."""
+    from regretlab.learners import BayesianLinearRegression
+    from regretlab.policies.escalation import ModelAveraging
+
+    r, groups = 3, ("flat", "main", "null", "pairwise")
+    rng = np.random.default_rng(22)
+    x = rng.normal(size=(20, r, 4))
+    x[:12, :, 0] = 0.0
+    y = x @ np.array([1.0, -0.5, 0.0, 0.3]) + 0.5 * rng.normal(size=(20, r))
+    inner = BayesianLinearRegression(
+        groups=groups, prior_variance={"flat": np.inf}, n_replicates=r, noise_precision=4.0
+    )
+    bma = ModelAveraging(learner=inner, grid=(0.0, 1.0), fit=("null",))
+    start, changed = bma.get_state()["prior_variance"][..., 2].copy(), []
+    for t in range(20):
+        bma.learn_one(x[t], y[t])
+        if np.any(bma.get_state()["prior_variance"][..., 2] != start):
+            changed.append(t + 1)
+    assert changed[0] == 13
