@@ -410,6 +410,8 @@ def test_the_training_sample_size_is_recorded_from_the_first_counted_step():
     from regretlab.learners import BayesianLinearRegression
     from regretlab.policies.escalation import ModelAveraging
 
+    _, fresh, _ = _averaged(2, steps=0)
+    assert int(fresh.get_state()["training"]) == -1  # not yet
     _, bma, _ = _averaged(2, steps=3)
     assert int(bma.get_state()["training"]) == 0
     fm = InteractionFeatures(2)
