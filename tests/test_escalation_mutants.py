@@ -511,3 +511,20 @@ def test_the_fit_waits_until_the_candidates_are_proper():
         if np.any(bma.get_state()["prior_variance"][..., 2] != start):
             changed.append(t + 1)
     assert changed[0] == 13
+
+
+def test_candidates_name_x_and_y_in_their_errors():
+    """Inputs that are not real numbers, or of the wrong shape, are refused by name."""
+    fm, bma, _ = _averaged(2, steps=0)
+    words = np.full((2, fm.n_features), "a")
+    for call in (bma.predict_one, lambda x: bma.learn_one(x, np.zeros(2))):
+        with pytest.raises(TypeError, match=r"^x must be array-like of numbers"):
+            call(words)
+    with pytest.raises(TypeError, match=r"^y must be array-like of numbers"):
+        bma.learn_one(np.zeros((2, fm.n_features)), ["a", "b"])
+    with pytest.raises(ValueError, match=r"^x must have shape \(2, 4\) \(optionally with action"):
+        bma.predict_one(np.zeros((3, fm.n_features)))
+    with pytest.raises(ValueError, match=r"^x must have shape \(2, 4\), got \(3, 4\)$"):
+        bma.learn_one(np.zeros((3, fm.n_features)), np.zeros(3))
+    with pytest.raises(ValueError, match=r"^y must have shape \(2,\), got \(3,\)$"):
+        bma.learn_one(np.zeros((2, fm.n_features)), np.zeros(3))
