@@ -528,3 +528,10 @@ def test_candidates_name_x_and_y_in_their_errors():
         bma.learn_one(np.zeros((3, fm.n_features)), np.zeros(3))
     with pytest.raises(ValueError, match=r"^y must have shape \(2,\), got \(3,\)$"):
         bma.learn_one(np.zeros((2, fm.n_features)), np.zeros(3))
+    with pytest.raises(ValueError, match=r"^x must have shape \(2, 4\) \(optionally"):
+        bma.predict_one(np.zeros((2, 5)))
+    # Four replicates of four features: a vector of length 4 has the replicates' length and
+    # the features' both, but no feature axis.
+    _, four, _ = _averaged(4, steps=0)
+    with pytest.raises(ValueError, match=r"^x must have shape \(4, 4\) \(optionally"):
+        four.predict_one(np.zeros(4))
