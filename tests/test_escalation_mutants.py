@@ -318,6 +318,8 @@ def test_model_averaging_predicts_the_weighted_mean_of_its_candidates(n_replicat
     mean = mean if n_replicates is not None else mean[0]
     got = bma.predict_one(x)
     assert np.shape(got) == np.shape(mean)
+    if np.ndim(mean) == 0:  # one stream, no actions: a plain float
+        assert type(got) is float
     np.testing.assert_allclose(got, mean, rtol=1e-12)
     for noise in (True, False):
         loc, sd = _by_candidate(bma, x, return_sd=True, include_noise=noise)
