@@ -537,3 +537,44 @@ def test_candidates_name_x_and_y_in_their_errors():
     _, four, _ = _averaged(4, steps=0)
     with pytest.raises(ValueError, match=r"^x must have shape \(4, 4\) \(optionally"):
         four.predict_one(np.zeros(4))
+
+
+def test_candidates_refuse_non_finite_inputs_and_bad_settings_by_name():
+    from regretlab.policies.escalation import ModelAveraging
+
+    fm, bma, _ = _averaged(2, steps=0)
+    x = np.zeros((2, fm.n_features))
+    with pytest.raises(ValueError, match=r"^x must be finite"):
+        bma.learn_one(np.where(np.eye(2, fm.n_features) > 0, np.nan, x), np.zeros(2))
+    with pytest.raises(ValueError, match=r"^y must be finite"):
+        bma.learn_one(x, np.array([0.0, np.inf]))
+    with pytest.raises(TypeError, match=r"got object$"):
+        ModelAveraging(learner=object())
+    base = NormalInverseGammaRegression(groups=fm)
+    with pytest.raises(
+        ValueError, match=r"^group must be one of \['intercept', 'main', 'pairwise'\], got 'no'$"
+    ):
+        ModelAveraging(learner=base, group="no")
+
+
+def test_leader_changes_are_events_with_their_step_and_both_values():
+    """Each change of the leading candidate is one event per replicate and per group whose
+    variance differs: the step it happened at, the variance before and after."""
+    fm = InteractionFeatures(2)
+    _, bma, _ = _averaged(3, steps=0)
+    rng = np.random.default_rng(23)
+    values = bma.candidates
+    leader = np.argmax(bma.weights, axis=0)
+    expected, got = [], []
+    for t in range(40):
+        x = fm.transform(rng.uniform(-1, 1, (3, 2)))
+        bma.learn_one(x, x[..., 1] + (t > 20) * 2.0 * x[..., 3] + 0.3 * rng.standard_normal(3))
+        now = np.argmax(bma.weights, axis=0)
+        for r in np.flatnonzero(now != leader):
+            for name, v in values.items():
+                if v[leader[r]] != v[now[r]]:
+                    expected.append((int(r), t + 1, name, v[leader[r]], v[now[r]]))
+        leader = now
+        got += [tuple(e) for e in bma.pop_events()]
+    assert len(expected) >= 2
+    assert got == expected
