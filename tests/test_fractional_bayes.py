@@ -85,8 +85,12 @@ def test_log_evidence_with_a_fraction_is_the_fractional_marginal_likelihood(b):
         nig.log_evidence(fraction=0.0)
 
 
-def _bma(env, comparison="fractional"):
-    entries = [(0.1, 0.1), (np.inf, 0.1), (np.inf, 10.0), (1.0, 1.0)]
+ENTRIES = ((0.1, 0.1), (np.inf, 0.1), (np.inf, 10.0), (1.0, 1.0))
+# Sets of unequal prior mass (3 shrunk, 2 flat): each set's own prior must be normalised.
+UNEQUAL = ((0.1, 0.1), (np.inf, 0.1), (np.inf, 10.0), (1.0, 1.0), (10.0, 10.0))
+
+
+def _bma(env, comparison="fractional", entries=ENTRIES):
     base = NormalInverseGammaRegression(
         groups=env.features,
         n_replicates=3,
@@ -103,21 +107,27 @@ def _bma(env, comparison="fractional"):
     )
 
 
-@pytest.mark.parametrize("steps", [3, 5, 8, 12])
-def test_weights_are_fractional_bayes_factors_between_the_flat_sets_then_the_chain_rule(steps):
+@pytest.mark.parametrize(
+    ("steps", "entries"),
+    [(3, ENTRIES), (5, ENTRIES), (8, ENTRIES), (12, ENTRIES), (5, UNEQUAL), (12, UNEQUAL)],
+)
+def test_weights_are_fractional_bayes_factors_between_the_flat_sets_then_the_chain_rule(
+    steps, entries
+):
     """Two observations train (the flat twins' intercept and one noise degree of freedom); up
     to 2p = 8 observations each set of candidates sharing their flat groups is scored by its
     fractional Bayes factor with b = 2 / n, candidates within a set by their whole evidence;
     after 2p the fraction stays that of step 8 and the evidence grows by the chain rule."""
     env, design, y = _stream(shift=3.0)
-    bma = _bma(env)
+    bma = _bma(env, entries=entries)
     for t in range(steps):
         bma.learn_one(design[:, t], y[:, t])
     values = bma.candidates
     variances = np.stack(
         [values["intercept"], values["main"], values["main"], values["pairwise"]], axis=1
     )
-    log_prior = np.log(np.where(values["pairwise"] == 0.0, 0.3 / 4, 0.7 / 4))
+    size = len(entries)
+    log_prior = np.log(np.where(values["pairwise"] == 0.0, 0.3 / size, 0.7 / size))
     flat = np.isinf(values["intercept"])
     upto = min(steps, 8)
     want = np.empty((len(flat), 3))
@@ -134,7 +144,7 @@ def test_weights_are_fractional_bayes_factors_between_the_flat_sets_then_the_cha
     want = np.exp(want - logsumexp(want, axis=0))
     np.testing.assert_allclose(bma.weights, want, rtol=1e-6, atol=1e-12)
     # A state round trip keeps the training sample's size (and so the fraction).
-    copy = _bma(env).set_state(bma.get_state())
+    copy = _bma(env, entries=entries).set_state(bma.get_state())
     for t in range(steps, 12):
         copy.learn_one(design[:, t], y[:, t])
         bma.learn_one(design[:, t], y[:, t])

@@ -98,7 +98,7 @@ class _Fit:
         self.eig = eig.clip(min=0.0)
         self.proj = np.einsum("...pk,...p->...k", self.basis, self.resid)
         self.ready &= self.rss0 > 1e-12 * np.maximum(data.yty, 1e-300)
-        self.n = data.n
+        self.n = np.array(data.n, copy=True)  # not a view of statistics updated in place
         self.cols = cols
 
     def noise_variance(self) -> np.ndarray:
