@@ -88,6 +88,8 @@ def test_log_evidence_with_a_fraction_is_the_fractional_marginal_likelihood(b):
 ENTRIES = ((0.1, 0.1), (np.inf, 0.1), (np.inf, 10.0), (1.0, 1.0))
 # Sets of unequal prior mass (3 shrunk, 2 flat): each set's own prior must be normalised.
 UNEQUAL = ((0.1, 0.1), (np.inf, 0.1), (np.inf, 10.0), (1.0, 1.0), (10.0, 10.0))
+# Four flat patterns (intercept, main, both, neither): a training sample of 3 flat columns + 1.
+FOUR_SETS = ((0.1, 0.1), (np.inf, 0.1), (0.1, np.inf), (np.inf, np.inf), (1.0, 1.0))
 
 
 def _bma(env, comparison="fractional", entries=ENTRIES):
@@ -109,14 +111,24 @@ def _bma(env, comparison="fractional", entries=ENTRIES):
 
 @pytest.mark.parametrize(
     ("steps", "entries"),
-    [(3, ENTRIES), (5, ENTRIES), (8, ENTRIES), (12, ENTRIES), (5, UNEQUAL), (12, UNEQUAL)],
+    [
+        (3, ENTRIES),
+        (5, ENTRIES),
+        (8, ENTRIES),
+        (12, ENTRIES),
+        (5, UNEQUAL),
+        (12, UNEQUAL),
+        (6, FOUR_SETS),
+        (12, FOUR_SETS),
+    ],
 )
 def test_weights_are_fractional_bayes_factors_between_the_flat_sets_then_the_chain_rule(
     steps, entries
 ):
-    """Two observations train (the flat twins' intercept and one noise degree of freedom); up
-    to 2p = 8 observations each set of candidates sharing their flat groups is scored by its
-    fractional Bayes factor with b = 2 / n, candidates within a set by their whole evidence;
+    """Two observations train (the flat twins' intercept and one noise degree of freedom; four
+    with a flat main group too); up to 2p = 8 observations each set of candidates sharing their
+    flat groups is scored by its fractional Bayes factor with b = m / n, candidates within a set
+    by their whole evidence;
     after 2p the fraction stays that of step 8 and the evidence grows by the chain rule."""
     env, design, y = _stream(shift=3.0)
     bma = _bma(env, entries=entries)
@@ -128,17 +140,19 @@ def test_weights_are_fractional_bayes_factors_between_the_flat_sets_then_the_cha
     )
     size = len(entries)
     log_prior = np.log(np.where(values["pairwise"] == 0.0, 0.3 / size, 0.7 / size))
-    flat = np.isinf(values["intercept"])
+    pattern = np.isinf(variances)
+    sets = [(pattern == row).all(axis=1) for row in np.unique(pattern, axis=0)]
+    train = int(pattern.sum(axis=1).max()) + 1  # the flattest candidate's columns + 1 for noise
     upto = min(steps, 8)
-    want = np.empty((len(flat), 3))
+    want = np.empty((len(variances), 3))
     for r in range(3):
         full = np.array(
             [_log_fractional(design[r, :steps], y[r, :steps], v, 1.0) for v in variances]
         )
         part = np.array(
-            [_log_fractional(design[r, :upto], y[r, :upto], v, 2 / upto) for v in variances]
+            [_log_fractional(design[r, :upto], y[r, :upto], v, train / upto) for v in variances]
         )
-        for members in (flat, ~flat):
+        for members in sets:
             prior = log_prior[members] - logsumexp(log_prior[members])
             want[members, r] = log_prior[members] + full[members] - logsumexp(prior + part[members])
     want = np.exp(want - logsumexp(want, axis=0))
