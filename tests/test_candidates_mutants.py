@@ -311,3 +311,36 @@ def test_leader_changes_are_events_with_their_step_and_both_values():
         got += [tuple(e) for e in bma.pop_events()]
     assert len(expected) >= 2
     assert got == expected
+
+
+def test_a_per_replicate_prior_of_a_group_not_averaged_is_kept_for_every_candidate():
+    """A learner whose main effects have one prior variance per replicate: every candidate of
+    replicate ``r`` keeps ``r``'s value, so replicate ``r`` of the average is the average built
+    on a one-replicate learner with that value (same data, same weights, same predictions)."""
+    from regretlab.policies.escalation import ModelAveraging
+
+    fm = InteractionFeatures(2)
+    rng = np.random.default_rng(3)
+    x = fm.transform(rng.uniform(-1, 1, (3, 30, 2)))
+    y = x @ np.array([0.5, 1.0, -2.0, 1.5]) + 0.3 * rng.standard_normal((3, 30))
+    main = np.array([0.05, 1.0, 50.0])
+
+    def average(prior_main, r):
+        learner = NormalInverseGammaRegression(
+            groups=fm,
+            prior_variance={"intercept": 10.0, "main": prior_main, "pairwise": 0.0},
+            n_replicates=r,
+        )
+        return ModelAveraging(learner=learner, grid=(0.0, 0.1, 10.0))
+
+    many = average(main, 3)
+    for t in range(30):
+        many.learn_one(x[:, t], y[:, t])
+    for r in range(3):
+        one = average(float(main[r]), 1)
+        for t in range(30):
+            one.learn_one(x[r : r + 1, t], y[r : r + 1, t])
+        np.testing.assert_allclose(many.weights[:, r], one.weights[:, 0], rtol=1e-10)
+        np.testing.assert_allclose(
+            many.predict_one(x[:, 0])[r], one.predict_one(x[r : r + 1, 0])[0], rtol=1e-10
+        )
