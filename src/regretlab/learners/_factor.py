@@ -26,9 +26,9 @@ from __future__ import annotations
 import numpy as np
 
 from regretlab.learners import gaussian
-from regretlab.learners._factor_kernel import _WORD, learn_step, pattern_of
+from regretlab.learners._factor_kernel import learn_step, pattern_mask, pattern_of
 
-__all__ = ["SamplingFactor", "downdate", "pattern_mask"]
+__all__ = ["SamplingFactor", "downdate"]
 
 # A fresh factor is that of the covariance scaled to unit diagonal plus 1e-12 (see
 # gaussian.sampling_factor), so where the exact factor is zero it holds entries of that order;
@@ -51,14 +51,6 @@ def downdate(upper: np.ndarray, x: np.ndarray, beta: float | np.ndarray) -> None
     True
     """
     learn_step(upper, np.asarray(x).T, beta, with_sx=False)
-
-
-def pattern_mask(rows: np.ndarray, p: int) -> np.ndarray:
-    """The boolean ``(p, p)`` mask of the entries a pattern ``rows`` (the bit masks of
-    :func:`regretlab.learners._factor_kernel.pattern_of`) lets be nonzero."""
-    columns = np.arange(p)
-    words = rows[:, columns // _WORD]
-    return ((words >> (columns % _WORD).astype(np.int64)) & 1).astype(bool)
 
 
 def _carry(upper: np.ndarray, pattern: np.ndarray) -> bool:

@@ -42,7 +42,14 @@ import numpy as np
 
 from regretlab.learners._numba import compile_kernel
 
-__all__ = ["compiled_step", "dense_pattern", "downdate_numpy", "learn_step", "pattern_of"]
+__all__ = [
+    "compiled_step",
+    "dense_pattern",
+    "downdate_numpy",
+    "learn_step",
+    "pattern_mask",
+    "pattern_of",
+]
 
 # Bits per int64 word of a pattern row (shifts stay clear of the sign bit).
 _WORD = 62
@@ -88,6 +95,13 @@ def pattern_of(upper: np.ndarray) -> np.ndarray | None:
     rows = np.zeros((p, -(-p // _WORD)), dtype=np.int64)
     compiled(upper, rows)
     return rows
+
+
+def pattern_mask(rows: np.ndarray, p: int) -> np.ndarray:
+    """The boolean ``(p, p)`` mask of the entries a pattern (:func:`pattern_of`) lets be nonzero."""
+    columns = np.arange(p)
+    words = rows[:, columns // _WORD]
+    return ((words >> (columns % _WORD).astype(np.int64)) & 1).astype(bool)
 
 
 def learn_step(
